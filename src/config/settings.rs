@@ -1,0 +1,165 @@
+//! The daemon's settings as they appear in `config/hotline.toml`.
+//!
+//! Every struct refuses unknown keys so that a typo is an error, not a silently ignored line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub log: LogSettings,
+    pub sip: SipSettings,
+    pub rtp: RtpSettings,
+    pub store: StoreSettings,
+    pub metrics: MetricsSettings,
+    pub dialplan: DialplanSettings,
+    #[serde(default)]
+    pub seats: Vec<SeatSettings>,
+    #[serde(default)]
+    pub trunks: Vec<TrunkSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `hotline=debug`; RUST_LOG wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSettings {
+    /// UDP listen address; port 0 picks a free port (tests read it back).
+    pub udp: SocketAddr,
+    /// TCP listen address; port 0 picks a free port.
+    pub tcp: SocketAddr,
+    /// Digest realm and the host part the daemon puts in its own URIs.
+    pub realm: String,
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    /// Admission control: INVITEs beyond this many active calls get 503.
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+    #[serde(default = "default_min_expires")]
+    pub min_expires_secs: u32,
+    #[serde(default = "default_max_expires")]
+    pub max_expires_secs: u32,
+    /// How long a seat rings before the daemon cancels it, unless a route says otherwise.
+    #[serde(default = "default_ring_timeout")]
+    pub ring_timeout_secs: u32,
+}
+
+fn default_user_agent() -> String {
+    concat!("hotline/", env!("CARGO_PKG_VERSION")).to_string()
+}
+fn default_max_calls() -> usize {
+    1000
+}
+fn default_min_expires() -> u32 {
+    60
+}
+fn default_max_expires() -> u32 {
+    3600
+}
+fn default_ring_timeout() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtpSettings {
+    /// Address the RTP sockets bind to.
+    pub bind: IpAddr,
+    /// Address written into SDP; defaults to `bind`.
+    #[serde(default)]
+    pub advertise: Option<IpAddr>,
+    /// Inclusive range; each call leg takes one even port (RTP) from it.
+    pub port_min: u16,
+    pub port_max: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// SQLite database file; created with its migrations when missing.
+    pub path: PathBuf,
+    /// Records waiting to be written; a full queue makes the writer, not the signalling, wait.
+    #[serde(default = "default_store_queue")]
+    pub queue_capacity: usize,
+    /// Most records written in one transaction.
+    #[serde(default = "default_store_batch")]
+    pub batch_max: usize,
+}
+
+fn default_store_queue() -> usize {
+    4096
+}
+fn default_store_batch() -> usize {
+    256
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `/metrics` is served; port 0 picks a free port.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialplanSettings {
+    /// Dialplan files, loaded in order; a number may be defined only once across them.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatSettings {
+    /// The SIP user name the phone registers with, e.g. "1001".
+    pub user: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Plain password, or one of the HA1 hashes (`MD5(user:realm:password)` in hex).
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub ha1_md5: Option<String>,
+    #[serde(default)]
+    pub ha1_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSettings {
+    pub name: String,
+    /// Source addresses or CIDR blocks the trunk's INVITEs come from.
+    pub sources: Vec<IpNet>,
+    /// When set, INVITEs from the trunk must also pass digest authentication as this user.
+    #[serde(default)]
+    pub auth: Option<TrunkAuth>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkAuth {
+    pub user: String,
+    pub password: String,
+}

@@ -1,0 +1,3 @@
+//! hotline: SIP/RTP telephony daemon for citizen-service hotlines.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Integration tests against real peers on 127.0.0.1.
