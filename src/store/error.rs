@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything that can go wrong between the daemon and its records.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("{kind} record {id}: {field} is out of the storable time range")]
+    TimeOutOfRange {
+        kind: &'static str,
+        id: String,
+        field: &'static str,
+    },
+    #[error("{table} row {id}: column {column} holds an invalid value {value:?}")]
+    BadRow {
+        table: &'static str,
+        id: String,
+        column: &'static str,
+        value: String,
+    },
+    #[error("the store writer task has stopped")]
+    WriterClosed,
+    #[error("{count} record(s) could not be written and were given up")]
+    RecordsLost {
+        count: u64,
+        #[source]
+        source: Arc<StoreError>,
+    },
+}
+
+impl StoreError {
+    /// Whether writing the same records again may succeed. Constraint violations and
+    /// unrepresentable values are faults of the record itself, so retrying is pointless;
+    /// a busy, full or vanished database may recover.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => !matches!(
+                db.kind(),
+                sqlx::error::ErrorKind::UniqueViolation
+                    | sqlx::error::ErrorKind::ForeignKeyViolation
+                    | sqlx::error::ErrorKind::NotNullViolation
+                    | sqlx::error::ErrorKind::CheckViolation
+            ),
+            StoreError::Database(_) | StoreError::Open { .. } | StoreError::WriterClosed => true,
+            StoreError::Migrate(_)
+            | StoreError::TimeOutOfRange { .. }
+            | StoreError::BadRow { .. }
+            | StoreError::RecordsLost { .. } => false,
+        }
+    }
+}

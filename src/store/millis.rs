@@ -1,0 +1,33 @@
+//! Wall-clock times as stored: integer milliseconds since the Unix epoch.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `None` if the time is before the epoch or beyond what an i64 holds; callers turn that
+/// into an error naming the record, because a clamped time would be false evidence.
+pub fn to_millis(t: SystemTime) -> Option<i64> {
+    let since = t.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_millis()).ok()
+}
+
+pub fn from_millis(ms: i64) -> Option<SystemTime> {
+    let ms = u64::try_from(ms).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_at_millisecond_precision() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_718_000_000_123);
+        assert_eq!(to_millis(t), Some(1_718_000_000_123));
+        assert_eq!(from_millis(1_718_000_000_123), Some(t));
+    }
+
+    #[test]
+    fn refuses_times_before_the_epoch() {
+        assert_eq!(to_millis(UNIX_EPOCH - Duration::from_secs(1)), None);
+        assert_eq!(from_millis(-1), None);
+    }
+}

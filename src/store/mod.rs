@@ -1,0 +1,38 @@
+//! Storage of everything the daemon keeps: call records now, seat, queue, rating,
+//! contact-failure and security events later. All writes go through one `StoreWriter`
+//! so that signalling never waits on the disk.
+
+mod error;
+mod millis;
+mod record;
+mod sqlite;
+mod writer;
+
+#[cfg(test)]
+mod battery;
+
+use std::future::Future;
+
+pub use error::StoreError;
+pub use record::{CallRecord, Disposition, Record, UnknownDisposition};
+pub use sqlite::SqliteStore;
+pub use writer::{StoreWriter, WriterHandle, WriterStats};
+
+/// A storage backend. Reads live here too so that reports, the API and the shared test
+/// battery work against any backend.
+pub trait Store: Send + Sync + 'static {
+    /// Writes all records in one transaction: either all are kept, durably, or none.
+    fn write_batch(
+        &self,
+        records: &[Record],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every call, ordered by offer time, then id.
+    fn calls(&self) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+
+    /// The latest-offered call whose trunk leg had this Call-ID.
+    fn call_by_sip_call_id(
+        &self,
+        sip_call_id: &str,
+    ) -> impl Future<Output = Result<Option<CallRecord>, StoreError>> + Send;
+}
