@@ -1,0 +1,509 @@
+//! One inbound call as a state machine on virtual time: the caller's leg, the seat legs it
+//! rings, and how it ends. No I/O: the call task feeds it events and carries out its actions.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::store::Disposition;
+
+/// Index of a seat leg in the order the call rang them.
+pub type LegId = usize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The caller's CANCEL arrived while seats were ringing.
+    CallerCancelled,
+    CallerBye,
+    SeatProvisional {
+        leg: LegId,
+        status: u16,
+    },
+    SeatAnswered {
+        leg: LegId,
+    },
+    /// A final failure from the seat, or the 408 of a seat that never answered the INVITE.
+    SeatFailed {
+        leg: LegId,
+        status: u16,
+    },
+    SeatBye {
+        leg: LegId,
+    },
+    /// Our 200 to the caller was never ACKed.
+    CallerAckTimeout,
+    /// The seat's answer could not be used (no common codec, broken SDP).
+    SeatAnswerUnusable {
+        leg: LegId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send the INVITE to this seat leg.
+    RingSeat(LegId),
+    CancelSeat(LegId),
+    /// 180 to the caller, once.
+    CallerRinging,
+    /// ACK the seat's 2xx, then answer the caller with 200 and start relaying media.
+    Connect(LegId),
+    /// ACK a 2xx that lost the race, and hang it up.
+    AckAndHangUpSeat(LegId),
+    /// A final failure to the caller's INVITE.
+    RejectCaller(u16),
+    /// 487 to the caller's INVITE after its CANCEL.
+    CallerTerminated,
+    ByeCaller,
+    ByeSeat(LegId),
+    /// The call is over; write its record and release everything.
+    Finished(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub disposition: Disposition,
+    pub sip_cause: Option<u16>,
+    pub ended_by: Option<EndedBy>,
+    pub answered_leg: Option<LegId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Caller,
+    Seat,
+    Daemon,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Caller => "caller",
+            EndedBy::Seat => "seat",
+            EndedBy::Daemon => "daemon",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegState {
+    Calling,
+    Ringing,
+    Answered,
+    Cancelled,
+    Failed(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    Connected(LegId),
+    Done,
+}
+
+pub struct Timeouts {
+    /// How long seats ring before the caller is told no one answered.
+    pub ring: Duration,
+    /// How long a seat may stay silent (not even 100 Trying) before it counts as unreachable.
+    pub no_response: Duration,
+}
+
+pub struct CallMachine {
+    phase: Phase,
+    legs: Vec<(LegState, Instant)>,
+    ring_deadline: Instant,
+    no_response: Duration,
+    told_ringing: bool,
+    actions: VecDeque<Action>,
+}
+
+impl CallMachine {
+    /// Starts ringing `legs` seat legs at once (ring-all, or the one seat a route names).
+    pub fn new(now: Instant, legs: usize, timeouts: Timeouts) -> Self {
+        let mut machine = Self {
+            phase: Phase::Ringing,
+            legs: vec![(LegState::Calling, now + timeouts.no_response); legs],
+            ring_deadline: now + timeouts.ring,
+            no_response: timeouts.no_response,
+            told_ringing: false,
+            actions: VecDeque::new(),
+        };
+        if legs == 0 {
+            // Nobody to ring: the seats are unreachable, not busy and not unanswering.
+            machine.reject(480, Disposition::Unreachable);
+        } else {
+            machine.actions.extend((0..legs).map(Action::RingSeat));
+        }
+        machine
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase != Phase::Ringing {
+            return None;
+        }
+        let silent = self
+            .legs
+            .iter()
+            .filter(|(s, _)| *s == LegState::Calling)
+            .map(|(_, at)| *at);
+        silent.chain([self.ring_deadline]).min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase != Phase::Ringing {
+            return;
+        }
+        if now >= self.ring_deadline {
+            self.cancel_ringing_legs();
+            self.reject(480, Disposition::NoAnswer);
+            return;
+        }
+        let silent: Vec<LegId> = self
+            .legs
+            .iter()
+            .enumerate()
+            .filter(|(_, (s, at))| *s == LegState::Calling && *at <= now)
+            .map(|(i, _)| i)
+            .collect();
+        for leg in silent {
+            // Give up on it without waiting 32 s for Timer B; a late answer is hung up below.
+            self.legs[leg].0 = LegState::Failed(408);
+            self.actions.push_back(Action::CancelSeat(leg));
+        }
+        self.settle_if_all_failed();
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        let _ = now;
+        match (self.phase, input) {
+            (Phase::Ringing, Input::CallerCancelled) => {
+                self.cancel_ringing_legs();
+                self.actions.push_back(Action::CallerTerminated);
+                self.finish(
+                    Disposition::Abandoned,
+                    Some(487),
+                    Some(EndedBy::Caller),
+                    None,
+                );
+            }
+            (Phase::Ringing, Input::SeatProvisional { leg, status }) => {
+                if let Some((state @ LegState::Calling, _)) = self.legs.get_mut(leg) {
+                    *state = LegState::Ringing;
+                }
+                if status >= 180 && !self.told_ringing && self.leg_is(leg, LegState::Ringing) {
+                    self.told_ringing = true;
+                    self.actions.push_back(Action::CallerRinging);
+                }
+            }
+            (Phase::Ringing, Input::SeatAnswered { leg }) if leg < self.legs.len() => {
+                self.legs[leg].0 = LegState::Answered;
+                self.phase = Phase::Connected(leg);
+                self.actions.push_back(Action::Connect(leg));
+                for other in 0..self.legs.len() {
+                    if other != leg && self.leg_pending(other) {
+                        self.legs[other].0 = LegState::Cancelled;
+                        self.actions.push_back(Action::CancelSeat(other));
+                    }
+                }
+            }
+            (Phase::Ringing, Input::SeatFailed { leg, status }) if self.leg_pending(leg) => {
+                self.legs[leg].0 = LegState::Failed(status);
+                self.settle_if_all_failed();
+            }
+            (Phase::Connected(_) | Phase::Done, Input::SeatAnswered { leg }) => {
+                // Forked seats raced; the loser's 2xx must still be ACKed, then hung up.
+                self.actions.push_back(Action::AckAndHangUpSeat(leg));
+            }
+            (Phase::Connected(active), Input::SeatAnswerUnusable { leg }) if leg == active => {
+                self.actions.push_back(Action::ByeSeat(leg));
+                self.actions.push_back(Action::RejectCaller(488));
+                self.finish(Disposition::Failed, Some(488), Some(EndedBy::Daemon), None);
+            }
+            (Phase::Connected(active), Input::CallerBye) => {
+                self.actions.push_back(Action::ByeSeat(active));
+                self.finish(
+                    Disposition::Answered,
+                    None,
+                    Some(EndedBy::Caller),
+                    Some(active),
+                );
+            }
+            (Phase::Connected(active), Input::SeatBye { leg }) if leg == active => {
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    None,
+                    Some(EndedBy::Seat),
+                    Some(active),
+                );
+            }
+            (Phase::Connected(active), Input::CallerAckTimeout) => {
+                self.actions.push_back(Action::ByeSeat(active));
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    Some(408),
+                    Some(EndedBy::Daemon),
+                    Some(active),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn leg_is(&self, leg: LegId, state: LegState) -> bool {
+        self.legs.get(leg).is_some_and(|(s, _)| *s == state)
+    }
+
+    fn leg_pending(&self, leg: LegId) -> bool {
+        self.leg_is(leg, LegState::Calling) || self.leg_is(leg, LegState::Ringing)
+    }
+
+    fn cancel_ringing_legs(&mut self) {
+        for leg in 0..self.legs.len() {
+            if self.leg_pending(leg) {
+                self.legs[leg].0 = LegState::Cancelled;
+                self.actions.push_back(Action::CancelSeat(leg));
+            }
+        }
+    }
+
+    fn settle_if_all_failed(&mut self) {
+        if self.phase != Phase::Ringing
+            || self
+                .legs
+                .iter()
+                .any(|(s, _)| !matches!(s, LegState::Failed(_)))
+        {
+            return;
+        }
+        let busy = self
+            .legs
+            .iter()
+            .any(|(s, _)| matches!(s, LegState::Failed(486 | 600 | 603)));
+        if busy {
+            self.reject(486, Disposition::Busy);
+        } else {
+            self.reject(480, Disposition::Unreachable);
+        }
+    }
+
+    fn reject(&mut self, status: u16, disposition: Disposition) {
+        self.actions.push_back(Action::RejectCaller(status));
+        self.finish(disposition, Some(status), Some(EndedBy::Daemon), None);
+    }
+
+    fn finish(
+        &mut self,
+        disposition: Disposition,
+        sip_cause: Option<u16>,
+        ended_by: Option<EndedBy>,
+        answered_leg: Option<LegId>,
+    ) {
+        self.phase = Phase::Done;
+        self.actions.push_back(Action::Finished(Outcome {
+            disposition,
+            sip_cause,
+            ended_by,
+            answered_leg,
+        }));
+    }
+
+    /// The no-response window for tests and the driver's logs.
+    pub fn no_response_timeout(&self) -> Duration {
+        self.no_response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeouts() -> Timeouts {
+        Timeouts {
+            ring: Duration::from_secs(20),
+            no_response: Duration::from_secs(5),
+        }
+    }
+
+    fn drain(m: &mut CallMachine) -> Vec<Action> {
+        std::iter::from_fn(|| m.poll_action()).collect()
+    }
+
+    fn outcome(actions: &[Action]) -> Option<&Outcome> {
+        actions.iter().find_map(|a| match a {
+            Action::Finished(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn answered_call_ended_by_the_caller() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 2, timeouts());
+        assert_eq!(
+            drain(&mut m),
+            vec![Action::RingSeat(0), Action::RingSeat(1)]
+        );
+        m.handle(
+            t0,
+            Input::SeatProvisional {
+                leg: 1,
+                status: 100,
+            },
+        );
+        m.handle(
+            t0,
+            Input::SeatProvisional {
+                leg: 1,
+                status: 180,
+            },
+        );
+        m.handle(
+            t0,
+            Input::SeatProvisional {
+                leg: 0,
+                status: 180,
+            },
+        );
+        assert_eq!(drain(&mut m), vec![Action::CallerRinging]);
+        m.handle(t0, Input::SeatAnswered { leg: 1 });
+        assert_eq!(
+            drain(&mut m),
+            vec![Action::Connect(1), Action::CancelSeat(0)]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        m.handle(t0, Input::CallerBye);
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::ByeSeat(1));
+        let o = outcome(&actions).unwrap();
+        assert_eq!(o.disposition, Disposition::Answered);
+        assert_eq!(o.ended_by, Some(EndedBy::Caller));
+        assert!(m.is_done());
+    }
+
+    #[test]
+    fn ring_timeout_cancels_and_answers_480() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 1, timeouts());
+        drain(&mut m);
+        m.handle(
+            t0,
+            Input::SeatProvisional {
+                leg: 0,
+                status: 180,
+            },
+        );
+        drain(&mut m);
+        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(20)));
+        m.handle_timeout(t0 + Duration::from_secs(19));
+        assert!(drain(&mut m).is_empty());
+        m.handle_timeout(t0 + Duration::from_secs(20));
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::CancelSeat(0));
+        assert_eq!(actions[1], Action::RejectCaller(480));
+        assert_eq!(
+            outcome(&actions).unwrap().disposition,
+            Disposition::NoAnswer
+        );
+    }
+
+    #[test]
+    fn a_silent_seat_is_unreachable_after_the_no_response_timeout() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 1, timeouts());
+        drain(&mut m);
+        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+        m.handle_timeout(t0 + Duration::from_secs(5));
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::CancelSeat(0));
+        assert_eq!(actions[1], Action::RejectCaller(480));
+        assert_eq!(
+            outcome(&actions).unwrap().disposition,
+            Disposition::Unreachable
+        );
+    }
+
+    #[test]
+    fn busy_wins_over_other_failures() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 2, timeouts());
+        drain(&mut m);
+        m.handle(
+            t0,
+            Input::SeatFailed {
+                leg: 0,
+                status: 486,
+            },
+        );
+        assert!(drain(&mut m).is_empty());
+        m.handle(
+            t0,
+            Input::SeatFailed {
+                leg: 1,
+                status: 503,
+            },
+        );
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::RejectCaller(486));
+        assert_eq!(outcome(&actions).unwrap().disposition, Disposition::Busy);
+    }
+
+    #[test]
+    fn caller_cancel_while_ringing() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 1, timeouts());
+        drain(&mut m);
+        m.handle(
+            t0,
+            Input::SeatProvisional {
+                leg: 0,
+                status: 180,
+            },
+        );
+        drain(&mut m);
+        m.handle(t0, Input::CallerCancelled);
+        let actions = drain(&mut m);
+        assert_eq!(
+            actions[..2],
+            [Action::CancelSeat(0), Action::CallerTerminated]
+        );
+        let o = outcome(&actions).unwrap();
+        assert_eq!(o.disposition, Disposition::Abandoned);
+        assert_eq!(o.sip_cause, Some(487));
+    }
+
+    #[test]
+    fn no_seat_registered_is_unreachable_at_once() {
+        let mut m = CallMachine::new(Instant::now(), 0, timeouts());
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::RejectCaller(480));
+        assert_eq!(
+            outcome(&actions).unwrap().disposition,
+            Disposition::Unreachable
+        );
+    }
+
+    #[test]
+    fn a_late_second_answer_is_hung_up() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 2, timeouts());
+        drain(&mut m);
+        m.handle(t0, Input::SeatAnswered { leg: 0 });
+        drain(&mut m);
+        m.handle(t0, Input::SeatAnswered { leg: 1 });
+        assert_eq!(drain(&mut m), vec![Action::AckAndHangUpSeat(1)]);
+        m.handle(t0, Input::SeatBye { leg: 0 });
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::ByeCaller);
+        assert_eq!(outcome(&actions).unwrap().ended_by, Some(EndedBy::Seat));
+    }
+}

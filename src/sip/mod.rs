@@ -1,0 +1,12 @@
+//! SIP signalling: the message model and parser, transactions, transports.
+
+pub mod build;
+pub mod flow;
+pub mod grammar;
+pub mod headers;
+pub mod ids;
+pub mod message;
+pub mod parse;
+pub mod transaction;
+pub mod uri;
+pub mod validate;
