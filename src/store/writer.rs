@@ -268,3 +268,194 @@ fn give_up(batch: &[Record], err: StoreError, stats: &WriterStats) -> Lost {
         last_error: Arc::new(err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::store::battery::call;
+    use crate::store::CallRecord;
+
+    /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
+    #[derive(Clone, Default)]
+    struct FakeStore {
+        inner: Arc<Mutex<Fake>>,
+    }
+
+    #[derive(Default)]
+    struct Fake {
+        kept: Vec<Record>,
+        /// Fail this many writes with a transient error.
+        fail_next: u32,
+        /// Refuse, as a bad record, any batch holding this id.
+        refuse_id: Option<String>,
+    }
+
+    impl FakeStore {
+        fn failing(fail_next: u32) -> Self {
+            let store = FakeStore::default();
+            store.inner.lock().unwrap().fail_next = fail_next;
+            store
+        }
+
+        fn refusing(id: &str) -> Self {
+            let store = FakeStore::default();
+            store.inner.lock().unwrap().refuse_id = Some(id.into());
+            store
+        }
+
+        fn kept_ids(&self) -> Vec<String> {
+            let fake = self.inner.lock().unwrap();
+            fake.kept.iter().map(|r| r.id().to_owned()).collect()
+        }
+    }
+
+    impl Store for FakeStore {
+        async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
+            let mut fake = self.inner.lock().unwrap();
+            if fake.fail_next > 0 {
+                fake.fail_next -= 1;
+                return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            }
+            if let Some(bad) = records
+                .iter()
+                .find(|r| Some(r.id()) == fake.refuse_id.as_deref())
+            {
+                return Err(StoreError::TimeOutOfRange {
+                    kind: bad.kind(),
+                    id: bad.id().to_owned(),
+                    field: "offered_at",
+                });
+            }
+            fake.kept.extend_from_slice(records);
+            Ok(())
+        }
+
+        async fn calls(&self) -> Result<Vec<CallRecord>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            Ok(fake.kept.iter().map(|Record::Call(c)| c.clone()).collect())
+        }
+
+        async fn call_by_sip_call_id(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
+            Ok(self
+                .calls()
+                .await?
+                .into_iter()
+                .rfind(|c| c.sip_call_id == id))
+        }
+    }
+
+    fn named(id: &str) -> Record {
+        Record::Call(CallRecord {
+            id: id.into(),
+            ..call(1)
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_until_the_write_succeeds() {
+        let store = FakeStore::failing(RETRY_ATTEMPTS - 1);
+        let (writer, _task) = StoreWriter::spawn(store.clone(), 8, 8);
+
+        writer.submit(named("a")).await.unwrap();
+        writer.flush().await.unwrap();
+
+        assert_eq!(store.kept_ids(), ["a"]);
+        let stats = writer.stats();
+        assert_eq!(stats.write_errors(), u64::from(RETRY_ATTEMPTS - 1));
+        assert_eq!(
+            (stats.commits(), stats.records(), stats.records_lost()),
+            (1, 1, 0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_stays_broken_reports_the_loss_to_flush_once() {
+        let store = FakeStore::failing(u32::MAX);
+        let (writer, task) = StoreWriter::spawn(store.clone(), 8, 8);
+
+        writer.submit(named("a")).await.unwrap();
+        writer.submit(named("b")).await.unwrap();
+        let err = writer.flush().await.unwrap_err();
+
+        assert!(
+            matches!(err, StoreError::RecordsLost { count: 2, .. }),
+            "{err:?}"
+        );
+        assert_eq!(writer.stats().records_lost(), 2);
+        assert_eq!(writer.stats().write_errors(), u64::from(RETRY_ATTEMPTS));
+        assert_eq!(writer.queued(), 0);
+        // The loss was reported; a later flush with nothing lost since succeeds.
+        writer.flush().await.unwrap();
+        // Giving up is bounded, so shutdown is too.
+        drop(writer);
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_record_does_not_take_its_batch_down() {
+        let store = FakeStore::refusing("bad");
+        let (writer, _task) = StoreWriter::spawn(store.clone(), 8, 8);
+
+        // The writer task has not run yet, so all three land in one batch.
+        for id in ["a", "bad", "c"] {
+            writer.submit(named(id)).await.unwrap();
+        }
+        let err = writer.flush().await.unwrap_err();
+
+        assert!(
+            matches!(err, StoreError::RecordsLost { count: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(store.kept_ids(), ["a", "c"]);
+        // A refused record is not retried: one batch attempt, one attempt for it alone.
+        assert_eq!(writer.stats().write_errors(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_counts_records_until_they_are_committed() {
+        let store = FakeStore::default();
+        let (writer, _task) = StoreWriter::spawn(store, 8, 2);
+
+        for id in ["a", "b", "c"] {
+            writer.submit(named(id)).await.unwrap();
+        }
+        assert_eq!(writer.queued(), 3);
+        writer.flush().await.unwrap();
+
+        assert_eq!(writer.queued(), 0);
+        assert_eq!(
+            writer.stats().commits(),
+            2,
+            "batch_max bounds each transaction"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_makes_submit_wait_rather_than_drop() {
+        let store = FakeStore::default();
+        let (writer, _task) = StoreWriter::spawn(store.clone(), 1, 1);
+
+        let ids: Vec<String> = (0..20).map(|n| format!("r{n:02}")).collect();
+        for id in &ids {
+            writer.submit(named(id)).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+
+        assert_eq!(store.kept_ids(), ids);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn submit_and_flush_fail_once_the_writer_task_is_gone() {
+        let (writer, task) = StoreWriter::spawn(FakeStore::default(), 8, 8);
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+
+        let err = writer.submit(named("a")).await.unwrap_err();
+        assert!(matches!(err, StoreError::WriterClosed), "{err:?}");
+        assert_eq!(writer.queued(), 0);
+        let err = writer.flush().await.unwrap_err();
+        assert!(matches!(err, StoreError::WriterClosed), "{err:?}");
+    }
+}
