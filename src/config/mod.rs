@@ -1,1 +1,5 @@
+pub mod error;
 pub mod settings;
+pub(crate) mod spans;
+
+pub use error::{ConfigErrors, ConfigProblem, Origin};
