@@ -82,6 +82,34 @@ impl TomlMap {
     }
 }
 
+/// Where a `toml` error points: line, column and the key path under it.
+pub(crate) struct ErrorSite {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: String,
+}
+
+impl TomlMap {
+    /// Turns the byte span a `toml` error carries into a line, column and key path.
+    pub(crate) fn site(&self, span: Option<Range<usize>>) -> ErrorSite {
+        match span {
+            Some(span) => {
+                let (line, column) = self.line_col(span.start);
+                ErrorSite {
+                    line: Some(line),
+                    column: Some(column),
+                    key: self.path_at(span.start).unwrap_or_default().to_string(),
+                }
+            }
+            None => ErrorSite {
+                line: None,
+                column: None,
+                key: String::new(),
+            },
+        }
+    }
+}
+
 fn parent(path: &str) -> Option<&str> {
     let cut = path.rfind(['.', '['])?;
     Some(&path[..cut])
