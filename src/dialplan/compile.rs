@@ -34,28 +34,12 @@ struct RawRoute {
 impl Dialplan {
     /// Reads `files` (paths as the process should open them) and compiles them together.
     pub fn load(files: &[PathBuf], settings: &Settings) -> Result<Dialplan, DialplanError> {
-        let mut problems = Vec::new();
-        let mut sources = Vec::new();
-        for file in files {
-            match std::fs::read_to_string(file) {
-                Ok(text) => sources.push((file.clone(), text)),
-                Err(e) => problems.push(DialplanProblem {
-                    file: file.clone(),
-                    line: None,
-                    column: None,
-                    key: String::new(),
-                    reason: format!("cannot read: {e}"),
-                }),
-            }
-        }
-        match Self::compile(&sources, settings) {
-            Ok(dialplan) if problems.is_empty() => Ok(dialplan),
-            Ok(_) => Err(DialplanError { problems }),
-            Err(e) => {
-                problems.extend(e.problems);
-                Err(DialplanError { problems })
-            }
-        }
+        compile_all(
+            files
+                .iter()
+                .map(|file| (file.clone(), std::fs::read_to_string(file))),
+            settings,
+        )
     }
 
     /// Compiles dialplan texts already in memory, in order; `(file, text)` names each for problems.
@@ -63,23 +47,45 @@ impl Dialplan {
         sources: &[(PathBuf, String)],
         settings: &Settings,
     ) -> Result<Dialplan, DialplanError> {
-        let mut compiler = Compiler {
-            seats: settings.seats.iter().map(|s| s.user.as_str()).collect(),
-            default_ring_timeout: settings.sip.ring_timeout_secs,
-            defined: HashMap::new(),
-            routes: Vec::new(),
-            problems: Vec::new(),
-        };
-        for (file, text) in sources {
-            compiler.file(file, text);
+        compile_all(
+            sources
+                .iter()
+                .map(|(file, text)| (file.clone(), Ok(text.clone()))),
+            settings,
+        )
+    }
+}
+
+/// Problems come out in file order, an unreadable file's among the others.
+fn compile_all(
+    sources: impl Iterator<Item = (PathBuf, std::io::Result<String>)>,
+    settings: &Settings,
+) -> Result<Dialplan, DialplanError> {
+    let mut compiler = Compiler {
+        seats: settings.seats.iter().map(|s| s.user.as_str()).collect(),
+        default_ring_timeout: settings.sip.ring_timeout_secs,
+        defined: HashMap::new(),
+        routes: Vec::new(),
+        problems: Vec::new(),
+    };
+    for (file, text) in sources {
+        match text {
+            Ok(text) => compiler.file(&file, &text),
+            Err(e) => compiler.problems.push(DialplanProblem {
+                file,
+                line: None,
+                column: None,
+                key: String::new(),
+                reason: format!("cannot read: {e}"),
+            }),
         }
-        if compiler.problems.is_empty() {
-            Ok(Dialplan::from_routes(compiler.routes))
-        } else {
-            Err(DialplanError {
-                problems: compiler.problems,
-            })
-        }
+    }
+    if compiler.problems.is_empty() {
+        Ok(Dialplan::from_routes(compiler.routes))
+    } else {
+        Err(DialplanError {
+            problems: compiler.problems,
+        })
     }
 }
 
