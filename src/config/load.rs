@@ -98,13 +98,17 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, Con
 }
 
 /// Deserializes the file alone first, for errors with exact lines, then the file merged with the
-/// environment, which is what the daemon uses. A file-only error that the environment repairs
-/// (say a missing `store.path` given as `HOTLINE__STORE__PATH`) is not an error.
+/// environment, which is what the daemon uses. A file-only error at a key that a variable sets
+/// (say a missing `store.path` given as `HOTLINE__STORE__PATH`) is left to the merged value.
 fn deserialize(text: &str, locate: &Locate<'_>) -> Result<Settings, ConfigErrors> {
     if let Err(e) = text.parse::<toml::Table>() {
         return Err(single(locate.toml_error(&e)));
     }
-    let file_only = toml::from_str::<Settings>(text);
+    let file_problem = toml::from_str::<Settings>(text)
+        .err()
+        .map(|e| locate.toml_error(&e))
+        // The `config` crate would coerce `realm = 12345` to a string; the file check does not.
+        .filter(|p| !locate.overrides.touches(&missing_field_path(p)));
     let merged = Config::builder()
         .add_source(File::from_str(text, FileFormat::Toml))
         .add_source(
@@ -115,17 +119,33 @@ fn deserialize(text: &str, locate: &Locate<'_>) -> Result<Settings, ConfigErrors
         )
         .build()
         .and_then(Config::try_deserialize::<Settings>);
-    match (file_only, merged) {
-        (_, Ok(settings)) => Ok(settings),
-        (Ok(_), Err(e)) => Err(single(locate.merged_error(&e))),
-        (Err(file_error), Err(e)) => {
-            let mut problems = vec![locate.toml_error(&file_error)];
-            let merged = locate.merged_error(&e);
-            if matches!(merged.file, Origin::Env(_)) {
-                problems.push(merged);
+    match (file_problem, merged) {
+        (None, Ok(settings)) => Ok(settings),
+        (None, Err(e)) => Err(single(locate.merged_error(&e))),
+        (Some(problem), merged) => {
+            let mut problems = vec![problem];
+            if let Err(e) = merged {
+                let merged = locate.merged_error(&e);
+                if matches!(merged.file, Origin::Env(_)) {
+                    problems.push(merged);
+                }
             }
             Err(ConfigErrors { problems })
         }
+    }
+}
+
+/// serde reports a missing field at the table that lacks it; the field's own path is what a
+/// variable would set.
+fn missing_field_path(problem: &ConfigProblem) -> String {
+    let field = problem
+        .reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match field {
+        Some(field) if problem.key.is_empty() => field.to_string(),
+        Some(field) => format!("{}.{field}", problem.key),
+        None => problem.key.clone(),
     }
 }
 
@@ -181,6 +201,12 @@ impl Overrides {
         } else {
             Err(ConfigErrors { problems })
         }
+    }
+
+    /// Whether some variable sets `key`, a table holding it, or a key below it.
+    fn touches(&self, key: &str) -> bool {
+        let below = format!("{key}.");
+        self.var_for(key).is_some() || self.keys.iter().any(|(k, _)| k.starts_with(&below))
     }
 
     /// The variable that sets `key`, or a table holding it.
@@ -447,6 +473,18 @@ mod tests {
             (Some(line), Some(7), "sip.udp")
         );
         assert!(p.reason.contains("invalid socket address"), "{}", p.reason);
+    }
+
+    #[test]
+    fn file_values_are_not_coerced_between_types() {
+        let text = shipped().replacen("realm = \"hotline.local\"", "realm = 12345", 1);
+        let (problems, _) = refused(&text, &[]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "sip.realm");
+        assert_eq!(problems[0].line, Some(line_no(&text, "realm = 12345")));
+        // A variable setting the key replaces the file's value, so the file's type no longer counts.
+        let (result, _) = load_text(&text, &[("HOTLINE__SIP__REALM", "hotline.local")]);
+        assert_eq!(result.unwrap().settings.sip.realm, "hotline.local");
     }
 
     #[test]
