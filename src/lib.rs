@@ -2,5 +2,6 @@
 
 pub mod call;
 pub mod config;
+pub mod dialplan;
 pub mod sip;
 pub mod store;

@@ -1,0 +1,355 @@
+//! Semantic checks on settings that deserialized fine, collecting every problem.
+//!
+//! The checks know key paths, not files: the loader turns each path into a file and line (or the
+//! environment variable that set it).
+
+use std::collections::HashSet;
+
+use tracing_subscriber::EnvFilter;
+
+use super::settings::{SeatSettings, Settings};
+
+/// Ring timeouts, in seconds, that a route or `sip.ring_timeout_secs` may use.
+pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=300;
+
+/// Each call leg takes an RTP/RTCP port pair, so fewer than two pairs cannot carry one call.
+const MIN_RTP_PORTS: u32 = 4;
+
+/// Ports below this need privileges and collide with well-known services.
+const MIN_RTP_PORT: u16 = 1024;
+
+/// A semantic problem at a key path such as `seats[1].user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub key: String,
+    pub reason: String,
+}
+
+impl Issue {
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Every semantic problem, in file order as far as possible; empty when the settings are usable.
+    pub fn validate(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        self.check_log(&mut issues);
+        self.check_sip(&mut issues);
+        self.check_rtp(&mut issues);
+        self.check_store(&mut issues);
+        if self.dialplan.files.is_empty() {
+            issues.push(Issue::new(
+                "dialplan.files",
+                "must name at least one dialplan file",
+            ));
+        }
+        self.check_seats(&mut issues);
+        self.check_trunks(&mut issues);
+        issues
+    }
+
+    fn check_log(&self, issues: &mut Vec<Issue>) {
+        if let Err(e) = EnvFilter::try_new(&self.log.level) {
+            issues.push(Issue::new(
+                "log.level",
+                format!("not a tracing filter ({e})"),
+            ));
+        }
+    }
+
+    fn check_sip(&self, issues: &mut Vec<Issue>) {
+        let sip = &self.sip;
+        if sip.realm.trim().is_empty() {
+            issues.push(Issue::new("sip.realm", "must not be empty"));
+        }
+        if sip.max_calls == 0 {
+            issues.push(Issue::new("sip.max_calls", "must be greater than 0"));
+        }
+        if sip.min_expires_secs == 0 {
+            issues.push(Issue::new("sip.min_expires_secs", "must be greater than 0"));
+        }
+        if sip.max_expires_secs == 0 {
+            issues.push(Issue::new("sip.max_expires_secs", "must be greater than 0"));
+        }
+        if sip.min_expires_secs > sip.max_expires_secs {
+            issues.push(Issue::new(
+                "sip.min_expires_secs",
+                format!(
+                    "{} is greater than sip.max_expires_secs ({})",
+                    sip.min_expires_secs, sip.max_expires_secs
+                ),
+            ));
+        }
+        if !RING_TIMEOUT_RANGE.contains(&sip.ring_timeout_secs) {
+            issues.push(Issue::new(
+                "sip.ring_timeout_secs",
+                format!(
+                    "{} is outside {}..={}",
+                    sip.ring_timeout_secs,
+                    RING_TIMEOUT_RANGE.start(),
+                    RING_TIMEOUT_RANGE.end()
+                ),
+            ));
+        }
+    }
+
+    fn check_rtp(&self, issues: &mut Vec<Issue>) {
+        let rtp = &self.rtp;
+        if rtp.port_min < MIN_RTP_PORT {
+            issues.push(Issue::new(
+                "rtp.port_min",
+                format!("{} is below {MIN_RTP_PORT}", rtp.port_min),
+            ));
+        }
+        if !rtp.port_min.is_multiple_of(2) {
+            issues.push(Issue::new(
+                "rtp.port_min",
+                format!(
+                    "{} is odd; RTP takes the even port of each pair",
+                    rtp.port_min
+                ),
+            ));
+        }
+        if rtp.port_min > rtp.port_max {
+            issues.push(Issue::new(
+                "rtp.port_min",
+                format!(
+                    "{} is greater than rtp.port_max ({})",
+                    rtp.port_min, rtp.port_max
+                ),
+            ));
+        } else if u32::from(rtp.port_max) - u32::from(rtp.port_min) + 1 < MIN_RTP_PORTS {
+            issues.push(Issue::new(
+                "rtp.port_max",
+                format!(
+                    "the range {}..={} holds fewer than {MIN_RTP_PORTS} ports",
+                    rtp.port_min, rtp.port_max
+                ),
+            ));
+        }
+    }
+
+    fn check_store(&self, issues: &mut Vec<Issue>) {
+        if self.store.queue_capacity == 0 {
+            issues.push(Issue::new("store.queue_capacity", "must be greater than 0"));
+        }
+        if self.store.batch_max == 0 {
+            issues.push(Issue::new("store.batch_max", "must be greater than 0"));
+        }
+    }
+
+    fn check_seats(&self, issues: &mut Vec<Issue>) {
+        let mut seen = HashSet::new();
+        for (i, seat) in self.seats.iter().enumerate() {
+            let at = |field: &str| format!("seats[{i}].{field}");
+            if seat.user.is_empty() {
+                issues.push(Issue::new(at("user"), "must not be empty"));
+            } else if let Some(bad) = seat.user.chars().find(|&c| !is_sip_user_char(c)) {
+                issues.push(Issue::new(
+                    at("user"),
+                    format!("{bad:?} is not allowed in a SIP user name"),
+                ));
+            } else if !seen.insert(seat.user.as_str()) {
+                issues.push(Issue::new(
+                    at("user"),
+                    format!("seat {:?} is defined twice", seat.user),
+                ));
+            }
+            check_credentials(seat, &at, issues);
+        }
+    }
+
+    fn check_trunks(&self, issues: &mut Vec<Issue>) {
+        let mut seen = HashSet::new();
+        for (i, trunk) in self.trunks.iter().enumerate() {
+            let at = |field: &str| format!("trunks[{i}].{field}");
+            if trunk.name.trim().is_empty() {
+                issues.push(Issue::new(at("name"), "must not be empty"));
+            } else if !seen.insert(trunk.name.as_str()) {
+                issues.push(Issue::new(
+                    at("name"),
+                    format!("trunk {:?} is defined twice", trunk.name),
+                ));
+            }
+            if trunk.sources.is_empty() {
+                issues.push(Issue::new(
+                    at("sources"),
+                    "must list at least one address or CIDR block",
+                ));
+            }
+            if let Some(auth) = &trunk.auth {
+                if auth.user.is_empty() {
+                    issues.push(Issue::new(at("auth.user"), "must not be empty"));
+                }
+            }
+        }
+    }
+}
+
+fn check_credentials(seat: &SeatSettings, at: &dyn Fn(&str) -> String, issues: &mut Vec<Issue>) {
+    if seat.password.is_none() && seat.ha1_md5.is_none() && seat.ha1_sha256.is_none() {
+        issues.push(Issue::new(
+            at("user"),
+            "seat needs `password`, `ha1_md5` or `ha1_sha256`",
+        ));
+    }
+    if seat.password.as_deref() == Some("") {
+        issues.push(Issue::new(at("password"), "must not be empty"));
+    }
+    if let Some(ha1) = &seat.ha1_md5 {
+        if !is_hex(ha1, 32) {
+            issues.push(Issue::new(at("ha1_md5"), "must be 32 hex digits"));
+        }
+    }
+    if let Some(ha1) = &seat.ha1_sha256 {
+        if !is_hex(ha1, 64) {
+            issues.push(Issue::new(at("ha1_sha256"), "must be 64 hex digits"));
+        }
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// RFC 3261 `user`: unreserved and user-unreserved characters. Escapes (`%41`) are refused so that
+/// the configured name is byte-for-byte the digest user name a phone sends.
+fn is_sip_user_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(extra: &str) -> Settings {
+        let text = format!(
+            r#"
+[sip]
+udp = "127.0.0.1:5060"
+tcp = "127.0.0.1:5060"
+realm = "hotline.local"
+[rtp]
+bind = "127.0.0.1"
+port_min = 20000
+port_max = 20999
+[store]
+path = "x.db"
+[metrics]
+listen = "127.0.0.1:9060"
+[dialplan]
+files = ["d.toml"]
+{extra}
+"#
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn keys(s: &Settings) -> Vec<String> {
+        s.validate().into_iter().map(|i| i.key).collect()
+    }
+
+    #[test]
+    fn minimal_settings_are_valid() {
+        assert_eq!(settings("").validate(), vec![]);
+    }
+
+    #[test]
+    fn every_rule_reports() {
+        let mut s = settings("");
+        s.log.level = "hotline=[".into();
+        s.sip.realm = " ".into();
+        s.sip.max_calls = 0;
+        s.sip.min_expires_secs = 4000;
+        s.sip.ring_timeout_secs = 301;
+        s.rtp.port_min = 1023;
+        s.rtp.port_max = 1000;
+        s.store.queue_capacity = 0;
+        s.store.batch_max = 0;
+        s.dialplan.files.clear();
+        assert_eq!(
+            keys(&s),
+            [
+                "log.level",
+                "sip.realm",
+                "sip.max_calls",
+                "sip.min_expires_secs",
+                "sip.ring_timeout_secs",
+                "rtp.port_min",
+                "rtp.port_min",
+                "rtp.port_min",
+                "store.queue_capacity",
+                "store.batch_max",
+                "dialplan.files",
+            ]
+        );
+    }
+
+    #[test]
+    fn small_rtp_range_is_refused() {
+        let mut s = settings("");
+        s.rtp.port_max = s.rtp.port_min + 2;
+        assert_eq!(keys(&s), ["rtp.port_max"]);
+        s.rtp.port_max += 1;
+        assert_eq!(keys(&s), Vec::<String>::new());
+    }
+
+    #[test]
+    fn seat_rules() {
+        let s = settings(
+            r#"
+[[seats]]
+user = "1001"
+password = "a"
+[[seats]]
+user = "1001"
+ha1_md5 = "0123456789abcdef0123456789abcdef"
+[[seats]]
+user = "10 02"
+ha1_sha256 = "12"
+[[seats]]
+user = ""
+[[seats]]
+user = "1004"
+ha1_md5 = "xyz"
+"#,
+        );
+        assert_eq!(
+            keys(&s),
+            [
+                "seats[1].user",
+                "seats[2].user",
+                "seats[2].ha1_sha256",
+                "seats[3].user",
+                "seats[3].user",
+                "seats[4].ha1_md5",
+            ]
+        );
+    }
+
+    #[test]
+    fn trunk_rules() {
+        let s = settings(
+            r#"
+[[trunks]]
+name = "carrier"
+sources = ["10.0.0.0/8"]
+[[trunks]]
+name = "carrier"
+sources = []
+[[trunks]]
+name = ""
+sources = ["10.0.0.1/32"]
+"#,
+        );
+        assert_eq!(
+            keys(&s),
+            ["trunks[1].name", "trunks[1].sources", "trunks[2].name"]
+        );
+    }
+}

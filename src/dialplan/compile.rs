@@ -1,0 +1,428 @@
+//! From dialplan TOML text to routes: parse, check every rule, collect every problem.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Dialplan, DialplanError, DialplanProblem, RingTarget, Route};
+use crate::config::settings::Settings;
+use crate::config::spans::TomlMap;
+use crate::config::validate::RING_TIMEOUT_RANGE;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    number: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// Kept as a raw value so that a wrong shape gets a message about seats, not about serde.
+    #[serde(default)]
+    ring: Option<toml::Value>,
+    #[serde(default)]
+    ring_timeout_secs: Option<u32>,
+}
+
+impl Dialplan {
+    /// Reads `files` (paths as the process should open them) and compiles them together.
+    pub fn load(files: &[PathBuf], settings: &Settings) -> Result<Dialplan, DialplanError> {
+        compile_all(
+            files
+                .iter()
+                .map(|file| (file.clone(), std::fs::read_to_string(file))),
+            settings,
+        )
+    }
+
+    /// Compiles dialplan texts already in memory, in order; `(file, text)` names each for problems.
+    pub fn compile(
+        sources: &[(PathBuf, String)],
+        settings: &Settings,
+    ) -> Result<Dialplan, DialplanError> {
+        compile_all(
+            sources
+                .iter()
+                .map(|(file, text)| (file.clone(), Ok(text.clone()))),
+            settings,
+        )
+    }
+}
+
+/// Problems come out in file order, an unreadable file's among the others.
+fn compile_all(
+    sources: impl Iterator<Item = (PathBuf, std::io::Result<String>)>,
+    settings: &Settings,
+) -> Result<Dialplan, DialplanError> {
+    let mut compiler = Compiler {
+        seats: settings.seats.iter().map(|s| s.user.as_str()).collect(),
+        default_ring_timeout: settings.sip.ring_timeout_secs,
+        defined: HashMap::new(),
+        routes: Vec::new(),
+        problems: Vec::new(),
+    };
+    for (file, text) in sources {
+        match text {
+            Ok(text) => compiler.file(&file, &text),
+            Err(e) => compiler.problems.push(DialplanProblem {
+                file,
+                line: None,
+                column: None,
+                key: String::new(),
+                reason: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if compiler.problems.is_empty() {
+        Ok(Dialplan::from_routes(compiler.routes))
+    } else {
+        Err(DialplanError {
+            problems: compiler.problems,
+        })
+    }
+}
+
+struct Compiler<'a> {
+    seats: HashSet<&'a str>,
+    default_ring_timeout: u32,
+    /// Where each number was first defined, to point a duplicate at its original.
+    defined: HashMap<String, (PathBuf, usize)>,
+    routes: Vec<Route>,
+    problems: Vec<DialplanProblem>,
+}
+
+/// One file being compiled: its line map and the problems it adds.
+struct FileCx<'c, 'a> {
+    compiler: &'c mut Compiler<'a>,
+    file: &'c Path,
+    map: TomlMap,
+}
+
+impl FileCx<'_, '_> {
+    fn problem(&mut self, key: String, reason: impl Into<String>) {
+        let line = self.map.line_of(&key);
+        self.compiler.problems.push(DialplanProblem {
+            file: self.file.to_path_buf(),
+            line,
+            column: None,
+            key,
+            reason: reason.into(),
+        });
+    }
+}
+
+impl<'a> Compiler<'a> {
+    fn file(&mut self, file: &Path, text: &str) {
+        let map = TomlMap::new(text);
+        let raw: RawFile = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let site = map.site(e.span());
+                self.problems.push(DialplanProblem {
+                    file: file.to_path_buf(),
+                    line: site.line,
+                    column: site.column,
+                    key: site.key,
+                    reason: e.message().trim().to_string(),
+                });
+                return;
+            }
+        };
+        let mut cx = FileCx {
+            compiler: self,
+            file,
+            map,
+        };
+        for (i, route) in raw.routes.into_iter().enumerate() {
+            if let Some(route) = cx.route(i, route) {
+                cx.compiler.routes.push(route);
+            }
+        }
+    }
+}
+
+impl FileCx<'_, '_> {
+    fn route(&mut self, i: usize, raw: RawRoute) -> Option<Route> {
+        let at = |field: &str| format!("routes[{i}].{field}");
+        let line = self.map.line_of(&format!("routes[{i}]")).unwrap_or(0);
+        let number_ok = self.check_number(&raw.number, at("number"), line);
+        let target = match &raw.ring {
+            Some(ring) => self.target(ring, &at("ring")),
+            None => {
+                self.problem(format!("routes[{i}]"), "route needs `ring`");
+                None
+            }
+        };
+        let secs = raw
+            .ring_timeout_secs
+            .unwrap_or(self.compiler.default_ring_timeout);
+        let timeout_ok = RING_TIMEOUT_RANGE.contains(&secs);
+        if !timeout_ok {
+            // A bad sip.ring_timeout_secs is reported by the settings check, not once per route.
+            if raw.ring_timeout_secs.is_some() {
+                self.problem(
+                    at("ring_timeout_secs"),
+                    format!(
+                        "{secs} is outside {}..={}",
+                        RING_TIMEOUT_RANGE.start(),
+                        RING_TIMEOUT_RANGE.end()
+                    ),
+                );
+            }
+        }
+        let target = target?;
+        (number_ok && timeout_ok).then(|| Route {
+            number: raw.number,
+            description: raw.description,
+            target,
+            ring_timeout: Duration::from_secs(u64::from(secs)),
+            file: self.file.to_path_buf(),
+            line,
+        })
+    }
+
+    fn check_number(&mut self, number: &str, key: String, line: usize) -> bool {
+        if number.is_empty() {
+            self.problem(key, "must not be empty");
+            return false;
+        }
+        if let Some(bad) = number
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || "+*#".contains(*c)))
+        {
+            self.problem(
+                key,
+                format!("{bad:?} is not allowed; a number is digits, `+`, `*` and `#`"),
+            );
+            return false;
+        }
+        if let Some((file, first)) = self.compiler.defined.get(number) {
+            let reason = format!(
+                "number {number} is already routed at {}:{first}",
+                file.display()
+            );
+            self.problem(key, reason);
+            return false;
+        }
+        self.compiler
+            .defined
+            .insert(number.to_string(), (self.file.to_path_buf(), line));
+        true
+    }
+
+    fn target(&mut self, ring: &toml::Value, key: &str) -> Option<RingTarget> {
+        match ring {
+            toml::Value::String(word) if word == "all" => Some(RingTarget::AllSeats),
+            toml::Value::String(word) => {
+                self.problem(
+                    key.to_string(),
+                    format!("{word:?} is not \"all\"; to ring one seat write [{word:?}]"),
+                );
+                None
+            }
+            toml::Value::Array(users) if users.is_empty() => {
+                self.problem(
+                    key.to_string(),
+                    "empty list rings nobody; list seat users or write \"all\"",
+                );
+                None
+            }
+            toml::Value::Array(users) => self.seats(users, key),
+            other => {
+                self.problem(
+                    key.to_string(),
+                    format!(
+                        "must be \"all\" or a list of seat users, not a {}",
+                        other.type_str()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn seats(&mut self, users: &[toml::Value], key: &str) -> Option<RingTarget> {
+        let mut seats = Vec::with_capacity(users.len());
+        let mut ok = true;
+        for (j, user) in users.iter().enumerate() {
+            let key = format!("{key}[{j}]");
+            match user.as_str() {
+                Some(user) if seats.iter().any(|s| s == user) => {
+                    self.problem(key, format!("seat {user:?} is listed twice"));
+                    ok = false;
+                }
+                Some(user) if self.compiler.seats.contains(user) => seats.push(user.to_string()),
+                Some(user) => {
+                    self.problem(key, format!("no seat {user:?} in the settings' [[seats]]"));
+                    ok = false;
+                }
+                None => {
+                    self.problem(
+                        key,
+                        format!("a seat user is a string, not a {}", user.type_str()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(RingTarget::Seats(seats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        toml::from_str(
+            r#"
+[sip]
+udp = "127.0.0.1:5060"
+tcp = "127.0.0.1:5060"
+realm = "hotline.local"
+ring_timeout_secs = 25
+[rtp]
+bind = "127.0.0.1"
+port_min = 20000
+port_max = 20999
+[store]
+path = "x.db"
+[metrics]
+listen = "127.0.0.1:9060"
+[dialplan]
+files = ["a.toml"]
+[[seats]]
+user = "1001"
+password = "p"
+[[seats]]
+user = "1002"
+password = "p"
+"#,
+        )
+        .unwrap()
+    }
+
+    fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError> {
+        let sources: Vec<_> = files
+            .iter()
+            .map(|(name, text)| (PathBuf::from(name), text.to_string()))
+            .collect();
+        Dialplan::compile(&sources, &settings())
+    }
+
+    fn problems(files: &[(&str, &str)]) -> Vec<String> {
+        compile(files)
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn routes_compile_with_defaults() {
+        let plan = compile(&[(
+            "a.toml",
+            r#"
+[[routes]]
+number = "12345"
+description = "hotline"
+ring = "all"
+
+[[routes]]
+number = "*12#"
+ring = ["1002", "1001"]
+ring_timeout_secs = 10
+"#,
+        )])
+        .unwrap();
+        let route = plan.route("12345").unwrap();
+        assert_eq!(route.target, RingTarget::AllSeats);
+        assert_eq!(route.ring_timeout, Duration::from_secs(25));
+        assert_eq!(route.description.as_deref(), Some("hotline"));
+        assert_eq!((route.file.to_str(), route.line), (Some("a.toml"), 2));
+        let route = plan.route("*12#").unwrap();
+        assert_eq!(
+            route.target,
+            RingTarget::Seats(vec!["1002".into(), "1001".into()])
+        );
+        assert_eq!(route.ring_timeout, Duration::from_secs(10));
+        assert_eq!(route.line, 7);
+        assert!(plan.route("999").is_none());
+        assert_eq!(plan.routes().len(), 2);
+    }
+
+    #[test]
+    fn every_problem_across_files_is_reported() {
+        let a = r#"
+[[routes]]
+number = "12345"
+ring = "all"
+
+[[routes]]
+number = "12 34"
+ring = "1001"
+"#;
+        let b = r#"
+[[routes]]
+number = "12345"
+ring = ["1001", "1009", "1001"]
+
+[[routes]]
+number = "777"
+ring = []
+ring_timeout_secs = 0
+
+[[routes]]
+number = "778"
+"#;
+        assert_eq!(
+            problems(&[("a.toml", a), ("b.toml", b)]),
+            [
+                "a.toml:7: routes[1].number: ' ' is not allowed; a number is digits, `+`, `*` and `#`",
+                "a.toml:8: routes[1].ring: \"1001\" is not \"all\"; to ring one seat write [\"1001\"]",
+                "b.toml:3: routes[0].number: number 12345 is already routed at a.toml:2",
+                "b.toml:4: routes[0].ring[1]: no seat \"1009\" in the settings' [[seats]]",
+                "b.toml:4: routes[0].ring[2]: seat \"1001\" is listed twice",
+                "b.toml:8: routes[1].ring: empty list rings nobody; list seat users or write \"all\"",
+                "b.toml:9: routes[1].ring_timeout_secs: 0 is outside 1..=300",
+                "b.toml:11: routes[2]: route needs `ring`",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_name_line_and_path() {
+        let a = "[[routes]]\nnumber = \"1\"\nring = \"all\"\nqueue = \"main\"\n";
+        let b = "[[routes]]\nnumber = 12345\nring = \"all\"\n";
+        let c = "[[routes]\n";
+        let got = problems(&[("a.toml", a), ("b.toml", b), ("c.toml", c)]);
+        assert!(
+            got[0].starts_with("a.toml:4:1: routes[0].queue: unknown field `queue`"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("b.toml:2:10: routes[0].number: invalid type: integer"),
+            "{got:?}"
+        );
+        assert!(got[2].starts_with("c.toml:1:"), "{got:?}");
+        assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn unreadable_file_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let err = Dialplan::load(std::slice::from_ref(&missing), &settings()).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].file, missing);
+        assert!(err.problems[0].reason.starts_with("cannot read"));
+    }
+}

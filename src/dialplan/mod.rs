@@ -1,0 +1,63 @@
+//! Which seats ring for which called number.
+//!
+//! Dialplan files are compiled once at load time into a [`Dialplan`]; lookups at call time are a
+//! map access and cannot fail for reasons a file could have caught.
+
+mod compile;
+mod error;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::{DialplanError, DialplanProblem};
+
+/// All routes from all dialplan files, each number defined once.
+#[derive(Debug, Clone, Default)]
+pub struct Dialplan {
+    routes: Vec<Route>,
+    by_number: HashMap<String, usize>,
+}
+
+/// What happens when `number` is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The user part of the Request-URI this route answers.
+    pub number: String,
+    pub description: Option<String>,
+    pub target: RingTarget,
+    /// The route's own timeout, or `sip.ring_timeout_secs` when it has none.
+    pub ring_timeout: Duration,
+    /// Where the route was written, for logs and `hotline check`.
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// Who a route's call goes to. An enum so that queues and IVR menus can join as variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RingTarget {
+    /// Every seat registered at the moment the call arrives.
+    AllSeats,
+    /// These seat users, in the order written; each exists in `settings.seats`.
+    Seats(Vec<String>),
+}
+
+impl Dialplan {
+    pub fn route(&self, called: &str) -> Option<&Route> {
+        self.by_number.get(called).and_then(|&i| self.routes.get(i))
+    }
+
+    /// In file order, files in the order `dialplan.files` lists them.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    fn from_routes(routes: Vec<Route>) -> Self {
+        let by_number = routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| (route.number.clone(), i))
+            .collect();
+        Self { routes, by_number }
+    }
+}
