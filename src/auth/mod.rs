@@ -4,9 +4,11 @@
 //! passes in the time and a lookup for stored HA1 values.
 
 mod digest;
+mod nonce;
 mod parse;
 
 pub use digest::{ha1, verify};
+pub use nonce::{NonceCheck, NonceKey};
 pub use parse::{parse_credentials, Credentials};
 
 /// Errors from parsing credentials. Strings inside come from the peer, so
