@@ -3,10 +3,14 @@
 //! Everything here is pure: no I/O, no clock, no global state. The caller
 //! passes in the time and a lookup for stored HA1 values.
 
+mod authenticate;
+mod challenge;
 mod digest;
 mod nonce;
 mod parse;
 
+pub use authenticate::{authenticate, Verdict};
+pub use challenge::{challenge, challenges};
 pub use digest::{ha1, verify};
 pub use nonce::{NonceCheck, NonceKey};
 pub use parse::{parse_credentials, Credentials};
