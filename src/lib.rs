@@ -1,5 +1,6 @@
 //! hotline: SIP/RTP telephony daemon for citizen-service hotlines.
 
+pub mod auth;
 pub mod call;
 pub mod config;
 pub mod dialplan;
