@@ -1,3 +1,4 @@
 //! hotline: SIP/RTP telephony daemon for citizen-service hotlines.
 
 pub mod config;
+pub mod media;
