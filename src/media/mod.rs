@@ -2,9 +2,11 @@
 //! anchors a call's two legs through the daemon's own ports.
 
 mod error;
+pub mod ports;
 mod ptmap;
 pub mod sdp;
 
 pub use error::MediaError;
+pub use ports::{RtpPortPool, RtpSocket};
 pub use ptmap::PtMap;
 pub use sdp::SdpError;
