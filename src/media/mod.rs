@@ -4,9 +4,11 @@
 mod error;
 pub mod ports;
 mod ptmap;
+pub mod relay;
 pub mod sdp;
 
 pub use error::MediaError;
 pub use ports::{RtpPortPool, RtpSocket};
 pub use ptmap::PtMap;
+pub use relay::{Leg, LegStats, Relay, RelayHandle, RelayStats};
 pub use sdp::SdpError;
