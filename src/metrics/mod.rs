@@ -4,9 +4,11 @@
 
 mod error;
 mod exporter;
+mod http;
 pub mod labels;
 pub mod names;
 
 pub use error::MetricsError;
 pub use exporter::{install, MetricsHandle};
+pub use http::serve;
 pub use names::describe_all;
