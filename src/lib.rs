@@ -5,5 +5,6 @@ pub mod call;
 pub mod config;
 pub mod dialplan;
 pub mod media;
+pub mod metrics;
 pub mod sip;
 pub mod store;

@@ -1,0 +1,169 @@
+//! The process-global Prometheus recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+use super::names::{self, Kind};
+use super::MetricsError;
+
+/// Read access to everything recorded in this process. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct MetricsHandle {
+    inner: PrometheusHandle,
+}
+
+impl MetricsHandle {
+    /// The current values in the Prometheus text exposition format (0.0.4).
+    pub fn render(&self) -> String {
+        self.inner.render()
+    }
+
+    /// Folds buffered histogram samples into their buckets. Rendering does this too; without
+    /// either, samples pile up in memory, so a daemon that never serves `/metrics` must call
+    /// this now and then (`serve` does it on its own).
+    pub fn run_upkeep(&self) {
+        self.inner.run_upkeep();
+    }
+}
+
+/// Why the single installation attempt failed, kept so later calls report the same thing.
+#[derive(Clone, Copy, Debug)]
+enum InstallFailure {
+    NoBuckets(&'static str),
+    ForeignRecorder,
+}
+
+impl From<InstallFailure> for MetricsError {
+    fn from(f: InstallFailure) -> Self {
+        match f {
+            InstallFailure::NoBuckets(metric) => MetricsError::NoBuckets { metric },
+            InstallFailure::ForeignRecorder => MetricsError::ForeignRecorder,
+        }
+    }
+}
+
+static INSTALLED: OnceLock<Result<MetricsHandle, InstallFailure>> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the process-global recorder and describes every
+/// metric. The global recorder can be set only once per process, and integration tests run
+/// several daemons in one, so every later call returns the handle of the first.
+pub fn install() -> Result<MetricsHandle, MetricsError> {
+    INSTALLED
+        .get_or_init(|| {
+            let recorder = build_recorder()?;
+            let handle = MetricsHandle {
+                inner: recorder.handle(),
+            };
+            metrics::set_global_recorder(recorder).map_err(|_| InstallFailure::ForeignRecorder)?;
+            names::describe_all();
+            Ok(handle)
+        })
+        .clone()
+        .map_err(MetricsError::from)
+}
+
+fn build_recorder() -> Result<PrometheusRecorder, InstallFailure> {
+    let mut builder = PrometheusBuilder::new();
+    for m in names::ALL.iter().filter(|m| m.kind == Kind::Histogram) {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(m.name.to_owned()), m.buckets)
+            .map_err(|_| InstallFailure::NoBuckets(m.name))?;
+    }
+    Ok(builder.build_recorder())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::labels::{self as l, malformed_action, rtp_direction, sip_direction};
+    use crate::metrics::names::*;
+
+    #[test]
+    fn install_twice_gives_a_working_handle() {
+        let first = install().expect("first install");
+        let second = install().expect("second install");
+        metrics::counter!(CALLS_TOTAL, l::TRUNK => "install-twice", l::DISPOSITION => "answered")
+            .increment(1);
+        for handle in [first, second] {
+            assert!(handle.render().contains(r#"trunk="install-twice""#));
+        }
+    }
+
+    /// One sample of every metric. Listing each constant by hand (rather than walking the
+    /// table) also checks that the table and the constants agree.
+    fn emit_one_of_each() {
+        use metrics::{counter, gauge, histogram};
+
+        counter!(CALLS_TOTAL, l::TRUNK => "pstn", l::DISPOSITION => "answered").increment(1);
+        gauge!(CALLS_ACTIVE).set(1.0);
+        counter!(CALLS_REJECTED_TOTAL, l::REASON => "acl").increment(1);
+        histogram!(CALL_RING_SECONDS).record(4.2);
+        histogram!(CALL_DURATION_SECONDS).record(95.0);
+        gauge!(REGISTRATIONS_ACTIVE).set(3.0);
+        counter!(REGISTRATION_FAILURES_TOTAL, l::REASON => "auth").increment(1);
+        counter!(SECURITY_EVENTS_TOTAL, l::KIND => "acl_denied").increment(1);
+        counter!(SIP_REQUESTS_TOTAL, l::METHOD => "INVITE", l::DIRECTION => sip_direction::IN)
+            .increment(1);
+        counter!(SIP_RESPONSES_TOTAL, l::STATUS => "200", l::DIRECTION => sip_direction::OUT)
+            .increment(1);
+        counter!(SIP_MALFORMED_TOTAL, l::ACTION => malformed_action::DROPPED).increment(1);
+        counter!(RTP_PACKETS_RELAYED_TOTAL, l::DIRECTION => rtp_direction::CALLER_TO_SEAT)
+            .increment(1);
+        counter!(RTP_BYTES_RELAYED_TOTAL, l::DIRECTION => rtp_direction::SEAT_TO_CALLER)
+            .increment(172);
+        counter!(RTP_PACKETS_DROPPED_TOTAL, l::REASON => "unknown_source").increment(1);
+        gauge!(RTP_PORTS_IN_USE).set(4.0);
+        counter!(STORE_RECORDS_WRITTEN_TOTAL).increment(1);
+        counter!(STORE_RECORDS_LOST_TOTAL).increment(0);
+        counter!(STORE_WRITE_ERRORS_TOTAL).increment(0);
+        counter!(STORE_COMMITS_TOTAL).increment(1);
+        gauge!(STORE_QUEUE_DEPTH).set(0.0);
+        histogram!(STORE_COMMIT_SECONDS).record(0.003);
+        gauge!(QUEUE_CALLERS_WAITING, l::QUEUE => "general").set(2.0);
+        histogram!(QUEUE_WAIT_SECONDS, l::QUEUE => "general").record(12.0);
+        gauge!(SEATS, l::STATE => "idle").set(5.0);
+        histogram!(HANDOFF_SECONDS, l::SEVERITY => "urgent").record(80.0);
+        counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);
+        counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
+    }
+
+    #[test]
+    fn every_metric_is_described_and_typed() {
+        let handle = install().expect("install");
+        emit_one_of_each();
+        let text = handle.render();
+        for m in ALL {
+            assert!(
+                text.lines()
+                    .any(|line| line.starts_with(&format!("# HELP {} ", m.name))),
+                "no HELP for {}",
+                m.name
+            );
+            // Histograms without buckets would render as summaries, which cannot be
+            // aggregated across daemons.
+            let kind = match m.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Histogram => "histogram",
+            };
+            let type_line = format!("# TYPE {} {kind}", m.name);
+            assert!(
+                text.lines().any(|line| line == type_line),
+                "missing `{type_line}`"
+            );
+        }
+    }
+
+    #[test]
+    fn histograms_use_their_own_buckets() {
+        let handle = install().expect("install");
+        metrics::histogram!(STORE_COMMIT_SECONDS).record(0.002);
+        metrics::histogram!(CALL_DURATION_SECONDS).record(42.0);
+        let text = handle.render();
+        assert!(text.contains(&format!(r#"{STORE_COMMIT_SECONDS}_bucket{{le="0.0025"}}"#)));
+        assert!(text.contains(&format!(r#"{CALL_DURATION_SECONDS}_bucket{{le="3600"}}"#)));
+    }
+}
