@@ -4,5 +4,6 @@ pub mod auth;
 pub mod call;
 pub mod config;
 pub mod dialplan;
+pub mod registrar;
 pub mod sip;
 pub mod store;
