@@ -8,6 +8,8 @@ mod contacts;
 mod error;
 mod seats;
 mod table;
+#[cfg(test)]
+mod tests;
 
 use tokio::time::Instant;
 
