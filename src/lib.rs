@@ -6,5 +6,6 @@ pub mod config;
 pub mod dialplan;
 pub mod media;
 pub mod metrics;
+pub mod registrar;
 pub mod sip;
 pub mod store;
