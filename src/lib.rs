@@ -7,5 +7,6 @@ pub mod dialplan;
 pub mod media;
 pub mod metrics;
 pub mod registrar;
+pub mod server;
 pub mod sip;
 pub mod store;

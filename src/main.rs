@@ -1,1 +1,154 @@
-fn main() {}
+//! `hotline`: run the daemon, or check its configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use hotline::config::{self, LoadedConfig};
+use hotline::dialplan::RingTarget;
+use hotline::server::Daemon;
+
+const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
+       hotline check [--config FILE]
+
+  run     start the daemon (the default); SIGTERM or Ctrl-C drains the calls and exits
+  check   load and validate the config, every dialplan and the database, then exit
+
+  --config FILE      settings (default config/hotline.toml)
+  --ready-file FILE  once every socket is bound, write the bound addresses there as JSON";
+
+struct Args {
+    command: String,
+    config: PathBuf,
+    ready_file: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut parsed = Args {
+        command: "run".to_string(),
+        config: PathBuf::from("config/hotline.toml"),
+        ready_file: None,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "run" | "check" => parsed.command = arg,
+            "--config" => parsed.config = args.next().ok_or("--config needs a file")?.into(),
+            "--ready-file" => {
+                parsed.ready_file = Some(args.next().ok_or("--ready-file needs a file")?.into())
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(problem) => {
+            if !problem.is_empty() {
+                eprintln!("hotline: {problem}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            eprintln!("hotline: {} has problems:\n{errors}", args.config.display());
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("hotline: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match args.command.as_str() {
+        "check" => runtime.block_on(check(loaded)),
+        _ => runtime.block_on(run(loaded, args.ready_file)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hotline: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
+    let store = hotline::store::SqliteStore::open(&loaded.settings.store.path)
+        .await
+        .with_context(|| format!("opening the store {}", loaded.settings.store.path.display()))?;
+    store.close().await;
+    let routes = loaded.dialplan.routes();
+    println!(
+        "{}: ok ({} seats, {} trunks, {} routes)",
+        loaded.path.display(),
+        loaded.settings.seats.len(),
+        loaded.settings.trunks.len(),
+        routes.len()
+    );
+    for route in routes {
+        let target = match &route.target {
+            RingTarget::AllSeats => "every registered seat".to_string(),
+            RingTarget::Seats(seats) => format!("seats {}", seats.join(", ")),
+        };
+        println!(
+            "  {} -> {} (ring {} s)",
+            route.number,
+            target,
+            route.ring_timeout.as_secs()
+        );
+    }
+    Ok(())
+}
+
+async fn run(loaded: LoadedConfig, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(&loaded.settings.log.level));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let daemon = Daemon::start(loaded).await.context("starting the daemon")?;
+    if let Some(path) = ready_file {
+        let ready = serde_json::json!({
+            "sip_udp": daemon.sip_udp.to_string(),
+            "sip_tcp": daemon.sip_tcp.to_string(),
+            "metrics": daemon.metrics.to_string(),
+            "pid": std::process::id(),
+        });
+        std::fs::write(&path, ready.to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    wait_for_stop().await;
+    tracing::info!("stopping: draining calls and flushing records");
+    daemon
+        .shutdown()
+        .await
+        .context("flushing the call records")?;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -37,6 +37,8 @@ pub enum Input {
     SeatAnswerUnusable {
         leg: LegId,
     },
+    /// The daemon is stopping.
+    Shutdown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +244,20 @@ impl CallMachine {
                     Disposition::Answered,
                     None,
                     Some(EndedBy::Seat),
+                    Some(active),
+                );
+            }
+            (Phase::Ringing, Input::Shutdown) => {
+                self.cancel_ringing_legs();
+                self.reject(503, Disposition::Failed);
+            }
+            (Phase::Connected(active), Input::Shutdown) => {
+                self.actions.push_back(Action::ByeSeat(active));
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    None,
+                    Some(EndedBy::Daemon),
                     Some(active),
                 );
             }

@@ -1,1 +1,113 @@
+//! Calls: the state machine of one inbound call, the task that drives it, and what the SIP core
+//! and a call say to each other.
+
+pub mod board;
+pub mod clock;
+pub mod dialog;
 pub mod machine;
+pub mod task;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::media::RtpPortPool;
+use crate::registrar::Binding;
+use crate::sip::flow::{Flow, LocalAddrs};
+use crate::sip::message::{Request, Response};
+use crate::sip::transaction::{ClientKey, Owner, ServerKey};
+use crate::sip::validate::Essentials;
+use crate::store::WriterHandle;
+
+/// From the SIP core to a call task.
+#[derive(Debug)]
+pub enum CallEvent {
+    /// A request inside one of the call's dialogs (BYE, re-INVITE, INFO...).
+    Request {
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+    },
+    /// The ACK of a 2xx we sent.
+    Ack {
+        request: Request,
+    },
+    Response {
+        key: ClientKey,
+        response: Response,
+    },
+    /// The caller's CANCEL; the core already answered it 200.
+    Cancelled,
+    AckTimeout,
+    /// The daemon is stopping: end the call now.
+    Shutdown,
+}
+
+/// From a call task to the SIP core.
+#[derive(Debug)]
+pub enum CoreCommand {
+    Respond {
+        owner: Owner,
+        key: ServerKey,
+        response: Response,
+    },
+    /// Starts a client transaction; the request gets its Via with `branch` in the core.
+    Send {
+        owner: Owner,
+        flow: Flow,
+        request: Request,
+        branch: String,
+    },
+    Ack {
+        flow: Flow,
+        ack: Request,
+        call_id: String,
+        seq: u32,
+    },
+    Cancel {
+        key: ClientKey,
+    },
+    /// Requests in this dialog (Call-ID and our tag) go to `owner`.
+    BindDialog {
+        owner: Owner,
+        call_id: String,
+        local_tag: String,
+    },
+    /// The call is over: forget its dialogs and its channel.
+    Finished {
+        owner: Owner,
+    },
+}
+
+/// Everything a new call needs to know, decided by the core when the INVITE arrived.
+#[derive(Debug)]
+pub struct CallSetup {
+    pub owner: Owner,
+    pub trunk: String,
+    pub flow: Flow,
+    pub invite: Request,
+    pub ess: Box<Essentials>,
+    pub key: ServerKey,
+    pub route_number: String,
+    pub ring_timeout: Duration,
+    /// The seat phones to ring, one leg each.
+    pub targets: Vec<Binding>,
+}
+
+/// What every call shares with the daemon.
+pub struct CallContext {
+    pub core: mpsc::Sender<CoreCommand>,
+    pub local: LocalAddrs,
+    pub realm: String,
+    pub user_agent: String,
+    pub rtp: RtpPortPool,
+    /// The address written into our SDP.
+    pub media_addr: IpAddr,
+    pub writer: WriterHandle,
+    pub clock: Arc<dyn clock::Clock>,
+    pub board: board::Board,
+    /// How long a seat may stay silent before it counts as unreachable.
+    pub no_response: Duration,
+}

@@ -44,6 +44,7 @@ pub const SECURITY_EVENTS_TOTAL: &str = "hotline_security_events_total";
 pub const SIP_REQUESTS_TOTAL: &str = "hotline_sip_requests_total";
 pub const SIP_RESPONSES_TOTAL: &str = "hotline_sip_responses_total";
 pub const SIP_MALFORMED_TOTAL: &str = "hotline_sip_malformed_total";
+pub const SIP_OVERLOAD_DROPPED_TOTAL: &str = "hotline_sip_overload_dropped_total";
 
 // RTP relay.
 pub const RTP_PACKETS_RELAYED_TOTAL: &str = "hotline_rtp_packets_relayed_total";
@@ -184,6 +185,11 @@ pub static ALL: &[Metric] = &[
         SIP_MALFORMED_TOTAL,
         "SIP messages that failed to parse or validate, by what was done with them.",
         &[l::ACTION],
+    ),
+    counter(
+        SIP_OVERLOAD_DROPPED_TOTAL,
+        "SIP messages dropped unread because the core's queue was full (a flood).",
+        &[],
     ),
     counter(
         RTP_PACKETS_RELAYED_TOTAL,

@@ -8,5 +8,6 @@ pub mod ids;
 pub mod message;
 pub mod parse;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;

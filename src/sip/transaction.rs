@@ -316,8 +316,8 @@ impl Transactions {
         owner: Owner,
         flow: Flow,
         mut request: Request,
+        branch: String,
     ) -> ClientKey {
-        let branch = ids::branch();
         let local = self.local.for_transport(flow.transport);
         request.headers.remove("Via");
         let mut headers = super::message::Headers::new();
@@ -547,7 +547,7 @@ impl Transactions {
             .map(|c| c.seq)
             .unwrap_or(0);
         self.send_ack(now, flow, ack, &call_id, seq);
-        let key = self.send_request(now, owner, flow, bye);
+        let key = self.send_request(now, owner, flow, bye, ids::branch());
         if let Some(tx) = self.client.get_mut(&key) {
             tx.abandoned = true;
         }

@@ -1,1 +1,6 @@
-//! Integration tests against real peers on 127.0.0.1.
+//! Integration tests: the daemon against real peers on 127.0.0.1.
+
+mod check_command;
+mod common;
+mod raw;
+mod sip_basics;

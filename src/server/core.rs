@@ -1,0 +1,530 @@
+//! The SIP core: one task through which every message and every call command passes. It owns
+//! the transaction layer, the registrar and the dialog table, admits or refuses new calls, and
+//! hands each call's messages to its task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::trunks::{trunk_for, Trunk};
+use crate::auth::{self, Algorithm, NonceKey, Verdict};
+use crate::call::{self, CallContext, CallEvent, CallSetup, CoreCommand};
+use crate::config::settings::Settings;
+use crate::dialplan::{Dialplan, RingTarget};
+use crate::metrics::names;
+use crate::registrar::{RegisterEvent, Registrar};
+use crate::sip::build;
+use crate::sip::flow::Flow;
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::transaction::{Incoming, Output, Owner, ServerKey, Transactions};
+use crate::sip::transport::{Inbound, SipSender};
+use crate::sip::uri::SipUri;
+use crate::sip::validate::{check_support, Essentials};
+use crate::store::{CallRecord, Disposition, Record};
+
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+/// How old a nonce may get before a phone is asked again (with stale=true).
+const NONCE_MAX_AGE_SECS: u64 = 300;
+/// Events waiting for one call task; a call that falls this far behind loses the excess.
+const CALL_QUEUE: usize = 64;
+
+/// What tests and ops can ask the core about its own state.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSnapshot {
+    pub calls: usize,
+    pub dialogs: usize,
+    pub server_transactions: usize,
+    pub client_transactions: usize,
+    /// (seat, contact URI) of every live binding.
+    pub registrations: Vec<(String, String)>,
+    pub tcp_connections: usize,
+}
+
+pub struct Core {
+    ctx: Arc<CallContext>,
+    settings: Arc<Settings>,
+    dialplan: Arc<Dialplan>,
+    trunks: Vec<Trunk>,
+    transactions: Transactions,
+    registrar: Registrar,
+    nonce_key: NonceKey,
+    sender: SipSender,
+    dialogs: HashMap<(String, String), Owner>,
+    owner_dialogs: HashMap<Owner, Vec<(String, String)>>,
+    calls: HashMap<Owner, mpsc::Sender<CallEvent>>,
+    invites: HashMap<ServerKey, Owner>,
+    next_owner: Owner,
+    draining: bool,
+}
+
+pub struct CoreChannels {
+    pub inbound: mpsc::Receiver<Inbound>,
+    pub commands: mpsc::Receiver<CoreCommand>,
+    pub snapshots: mpsc::Receiver<oneshot::Sender<CoreSnapshot>>,
+}
+
+impl Core {
+    pub fn new(
+        ctx: Arc<CallContext>,
+        settings: Arc<Settings>,
+        dialplan: Arc<Dialplan>,
+        registrar: Registrar,
+        sender: SipSender,
+    ) -> Core {
+        let trunks = settings
+            .trunks
+            .iter()
+            .map(|t| Trunk::from_settings(t, &settings.sip.realm))
+            .collect();
+        Core {
+            transactions: Transactions::new(ctx.local),
+            ctx,
+            settings,
+            dialplan,
+            trunks,
+            registrar,
+            nonce_key: NonceKey::random(),
+            sender,
+            dialogs: HashMap::new(),
+            owner_dialogs: HashMap::new(),
+            calls: HashMap::new(),
+            invites: HashMap::new(),
+            next_owner: 1,
+            draining: false,
+        }
+    }
+
+    /// Runs until `shutdown` fires and every call has ended.
+    pub async fn run(mut self, mut channels: CoreChannels, shutdown: CancellationToken) {
+        loop {
+            let deadline = [
+                self.transactions.poll_timeout(),
+                self.registrar.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                Some(message) = channels.inbound.recv() => self.on_inbound(message),
+                Some(command) = channels.commands.recv() => self.on_command(command),
+                Some(reply) = channels.snapshots.recv() => {
+                    let _ = reply.send(self.snapshot());
+                }
+                _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
+                    let now = Instant::now();
+                    self.transactions.handle_timeout(now);
+                    if self.registrar.purge(now) > 0 {
+                        self.publish_registrations(now);
+                    }
+                }
+                _ = shutdown.cancelled(), if !self.draining => {
+                    info!(calls = self.calls.len(), "draining: ending every call");
+                    self.draining = true;
+                    for events in self.calls.values() {
+                        let _ = events.try_send(CallEvent::Shutdown);
+                    }
+                }
+            }
+            self.flush().await;
+            if self.draining && self.calls.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn snapshot(&self) -> CoreSnapshot {
+        let now = Instant::now();
+        let (server_transactions, client_transactions) = self.transactions.counts();
+        let mut registrations = Vec::new();
+        for user in self.registrar.registered_users(now) {
+            for binding in self.registrar.lookup(now, &user) {
+                registrations.push((user.clone(), binding.contact));
+            }
+        }
+        CoreSnapshot {
+            calls: self.calls.len(),
+            dialogs: self.dialogs.len(),
+            server_transactions,
+            client_transactions,
+            registrations,
+            tcp_connections: self.sender.tcp_connections(),
+        }
+    }
+
+    async fn flush(&mut self) {
+        let outputs: Vec<Output> = self.transactions.drain().collect();
+        for output in outputs {
+            match output {
+                Output::Transmit { flow, bytes } => self.sender.send(flow, bytes).await,
+                Output::Response {
+                    owner,
+                    key,
+                    response,
+                } => {
+                    self.to_call(owner, CallEvent::Response { key, response });
+                }
+                Output::AckTimeout { owner, call_id } => {
+                    debug!(%call_id, "2xx never ACKed");
+                    self.to_call(owner, CallEvent::AckTimeout);
+                }
+            }
+        }
+    }
+
+    fn to_call(&self, owner: Owner, event: CallEvent) {
+        if let Some(events) = self.calls.get(&owner) {
+            if events.try_send(event).is_err() {
+                warn!(owner, "call task not keeping up; event dropped");
+            }
+        }
+    }
+
+    fn respond(&mut self, key: &ServerKey, response: Response) {
+        self.transactions.respond(Instant::now(), key, &response, 0);
+    }
+
+    fn on_inbound(&mut self, message: Inbound) {
+        let now = Instant::now();
+        match message {
+            Inbound::Response { response, .. } => self.transactions.on_response(now, response),
+            Inbound::Request { flow, request, ess } => {
+                match self.transactions.on_request(now, flow, &request, &ess) {
+                    Incoming::Absorbed | Incoming::CancelUnmatched => {}
+                    Incoming::Cancelled { invite } => {
+                        if let Some(owner) = self.invites.get(&invite) {
+                            self.to_call(*owner, CallEvent::Cancelled);
+                        }
+                    }
+                    Incoming::Ack => {
+                        if let Some(owner) = self.dialog_owner(&ess) {
+                            self.to_call(owner, CallEvent::Ack { request });
+                        }
+                    }
+                    Incoming::New(key) => self.on_new_request(now, flow, key, request, ess),
+                }
+            }
+        }
+    }
+
+    fn dialog_owner(&self, ess: &Essentials) -> Option<Owner> {
+        let tag = ess.to.tag()?;
+        self.dialogs
+            .get(&(ess.call_id.clone(), tag.to_string()))
+            .copied()
+    }
+
+    fn on_new_request(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+    ) {
+        if let Err((refusal, unsupported)) = check_support(&request) {
+            let mut response =
+                build::response(&request, refusal.status, Some(&crate::sip::ids::tag()));
+            if !unsupported.is_empty() {
+                response.headers.push("Unsupported", unsupported.join(", "));
+            }
+            if refusal.status == 415 || refusal.status == 406 {
+                response.headers.push("Accept", "application/sdp");
+            }
+            self.respond(&key, response);
+            return;
+        }
+        if ess.to.tag().is_some() {
+            match self.dialog_owner(&ess) {
+                Some(owner) => self.to_call(owner, CallEvent::Request { key, request, ess }),
+                None => self.respond(&key, build::response(&request, 481, None)),
+            }
+            return;
+        }
+        match request.method {
+            Method::Register => self.on_register(now, flow, key, request, &ess),
+            Method::Options => {
+                let mut response = build::response(&request, 200, Some(&crate::sip::ids::tag()));
+                response.headers.push("Allow", ALLOW);
+                response.headers.push("Accept", "application/sdp");
+                response
+                    .headers
+                    .push("Server", self.ctx.user_agent.as_str());
+                self.respond(&key, response);
+            }
+            Method::Invite => self.on_invite(now, flow, key, request, ess),
+            Method::Bye => self.respond(&key, build::response(&request, 481, None)),
+            Method::Other(_) => self.respond(&key, build::response(&request, 501, None)),
+            _ => {
+                let mut response = build::response(&request, 405, None);
+                response.headers.push("Allow", ALLOW);
+                self.respond(&key, response);
+            }
+        }
+    }
+
+    fn unix_now(&self) -> u64 {
+        self.ctx
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn on_register(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: &Essentials,
+    ) {
+        let unix = self.unix_now();
+        let outcome = self.registrar.handle(now, unix, flow, &request, ess);
+        match &outcome.event {
+            RegisterEvent::AuthFailed { user_claimed } => {
+                security_event(
+                    "auth_failed",
+                    flow,
+                    user_claimed,
+                    "REGISTER failed digest authentication",
+                );
+                metrics::counter!(names::REGISTRATION_FAILURES_TOTAL, "reason" => "auth")
+                    .increment(1);
+            }
+            RegisterEvent::Refused { reason } => {
+                debug!(%flow, reason, "REGISTER refused");
+                metrics::counter!(names::REGISTRATION_FAILURES_TOTAL, "reason" => "refused")
+                    .increment(1);
+            }
+            RegisterEvent::Registered { user, contacts } => {
+                info!(%flow, user, contacts, "seat registered");
+            }
+            RegisterEvent::Unregistered { user } => info!(%flow, user, "seat unregistered"),
+            RegisterEvent::Challenged | RegisterEvent::Fetched { .. } => {}
+        }
+        self.respond(&key, outcome.response);
+        self.publish_registrations(now);
+    }
+
+    fn publish_registrations(&self, now: Instant) {
+        metrics::gauge!(names::REGISTRATIONS_ACTIVE).set(self.registrar.binding_count(now) as f64);
+    }
+
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+    ) {
+        let Some(trunk) = trunk_for(&self.trunks, flow.remote.ip()).cloned() else {
+            security_event(
+                "acl_denied",
+                flow,
+                &ess.from.uri,
+                "INVITE from an address that is no trunk",
+            );
+            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => "acl").increment(1);
+            self.respond(
+                &key,
+                build::response(&request, 403, Some(&crate::sip::ids::tag())),
+            );
+            return;
+        };
+        if let Some(auth) = &trunk.auth {
+            let verdict = auth::authenticate(
+                request.headers.get("Proxy-Authorization"),
+                "INVITE",
+                &self.settings.sip.realm,
+                |user, algorithm| {
+                    (user == auth.user).then(|| match algorithm {
+                        Algorithm::Md5 => auth.ha1_md5.clone(),
+                        Algorithm::Sha256 => auth.ha1_sha256.clone(),
+                    })
+                },
+                &self.nonce_key,
+                self.unix_now(),
+                NONCE_MAX_AGE_SECS,
+            );
+            match verdict {
+                Verdict::Ok { .. } => {}
+                Verdict::Challenge { stale } => {
+                    let nonce = self.nonce_key.mint(self.unix_now());
+                    let mut response =
+                        build::response(&request, 407, Some(&crate::sip::ids::tag()));
+                    for challenge in auth::challenges(&self.settings.sip.realm, &nonce, stale) {
+                        response.headers.push("Proxy-Authenticate", challenge);
+                    }
+                    self.respond(&key, response);
+                    return;
+                }
+                Verdict::Rejected => {
+                    security_event(
+                        "auth_failed",
+                        flow,
+                        &trunk.name,
+                        "trunk INVITE failed digest authentication",
+                    );
+                    metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => "auth").increment(1);
+                    self.respond(
+                        &key,
+                        build::response(&request, 403, Some(&crate::sip::ids::tag())),
+                    );
+                    return;
+                }
+            }
+        }
+        let called = SipUri::parse(&request.uri)
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .unwrap_or_default();
+        let refuse = |core: &mut Core, status: u16, reason: &'static str| {
+            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => reason).increment(1);
+            core.record_refused(&trunk.name, &request, &ess, &called, status);
+            core.respond(
+                &key,
+                build::response(&request, status, Some(&crate::sip::ids::tag())),
+            );
+        };
+        if self.draining || self.calls.len() >= self.settings.sip.max_calls {
+            refuse(self, 503, "overload");
+            return;
+        }
+        let Some(route) = self.dialplan.route(&called) else {
+            info!(%flow, called, trunk = trunk.name, "no route for the called number");
+            refuse(self, 404, "no_route");
+            return;
+        };
+        let seats: Vec<String> = match &route.target {
+            RingTarget::AllSeats => self.registrar.registered_users(now),
+            RingTarget::Seats(list) => list.clone(),
+        };
+        let targets = seats
+            .iter()
+            .flat_map(|seat| self.registrar.lookup(now, seat))
+            .collect();
+        let owner = self.next_owner;
+        self.next_owner += 1;
+        let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
+        self.calls.insert(owner, events_tx);
+        self.invites.insert(key.clone(), owner);
+        metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
+        let setup = CallSetup {
+            owner,
+            trunk: trunk.name.clone(),
+            flow,
+            invite: request,
+            ess,
+            key,
+            route_number: route.number.clone(),
+            ring_timeout: route.ring_timeout,
+            targets,
+        };
+        tokio::spawn(call::task::run(setup, self.ctx.clone(), events_rx));
+    }
+
+    /// A trunk call refused before it became a call still leaves a record.
+    fn record_refused(
+        &self,
+        trunk: &str,
+        request: &Request,
+        ess: &Essentials,
+        called: &str,
+        status: u16,
+    ) {
+        let now = self.ctx.clock.now();
+        let caller = SipUri::parse(&ess.from.uri)
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .unwrap_or_else(|| "anonymous".to_string());
+        let record = CallRecord {
+            id: format!("call-{}", crate::sip::ids::tag()),
+            sip_call_id: ess.call_id.clone(),
+            trunk: trunk.to_string(),
+            caller,
+            called: if called.is_empty() {
+                request.uri.clone()
+            } else {
+                called.to_string()
+            },
+            seat: None,
+            offered_at: now,
+            answered_at: None,
+            ended_at: now,
+            disposition: Disposition::Rejected,
+            sip_cause: Some(status),
+            ended_by: Some("daemon".to_string()),
+        };
+        metrics::counter!(names::CALLS_TOTAL, "trunk" => record.trunk.clone(), "disposition" => record.disposition.as_str())
+            .increment(1);
+        let writer = self.ctx.writer.clone();
+        // The core never waits on the store: a full queue delays this task, not signalling.
+        tokio::spawn(async move {
+            if let Err(error) = writer.submit(Record::Call(record)).await {
+                warn!(%error, "call record not queued");
+            }
+        });
+    }
+
+    fn on_command(&mut self, command: CoreCommand) {
+        let now = Instant::now();
+        match command {
+            CoreCommand::Respond {
+                owner,
+                key,
+                response,
+            } => {
+                self.transactions.respond(now, &key, &response, owner);
+            }
+            CoreCommand::Send {
+                owner,
+                flow,
+                request,
+                branch,
+            } => {
+                self.transactions
+                    .send_request(now, owner, flow, request, branch);
+            }
+            CoreCommand::Ack {
+                flow,
+                ack,
+                call_id,
+                seq,
+            } => {
+                self.transactions.send_ack(now, flow, ack, &call_id, seq);
+            }
+            CoreCommand::Cancel { key } => self.transactions.cancel(now, &key, true),
+            CoreCommand::BindDialog {
+                owner,
+                call_id,
+                local_tag,
+            } => {
+                let dialog = (call_id, local_tag);
+                self.dialogs.insert(dialog.clone(), owner);
+                self.owner_dialogs.entry(owner).or_default().push(dialog);
+            }
+            CoreCommand::Finished { owner } => {
+                self.calls.remove(&owner);
+                for dialog in self.owner_dialogs.remove(&owner).unwrap_or_default() {
+                    self.dialogs.remove(&dialog);
+                }
+                self.invites.retain(|_, o| *o != owner);
+                metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
+            }
+        }
+    }
+}
+
+/// A security event: a log line under its own target (so it can be routed to a SIEM) and a
+/// counter, both with the source address.
+fn security_event(kind: &'static str, flow: Flow, who: &str, message: &'static str) {
+    warn!(target: "hotline::security", kind, src = %flow.remote, transport = flow.transport.as_str(), who, "{message}");
+    metrics::counter!(names::SECURITY_EVENTS_TOTAL, "kind" => kind).increment(1);
+}

@@ -1,0 +1,234 @@
+//! The daemon's lifecycle: bind every socket, start the tasks, report the bound addresses, and
+//! on shutdown end the calls, stop the transports and flush every pending record.
+
+pub mod core;
+pub mod trunks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use self::core::{Core, CoreChannels, CoreSnapshot};
+use crate::auth::NonceKey;
+use crate::call::board::Board;
+use crate::call::clock::{Clock, SystemClock};
+use crate::call::CallContext;
+use crate::config::LoadedConfig;
+use crate::media::{MediaError, RtpPortPool};
+use crate::metrics::MetricsError;
+use crate::registrar::Registrar;
+use crate::sip::flow::LocalAddrs;
+use crate::sip::transport::{run_tcp, run_udp, SipSender};
+use crate::store::{SqliteStore, StoreError, StoreWriter, WriterHandle};
+
+/// Messages waiting for the core; beyond this the transports drop (a flood costs retransmits,
+/// not memory).
+const INBOUND_QUEUE: usize = 4096;
+const COMMAND_QUEUE: usize = 4096;
+/// A seat that sends nothing at all, not even 100 Trying, for this long counts as unreachable.
+const SEAT_NO_RESPONSE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// A running daemon. Tests start several in one process; `main` starts one.
+pub struct Daemon {
+    pub sip_udp: SocketAddr,
+    pub sip_tcp: SocketAddr,
+    pub metrics: SocketAddr,
+    drain: CancellationToken,
+    transports: CancellationToken,
+    core: JoinHandle<()>,
+    writer_task: JoinHandle<()>,
+    others: Vec<JoinHandle<()>>,
+    snapshots: mpsc::Sender<oneshot::Sender<CoreSnapshot>>,
+    board: Board,
+    rtp: RtpPortPool,
+    store: SqliteStore,
+    writer: WriterHandle,
+}
+
+impl Daemon {
+    pub async fn start(config: LoadedConfig) -> Result<Daemon, StartError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(
+        config: LoadedConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, StartError> {
+        let settings = Arc::new(config.settings);
+        let bind = |what: &'static str, addr: SocketAddr| {
+            move |source| StartError::Bind { what, addr, source }
+        };
+        let udp = UdpSocket::bind(settings.sip.udp)
+            .await
+            .map_err(bind("SIP/UDP", settings.sip.udp))?;
+        let tcp = TcpListener::bind(settings.sip.tcp)
+            .await
+            .map_err(bind("SIP/TCP", settings.sip.tcp))?;
+        let metrics_listener = TcpListener::bind(settings.metrics.listen)
+            .await
+            .map_err(bind("metrics", settings.metrics.listen))?;
+        let local = LocalAddrs {
+            udp: udp
+                .local_addr()
+                .map_err(bind("SIP/UDP", settings.sip.udp))?,
+            tcp: tcp
+                .local_addr()
+                .map_err(bind("SIP/TCP", settings.sip.tcp))?,
+        };
+        let metrics_addr = metrics_listener
+            .local_addr()
+            .map_err(bind("metrics", settings.metrics.listen))?;
+        let metrics_handle = crate::metrics::install()?;
+
+        let store = SqliteStore::open(&settings.store.path).await?;
+        let (writer, writer_task) = StoreWriter::spawn(
+            store.clone(),
+            settings.store.queue_capacity,
+            settings.store.batch_max,
+        );
+        let rtp = RtpPortPool::new(
+            settings.rtp.bind,
+            settings.rtp.port_min,
+            settings.rtp.port_max,
+        )?;
+
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (snapshot_tx, snapshot_rx) = mpsc::channel(16);
+        let board = Board::default();
+        let ctx = Arc::new(CallContext {
+            core: command_tx,
+            local,
+            realm: settings.sip.realm.clone(),
+            user_agent: settings.sip.user_agent.clone(),
+            rtp: rtp.clone(),
+            media_addr: settings.rtp.advertise.unwrap_or(settings.rtp.bind),
+            writer: writer.clone(),
+            clock,
+            board: board.clone(),
+            no_response: SEAT_NO_RESPONSE,
+        });
+        let registrar = Registrar::new(
+            settings.sip.realm.clone(),
+            &settings.seats,
+            settings.sip.min_expires_secs,
+            settings.sip.max_expires_secs,
+            NonceKey::random(),
+        );
+        let udp = Arc::new(udp);
+        let sender = SipSender::new(udp.clone());
+        let core = Core::new(
+            ctx,
+            settings.clone(),
+            Arc::new(config.dialplan),
+            registrar,
+            sender.clone(),
+        );
+
+        let drain = CancellationToken::new();
+        let transports = CancellationToken::new();
+        let core = tokio::spawn(core.run(
+            CoreChannels {
+                inbound: inbound_rx,
+                commands: command_rx,
+                snapshots: snapshot_rx,
+            },
+            drain.clone(),
+        ));
+        let mut others = vec![
+            tokio::spawn(run_udp(udp, inbound_tx.clone(), transports.clone())),
+            tokio::spawn(run_tcp(tcp, sender, inbound_tx, transports.clone())),
+        ];
+        let metrics_stop = transports.clone();
+        others.push(tokio::spawn(async move {
+            let stopped = async move { metrics_stop.cancelled().await };
+            if let Err(error) =
+                crate::metrics::serve(metrics_listener, metrics_handle, stopped).await
+            {
+                tracing::error!(%error, "metrics endpoint failed");
+            }
+        }));
+        info!(sip_udp = %local.udp, sip_tcp = %local.tcp, metrics = %metrics_addr, "hotline started");
+        Ok(Daemon {
+            sip_udp: local.udp,
+            sip_tcp: local.tcp,
+            metrics: metrics_addr,
+            drain,
+            transports,
+            core,
+            writer_task,
+            others,
+            snapshots: snapshot_tx,
+            board,
+            rtp,
+            store,
+            writer,
+        })
+    }
+
+    /// The core's own counts: calls, dialogs, transactions, registrations.
+    pub async fn snapshot(&self) -> CoreSnapshot {
+        let (tx, rx) = oneshot::channel();
+        if self.snapshots.send(tx).await.is_err() {
+            return CoreSnapshot::default();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Calls in progress with their media counters.
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    pub fn rtp_ports_in_use(&self) -> usize {
+        self.rtp.in_use()
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// Waits until every record submitted so far is committed.
+    pub async fn flush_records(&self) -> Result<(), StoreError> {
+        self.writer.flush().await
+    }
+
+    /// Ends every call (BYE or a final response), stops the transports and returns once every
+    /// record is committed.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        self.drain.cancel();
+        let _ = self.core.await;
+        self.transports.cancel();
+        for task in self.others {
+            let _ = task.await;
+        }
+        let flushed = self.writer.flush().await;
+        drop(self.writer);
+        let _ = self.writer_task.await;
+        self.store.close().await;
+        info!("hotline stopped");
+        flushed
+    }
+}

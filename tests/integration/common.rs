@@ -1,0 +1,139 @@
+//! Starting a real daemon for a test: a config file written to a temp dir (every port 0, a
+//! fresh SQLite file), loaded through the same loader `hotline run` uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hotline::config::{load_with, LoadOptions};
+use hotline::server::Daemon;
+use tempfile::TempDir;
+
+pub const SEATS: &[(&str, &str)] = &[
+    ("1001", "seat1001-secret"),
+    ("1002", "seat1002-secret"),
+    ("1003", "seat1003-secret"),
+];
+
+/// A daemon under test with the directory holding its config and database.
+pub struct TestDaemon {
+    pub daemon: Daemon,
+    #[allow(dead_code)] // keeps the temp dir alive as long as the daemon
+    pub dir: TempDir,
+}
+
+impl TestDaemon {
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("hotline.db")
+    }
+}
+
+pub struct Options {
+    /// `ring` of route 12345: "all" or a TOML list such as `["1001"]`.
+    pub ring: String,
+    pub ring_timeout_secs: u32,
+    /// Trunk sources; the default admits 127.0.0.1.
+    pub trunk_sources: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            ring: "\"all\"".to_string(),
+            ring_timeout_secs: 20,
+            trunk_sources: "[\"127.0.0.1/32\"]".to_string(),
+        }
+    }
+}
+
+pub fn config_text(dir: &std::path::Path, options: &Options) -> (String, String) {
+    let mut seats = String::new();
+    for (user, password) in SEATS {
+        seats.push_str(&format!(
+            "[[seats]]\nuser = \"{user}\"\npassword = \"{password}\"\n\n"
+        ));
+    }
+    let config = format!(
+        r#"[log]
+level = "info"
+
+[sip]
+udp = "127.0.0.1:0"
+tcp = "127.0.0.1:0"
+realm = "hotline.test"
+min_expires_secs = 10
+max_expires_secs = 3600
+
+[rtp]
+bind = "127.0.0.1"
+port_min = 30000
+port_max = 39999
+
+[store]
+path = "{db}"
+
+[metrics]
+listen = "127.0.0.1:0"
+
+[dialplan]
+files = ["{dialplan}"]
+
+{seats}
+[[trunks]]
+name = "carrier"
+sources = {sources}
+"#,
+        db = dir.join("hotline.db").display(),
+        dialplan = dir.join("dialplan.toml").display(),
+        sources = options.trunk_sources,
+    );
+    let dialplan = format!(
+        r#"[[routes]]
+number = "12345"
+ring = {ring}
+ring_timeout_secs = {timeout}
+
+[[routes]]
+number = "12346"
+ring = ["1001"]
+ring_timeout_secs = {timeout}
+"#,
+        ring = options.ring,
+        timeout = options.ring_timeout_secs,
+    );
+    (config, dialplan)
+}
+
+pub async fn start(options: Options) -> TestDaemon {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config, dialplan) = config_text(dir.path(), &options);
+    std::fs::write(dir.path().join("hotline.toml"), config).expect("write config");
+    std::fs::write(dir.path().join("dialplan.toml"), dialplan).expect("write dialplan");
+    let loaded = load_with(
+        &dir.path().join("hotline.toml"),
+        &LoadOptions {
+            base_dir: None,
+            env: Some(Default::default()),
+        },
+    )
+    .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
+    let daemon = Daemon::start(loaded).await.expect("daemon starts");
+    TestDaemon { daemon, dir }
+}
+
+/// Polls `check` every 50 ms until it holds, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
