@@ -2,5 +2,6 @@
 
 mod check_command;
 mod common;
+mod peers;
 mod raw;
 mod sip_basics;
