@@ -33,9 +33,11 @@ pub enum AuthError {
 
 /// Digest hash algorithms we accept. The `-sess` variants are left out on
 /// purpose: SIP phones rarely use them and they need per-session state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 pub enum Algorithm {
+    #[serde(rename = "MD5")]
     Md5,
+    #[serde(rename = "SHA-256")]
     Sha256,
 }
 

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
+
+use crate::auth::Algorithm;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +67,15 @@ pub struct SipSettings {
     /// How long a seat rings before the daemon cancels it, unless a route says otherwise.
     #[serde(default = "default_ring_timeout")]
     pub ring_timeout_secs: u32,
+    /// Digest challenges offered to phones, most preferred first (RFC 8760 §2.4).
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Vec<Algorithm>,
+}
+
+/// SHA-256 first, as RFC 8760 asks; phones that read only the first challenge and know only
+/// MD5 need `["MD5", "SHA-256"]`.
+fn default_digest_algorithms() -> Vec<Algorithm> {
+    vec![Algorithm::Sha256, Algorithm::Md5]
 }
 
 fn default_user_agent() -> String {

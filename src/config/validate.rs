@@ -85,6 +85,20 @@ impl Settings {
                 ),
             ));
         }
+        if sip.digest_algorithms.is_empty() {
+            issues.push(Issue::new(
+                "sip.digest_algorithms",
+                "needs at least one of \"MD5\", \"SHA-256\"".to_string(),
+            ));
+        }
+        for (i, algorithm) in sip.digest_algorithms.iter().enumerate() {
+            if sip.digest_algorithms[..i].contains(algorithm) {
+                issues.push(Issue::new(
+                    format!("sip.digest_algorithms[{i}]"),
+                    format!("{} is listed twice", algorithm.as_str()),
+                ));
+            }
+        }
         if !RING_TIMEOUT_RANGE.contains(&sip.ring_timeout_secs) {
             issues.push(Issue::new(
                 "sip.ring_timeout_secs",

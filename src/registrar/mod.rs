@@ -13,7 +13,7 @@ mod tests;
 
 use tokio::time::Instant;
 
-use crate::auth::{authenticate, challenges, parse_credentials, NonceKey, Verdict};
+use crate::auth::{authenticate, challenge, parse_credentials, Algorithm, NonceKey, Verdict};
 use crate::config::settings::SeatSettings;
 use crate::sip::build;
 use crate::sip::flow::Flow;
@@ -78,6 +78,8 @@ pub struct Registrar {
     seats: Seats,
     min_expires: u32,
     max_expires: u32,
+    /// Challenges offered, most preferred first.
+    algorithms: Vec<Algorithm>,
     key: NonceKey,
     table: Table,
 }
@@ -88,9 +90,11 @@ impl Registrar {
         seats: &[SeatSettings],
         min_expires: u32,
         max_expires: u32,
+        algorithms: Vec<Algorithm>,
         key: NonceKey,
     ) -> Self {
         Registrar {
+            algorithms,
             seats: Seats::new(&realm, seats),
             realm,
             min_expires,
@@ -200,7 +204,8 @@ impl Registrar {
     fn challenge(&self, req: &Request, now_unix: u64, stale: bool) -> RegisterOutcome {
         let nonce = self.key.mint(now_unix);
         let mut response = final_response(req, 401);
-        for value in challenges(&self.realm, &nonce, stale) {
+        for algorithm in &self.algorithms {
+            let value = challenge(&self.realm, &nonce, *algorithm, stale);
             response.headers.push("WWW-Authenticate", value);
         }
         RegisterOutcome {

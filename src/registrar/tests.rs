@@ -44,7 +44,14 @@ fn registrar() -> Registrar {
             Some(ha1(Algorithm::Md5, "1003", REALM, "pw-1003")),
         ),
     ];
-    Registrar::new(REALM.into(), &seats, MIN, MAX, key())
+    Registrar::new(
+        REALM.into(),
+        &seats,
+        MIN,
+        MAX,
+        vec![Algorithm::Sha256, Algorithm::Md5],
+        key(),
+    )
 }
 
 fn flow(port: u16) -> Flow {

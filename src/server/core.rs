@@ -359,7 +359,9 @@ impl Core {
                     let nonce = self.nonce_key.mint(self.unix_now());
                     let mut response =
                         build::response(&request, 407, Some(&crate::sip::ids::tag()));
-                    for challenge in auth::challenges(&self.settings.sip.realm, &nonce, stale) {
+                    for algorithm in &self.settings.sip.digest_algorithms {
+                        let challenge =
+                            auth::challenge(&self.settings.sip.realm, &nonce, *algorithm, stale);
                         response.headers.push("Proxy-Authenticate", challenge);
                     }
                     self.respond(&key, response);

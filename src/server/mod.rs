@@ -135,6 +135,7 @@ impl Daemon {
             &settings.seats,
             settings.sip.min_expires_secs,
             settings.sip.max_expires_secs,
+            settings.sip.digest_algorithms.clone(),
             NonceKey::random(),
         );
         let udp = Arc::new(udp);

@@ -1,7 +1,6 @@
 //! Starting a real daemon for a test: a config file written to a temp dir (every port 0, a
 //! fresh SQLite file), loaded through the same loader `hotline run` uses.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use hotline::config::{load_with, LoadOptions};
@@ -19,12 +18,6 @@ pub struct TestDaemon {
     pub daemon: Daemon,
     #[allow(dead_code)] // keeps the temp dir alive as long as the daemon
     pub dir: TempDir,
-}
-
-impl TestDaemon {
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("hotline.db")
-    }
 }
 
 pub struct Options {
@@ -62,6 +55,8 @@ tcp = "127.0.0.1:0"
 realm = "hotline.test"
 min_expires_secs = 10
 max_expires_secs = 3600
+# SIPp answers only the first challenge, and only MD5.
+digest_algorithms = ["MD5", "SHA-256"]
 
 [rtp]
 bind = "127.0.0.1"

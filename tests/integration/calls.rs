@@ -1,0 +1,118 @@
+//! Trunk calls through the daemon to SIPp seats: every way a call can end, checked at the
+//! peers and in the daemon's own counts and records.
+
+use std::time::Duration;
+
+use hotline::store::Disposition;
+
+use crate::common::{self, eventually, Options, TestDaemon};
+use crate::peers::{Sipp, SippProcess, SippRun};
+
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// A SIPp seat phone that registers with digest auth and then handles one call as `mode` says.
+async fn seat(t: &TestDaemon, user: &str, password: &str, mode: &str) -> SippProcess {
+    let seat = Sipp::new("seat_answer.xml")
+        .out_of_call("seat_incoming.xml")
+        .remote(t.daemon.sip_udp)
+        .service(user)
+        .password(password)
+        .set("seat_mode", mode)
+        .set("ring_ms", "300")
+        .set("talk_ms", "3000")
+        .set("wait_ms", "30000")
+        .timeout(LIMIT)
+        .spawn()
+        .expect("start the seat");
+    let registered = eventually(Duration::from_secs(10), || async {
+        t.daemon
+            .snapshot()
+            .await
+            .registrations
+            .iter()
+            .any(|(u, _)| u == user)
+    })
+    .await;
+    assert!(registered, "seat {user} never registered");
+    seat
+}
+
+fn trunk(t: &TestDaemon, scenario: &str, number: &str) -> Sipp {
+    Sipp::new(scenario)
+        .remote(t.daemon.sip_udp)
+        .service(number)
+        .timeout(LIMIT)
+}
+
+/// Nothing of the call is left: no call task, dialog, RTP port or line.
+async fn assert_clean(t: &TestDaemon) {
+    let clean = eventually(Duration::from_secs(10), || async {
+        let s = t.daemon.snapshot().await;
+        s.calls == 0
+            && s.dialogs == 0
+            && t.daemon.rtp_ports_in_use() == 0
+            && t.daemon.board().is_empty()
+    })
+    .await;
+    let s = t.daemon.snapshot().await;
+    assert!(
+        clean,
+        "left behind: {s:?}, rtp ports {}, lines {:?}",
+        t.daemon.rtp_ports_in_use(),
+        t.daemon.board().snapshot()
+    );
+}
+
+async fn only_record(t: &TestDaemon) -> hotline::store::CallRecord {
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("read calls");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    calls.into_iter().next().expect("one call")
+}
+
+fn ok(run: &SippRun) {
+    assert!(run.success(), "{run}");
+}
+
+#[tokio::test]
+async fn answered_call_relays_rtp_both_ways_and_is_recorded() {
+    let t = common::start(Options::default()).await;
+    let seat = seat(&t, "1001", "seat1001-secret", "answer").await;
+    let caller = trunk(&t, "trunk_call.xml", "12345")
+        .set("hold_ms", "4000")
+        .spawn()
+        .expect("trunk");
+
+    // While the call is up, the daemon's own view shows RTP in both directions on both legs.
+    let flowing = eventually(Duration::from_secs(15), || async {
+        t.daemon.board().snapshot().iter().any(|line| {
+            let m = line.media;
+            line.seat.as_deref() == Some("1001")
+                && m.a.rx_packets > 10
+                && m.a.tx_packets > 10
+                && m.b.rx_packets > 10
+                && m.b.tx_packets > 10
+        })
+    })
+    .await;
+    assert!(
+        flowing,
+        "RTP not relayed both ways: {:?}",
+        t.daemon.board().snapshot()
+    );
+
+    let caller = caller.wait().await.expect("trunk ends");
+    let seat = seat.wait().await.expect("seat ends");
+    ok(&caller);
+    ok(&seat);
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Answered);
+    assert_eq!(record.seat.as_deref(), Some("1001"));
+    assert_eq!(record.ended_by.as_deref(), Some("caller"));
+    assert_eq!(record.caller, "13800000000");
+    assert_eq!(record.called, "12345");
+    assert_eq!(record.trunk, "carrier");
+    assert!(record.answered_at.is_some());
+    t.daemon.shutdown().await.expect("shutdown");
+}
