@@ -116,3 +116,145 @@ async fn answered_call_relays_rtp_both_ways_and_is_recorded() {
     assert!(record.answered_at.is_some());
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// Runs a trunk scenario against the daemon while `seat` (if any) handles its side.
+async fn call(
+    t: &TestDaemon,
+    seat: Option<SippProcess>,
+    trunk_scenario: &str,
+    number: &str,
+    sets: &[(&str, &str)],
+) -> (SippRun, Option<SippRun>) {
+    let mut caller = trunk(t, trunk_scenario, number);
+    for (name, value) in sets {
+        caller = caller.set(name, value);
+    }
+    let caller = caller.run().await.expect("trunk runs");
+    let seat = match seat {
+        Some(seat) => Some(seat.wait().await.expect("seat ends")),
+        None => None,
+    };
+    (caller, seat)
+}
+
+#[tokio::test]
+async fn seat_hangs_up_and_the_caller_gets_bye() {
+    let t = common::start(Options::default()).await;
+    let seat = seat(&t, "1001", "seat1001-secret", "hangup").await;
+    let (caller, seat) = call(&t, Some(seat), "trunk_wait_bye.xml", "12345", &[]).await;
+    ok(&caller);
+    ok(&seat.expect("seat run"));
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Answered);
+    assert_eq!(record.ended_by.as_deref(), Some("seat"));
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn caller_cancels_while_the_seat_rings() {
+    let t = common::start(Options::default()).await;
+    let seat = seat(&t, "1001", "seat1001-secret", "noanswer").await;
+    let (caller, seat) = call(
+        &t,
+        Some(seat),
+        "trunk_cancel.xml",
+        "12345",
+        &[("cancel_ms", "1500")],
+    )
+    .await;
+    ok(&caller);
+    // The seat saw the CANCEL and answered it 200 and the INVITE 487.
+    ok(&seat.expect("seat run"));
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Abandoned);
+    assert_eq!(record.sip_cause, Some(487));
+    assert_eq!(record.ended_by.as_deref(), Some("caller"));
+    assert!(record.answered_at.is_none());
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn busy_seat_gives_the_caller_486() {
+    let t = common::start(Options::default()).await;
+    let seat = seat(&t, "1001", "seat1001-secret", "busy").await;
+    let (caller, seat) = call(&t, Some(seat), "trunk_fail.xml", "12345", &[]).await;
+    ok(&caller);
+    ok(&seat.expect("seat run"));
+    assert_eq!(caller.final_response(), Some(486), "{caller}");
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Busy);
+    assert_eq!(record.sip_cause, Some(486));
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn unanswered_seat_is_cancelled_at_the_ring_timeout() {
+    let t = common::start(Options {
+        ring_timeout_secs: 2,
+        ..Options::default()
+    })
+    .await;
+    let seat = seat(&t, "1001", "seat1001-secret", "noanswer").await;
+    let (caller, seat) = call(&t, Some(seat), "trunk_fail.xml", "12345", &[]).await;
+    ok(&caller);
+    // The seat's scenario only succeeds if the daemon CANCELled its INVITE.
+    ok(&seat.expect("seat run"));
+    assert_eq!(caller.final_response(), Some(480), "{caller}");
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::NoAnswer);
+    assert_eq!(record.sip_cause, Some(480));
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn unreachable_seat_ends_the_call_with_480() {
+    let t = common::start(Options::default()).await;
+    // The phone registers and then goes away: nobody answers at its address any more.
+    let register = Sipp::new("seat_register.xml")
+        .remote(t.daemon.sip_udp)
+        .service("1001")
+        .password("seat1001-secret")
+        .timeout(LIMIT)
+        .run()
+        .await
+        .expect("register");
+    ok(&register);
+    let (caller, _) = call(&t, None, "trunk_fail.xml", "12345", &[]).await;
+    ok(&caller);
+    assert_eq!(caller.final_response(), Some(480), "{caller}");
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Unreachable);
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn no_registered_seat_and_unknown_number_are_refused_and_recorded() {
+    let t = common::start(Options::default()).await;
+    let (caller, _) = call(&t, None, "trunk_fail.xml", "12345", &[]).await;
+    ok(&caller);
+    assert_eq!(caller.final_response(), Some(480), "{caller}");
+    let (caller, _) = call(&t, None, "trunk_fail.xml", "99999", &[]).await;
+    ok(&caller);
+    assert_eq!(caller.final_response(), Some(404), "{caller}");
+    assert_clean(&t).await;
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let dispositions: Vec<_> = calls
+        .iter()
+        .map(|c| (c.called.as_str(), c.disposition, c.sip_cause))
+        .collect();
+    assert!(
+        dispositions.contains(&("12345", Disposition::Unreachable, Some(480))),
+        "{dispositions:?}"
+    );
+    assert!(
+        dispositions.contains(&("99999", Disposition::Rejected, Some(404))),
+        "{dispositions:?}"
+    );
+    t.daemon.shutdown().await.expect("shutdown");
+}
