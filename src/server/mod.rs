@@ -50,6 +50,25 @@ pub enum StartError {
     Metrics(#[from] MetricsError),
 }
 
+/// Copies the state of the RTP pool and the store writer into the metrics once a second.
+async fn publish_gauges(rtp: RtpPortPool, writer: WriterHandle, stop: CancellationToken) {
+    use crate::metrics::names;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        metrics::gauge!(names::RTP_PORTS_IN_USE).set(rtp.in_use() as f64);
+        metrics::gauge!(names::STORE_QUEUE_DEPTH).set(writer.queued() as f64);
+        let stats = writer.stats();
+        metrics::counter!(names::STORE_RECORDS_WRITTEN_TOTAL).absolute(stats.records());
+        metrics::counter!(names::STORE_COMMITS_TOTAL).absolute(stats.commits());
+        metrics::counter!(names::STORE_RECORDS_LOST_TOTAL).absolute(stats.records_lost());
+        metrics::counter!(names::STORE_WRITE_ERRORS_TOTAL).absolute(stats.write_errors());
+    }
+}
+
 /// A running daemon. Tests start several in one process; `main` starts one.
 pub struct Daemon {
     pub sip_udp: SocketAddr,
@@ -102,6 +121,17 @@ impl Daemon {
             .map_err(bind("metrics", settings.metrics.listen))?;
         let metrics_handle = crate::metrics::install()?;
 
+        if let Some(parent) = settings
+            .store
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Open {
+                path: settings.store.path.clone(),
+                source: sqlx::Error::Io(source),
+            })?;
+        }
         let store = SqliteStore::open(&settings.store.path).await?;
         let (writer, writer_task) = StoreWriter::spawn(
             store.clone(),
@@ -171,6 +201,11 @@ impl Daemon {
                 tracing::error!(%error, "metrics endpoint failed");
             }
         }));
+        others.push(tokio::spawn(publish_gauges(
+            rtp.clone(),
+            writer.clone(),
+            transports.clone(),
+        )));
         info!(sip_udp = %local.udp, sip_tcp = %local.tcp, metrics = %metrics_addr, "hotline started");
         Ok(Daemon {
             sip_udp: local.udp,
