@@ -3,6 +3,8 @@
 mod calls;
 mod check_command;
 mod common;
+mod metrics_scrape;
 mod peers;
 mod raw;
+mod registration;
 mod sip_basics;
