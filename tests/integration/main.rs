@@ -4,6 +4,7 @@ mod baresip_seat;
 mod calls;
 mod check_command;
 mod common;
+mod lifecycle;
 mod metrics_scrape;
 mod peers;
 mod raw;
