@@ -1,8 +1,12 @@
 //! Integration tests: the daemon against real peers on 127.0.0.1.
 
+mod baresip_seat;
 mod calls;
 mod check_command;
 mod common;
+mod lifecycle;
+mod metrics_scrape;
 mod peers;
 mod raw;
+mod registration;
 mod sip_basics;

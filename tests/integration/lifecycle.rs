@@ -1,0 +1,199 @@
+//! The real binary as an operator runs it: `hotline run --ready-file`, a call up, SIGTERM.
+//! The call is ended with a BYE, the record is on disk and the process exits 0.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use hotline::store::{Disposition, SqliteStore};
+
+use crate::common::{self, eventually, Options};
+use crate::metrics_scrape::{scrape, value};
+use crate::peers::Sipp;
+use crate::raw::{options, status_of, RawUdp};
+
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// What `--ready-file` holds.
+struct Ready {
+    sip_udp: SocketAddr,
+    metrics: SocketAddr,
+    pid: u32,
+}
+
+/// The `hotline run` child; killed if the test ends before it exits.
+struct Hotline {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Hotline {
+    fn start(dir: &Path) -> Hotline {
+        let (config, dialplan) = common::config_text(dir, &Options::default());
+        std::fs::write(dir.join("hotline.toml"), config).expect("write config");
+        std::fs::write(dir.join("dialplan.toml"), dialplan).expect("write dialplan");
+        let log = File::create(dir.join("hotline.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("run")
+            .arg("--config")
+            .arg(dir.join("hotline.toml"))
+            .arg("--ready-file")
+            .arg(dir.join("ready.json"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start hotline");
+        Hotline {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("hotline.log")).unwrap_or_default()
+    }
+
+    /// Polls the ready file until it holds complete JSON (it is written once the sockets are
+    /// bound, and may be seen half-written).
+    async fn ready(&mut self) -> Ready {
+        let path = self.dir.join("ready.json");
+        let mut parsed = None;
+        let found = eventually(Duration::from_secs(20), || {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let json = serde_json::from_str::<serde_json::Value>(&text).ok();
+            parsed = json.clone();
+            async move { json.is_some() }
+        })
+        .await;
+        assert!(
+            found,
+            "no ready file; exited: {:?}\n--- hotline\n{}",
+            self.child.try_wait(),
+            self.log()
+        );
+        let json = parsed.expect("parsed ready file");
+        let addr = |key: &str| -> SocketAddr {
+            json[key]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("ready file has no {key}: {json}"))
+        };
+        Ready {
+            sip_udp: addr("sip_udp"),
+            metrics: addr("metrics"),
+            pid: json["pid"]
+                .as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or_else(|| panic!("ready file has no pid: {json}")),
+        }
+    }
+
+    /// SIGTERM to this child only.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    async fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let mut status = None;
+        eventually(limit, || {
+            status = self.child.try_wait().ok().flatten();
+            let done = status.is_some();
+            async move { done }
+        })
+        .await;
+        status
+    }
+}
+
+impl Drop for Hotline {
+    fn drop(&mut self) {
+        // Only our own child, by its handle; harmless if it already exited.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut hotline = Hotline::start(dir.path());
+    let ready = hotline.ready().await;
+    assert_eq!(ready.pid, hotline.child.id(), "pid in the ready file");
+
+    // The address in the ready file is the daemon's.
+    let udp = RawUdp::new(ready.sip_udp).await;
+    let response = udp
+        .request(options(udp.port(), 1).as_bytes())
+        .await
+        .unwrap_or_else(|| panic!("no answer to OPTIONS\n--- hotline\n{}", hotline.log()));
+    assert_eq!(status_of(&response), 200, "{response}");
+
+    // This process has its own recorder, so its gauges are exact.
+    let seat = Sipp::new("seat_answer.xml")
+        .out_of_call("seat_incoming.xml")
+        .remote(ready.sip_udp)
+        .service("1001")
+        .password("seat1001-secret")
+        .set("seat_mode", "answer")
+        .set("ring_ms", "200")
+        .set("wait_ms", "30000")
+        .timeout(LIMIT)
+        .spawn()
+        .expect("start the seat");
+    let registered = eventually(Duration::from_secs(10), || async {
+        value(&scrape(ready.metrics).await, "hotline_registrations_active") == 1.0
+    })
+    .await;
+    assert!(registered, "seat never registered\n{}", hotline.log());
+
+    let trunk = Sipp::new("trunk_wait_bye.xml")
+        .remote(ready.sip_udp)
+        .service("12345")
+        .timeout(LIMIT)
+        .spawn()
+        .expect("start the trunk");
+    // Answered: the ring time of an answered call is recorded when the 200 goes out.
+    let answered = eventually(Duration::from_secs(15), || async {
+        value(
+            &scrape(ready.metrics).await,
+            "hotline_call_ring_seconds_count",
+        ) >= 1.0
+    })
+    .await;
+    assert!(answered, "call never answered\n{}", hotline.log());
+
+    hotline.terminate();
+    let status = hotline.wait(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit after SIGTERM: {status:?}\n--- hotline\n{}",
+        hotline.log()
+    );
+
+    let trunk = trunk.wait().await.expect("trunk ends");
+    assert!(trunk.success(), "{trunk}\n--- hotline\n{}", hotline.log());
+    let seat = seat.wait().await.expect("seat ends");
+    assert!(seat.success(), "{seat}\n--- hotline\n{}", hotline.log());
+
+    let store = SqliteStore::open(&dir.path().join("hotline.db"))
+        .await
+        .expect("open the store");
+    let calls = store.calls().await.expect("read calls");
+    store.close().await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let record = &calls[0];
+    assert_eq!(record.disposition, Disposition::Answered, "{record:?}");
+    assert_eq!(record.ended_by.as_deref(), Some("daemon"), "{record:?}");
+    assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
+    assert_eq!(record.called, "12345", "{record:?}");
+    assert!(record.answered_at.is_some(), "{record:?}");
+}
