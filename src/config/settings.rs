@@ -72,8 +72,8 @@ pub struct SipSettings {
     pub digest_algorithms: Vec<Algorithm>,
 }
 
-/// SHA-256 first, as RFC 8760 asks; phones that read only the first challenge and know only
-/// MD5 need `["MD5", "SHA-256"]`.
+/// SHA-256 first, as RFC 8760 asks. Phones that read only the first challenge need MD5 first,
+/// and some (baresip 1.0) refuse any 401 with a SHA-256 challenge in it: those need `["MD5"]`.
 fn default_digest_algorithms() -> Vec<Algorithm> {
     vec![Algorithm::Sha256, Algorithm::Md5]
 }
