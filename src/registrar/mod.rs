@@ -49,6 +49,17 @@ pub struct Binding {
     pub cseq: u32,
 }
 
+/// What `authenticate_seat` decided.
+#[derive(Debug)]
+pub enum SeatAuth {
+    Seat(String),
+    /// Send this 407 and wait for the retry.
+    Challenge(Response),
+    Rejected {
+        claimed: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterOutcome {
     pub response: Response,
@@ -173,6 +184,54 @@ impl Registrar {
             _ => RegisterEvent::Registered { user, contacts },
         };
         RegisterOutcome { response, event }
+    }
+
+    /// Authenticates a request a seat's phone sends as a caller (an INVITE to a feature code):
+    /// 407 with our challenges until its `Proxy-Authorization` proves which seat it is.
+    pub fn authenticate_seat(&self, now_unix: u64, req: &Request) -> SeatAuth {
+        let header = req
+            .headers
+            .get_all("Proxy-Authorization")
+            .find(|v| parse_credentials(v).is_ok_and(|c| c.realm == self.realm));
+        let verdict = authenticate(
+            header,
+            req.method.as_str(),
+            &self.realm,
+            |user, alg| self.seats.ha1(user, alg),
+            &self.key,
+            now_unix,
+            NONCE_MAX_AGE_SECS,
+        );
+        match verdict {
+            Verdict::Ok { user } => {
+                let uri_ok = header
+                    .and_then(|v| parse_credentials(v).ok())
+                    .is_some_and(|c| c.uri == req.uri);
+                if uri_ok {
+                    SeatAuth::Seat(user)
+                } else {
+                    SeatAuth::Rejected { claimed: user }
+                }
+            }
+            Verdict::Challenge { stale } => {
+                let nonce = self.key.mint(now_unix);
+                let mut response =
+                    crate::sip::build::response(req, 407, Some(&crate::sip::ids::tag()));
+                for algorithm in &self.algorithms {
+                    response.headers.push(
+                        "Proxy-Authenticate",
+                        challenge(&self.realm, &nonce, *algorithm, stale),
+                    );
+                }
+                SeatAuth::Challenge(response)
+            }
+            Verdict::Rejected => SeatAuth::Rejected {
+                claimed: header
+                    .and_then(|v| parse_credentials(v).ok())
+                    .map(|c| c.username)
+                    .unwrap_or_default(),
+            },
+        }
     }
 
     /// Current (unexpired) bindings of a seat, most recent first.

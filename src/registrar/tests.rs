@@ -673,3 +673,59 @@ fn other_methods_are_not_handled() {
     assert_eq!(out.response.status, 405);
     assert_eq!(out.response.headers.get("Allow"), Some("REGISTER"));
 }
+
+/// An INVITE from a seat's phone (a feature code), with `extra` header lines.
+fn seat_invite(extra: &str) -> Request {
+    let raw = format!(
+        "INVITE sip:*71@{REALM} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bKinv1\r\n\
+         From: <sip:1001@{REALM}>;tag=f1\r\n\
+         To: <sip:*71@{REALM}>\r\n\
+         Call-ID: inv-1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Max-Forwards: 70\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    );
+    match parse(raw.as_bytes()) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+fn invite_proxy_auth(user: &str, password: &str, nonce: &str) -> String {
+    let uri = format!("sip:*71@{REALM}");
+    let ha1 = ha1(Algorithm::Md5, user, REALM, password);
+    let ha2 = hex_hash(Algorithm::Md5, &format!("INVITE:{uri}"));
+    let response = hex_hash(
+        Algorithm::Md5,
+        &format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"),
+    );
+    format!(
+        "Proxy-Authorization: Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", \
+         uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    )
+}
+
+#[test]
+fn a_seat_invite_is_challenged_with_407_then_known_by_its_credentials() {
+    let reg = registrar();
+    let SeatAuth::Challenge(challenge) = reg.authenticate_seat(T0, &seat_invite("")) else {
+        panic!("no challenge")
+    };
+    assert_eq!(challenge.status, 407);
+    let offered: Vec<&str> = challenge.headers.get_all("Proxy-Authenticate").collect();
+    assert_eq!(offered.len(), 2);
+    let nonce = nonce_in(offered[1]);
+    let good = seat_invite(&invite_proxy_auth("1001", "pw-1001", &nonce));
+    assert!(matches!(reg.authenticate_seat(T0, &good), SeatAuth::Seat(user) if user == "1001"));
+    let wrong = seat_invite(&invite_proxy_auth("1001", "nope", &nonce));
+    assert!(matches!(
+        reg.authenticate_seat(T0, &wrong),
+        SeatAuth::Rejected { .. }
+    ));
+    let stranger = seat_invite(&invite_proxy_auth("9999", "pw-9999", &nonce));
+    assert!(matches!(
+        reg.authenticate_seat(T0, &stranger),
+        SeatAuth::Rejected { .. }
+    ));
+}
