@@ -2,9 +2,13 @@
 //! and a call say to each other.
 
 pub mod board;
+pub mod caller_leg;
 pub mod clock;
 pub mod dialog;
+pub mod in_dialog;
+pub mod io;
 pub mod machine;
+pub mod seat_leg;
 pub mod task;
 
 use std::net::IpAddr;

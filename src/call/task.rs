@@ -1,72 +1,94 @@
-//! The task that drives one call: it feeds the state machine with SIP events and time, and
-//! turns its actions into SIP messages, media and the call record.
+//! The task that drives a call that rings seats directly: it feeds the state machine with SIP
+//! events and time, and turns its actions into SIP messages, media and the call record.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn, Instrument};
 
 use super::board::{LineState, LineView};
-use super::dialog::Dialog;
+use super::caller_leg::CallerLeg;
+use super::in_dialog::{self, InDialog};
+use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
-use super::{CallContext, CallEvent, CallSetup, CoreCommand};
-use crate::media::sdp::{self, LocalMedia, SessionDescription};
+use super::seat_leg::SeatLeg;
+use super::{CallContext, CallEvent, CallSetup};
+use crate::media::sdp::{self, LocalMedia};
 use crate::media::{Leg, PtMap, Relay, RelayHandle, RelayStats, RtpSocket};
 use crate::metrics::names;
-use crate::registrar::Binding;
 use crate::sip::build;
-use crate::sip::headers::NameAddr;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::transaction::{ClientKey, Owner, ServerKey};
+use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::sip::uri::SipUri;
-use crate::store::{CallRecord, Disposition, Record};
+use crate::store::{CallRecord, Disposition};
 
 /// How often a connected call publishes its media counters to the board and metrics.
-const MEDIA_REPORT: Duration = Duration::from_secs(1);
-
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
-
-struct SeatLeg {
-    seat: String,
-    binding: Binding,
-    invite: Request,
-    local_tag: String,
-    key: ClientKey,
-    answer: Option<Response>,
-    answer_sdp: Option<SessionDescription>,
-    dialog: Option<Dialog>,
-}
+pub const MEDIA_REPORT: Duration = Duration::from_secs(1);
 
 struct Media {
     caller_socket: Option<RtpSocket>,
     seat_socket: Option<RtpSocket>,
     caller_local: LocalMedia,
     relay: Option<RelayHandle>,
-    /// What we last answered the caller and offered the seat, for re-INVITEs.
-    caller_sdp: Option<String>,
+    /// What we offered the seats, for their re-INVITEs.
     seat_sdp: String,
     reported: RelayStats,
 }
 
+/// Who called whom, and when: the parts of the record known from the start.
+pub struct CallFacts {
+    pub id: String,
+    pub sip_call_id: String,
+    pub trunk: String,
+    pub caller: String,
+    pub called: String,
+    pub offered_at: SystemTime,
+}
+
+impl CallFacts {
+    pub fn new(setup: &CallSetup, ctx: &CallContext) -> CallFacts {
+        CallFacts {
+            id: format!("call-{}", ids::tag()),
+            sip_call_id: setup.ess.call_id.clone(),
+            trunk: setup.trunk.clone(),
+            caller: SipUri::parse(&setup.ess.from.uri)
+                .ok()
+                .and_then(|u| u.user_decoded())
+                .unwrap_or_else(|| "anonymous".to_string()),
+            called: setup.route_number.clone(),
+            offered_at: ctx.clock.now(),
+        }
+    }
+
+    /// The record of a call that ends as `outcome` says, now.
+    pub fn record(&self, ctx: &CallContext, outcome: &Outcome, seat: Option<String>, answered_at: Option<SystemTime>) -> CallRecord {
+        CallRecord {
+            id: self.id.clone(),
+            sip_call_id: self.sip_call_id.clone(),
+            trunk: self.trunk.clone(),
+            caller: self.caller.clone(),
+            called: self.called.clone(),
+            seat,
+            offered_at: self.offered_at,
+            answered_at,
+            ended_at: ctx.clock.now(),
+            disposition: outcome.disposition,
+            sip_cause: outcome.sip_cause,
+            ended_by: outcome.ended_by.map(|e| e.as_str().to_string()),
+        }
+    }
+}
+
 struct CallDriver {
-    ctx: Arc<CallContext>,
-    owner: Owner,
-    id: String,
-    trunk: String,
-    caller: String,
-    called: String,
-    invite: Request,
-    invite_key: ServerKey,
-    caller_tag: String,
-    caller_dialog: Dialog,
-    caller_offer: SessionDescription,
+    io: CallIo,
+    facts: CallFacts,
+    caller: CallerLeg,
     legs: Vec<SeatLeg>,
     media: Media,
-    offered_at: SystemTime,
     answered_at: Option<SystemTime>,
     answered_instant: Option<Instant>,
     started: Instant,
@@ -76,106 +98,65 @@ struct CallDriver {
 
 /// Runs a call from its INVITE to its record.
 pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver<CallEvent>) {
-    let id = format!("call-{}", ids::tag());
-    let span = tracing::info_span!("call", call_id = %id, sip_call_id = %setup.ess.call_id);
+    let facts = CallFacts::new(&setup, &ctx);
+    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
+    let io = CallIo {
+        ctx,
+        owner: setup.owner,
+    };
     async move {
-        let offered_at = ctx.clock.now();
-        match CallDriver::prepare(setup, &ctx, id.clone(), offered_at).await {
+        match CallDriver::prepare(setup, io, facts).await {
             Ok(driver) => driver.drive(events).await,
-            Err(early) => early.finish(&ctx).await,
+            Err((io, facts, key, response)) => refuse_early(io, facts, key, response).await,
         }
     }
     .instrument(span)
     .await
 }
 
-/// A call refused before any seat rang (bad SDP, no RTP ports).
-struct EarlyEnd {
-    owner: Owner,
-    record: CallRecord,
-    key: ServerKey,
-    response: Response,
+/// A call refused before any seat rang (no usable offer, no RTP ports).
+pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response: Response) {
+    info!(status = response.status, "call refused before ringing");
+    let outcome = Outcome {
+        disposition: Disposition::Failed,
+        sip_cause: Some(response.status),
+        ended_by: Some(super::machine::EndedBy::Daemon),
+        answered_leg: None,
+    };
+    io.respond(key, response).await;
+    io.finished().await;
+    let record = facts.record(&io.ctx, &outcome, None, None);
+    io.record(record).await;
 }
 
-impl EarlyEnd {
-    async fn finish(self, ctx: &CallContext) {
-        info!(status = self.response.status, "call refused before ringing");
-        let _ = ctx
-            .core
-            .send(CoreCommand::Respond {
-                owner: self.owner,
-                key: self.key,
-                response: self.response,
-            })
-            .await;
-        let _ = ctx
-            .core
-            .send(CoreCommand::Finished { owner: self.owner })
-            .await;
-        count_finished(&self.record);
-        if let Err(error) = ctx.writer.submit(Record::Call(self.record)).await {
-            warn!(%error, "call record not queued");
-        }
-    }
-}
-
-fn count_finished(record: &CallRecord) {
-    metrics::counter!(names::CALLS_TOTAL, "trunk" => record.trunk.clone(), "disposition" => record.disposition.as_str())
-        .increment(1);
-}
+type Refused = (CallIo, CallFacts, ServerKey, Response);
 
 impl CallDriver {
-    async fn prepare(
-        setup: CallSetup,
-        ctx: &Arc<CallContext>,
-        id: String,
-        offered_at: SystemTime,
-    ) -> Result<CallDriver, EarlyEnd> {
-        let caller_tag = ids::tag();
-        let caller = SipUri::parse(&setup.ess.from.uri)
-            .ok()
-            .and_then(|u| u.user_decoded())
-            .unwrap_or_else(|| "anonymous".to_string());
-        let early = |status: u16, disposition: Disposition| EarlyEnd {
-            owner: setup.owner,
-            record: CallRecord {
-                id: id.clone(),
-                sip_call_id: setup.ess.call_id.clone(),
-                trunk: setup.trunk.clone(),
-                caller: caller.clone(),
-                called: setup.route_number.clone(),
-                seat: None,
-                offered_at,
-                answered_at: None,
-                ended_at: ctx.clock.now(),
-                disposition,
-                sip_cause: Some(status),
-                ended_by: Some("daemon".to_string()),
-            },
-            key: setup.key.clone(),
-            response: build::response(&setup.invite, status, Some(&caller_tag)),
+    async fn prepare(setup: CallSetup, io: CallIo, facts: CallFacts) -> Result<CallDriver, Refused> {
+        let ctx = io.ctx.clone();
+        let refuse = |io: CallIo, facts: CallFacts, status: u16| {
+            let response = build::response(&setup.invite, status, Some(&ids::tag()));
+            Err((io, facts, setup.key.clone(), response))
         };
         // The daemon answers offers; an INVITE without one (RFC 3264 delayed offer) is refused.
         let caller_offer = match sdp::parse(&setup.invite.body) {
             Ok(offer) => offer,
             Err(error) => {
                 debug!(%error, "caller offer unusable");
-                return Err(early(488, Disposition::Failed));
+                return refuse(io, facts, 488);
             }
         };
-        let (caller_socket, seat_socket) =
-            match (ctx.rtp.allocate().await, ctx.rtp.allocate().await) {
-                (Ok(a), Ok(b)) => (a, b),
-                _ => {
-                    warn!("no RTP ports left");
-                    return Err(early(503, Disposition::Failed));
-                }
-            };
-        let session_id = u64::from(rand::random::<u32>());
+        let (caller_socket, seat_socket) = match (ctx.rtp.allocate().await, ctx.rtp.allocate().await) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => {
+                warn!("no RTP ports left");
+                return refuse(io, facts, 503);
+            }
+        };
         let caller_local = LocalMedia {
             addr: ctx.media_addr,
             rtp_port: caller_socket.local_addr().port(),
-            session_id,
+            session_id: u64::from(rand::random::<u32>()),
             session_version: 1,
         };
         let seat_local = LocalMedia {
@@ -186,39 +167,29 @@ impl CallDriver {
             Ok(params) => sdp::build_offer(&params),
             Err(error) => {
                 debug!(%error, "no codec we can relay");
-                return Err(early(488, Disposition::Failed));
+                return refuse(io, facts, 488);
             }
         };
         let display = setup.ess.from.display.clone();
         let legs = setup
             .targets
             .iter()
-            .map(|binding| seat_leg(ctx, binding, &caller, display.as_deref(), &seat_offer))
+            .map(|binding| SeatLeg::new(&ctx, binding, &facts.caller, display.as_deref(), &seat_offer))
             .collect();
-        let caller_dialog = Dialog::uas(&setup.invite, &caller_tag, setup.flow);
+        let caller = CallerLeg::new(setup.invite, setup.key, setup.flow, caller_offer, facts.called.clone());
         Ok(CallDriver {
-            ctx: ctx.clone(),
-            owner: setup.owner,
-            id,
-            trunk: setup.trunk,
+            io,
+            facts,
             caller,
-            called: setup.route_number,
-            invite: setup.invite,
-            invite_key: setup.key,
-            caller_tag,
-            caller_dialog,
-            caller_offer,
             legs,
             media: Media {
                 caller_socket: Some(caller_socket),
                 seat_socket: Some(seat_socket),
                 caller_local,
                 relay: None,
-                caller_sdp: None,
                 seat_sdp: seat_offer,
                 reported: RelayStats::default(),
             },
-            offered_at,
             answered_at: None,
             answered_instant: None,
             started: Instant::now(),
@@ -228,17 +199,15 @@ impl CallDriver {
     }
 
     async fn drive(mut self, mut events: mpsc::Receiver<CallEvent>) {
-        let ring = self.ring;
         let mut machine = CallMachine::new(
             Instant::now(),
             self.legs.len(),
             Timeouts {
-                ring,
-                no_response: self.ctx.no_response,
+                ring: self.ring,
+                no_response: self.io.ctx.no_response,
             },
         );
-        self.bind(self.caller_dialog.call_id.clone(), self.caller_tag.clone())
-            .await;
+        self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
         loop {
@@ -274,33 +243,20 @@ impl CallDriver {
             CallEvent::Ack { .. } => {}
             CallEvent::Response { key, response } => self.on_response(now, key, response, machine),
             CallEvent::Request { key, request, ess } => {
-                let leg =
-                    if ess.call_id == self.caller_dialog.call_id {
-                        None
-                    } else {
-                        match self.legs.iter().position(|l| {
-                            l.dialog.as_ref().is_some_and(|d| d.call_id == ess.call_id)
-                        }) {
-                            Some(i) => Some(i),
-                            None => {
-                                self.respond(key, build::response(&request, 481, None))
-                                    .await;
-                                return;
-                            }
-                        }
-                    };
+                let leg = if ess.call_id == self.caller.call_id() {
+                    None
+                } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
+                    Some(i)
+                } else {
+                    self.io.respond(key, build::response(&request, 481, None)).await;
+                    return;
+                };
                 self.on_request(now, key, request, leg, machine).await;
             }
         }
     }
 
-    fn on_response(
-        &mut self,
-        now: Instant,
-        key: ClientKey,
-        response: Response,
-        machine: &mut CallMachine,
-    ) {
+    fn on_response(&mut self, now: Instant, key: ClientKey, response: Response, machine: &mut CallMachine) {
         if key.method != Method::Invite {
             return;
         }
@@ -311,82 +267,39 @@ impl CallDriver {
         if response.is_provisional() {
             machine.handle(now, Input::SeatProvisional { leg, status });
         } else if response.is_success() {
-            if self.legs[leg].answer.is_some() {
+            if self.legs[leg].is_answered() {
                 return;
             }
-            let answer = sdp::parse(&response.body);
-            let seat_leg = &mut self.legs[leg];
-            seat_leg.dialog = Some(Dialog::uac(
-                &seat_leg.invite,
-                &response,
-                &seat_leg.local_tag,
-                seat_leg.binding.flow,
-            ));
-            seat_leg.answer = Some(response);
+            let usable = self.legs[leg].on_answer(response);
             machine.handle(now, Input::SeatAnswered { leg });
-            match answer {
-                Ok(sd) => self.legs[leg].answer_sdp = Some(sd),
-                Err(error) => {
-                    debug!(%error, leg, "seat answer unusable");
-                    machine.handle(now, Input::SeatAnswerUnusable { leg });
-                }
+            if let Err(error) = usable {
+                debug!(%error, leg, "seat answer unusable");
+                machine.handle(now, Input::SeatAnswerUnusable { leg });
             }
         } else {
             machine.handle(now, Input::SeatFailed { leg, status });
         }
     }
 
-    async fn on_request(
-        &mut self,
-        now: Instant,
-        key: ServerKey,
-        request: Request,
-        leg: Option<LegId>,
-        machine: &mut CallMachine,
-    ) {
-        match request.method {
-            Method::Bye => {
-                self.respond(key, build::response(&request, 200, None))
-                    .await;
-                match leg {
-                    None => machine.handle(now, Input::CallerBye),
-                    Some(leg) => machine.handle(now, Input::SeatBye { leg }),
+    async fn on_request(&mut self, now: Instant, key: ServerKey, request: Request, leg: Option<LegId>, machine: &mut CallMachine) {
+        let ours = match leg {
+            None => self.caller.answer_sdp.clone(),
+            Some(_) => Some(self.media.seat_sdp.clone()),
+        };
+        let caller = &self.caller;
+        let io = &self.io;
+        let decorate = |r: &mut Response| caller.decorate(io, r);
+        match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
+            InDialog::Bye => match leg {
+                None => machine.handle(now, Input::CallerBye),
+                Some(leg) => machine.handle(now, Input::SeatBye { leg }),
+            },
+            InDialog::Refresh(Some(addr)) => {
+                if let Some(relay) = &self.media.relay {
+                    relay.set_remote(if leg.is_none() { Leg::A } else { Leg::B }, addr);
                 }
             }
-            Method::Invite => {
-                // A re-INVITE (session refresh, new address): take the new address, answer
-                // with the description we already gave that side.
-                let ours = match leg {
-                    None => self.media.caller_sdp.clone(),
-                    Some(_) => Some(self.media.seat_sdp.clone()),
-                };
-                let Some(ours) = ours else {
-                    self.respond(key, build::response(&request, 491, None))
-                        .await;
-                    return;
-                };
-                if let Ok(offer) = sdp::parse(&request.body) {
-                    if let (Some(relay), Some(addr)) = (&self.media.relay, offer.audio_rtp_addr()) {
-                        relay.set_remote(if leg.is_none() { Leg::A } else { Leg::B }, addr);
-                    }
-                }
-                let mut response = build::response(&request, 200, None);
-                self.decorate(&mut response, Some(ours));
-                self.respond(key, response).await;
-            }
-            Method::Info | Method::Options | Method::Update => {
-                self.respond(key, build::response(&request, 200, None))
-                    .await;
-            }
-            Method::Other(_) => {
-                self.respond(key, build::response(&request, 501, None))
-                    .await
-            }
-            _ => {
-                let mut response = build::response(&request, 405, None);
-                response.headers.push("Allow", ALLOW);
-                self.respond(key, response).await;
-            }
+            InDialog::Refresh(None) | InDialog::Info(_) | InDialog::Handled => {}
         }
     }
 
@@ -394,59 +307,30 @@ impl CallDriver {
         match action {
             Action::RingSeat(leg) => {
                 let l = &self.legs[leg];
-                let call_id = l
-                    .invite
-                    .headers
-                    .get("Call-ID")
-                    .unwrap_or_default()
-                    .to_string();
-                self.bind(call_id, l.local_tag.clone()).await;
-                let l = &self.legs[leg];
                 info!(seat = %l.seat, flow = %l.binding.flow, "ringing seat");
-                self.send(l.binding.flow, l.invite.clone(), l.key.branch.clone())
-                    .await;
+                l.ring(&self.io).await;
             }
-            Action::CancelSeat(leg) => {
-                let key = self.legs[leg].key.clone();
-                let _ = self.ctx.core.send(CoreCommand::Cancel { key }).await;
-            }
-            Action::CallerRinging => {
-                let mut response = build::response(&self.invite, 180, Some(&self.caller_tag));
-                self.decorate(&mut response, None);
-                self.respond(self.invite_key.clone(), response).await;
-            }
+            Action::CancelSeat(leg) => self.legs[leg].cancel(&self.io).await,
+            Action::CallerRinging => self.caller.respond(&self.io, 180, None).await,
             Action::Connect(leg) => self.connect(leg, machine).await,
             Action::AckAndHangUpSeat(leg) => {
-                self.ack_seat(leg).await;
-                self.bye_seat(leg).await;
+                self.legs[leg].ack(&self.io).await;
+                self.legs[leg].bye(&self.io).await;
             }
-            Action::RejectCaller(status) => {
-                let mut response = build::response(&self.invite, status, Some(&self.caller_tag));
-                response
-                    .headers
-                    .push("Server", self.ctx.user_agent.as_str());
-                self.respond(self.invite_key.clone(), response).await;
-            }
-            Action::CallerTerminated => {
-                let response = build::response(&self.invite, 487, Some(&self.caller_tag));
-                self.respond(self.invite_key.clone(), response).await;
-            }
-            Action::ByeCaller => {
-                let request = self.caller_dialog.request(Method::Bye);
-                let flow = self.caller_dialog.flow;
-                self.send(flow, request, ids::branch()).await;
-            }
-            Action::ByeSeat(leg) => self.bye_seat(leg).await,
+            Action::RejectCaller(status) => self.caller.respond(&self.io, status, None).await,
+            Action::CallerTerminated => self.caller.respond(&self.io, 487, None).await,
+            Action::ByeCaller => self.caller.bye(&self.io).await,
+            Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
             Action::Finished(_) => {}
         }
     }
 
     async fn connect(&mut self, leg: LegId, machine: &mut CallMachine) {
-        self.ack_seat(leg).await;
+        self.legs[leg].ack(&self.io).await;
         let Some(seat_answer) = self.legs[leg].answer_sdp.clone() else {
             return;
         };
-        let (negotiated, pt_map) = match sdp::answer_for_caller(&self.caller_offer, &seat_answer) {
+        let (negotiated, pt_map) = match sdp::answer_for_caller(&self.caller.offer, &seat_answer) {
             Ok(pair) => pair,
             Err(error) => {
                 debug!(%error, "seat answer has no codec the caller offered");
@@ -454,21 +338,10 @@ impl CallDriver {
                 return;
             }
         };
-        let caller_sdp = sdp::build_answer(
-            self.media.caller_local,
-            &negotiated,
-            seat_answer.audio_direction(),
-        );
-        self.media.caller_sdp = Some(caller_sdp.clone());
-        let mut response = build::response(&self.invite, 200, Some(&self.caller_tag));
-        self.decorate(&mut response, Some(caller_sdp));
-        self.respond(self.invite_key.clone(), response).await;
-        self.start_relay(
-            self.caller_offer.audio_rtp_addr(),
-            seat_answer.audio_rtp_addr(),
-            pt_map,
-        );
-        self.answered_at = Some(self.ctx.clock.now());
+        let caller_sdp = sdp::build_answer(self.media.caller_local, &negotiated, seat_answer.audio_direction());
+        self.caller.respond(&self.io, 200, Some(caller_sdp)).await;
+        self.start_relay(self.caller.offer.audio_rtp_addr(), seat_answer.audio_rtp_addr(), pt_map);
+        self.answered_at = Some(self.io.ctx.clock.now());
         self.answered_instant = Some(Instant::now());
         self.seat = Some(self.legs[leg].seat.clone());
         metrics::histogram!(names::CALL_RING_SECONDS).record(self.started.elapsed().as_secs_f64());
@@ -476,124 +349,20 @@ impl CallDriver {
         self.publish(LineState::Connected);
     }
 
-    fn start_relay(
-        &mut self,
-        caller: Option<std::net::SocketAddr>,
-        seat: Option<std::net::SocketAddr>,
-        pt_map: PtMap,
-    ) {
-        if let (Some(a), Some(b)) = (
-            self.media.caller_socket.take(),
-            self.media.seat_socket.take(),
-        ) {
+    fn start_relay(&mut self, caller: Option<SocketAddr>, seat: Option<SocketAddr>, pt_map: PtMap) {
+        if let (Some(a), Some(b)) = (self.media.caller_socket.take(), self.media.seat_socket.take()) {
             self.media.relay = Some(Relay::start(a, caller, b, seat, pt_map));
         }
     }
 
-    async fn ack_seat(&mut self, leg: LegId) {
-        let l = &self.legs[leg];
-        let Some(response) = &l.answer else {
-            return;
-        };
-        let ack = build::ack_for_success(&l.invite, response);
-        let call_id = l
-            .invite
-            .headers
-            .get("Call-ID")
-            .unwrap_or_default()
-            .to_string();
-        let command = CoreCommand::Ack {
-            flow: l.binding.flow,
-            ack,
-            call_id,
-            seq: 1,
-        };
-        let _ = self.ctx.core.send(command).await;
-    }
-
-    async fn bye_seat(&mut self, leg: LegId) {
-        let Some(dialog) = self.legs[leg].dialog.as_mut() else {
-            return;
-        };
-        let request = dialog.request(Method::Bye);
-        let flow = dialog.flow;
-        self.send(flow, request, ids::branch()).await;
-    }
-
-    /// Contact, Server and, when given, the SDP body of a response to the caller.
-    fn decorate(&self, response: &mut Response, sdp: Option<String>) {
-        let local = self
-            .ctx
-            .local
-            .for_transport(self.caller_dialog.flow.transport);
-        response.headers.push(
-            "Contact",
-            format!(
-                "<sip:{}@{};transport={}>",
-                self.called,
-                local,
-                self.caller_dialog
-                    .flow
-                    .transport
-                    .as_str()
-                    .to_ascii_lowercase()
-            ),
-        );
-        response
-            .headers
-            .push("Server", self.ctx.user_agent.as_str());
-        if let Some(sdp) = sdp {
-            response.headers.push("Allow", ALLOW);
-            response.headers.push("Content-Type", "application/sdp");
-            response.body = Bytes::from(sdp);
-        }
-    }
-
-    async fn respond(&self, key: ServerKey, response: Response) {
-        let _ = self
-            .ctx
-            .core
-            .send(CoreCommand::Respond {
-                owner: self.owner,
-                key,
-                response,
-            })
-            .await;
-    }
-
-    async fn send(&self, flow: crate::sip::flow::Flow, request: Request, branch: String) {
-        let _ = self
-            .ctx
-            .core
-            .send(CoreCommand::Send {
-                owner: self.owner,
-                flow,
-                request,
-                branch,
-            })
-            .await;
-    }
-
-    async fn bind(&self, call_id: String, local_tag: String) {
-        let _ = self
-            .ctx
-            .core
-            .send(CoreCommand::BindDialog {
-                owner: self.owner,
-                call_id,
-                local_tag,
-            })
-            .await;
-    }
-
     fn publish(&self, state: LineState) {
-        self.ctx.board.update(
-            self.owner,
+        self.io.ctx.board.update(
+            self.io.owner,
             LineView {
-                id: self.id.clone(),
-                trunk: self.trunk.clone(),
-                caller: self.caller.clone(),
-                called: self.called.clone(),
+                id: self.facts.id.clone(),
+                trunk: self.facts.trunk.clone(),
+                caller: self.facts.caller.clone(),
+                called: self.facts.called.clone(),
                 seat: self.seat.clone(),
                 state,
                 media: self.media.reported,
@@ -607,17 +376,7 @@ impl CallDriver {
             return;
         };
         let now = relay.stats();
-        let before = self.media.reported;
-        let to_seat = now.b.tx_packets - before.b.tx_packets;
-        let to_caller = now.a.tx_packets - before.a.tx_packets;
-        metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "caller_to_seat")
-            .increment(to_seat);
-        metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "seat_to_caller")
-            .increment(to_caller);
-        metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "caller_to_seat")
-            .increment(now.b.tx_bytes - before.b.tx_bytes);
-        metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "seat_to_caller")
-            .increment(now.a.tx_bytes - before.a.tx_bytes);
+        report_relayed(&self.media.reported, &now);
         self.media.reported = now;
         self.publish(if self.answered_at.is_some() {
             LineState::Connected
@@ -633,93 +392,33 @@ impl CallDriver {
         }
         self.media.caller_socket = None;
         self.media.seat_socket = None;
-        self.ctx.board.remove(self.owner);
-        let _ = self
-            .ctx
-            .core
-            .send(CoreCommand::Finished { owner: self.owner })
-            .await;
+        self.io.ctx.board.remove(self.io.owner);
+        self.io.finished().await;
         if let Some(at) = self.answered_instant {
             metrics::histogram!(names::CALL_DURATION_SECONDS).record(at.elapsed().as_secs_f64());
         }
-        let record = CallRecord {
-            id: self.id.clone(),
-            sip_call_id: self.caller_dialog.call_id.clone(),
-            trunk: self.trunk.clone(),
-            caller: self.caller.clone(),
-            called: self.called.clone(),
-            seat: outcome
-                .answered_leg
-                .and_then(|leg| self.legs.get(leg))
-                .map(|l| l.seat.clone()),
-            offered_at: self.offered_at,
-            answered_at: self.answered_at,
-            ended_at: self.ctx.clock.now(),
-            disposition: outcome.disposition,
-            sip_cause: outcome.sip_cause,
-            ended_by: outcome.ended_by.map(|e| e.as_str().to_string()),
-        };
+        let seat = outcome
+            .answered_leg
+            .and_then(|leg| self.legs.get(leg))
+            .map(|l| l.seat.clone());
+        let record = self.facts.record(&self.io.ctx, &outcome, seat, self.answered_at);
         info!(disposition = record.disposition.as_str(), cause = ?record.sip_cause, ended_by = ?record.ended_by, "call finished");
-        count_finished(&record);
-        if let Err(error) = self.ctx.writer.submit(Record::Call(record)).await {
-            warn!(%error, "call record not queued");
-        }
+        self.io.record(record).await;
     }
 }
 
-fn far_future() -> Instant {
+/// Adds the packets and bytes relayed between two snapshots (leg A = caller, B = seat).
+pub fn report_relayed(before: &RelayStats, now: &RelayStats) {
+    let to_seat = now.b.tx_packets.saturating_sub(before.b.tx_packets);
+    let to_caller = now.a.tx_packets.saturating_sub(before.a.tx_packets);
+    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "caller_to_seat").increment(to_seat);
+    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "seat_to_caller").increment(to_caller);
+    metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "caller_to_seat")
+        .increment(now.b.tx_bytes.saturating_sub(before.b.tx_bytes));
+    metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "seat_to_caller")
+        .increment(now.a.tx_bytes.saturating_sub(before.a.tx_bytes));
+}
+
+pub fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
-}
-
-/// The INVITE for one seat phone, with its own Call-ID and tag: each seat leg is a call of its
-/// own, so a seat never sees the trunk's identifiers.
-fn seat_leg(
-    ctx: &CallContext,
-    binding: &Binding,
-    caller: &str,
-    display: Option<&str>,
-    sdp: &str,
-) -> SeatLeg {
-    let local_tag = ids::tag();
-    let call_id = ids::call_id(&ctx.realm);
-    let local = ctx.local.for_transport(binding.flow.transport);
-    let mut invite = Request::new(Method::Invite, binding.contact.clone());
-    invite.headers.push("Max-Forwards", "70");
-    let from = NameAddr {
-        display: Some(display.unwrap_or(caller).to_string()),
-        uri: format!("sip:{}@{}", caller, ctx.realm),
-        params: vec![("tag".to_string(), Some(local_tag.clone()))],
-    };
-    invite.headers.push("From", from.to_header());
-    invite
-        .headers
-        .push("To", format!("<sip:{}@{}>", binding.user, ctx.realm));
-    invite.headers.push("Call-ID", call_id);
-    invite.headers.push("CSeq", "1 INVITE");
-    invite.headers.push(
-        "Contact",
-        format!(
-            "<sip:hotline@{};transport={}>",
-            local,
-            binding.flow.transport.as_str().to_ascii_lowercase()
-        ),
-    );
-    invite.headers.push("Allow", ALLOW);
-    invite.headers.push("User-Agent", ctx.user_agent.as_str());
-    invite.headers.push("Content-Type", "application/sdp");
-    invite.body = Bytes::from(sdp.to_string());
-    let branch = ids::branch();
-    SeatLeg {
-        seat: binding.user.clone(),
-        binding: binding.clone(),
-        invite,
-        local_tag,
-        key: ClientKey {
-            branch,
-            method: Method::Invite,
-        },
-        answer: None,
-        answer_sdp: None,
-        dialog: None,
-    }
 }

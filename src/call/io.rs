@@ -1,0 +1,82 @@
+//! What a call task says to the SIP core and the store, in one place for every kind of call.
+
+use std::sync::Arc;
+
+use tracing::warn;
+
+use super::{CallContext, CoreCommand};
+use crate::metrics::names;
+use crate::sip::flow::Flow;
+use crate::sip::message::{Request, Response};
+use crate::sip::transaction::{ClientKey, Owner, ServerKey};
+use crate::store::{CallRecord, Record};
+
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+
+pub struct CallIo {
+    pub ctx: Arc<CallContext>,
+    pub owner: Owner,
+}
+
+impl CallIo {
+    async fn core(&self, command: CoreCommand) {
+        // The core only goes away at shutdown, when there is nobody left to tell.
+        let _ = self.ctx.core.send(command).await;
+    }
+
+    pub async fn respond(&self, key: ServerKey, response: Response) {
+        self.core(CoreCommand::Respond {
+            owner: self.owner,
+            key,
+            response,
+        })
+        .await;
+    }
+
+    pub async fn send(&self, flow: Flow, request: Request, branch: String) {
+        self.core(CoreCommand::Send {
+            owner: self.owner,
+            flow,
+            request,
+            branch,
+        })
+        .await;
+    }
+
+    pub async fn ack(&self, flow: Flow, ack: Request, call_id: String, seq: u32) {
+        self.core(CoreCommand::Ack {
+            flow,
+            ack,
+            call_id,
+            seq,
+        })
+        .await;
+    }
+
+    pub async fn cancel(&self, key: ClientKey) {
+        self.core(CoreCommand::Cancel { key }).await;
+    }
+
+    pub async fn bind(&self, call_id: String, local_tag: String) {
+        self.core(CoreCommand::BindDialog {
+            owner: self.owner,
+            call_id,
+            local_tag,
+        })
+        .await;
+    }
+
+    /// The call is over for the core: its dialogs and channel are forgotten.
+    pub async fn finished(&self) {
+        self.core(CoreCommand::Finished { owner: self.owner }).await;
+    }
+
+    /// Counts the finished call and queues its record for the store.
+    pub async fn record(&self, record: CallRecord) {
+        metrics::counter!(names::CALLS_TOTAL, "trunk" => record.trunk.clone(), "disposition" => record.disposition.as_str())
+            .increment(1);
+        if let Err(error) = self.ctx.writer.submit(Record::Call(record)).await {
+            warn!(%error, "call record not queued");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! One seat phone rung for a call: its INVITE, its answer and, once answered, its dialog.
+//! Each seat leg is a call of its own (own Call-ID and tags), so a seat never sees the trunk's
+//! identifiers.
+
+use bytes::Bytes;
+
+use super::dialog::Dialog;
+use super::io::{CallIo, ALLOW};
+use super::CallContext;
+use crate::media::sdp::{self, SessionDescription};
+use crate::registrar::Binding;
+use crate::sip::build;
+use crate::sip::headers::NameAddr;
+use crate::sip::ids;
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::transaction::ClientKey;
+
+pub struct SeatLeg {
+    pub seat: String,
+    pub binding: Binding,
+    invite: Request,
+    pub local_tag: String,
+    pub key: ClientKey,
+    answer: Option<Response>,
+    pub answer_sdp: Option<SessionDescription>,
+    dialog: Option<Dialog>,
+}
+
+impl SeatLeg {
+    /// The INVITE for `binding`, presenting the caller's number and name, offering `sdp`.
+    pub fn new(ctx: &CallContext, binding: &Binding, caller: &str, display: Option<&str>, sdp: &str) -> SeatLeg {
+        let local_tag = ids::tag();
+        let local = ctx.local.for_transport(binding.flow.transport);
+        let transport = binding.flow.transport.as_str().to_ascii_lowercase();
+        let mut invite = Request::new(Method::Invite, binding.contact.clone());
+        invite.headers.push("Max-Forwards", "70");
+        let from = NameAddr {
+            display: Some(display.unwrap_or(caller).to_string()),
+            uri: format!("sip:{}@{}", caller, ctx.realm),
+            params: vec![("tag".to_string(), Some(local_tag.clone()))],
+        };
+        invite.headers.push("From", from.to_header());
+        invite.headers.push("To", format!("<sip:{}@{}>", binding.user, ctx.realm));
+        invite.headers.push("Call-ID", ids::call_id(&ctx.realm));
+        invite.headers.push("CSeq", "1 INVITE");
+        invite.headers.push("Contact", format!("<sip:hotline@{local};transport={transport}>"));
+        invite.headers.push("Allow", ALLOW);
+        invite.headers.push("User-Agent", ctx.user_agent.as_str());
+        invite.headers.push("Content-Type", "application/sdp");
+        invite.body = Bytes::from(sdp.to_string());
+        SeatLeg {
+            seat: binding.user.clone(),
+            binding: binding.clone(),
+            invite,
+            local_tag,
+            key: ClientKey {
+                branch: ids::branch(),
+                method: Method::Invite,
+            },
+            answer: None,
+            answer_sdp: None,
+            dialog: None,
+        }
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.invite.headers.get("Call-ID").unwrap_or_default()
+    }
+
+    pub fn is_answered(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// Whether a request with this Call-ID belongs to this leg's dialog.
+    pub fn owns(&self, call_id: &str) -> bool {
+        self.dialog.as_ref().is_some_and(|d| d.call_id == call_id)
+    }
+
+    /// Binds the dialog to the call and sends the INVITE.
+    pub async fn ring(&self, io: &CallIo) {
+        io.bind(self.call_id().to_string(), self.local_tag.clone()).await;
+        io.send(self.binding.flow, self.invite.clone(), self.key.branch.clone()).await;
+    }
+
+    pub async fn cancel(&self, io: &CallIo) {
+        io.cancel(self.key.clone()).await;
+    }
+
+    /// Takes the seat's 2xx: the dialog starts, and its SDP answer is kept when it parses.
+    pub fn on_answer(&mut self, response: Response) -> Result<(), crate::media::SdpError> {
+        self.dialog = Some(Dialog::uac(&self.invite, &response, &self.local_tag, self.binding.flow));
+        let parsed = sdp::parse(&response.body);
+        self.answer = Some(response);
+        self.answer_sdp = Some(parsed?);
+        Ok(())
+    }
+
+    pub async fn ack(&self, io: &CallIo) {
+        let Some(response) = &self.answer else {
+            return;
+        };
+        let ack = build::ack_for_success(&self.invite, response);
+        io.ack(self.binding.flow, ack, self.call_id().to_string(), 1).await;
+    }
+
+    pub async fn bye(&mut self, io: &CallIo) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let request = dialog.request(Method::Bye);
+        io.send(dialog.flow, request, ids::branch()).await;
+    }
+}
