@@ -678,3 +678,7 @@ pub fn from_tag(req: &Request) -> Option<String> {
         .tag()
         .map(str::to_string)
 }
+
+#[cfg(test)]
+#[path = "transaction_tests.rs"]
+mod tests;
