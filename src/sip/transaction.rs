@@ -215,7 +215,10 @@ impl Transactions {
             flow,
             last: None,
             retransmit: None,
-            expires: Some(now + TIMEOUT * 4),
+            // An INVITE has no timer before its final (RFC 3261 §17.2.1): the caller may ring
+            // and queue for minutes, longer than any fixed limit here, and the owner's answer
+            // must still go out. An unanswered non-INVITE is dropped after a while.
+            expires: (req.method != Method::Invite).then(|| now + TIMEOUT * 4),
         };
         if req.method == Method::Invite {
             // RFC 3261 §17.2.1: answer at once so the peer stops retransmitting.

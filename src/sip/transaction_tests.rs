@@ -609,6 +609,27 @@ fn rfc2543_requests_match_without_a_branch() {
     ));
 }
 
+#[test]
+fn a_pending_invite_outlives_a_long_wait() {
+    // A caller may wait minutes (ring timeouts up to 300 s, seats rung one after another):
+    // an INVITE without a final has no timer (RFC 3261 §17.2.1), so the answer still goes out.
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKinv1");
+    let Incoming::New(key) = tx.on_request(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    tx.respond(t0, &key, &build::response(&req, 180, Some("uas")), OWNER);
+    drain(&mut tx, udp());
+    let late = t0 + Duration::from_secs(600);
+    run(&mut tx, udp(), t0, late - t0);
+    assert_eq!(tx.counts(), (1, 0));
+    tx.respond(late, &key, &build::response(&req, 200, Some("uas")), OWNER);
+    let (sent, _) = drain(&mut tx, udp());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(first_line(&sent[0]), "SIP/2.0 200 OK");
+}
+
 // ------------------------------------------------------------------------------ client side
 
 /// Sends our INVITE and returns its key and the text that went out.
