@@ -410,6 +410,10 @@ impl Transactions {
             // Nobody needs the CANCEL's own answer: the INVITE's 487 tells the story.
             c.abandoned = true;
         }
+        // With no final 64·T1 after the CANCEL, the INVITE is given up (RFC 3261 §9.1).
+        if let Some(tx) = self.client.get_mut(invite) {
+            tx.timeout = Some(now + TIMEOUT);
+        }
     }
 
     /// Sends the ACK for a 2xx (a transaction of its own, RFC 3261 §13.2.2.4) and keeps it to
@@ -477,6 +481,12 @@ impl Transactions {
             } else {
                 tx.retransmit.map(|(_, _)| (now + T2, T2))
             };
+            if invite {
+                // Timer B runs only until the first provisional (RFC 3261 §17.1.1.2): a seat
+                // may ring longer than 64·T1, and a 408 here would end the transaction under
+                // the owner, who could then no longer CANCEL it.
+                tx.timeout = None;
+            }
             let (owner, abandoned, cancel_wanted) = (tx.owner, tx.abandoned, tx.cancel_wanted);
             if first && cancel_wanted {
                 self.send_cancel(now, &key);

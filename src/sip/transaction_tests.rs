@@ -708,6 +708,58 @@ fn client_invite_retransmits_until_a_provisional() {
 }
 
 #[test]
+fn a_ringing_invite_is_not_timed_out_by_timer_b() {
+    // Timer B only runs until the first provisional (RFC 3261 §17.1.1.2): a seat may ring
+    // longer than 64·T1 (ring timeouts go up to 300 s) and must still be cancellable.
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    let (key, sent) = start_invite(&mut tx, t0, udp());
+    tx.on_response(t0 + ms(100), answer(&sent, 180, Some("seat")));
+    drain(&mut tx, udp());
+    let timeline = run(&mut tx, udp(), t0, ms(100_000));
+    assert!(timeline.events.is_empty(), "{:?}", timeline.events);
+    assert_eq!(tx.counts(), (0, 1));
+
+    // The ring timeout: CANCEL now, and the 487 comes back to the owner.
+    let at = t0 + ms(100_000);
+    tx.cancel(at, &key, false);
+    let (cancel, _) = drain(&mut tx, udp());
+    assert_eq!(first_line(&cancel[0]), "CANCEL sip:seat@192.0.2.10 SIP/2.0");
+    tx.on_response(at + ms(50), answer(&sent, 487, Some("seat")));
+    let (_, events) = drain(&mut tx, udp());
+    assert_eq!(only_response(&events).2.status, 487);
+}
+
+#[test]
+fn a_cancelled_invite_without_a_final_ends_64_t1_after_the_cancel() {
+    // RFC 3261 §9.1: with no final 64·T1 after the CANCEL, the INVITE is given up.
+    for abandon in [false, true] {
+        let t0 = Instant::now();
+        let mut tx = Transactions::new(local());
+        let (key, sent) = start_invite(&mut tx, t0, udp());
+        tx.on_response(t0, answer(&sent, 180, Some("seat")));
+        let at = ms(100_000);
+        tx.cancel(t0 + at, &key, abandon);
+        drain(&mut tx, udp());
+        let timeline = run(&mut tx, udp(), t0, at + TIMEOUT - ms(1));
+        assert!(timeline.events.is_empty(), "{:?}", timeline.events);
+        assert_eq!(tx.counts(), (0, 2), "the INVITE and its unanswered CANCEL");
+        let timeline = run(&mut tx, udp(), t0, at + TIMEOUT);
+        assert_eq!(tx.counts(), (0, 0));
+        let statuses: Vec<u16> = timeline
+            .events
+            .iter()
+            .map(|(_, e)| match e {
+                Output::Response { response, .. } => response.status,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // An owner still waiting hears 408; an abandoned INVITE ends quietly.
+        assert_eq!(statuses, if abandon { vec![] } else { vec![408] });
+    }
+}
+
+#[test]
 fn client_invite_never_answered_gives_408() {
     let t0 = Instant::now();
     let mut tx = Transactions::new(local());
