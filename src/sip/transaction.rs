@@ -117,6 +117,8 @@ struct ClientTx {
     bytes: Bytes,
     got_provisional: bool,
     final_status: Option<u16>,
+    /// The To tag of the first 2xx: the same tag again is a retransmission, not a new answer.
+    answer_tag: Option<String>,
     /// Our ACK to a non-2xx final, resent when the final is retransmitted.
     ack: Option<Bytes>,
     cancel_wanted: bool,
@@ -365,6 +367,7 @@ impl Transactions {
                 bytes,
                 got_provisional: false,
                 final_status: None,
+                answer_tag: None,
                 ack: None,
                 cancel_wanted: false,
                 abandoned: false,
@@ -511,6 +514,21 @@ impl Transactions {
             if !(invite && response.is_success()) {
                 return;
             }
+            // The same 2xx again: the transaction lingers after a 2xx, so the path for a 2xx
+            // without a transaction (above) never saw these. Resend our stored ACK, and tell
+            // neither the owner (a duplicate) nor hang_up_stray (a second BYE) again.
+            if tx.answer_tag.is_some() && tx.answer_tag == to_tag(&response) {
+                if let Some((call_id, seq)) = dialog_of(&response) {
+                    if let Some((flow, bytes, _)) = self.sent_acks.get(&(call_id, seq)) {
+                        let (flow, bytes) = (*flow, bytes.clone());
+                        self.out.push(Output::Transmit { flow, bytes });
+                    }
+                }
+                return;
+            }
+        }
+        if response.is_success() && tx.answer_tag.is_none() {
+            tx.answer_tag = to_tag(&response);
         }
         tx.final_status = Some(response.status);
         tx.retransmit = None;
@@ -671,6 +689,13 @@ fn client_key_of(response: &Response) -> Option<(String, Method)> {
     let branch = via.branch()?.to_string();
     let cseq = super::headers::CSeq::parse(response.headers.get("CSeq")?).ok()?;
     Some((branch, cseq.method))
+}
+
+fn to_tag(response: &Response) -> Option<String> {
+    NameAddr::parse(response.headers.get("To")?)
+        .ok()?
+        .tag()
+        .map(str::to_string)
 }
 
 fn dialog_of(response: &Response) -> Option<(String, u32)> {

@@ -906,7 +906,8 @@ fn abandoned_invite_answered_late_is_acked_and_hung_up_here() {
     );
 
     // The 200 crossed the CANCEL.
-    tx.on_response(t0 + ms(300), answer(&sent, 200, Some("seat")));
+    let ok = answer(&sent, 200, Some("seat"));
+    tx.on_response(t0 + ms(300), ok.clone());
     let (out, events) = drain(&mut tx, udp());
     assert!(events.is_empty(), "the owner is gone: {events:?}");
     assert_eq!(out.len(), 2, "{out:?}");
@@ -922,6 +923,13 @@ fn abandoned_invite_answered_late_is_acked_and_hung_up_here() {
     assert_eq!(first_line(bye), "BYE sip:seat@192.0.2.10:5070 SIP/2.0");
     assert_eq!(header(bye, "CSeq"), ["2 BYE"]);
     assert_eq!(header(bye, "To"), ["<sip:seat@192.0.2.10>;tag=seat"]);
+
+    // The 2xx retransmitted: the ACK again, but no second BYE.
+    tx.on_response(t0 + ms(800), ok);
+    let (again, events) = drain(&mut tx, udp());
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(again.len(), 1);
+    assert_eq!(&again[0], ack);
 
     // The BYE's answer goes to nobody either, and everything ends.
     tx.on_response(t0 + ms(900), answer(bye, 200, None));
@@ -987,4 +995,58 @@ fn client_non_invite_never_answered_gives_408() {
         (at, Output::Response { response, .. }) if *at == TIMEOUT && response.status == 408
     ));
     assert_eq!(tx.counts(), (0, 0));
+}
+
+#[test]
+fn a_retransmitted_2xx_gets_the_stored_ack() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    let (_, sent) = start_invite(&mut tx, t0, udp());
+    let ok = answer(&sent, 200, Some("seat"));
+    tx.on_response(t0 + ms(100), ok.clone());
+    let (_, events) = drain(&mut tx, udp());
+    assert_eq!(only_response(&events).2.status, 200);
+
+    let ack = build::ack_for_success(&request(&sent), &ok);
+    tx.send_ack(t0 + ms(150), udp(), ack, "out-1@198.51.100.1", 1);
+    let (acks, _) = drain(&mut tx, udp());
+    assert_eq!(acks.len(), 1);
+    assert_eq!(first_line(&acks[0]), "ACK sip:seat@192.0.2.10:5070 SIP/2.0");
+    assert_eq!(
+        header(&acks[0], "Via")[0].split(";branch=").next(),
+        Some("SIP/2.0/UDP 198.51.100.1:5060")
+    );
+
+    // The seat did not get it and resends its 2xx: the same ACK goes out, the owner hears
+    // nothing more.
+    for after in [600, 1600, 3600] {
+        tx.on_response(t0 + ms(after), ok.clone());
+        let (again, events) = drain(&mut tx, udp());
+        assert!(events.is_empty(), "duplicate 2xx for the owner: {events:?}");
+        assert_eq!(again, acks);
+    }
+    let timeline = run(&mut tx, udp(), t0, ms(120_000));
+    assert!(timeline.sent.is_empty());
+    assert_eq!(tx.counts(), (0, 0));
+    assert_eq!(tx.poll_timeout(), None);
+}
+
+#[test]
+fn a_2xx_from_another_fork_still_reaches_the_owner() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    let (_, sent) = start_invite(&mut tx, t0, udp());
+    tx.on_response(t0 + ms(100), answer(&sent, 200, Some("seat")));
+    // The same 2xx before the owner has ACKed: nothing to resend, and no duplicate.
+    tx.on_response(t0 + ms(200), answer(&sent, 200, Some("seat")));
+    let (resent, events) = drain(&mut tx, udp());
+    assert!(resent.is_empty());
+    assert_eq!(events.len(), 1, "{events:?}");
+    // Another UAS answering (another To tag) is a new dialog for the owner to deal with.
+    tx.on_response(t0 + ms(300), answer(&sent, 200, Some("fork")));
+    let (_, events) = drain(&mut tx, udp());
+    assert_eq!(
+        only_response(&events).2.headers.get("To"),
+        Some("<sip:seat@192.0.2.10>;tag=fork")
+    );
 }
