@@ -117,6 +117,8 @@ struct ClientTx {
     bytes: Bytes,
     got_provisional: bool,
     final_status: Option<u16>,
+    /// The To tag of the first 2xx: the same tag again is a retransmission, not a new answer.
+    answer_tag: Option<String>,
     /// Our ACK to a non-2xx final, resent when the final is retransmitted.
     ack: Option<Bytes>,
     cancel_wanted: bool,
@@ -215,7 +217,10 @@ impl Transactions {
             flow,
             last: None,
             retransmit: None,
-            expires: Some(now + TIMEOUT * 4),
+            // An INVITE has no timer before its final (RFC 3261 §17.2.1): the caller may ring
+            // and queue for minutes, longer than any fixed limit here, and the owner's answer
+            // must still go out. An unanswered non-INVITE is dropped after a while.
+            expires: (req.method != Method::Invite).then(|| now + TIMEOUT * 4),
         };
         if req.method == Method::Invite {
             // RFC 3261 §17.2.1: answer at once so the peer stops retransmitting.
@@ -362,6 +367,7 @@ impl Transactions {
                 bytes,
                 got_provisional: false,
                 final_status: None,
+                answer_tag: None,
                 ack: None,
                 cancel_wanted: false,
                 abandoned: false,
@@ -406,6 +412,10 @@ impl Transactions {
         }) {
             // Nobody needs the CANCEL's own answer: the INVITE's 487 tells the story.
             c.abandoned = true;
+        }
+        // With no final 64·T1 after the CANCEL, the INVITE is given up (RFC 3261 §9.1).
+        if let Some(tx) = self.client.get_mut(invite) {
+            tx.timeout = Some(now + TIMEOUT);
         }
     }
 
@@ -474,6 +484,12 @@ impl Transactions {
             } else {
                 tx.retransmit.map(|(_, _)| (now + T2, T2))
             };
+            if invite {
+                // Timer B runs only until the first provisional (RFC 3261 §17.1.1.2): a seat
+                // may ring longer than 64·T1, and a 408 here would end the transaction under
+                // the owner, who could then no longer CANCEL it.
+                tx.timeout = None;
+            }
             let (owner, abandoned, cancel_wanted) = (tx.owner, tx.abandoned, tx.cancel_wanted);
             if first && cancel_wanted {
                 self.send_cancel(now, &key);
@@ -498,6 +514,21 @@ impl Transactions {
             if !(invite && response.is_success()) {
                 return;
             }
+            // The same 2xx again: the transaction lingers after a 2xx, so the path for a 2xx
+            // without a transaction (above) never saw these. Resend our stored ACK, and tell
+            // neither the owner (a duplicate) nor hang_up_stray (a second BYE) again.
+            if tx.answer_tag.is_some() && tx.answer_tag == to_tag(&response) {
+                if let Some((call_id, seq)) = dialog_of(&response) {
+                    if let Some((flow, bytes, _)) = self.sent_acks.get(&(call_id, seq)) {
+                        let (flow, bytes) = (*flow, bytes.clone());
+                        self.out.push(Output::Transmit { flow, bytes });
+                    }
+                }
+                return;
+            }
+        }
+        if response.is_success() && tx.answer_tag.is_none() {
+            tx.answer_tag = to_tag(&response);
         }
         tx.final_status = Some(response.status);
         tx.retransmit = None;
@@ -660,6 +691,13 @@ fn client_key_of(response: &Response) -> Option<(String, Method)> {
     Some((branch, cseq.method))
 }
 
+fn to_tag(response: &Response) -> Option<String> {
+    NameAddr::parse(response.headers.get("To")?)
+        .ok()?
+        .tag()
+        .map(str::to_string)
+}
+
 fn dialog_of(response: &Response) -> Option<(String, u32)> {
     let call_id = response.headers.get("Call-ID")?.to_string();
     let cseq = super::headers::CSeq::parse(response.headers.get("CSeq")?).ok()?;
@@ -678,3 +716,7 @@ pub fn from_tag(req: &Request) -> Option<String> {
         .tag()
         .map(str::to_string)
 }
+
+#[cfg(test)]
+#[path = "transaction_tests.rs"]
+mod tests;
