@@ -5,3 +5,4 @@ mod common;
 mod peers;
 mod raw;
 mod sip_basics;
+mod torture;
