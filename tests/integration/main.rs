@@ -3,6 +3,7 @@
 mod check_command;
 mod common;
 mod peers;
+mod protos;
 mod raw;
 mod sip_basics;
 mod torture;
