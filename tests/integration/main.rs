@@ -7,6 +7,8 @@ mod common;
 mod lifecycle;
 mod metrics_scrape;
 mod peers;
+mod protos;
 mod raw;
 mod registration;
 mod sip_basics;
+mod torture;
