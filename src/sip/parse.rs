@@ -104,7 +104,10 @@ pub fn parse(buf: &[u8]) -> Result<Message, Malformed> {
             None => (buf, &buf[buf.len()..]),
         },
     };
-    let head = std::str::from_utf8(head).map_err(|_| Malformed::new("headers are not UTF-8"))?;
+    let head = match std::str::from_utf8(head) {
+        Ok(head) => head,
+        Err(_) => return Err(not_utf8(head)),
+    };
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let start_line = lines.next().ok_or(Malformed::new("empty message"))?;
     let is_request = !start_line.starts_with("SIP/");
@@ -161,6 +164,25 @@ pub fn parse(buf: &[u8]) -> Result<Message, Malformed> {
             headers,
             body,
         }))
+    }
+}
+
+/// Headers with bytes that are not UTF-8 are refused, but when the ones a response needs are
+/// intact (the bad bytes sit elsewhere), a 400 can still be formed from them.
+fn not_utf8(head: &[u8]) -> Malformed {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let is_request = !lines.next().unwrap_or("").starts_with("SIP/");
+    let headers = unfold(lines).ok().filter(|h| {
+        ["Via", "From", "To", "Call-ID", "CSeq"]
+            .iter()
+            .all(|name| h.get(name).is_some_and(|v| !v.contains('\u{FFFD}')))
+    });
+    Malformed {
+        status: 400,
+        reason: "headers are not UTF-8",
+        headers,
+        is_request,
     }
 }
 
@@ -281,6 +303,19 @@ f: <sip:a@127.0.0.1>;tag=1\r\nt: <sip:b@127.0.0.1>\r\ni: abc\r\nCSeq: 1 OPTIONS\
         assert_eq!(parse(raw).unwrap_err().status, 400);
         let raw = b"SIP/2.0 4294967301 Big\r\n\r\n";
         assert!(!parse(raw).unwrap_err().is_request);
+    }
+
+    #[test]
+    fn bad_bytes_outside_the_needed_headers_still_allow_a_400() {
+        let mut raw = OPTIONS.to_vec();
+        raw.splice(8..8, [0xff, 0xfe]);
+        let err = parse(&raw).unwrap_err();
+        assert!(err.is_request);
+        assert!(err
+            .headers
+            .is_some_and(|h| crate::sip::build::can_answer(&h)));
+        let raw = b"OPTIONS sip:x SIP/2.0\r\nCall-ID: \xff\r\n\r\n";
+        assert!(parse(raw).unwrap_err().headers.is_none());
     }
 
     #[test]

@@ -19,6 +19,10 @@ use super::parse::{frame, parse, Frame, Malformed, MAX_MESSAGE};
 use super::validate::{check_request, Essentials};
 use crate::metrics::names;
 
+/// How long a TCP connection stays writable after its peer stopped sending or sent something
+/// unframeable, so the answers to what it sent before still get out.
+const TCP_LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A message that passed parsing and, for requests, `check_request`.
 #[derive(Debug)]
 pub enum Inbound {
@@ -350,6 +354,12 @@ async fn serve_connection(
                 }
             }
         }
+    }
+    // The core may still be answering what this connection sent before it ended (RFC 3261
+    // §18.2.2: responses go back on the request's connection), so it stays writable a while.
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(TCP_LINGER) => {}
     }
     sender.remove_connection(remote);
     drop(out_tx);
