@@ -495,9 +495,11 @@ fn main() {
     let mut medians = Vec::new();
     let mut all_lat = Vec::with_capacity(2 * ROUND_PACKETS as usize * ROUNDS);
     let mut lost = 0;
+    let mut busy_cpu_ns = 0;
     let mut ping_lat = phones_rt.block_on(async {
         let mut scratch = Vec::with_capacity(2 * WARMUP_PACKETS as usize);
         blast(call, WARMUP_PACKETS, WINDOW, base, &mut scratch).await;
+        let cpu0 = threads_cpu_ns(RELAY_THREAD);
         for _ in 0..ROUNDS {
             let mut lat = Vec::with_capacity(2 * ROUND_PACKETS as usize);
             let b = blast(call, ROUND_PACKETS, WINDOW, base, &mut lat).await;
@@ -507,6 +509,7 @@ fn main() {
             medians.push(us(percentile_sorted(&lat, 50.0)));
             all_lat.extend_from_slice(&lat);
         }
+        busy_cpu_ns = threads_cpu_ns(RELAY_THREAD) - cpu0;
         let mut lat = Vec::with_capacity(2 * PING_PACKETS as usize);
         blast(call, PING_PACKETS, 1, base, &mut lat).await;
         lat
@@ -579,6 +582,11 @@ fn main() {
         "latency per packet, unqueued, median (us)",
         us(percentile_sorted(&ping_lat, 50.0)),
         us(percentile_sorted(&ping_lat, 99.0)),
+    );
+    println!(
+        "{:<44} {:>12.2}   (all rounds)",
+        "CPU us per relayed packet, relay threads",
+        busy_cpu_ns as f64 / 1000.0 / (2 * ROUND_PACKETS * ROUNDS as u64 - lost) as f64
     );
     println!("{:<44} {:>12}", "packets lost", lost);
 
