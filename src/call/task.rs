@@ -65,7 +65,13 @@ impl CallFacts {
     }
 
     /// The record of a call that ends as `outcome` says, now.
-    pub fn record(&self, ctx: &CallContext, outcome: &Outcome, seat: Option<String>, answered_at: Option<SystemTime>) -> CallRecord {
+    pub fn record(
+        &self,
+        ctx: &CallContext,
+        outcome: &Outcome,
+        seat: Option<String>,
+        answered_at: Option<SystemTime>,
+    ) -> CallRecord {
         CallRecord {
             id: self.id.clone(),
             sip_call_id: self.sip_call_id.clone(),
@@ -107,7 +113,10 @@ pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver
     async move {
         match CallDriver::prepare(setup, io, facts).await {
             Ok(driver) => driver.drive(events).await,
-            Err((io, facts, key, response)) => refuse_early(io, facts, key, response).await,
+            Err(refused) => {
+                let (io, facts, key, response) = *refused;
+                refuse_early(io, facts, key, response).await
+            }
         }
     }
     .instrument(span)
@@ -129,14 +138,19 @@ pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response
     io.record(record).await;
 }
 
-type Refused = (CallIo, CallFacts, ServerKey, Response);
+/// What `refuse_early` needs, boxed: it is only built on the rare refusal path.
+type Refused = Box<(CallIo, CallFacts, ServerKey, Response)>;
 
 impl CallDriver {
-    async fn prepare(setup: CallSetup, io: CallIo, facts: CallFacts) -> Result<CallDriver, Refused> {
+    async fn prepare(
+        setup: CallSetup,
+        io: CallIo,
+        facts: CallFacts,
+    ) -> Result<CallDriver, Refused> {
         let ctx = io.ctx.clone();
         let refuse = |io: CallIo, facts: CallFacts, status: u16| {
             let response = build::response(&setup.invite, status, Some(&ids::tag()));
-            Err((io, facts, setup.key.clone(), response))
+            Err(Box::new((io, facts, setup.key.clone(), response)))
         };
         // The daemon answers offers; an INVITE without one (RFC 3264 delayed offer) is refused.
         let caller_offer = match sdp::parse(&setup.invite.body) {
@@ -146,13 +160,14 @@ impl CallDriver {
                 return refuse(io, facts, 488);
             }
         };
-        let (caller_socket, seat_socket) = match (ctx.rtp.allocate().await, ctx.rtp.allocate().await) {
-            (Ok(a), Ok(b)) => (a, b),
-            _ => {
-                warn!("no RTP ports left");
-                return refuse(io, facts, 503);
-            }
-        };
+        let (caller_socket, seat_socket) =
+            match (ctx.rtp.allocate().await, ctx.rtp.allocate().await) {
+                (Ok(a), Ok(b)) => (a, b),
+                _ => {
+                    warn!("no RTP ports left");
+                    return refuse(io, facts, 503);
+                }
+            };
         let caller_local = LocalMedia {
             addr: ctx.media_addr,
             rtp_port: caller_socket.local_addr().port(),
@@ -174,9 +189,23 @@ impl CallDriver {
         let legs = setup
             .targets
             .iter()
-            .map(|binding| SeatLeg::new(&ctx, binding, &facts.caller, display.as_deref(), &seat_offer))
+            .map(|binding| {
+                SeatLeg::new(
+                    &ctx,
+                    binding,
+                    &facts.caller,
+                    display.as_deref(),
+                    &seat_offer,
+                )
+            })
             .collect();
-        let caller = CallerLeg::new(setup.invite, setup.key, setup.flow, caller_offer, facts.called.clone());
+        let caller = CallerLeg::new(
+            setup.invite,
+            setup.key,
+            setup.flow,
+            caller_offer,
+            facts.called.clone(),
+        );
         Ok(CallDriver {
             io,
             facts,
@@ -248,7 +277,9 @@ impl CallDriver {
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
                     Some(i)
                 } else {
-                    self.io.respond(key, build::response(&request, 481, None)).await;
+                    self.io
+                        .respond(key, build::response(&request, 481, None))
+                        .await;
                     return;
                 };
                 self.on_request(now, key, request, leg, machine).await;
@@ -256,7 +287,13 @@ impl CallDriver {
         }
     }
 
-    fn on_response(&mut self, now: Instant, key: ClientKey, response: Response, machine: &mut CallMachine) {
+    fn on_response(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        response: Response,
+        machine: &mut CallMachine,
+    ) {
         if key.method != Method::Invite {
             return;
         }
@@ -281,7 +318,14 @@ impl CallDriver {
         }
     }
 
-    async fn on_request(&mut self, now: Instant, key: ServerKey, request: Request, leg: Option<LegId>, machine: &mut CallMachine) {
+    async fn on_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        leg: Option<LegId>,
+        machine: &mut CallMachine,
+    ) {
         let ours = match leg {
             None => self.caller.answer_sdp.clone(),
             Some(_) => Some(self.media.seat_sdp.clone()),
@@ -338,9 +382,17 @@ impl CallDriver {
                 return;
             }
         };
-        let caller_sdp = sdp::build_answer(self.media.caller_local, &negotiated, seat_answer.audio_direction());
+        let caller_sdp = sdp::build_answer(
+            self.media.caller_local,
+            &negotiated,
+            seat_answer.audio_direction(),
+        );
         self.caller.respond(&self.io, 200, Some(caller_sdp)).await;
-        self.start_relay(self.caller.offer.audio_rtp_addr(), seat_answer.audio_rtp_addr(), pt_map);
+        self.start_relay(
+            self.caller.offer.audio_rtp_addr(),
+            seat_answer.audio_rtp_addr(),
+            pt_map,
+        );
         self.answered_at = Some(self.io.ctx.clock.now());
         self.answered_instant = Some(Instant::now());
         self.seat = Some(self.legs[leg].seat.clone());
@@ -350,7 +402,10 @@ impl CallDriver {
     }
 
     fn start_relay(&mut self, caller: Option<SocketAddr>, seat: Option<SocketAddr>, pt_map: PtMap) {
-        if let (Some(a), Some(b)) = (self.media.caller_socket.take(), self.media.seat_socket.take()) {
+        if let (Some(a), Some(b)) = (
+            self.media.caller_socket.take(),
+            self.media.seat_socket.take(),
+        ) {
             self.media.relay = Some(Relay::start(a, caller, b, seat, pt_map));
         }
     }
@@ -401,7 +456,9 @@ impl CallDriver {
             .answered_leg
             .and_then(|leg| self.legs.get(leg))
             .map(|l| l.seat.clone());
-        let record = self.facts.record(&self.io.ctx, &outcome, seat, self.answered_at);
+        let record = self
+            .facts
+            .record(&self.io.ctx, &outcome, seat, self.answered_at);
         info!(disposition = record.disposition.as_str(), cause = ?record.sip_cause, ended_by = ?record.ended_by, "call finished");
         self.io.record(record).await;
     }
@@ -411,8 +468,10 @@ impl CallDriver {
 pub fn report_relayed(before: &RelayStats, now: &RelayStats) {
     let to_seat = now.b.tx_packets.saturating_sub(before.b.tx_packets);
     let to_caller = now.a.tx_packets.saturating_sub(before.a.tx_packets);
-    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "caller_to_seat").increment(to_seat);
-    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "seat_to_caller").increment(to_caller);
+    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "caller_to_seat")
+        .increment(to_seat);
+    metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "seat_to_caller")
+        .increment(to_caller);
     metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "caller_to_seat")
         .increment(now.b.tx_bytes.saturating_sub(before.b.tx_bytes));
     metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "seat_to_caller")
