@@ -8,6 +8,7 @@ pub mod dialog;
 pub mod in_dialog;
 pub mod io;
 pub mod machine;
+pub mod queued;
 pub mod seat_leg;
 pub mod task;
 
