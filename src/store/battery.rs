@@ -3,7 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{CallRecord, Disposition, Record, Store, StoreError, StoreWriter};
+use super::{
+    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record, SeatEvent,
+    Store, StoreError, StoreWriter,
+};
 
 /// A database under test.
 pub(crate) trait Backend: Sized {
@@ -28,6 +31,15 @@ macro_rules! store_battery {
             reopening_keeps_the_records,
             writer_group_commits,
             writer_commits_everything_when_every_handle_is_dropped,
+            queued_call_round_trips_with_every_field_set,
+            queued_call_round_trips_with_optional_fields_empty,
+            each_call_reads_back_its_own_queue_part,
+            seat_events_round_trip_in_time_order_then_write_order,
+            callbacks_round_trip_ordered_by_request_time_then_id,
+            a_mixed_batch_is_kept_whole,
+            a_mixed_batch_is_all_or_nothing,
+            times_before_the_epoch_are_refused_in_every_record,
+            writer_commits_a_mixed_batch_in_one_transaction,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
@@ -61,6 +73,60 @@ pub(crate) fn call(n: u64) -> CallRecord {
         disposition: Disposition::Answered,
         sip_cause: Some(487),
         ended_by: Some("caller".into()),
+        queue: None,
+    }
+}
+
+/// `call(n)` after a queue: offered to three seats (busy, no answer, answered).
+pub(crate) fn queued_call(n: u64) -> CallRecord {
+    let call = call(n);
+    let offered = 1_718_000_000_000 + n * 1_000;
+    CallRecord {
+        queue: Some(QueueOutcome {
+            queue: "general".into(),
+            entered_at: at(offered + 150),
+            wait: Duration::from_millis(7_100),
+            offers: vec![
+                Offer {
+                    seat: "1003".into(),
+                    at: at(offered + 200),
+                    outcome: OfferOutcome::Busy,
+                },
+                Offer {
+                    seat: "1002".into(),
+                    at: at(offered + 250),
+                    outcome: OfferOutcome::NoAnswer,
+                },
+                Offer {
+                    seat: "1001".into(),
+                    at: at(offered + 5_000),
+                    outcome: OfferOutcome::Answered,
+                },
+            ],
+            abandoned: false,
+            overflow: Some("queue:overflow".into()),
+        }),
+        ..call
+    }
+}
+
+pub(crate) fn seat_event(seat: &str, ms: u64, from: &str, to: &str) -> SeatEvent {
+    SeatEvent {
+        seat: seat.into(),
+        at: at(ms),
+        from: from.into(),
+        to: to.into(),
+        reason: None,
+    }
+}
+
+pub(crate) fn callback(n: u64) -> CallbackRequest {
+    CallbackRequest {
+        id: format!("cb-{n:06}"),
+        call_id: format!("call-{n:06}"),
+        number: "13800138000".into(),
+        queue: "general".into(),
+        requested_at: at(1_718_000_000_000 + n * 1_000 + 30_000),
     }
 }
 
@@ -241,4 +307,301 @@ pub(crate) async fn writer_commits_everything_when_every_handle_is_dropped<B: Ba
     task.await.unwrap();
 
     assert_eq!(backend.open().await.calls().await.unwrap().len(), 200);
+}
+
+pub(crate) async fn queued_call_round_trips_with_every_field_set<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let call = queued_call(1);
+    store.write_batch(&records([call.clone()])).await.unwrap();
+
+    assert_eq!(store.calls().await.unwrap(), vec![call.clone()]);
+    assert_eq!(
+        store.call_by_sip_call_id(&call.sip_call_id).await.unwrap(),
+        Some(call)
+    );
+}
+
+pub(crate) async fn queued_call_round_trips_with_optional_fields_empty<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    // Abandoned before any offer, and abandoned after every kind of offer.
+    let unoffered = CallRecord {
+        queue: Some(QueueOutcome {
+            offers: vec![],
+            abandoned: true,
+            overflow: None,
+            wait: Duration::ZERO,
+            ..queued_call(1).queue.unwrap()
+        }),
+        ..sparse_call(1)
+    };
+    let every_outcome = CallRecord {
+        queue: Some(QueueOutcome {
+            offers: OfferOutcome::ALL
+                .into_iter()
+                .zip(0..)
+                .map(|(outcome, n)| Offer {
+                    seat: "1001".into(),
+                    at: at(1_718_000_002_000 + n),
+                    outcome,
+                })
+                .collect(),
+            abandoned: true,
+            overflow: None,
+            ..queued_call(2).queue.unwrap()
+        }),
+        ..sparse_call(2)
+    };
+    store
+        .write_batch(&records([unoffered.clone(), every_outcome.clone()]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.calls().await.unwrap(),
+        vec![unoffered.clone(), every_outcome.clone()]
+    );
+    assert_eq!(
+        store
+            .call_by_sip_call_id(&unoffered.sip_call_id)
+            .await
+            .unwrap(),
+        Some(unoffered)
+    );
+    assert_eq!(
+        store
+            .call_by_sip_call_id(&every_outcome.sip_call_id)
+            .await
+            .unwrap(),
+        Some(every_outcome)
+    );
+}
+
+pub(crate) async fn each_call_reads_back_its_own_queue_part<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let mut other = queued_call(3);
+    let queue = other.queue.as_mut().unwrap();
+    queue.queue = "elderly".into();
+    queue.offers.truncate(1);
+    // Queued and unqueued calls interleaved, written out of order.
+    let calls = vec![call(1), queued_call(2), other, call(4), queued_call(5)];
+    let mut shuffled = calls.clone();
+    shuffled.reverse();
+    store.write_batch(&records(shuffled)).await.unwrap();
+
+    assert_eq!(store.calls().await.unwrap(), calls);
+    for call in &calls {
+        assert_eq!(
+            store.call_by_sip_call_id(&call.sip_call_id).await.unwrap(),
+            Some(call.clone())
+        );
+    }
+}
+
+pub(crate) async fn seat_events_round_trip_in_time_order_then_write_order<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let login = SeatEvent {
+        reason: Some("shift start".into()),
+        ..seat_event("1001", 1_000, "logged_out", "available")
+    };
+    // Ringing and answered in the same millisecond: write order decides.
+    let ringing = seat_event("1001", 2_000, "available", "ringing");
+    let on_call = seat_event("1001", 2_000, "ringing", "on_call");
+    let other = SeatEvent {
+        reason: Some("lunch".into()),
+        ..seat_event("1002", 1_500, "available", "paused")
+    };
+    let wrap_up = seat_event("1001", 3_000, "on_call", "wrap_up");
+    store
+        .write_batch(&[
+            Record::SeatEvent(wrap_up.clone()),
+            Record::SeatEvent(ringing.clone()),
+            Record::SeatEvent(on_call.clone()),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_batch(&[
+            Record::SeatEvent(other.clone()),
+            Record::SeatEvent(login.clone()),
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.seat_events().await.unwrap(),
+        vec![login, other, ringing, on_call, wrap_up]
+    );
+}
+
+pub(crate) async fn callbacks_round_trip_ordered_by_request_time_then_id<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let late = callback(9);
+    let early_b = CallbackRequest {
+        id: "b".into(),
+        ..callback(1)
+    };
+    let early_a = CallbackRequest {
+        id: "a".into(),
+        // A call with no call record (yet) may still ask for a callback.
+        call_id: "not-written-yet".into(),
+        ..callback(1)
+    };
+    store
+        .write_batch(&[
+            Record::Callback(late.clone()),
+            Record::Callback(early_b.clone()),
+            Record::Callback(early_a.clone()),
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.callbacks().await.unwrap(),
+        vec![early_a, early_b, late]
+    );
+}
+
+fn mixed_batch() -> Vec<Record> {
+    vec![
+        Record::SeatEvent(seat_event("1001", 1_000, "available", "ringing")),
+        Record::Callback(callback(2)),
+        Record::Call(queued_call(1)),
+        Record::SeatEvent(seat_event("1001", 1_001, "ringing", "on_call")),
+        Record::Call(call(2)),
+    ]
+}
+
+pub(crate) async fn a_mixed_batch_is_kept_whole<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    store.write_batch(&mixed_batch()).await.unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    assert_eq!(store.calls().await.unwrap(), vec![queued_call(1), call(2)]);
+    assert_eq!(
+        store.seat_events().await.unwrap(),
+        vec![
+            seat_event("1001", 1_000, "available", "ringing"),
+            seat_event("1001", 1_001, "ringing", "on_call"),
+        ]
+    );
+    assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+}
+
+pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    // A duplicate of each kind that has an id, placed after every other kind was written.
+    let duplicate_callback = Record::Callback(CallbackRequest {
+        call_id: "other".into(),
+        ..callback(2)
+    });
+    let duplicate_call = Record::Call(CallRecord {
+        sip_call_id: "other".into(),
+        ..queued_call(1)
+    });
+
+    for duplicate in [duplicate_callback, duplicate_call] {
+        let mut batch = mixed_batch();
+        batch.push(duplicate);
+        let err = store.write_batch(&batch).await.unwrap_err();
+
+        assert!(
+            !err.is_transient(),
+            "a duplicate id is not worth retrying: {err:?}"
+        );
+        assert_eq!(store.calls().await.unwrap(), vec![]);
+        assert_eq!(store.seat_events().await.unwrap(), vec![]);
+        assert_eq!(store.callbacks().await.unwrap(), vec![]);
+    }
+}
+
+pub(crate) async fn times_before_the_epoch_are_refused_in_every_record<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let before = UNIX_EPOCH - Duration::from_secs(1);
+    let queued = |edit: fn(&mut QueueOutcome)| {
+        let mut call = queued_call(1);
+        edit(call.queue.as_mut().unwrap());
+        Record::Call(call)
+    };
+    let cases = [
+        (
+            queued(|q| q.entered_at = UNIX_EPOCH - Duration::from_secs(1)),
+            "call",
+            "call-000001",
+            "queue.entered_at",
+        ),
+        (
+            queued(|q| q.offers[2].at = UNIX_EPOCH - Duration::from_secs(1)),
+            "call",
+            "call-000001",
+            "queue.offers.at",
+        ),
+        (
+            queued(|q| q.wait = Duration::MAX),
+            "call",
+            "call-000001",
+            "queue.wait",
+        ),
+        (
+            Record::SeatEvent(SeatEvent {
+                at: before,
+                ..seat_event("1001", 0, "available", "paused")
+            }),
+            "seat_event",
+            "1001",
+            "at",
+        ),
+        (
+            Record::Callback(CallbackRequest {
+                requested_at: before,
+                ..callback(1)
+            }),
+            "callback",
+            "cb-000001",
+            "requested_at",
+        ),
+    ];
+
+    for (record, want_kind, want_id, want_field) in cases {
+        let err = store.write_batch(&[record]).await.unwrap_err();
+
+        assert!(
+            matches!(&err, StoreError::TimeOutOfRange { kind, id, field }
+                if *kind == want_kind && id == want_id && *field == want_field),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
+    }
+    assert_eq!(store.calls().await.unwrap(), vec![]);
+    assert_eq!(store.seat_events().await.unwrap(), vec![]);
+    assert_eq!(store.callbacks().await.unwrap(), vec![]);
+}
+
+pub(crate) async fn writer_commits_a_mixed_batch_in_one_transaction<B: Backend>() {
+    let backend = B::create().await;
+    let (writer, task) = StoreWriter::spawn(backend.open().await, 100, 100);
+    // The writer task has not run yet, so every record lands in one batch.
+    let batch = mixed_batch();
+    for record in batch.clone() {
+        writer.submit(record).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+
+    let stats = writer.stats();
+    assert_eq!((stats.commits(), stats.records()), (1, batch.len() as u64));
+    let store = backend.open().await;
+    assert_eq!(store.calls().await.unwrap(), vec![queued_call(1), call(2)]);
+    assert_eq!(store.seat_events().await.unwrap().len(), 2);
+    assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+
+    drop(writer);
+    task.await.unwrap();
 }

@@ -1,4 +1,5 @@
-//! Wall-clock times as stored: integer milliseconds since the Unix epoch.
+//! Wall-clock times as stored: integer milliseconds since the Unix epoch; durations as
+//! integer milliseconds.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,15 @@ pub fn to_millis(t: SystemTime) -> Option<i64> {
 pub fn from_millis(ms: i64) -> Option<SystemTime> {
     let ms = u64::try_from(ms).ok()?;
     UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
+/// A duration as stored: whole milliseconds, `None` beyond what an i64 holds.
+pub fn duration_to_millis(d: Duration) -> Option<i64> {
+    i64::try_from(d.as_millis()).ok()
+}
+
+pub fn duration_from_millis(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
 }
 
 #[cfg(test)]
@@ -29,5 +39,14 @@ mod tests {
     fn refuses_times_before_the_epoch() {
         assert_eq!(to_millis(UNIX_EPOCH - Duration::from_secs(1)), None);
         assert_eq!(from_millis(-1), None);
+    }
+
+    #[test]
+    fn durations_round_trip_at_millisecond_precision() {
+        let d = Duration::from_millis(187_003);
+        assert_eq!(duration_to_millis(d), Some(187_003));
+        assert_eq!(duration_from_millis(187_003), Some(d));
+        assert_eq!(duration_to_millis(Duration::MAX), None);
+        assert_eq!(duration_from_millis(-1), None);
     }
 }

@@ -1,6 +1,6 @@
-//! Storage of everything the daemon keeps: call records now, seat, queue, rating,
-//! contact-failure and security events later. All writes go through one `StoreWriter`
-//! so that signalling never waits on the disk.
+//! Storage of everything the daemon keeps: call records (with their queue part), seat
+//! events and callback requests now; rating, contact-failure and security events later.
+//! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
 mod error;
 mod millis;
@@ -14,7 +14,10 @@ mod battery;
 use std::future::Future;
 
 pub use error::StoreError;
-pub use record::{CallRecord, Disposition, Record, UnknownDisposition};
+pub use record::{
+    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record, SeatEvent,
+    UnknownDisposition, UnknownOfferOutcome,
+};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};
 
@@ -35,4 +38,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         sip_call_id: &str,
     ) -> impl Future<Output = Result<Option<CallRecord>, StoreError>> + Send;
+
+    /// Every seat state change, in time order; changes at the same millisecond in the
+    /// order they were written.
+    fn seat_events(&self) -> impl Future<Output = Result<Vec<SeatEvent>, StoreError>> + Send;
+
+    /// Every callback request, ordered by request time, then id.
+    fn callbacks(&self) -> impl Future<Output = Result<Vec<CallbackRequest>, StoreError>> + Send;
 }

@@ -1,11 +1,15 @@
 use std::fmt;
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Anything the daemon keeps. One writer serves every variant, so a batch may mix them.
+// Call records are most of what is written; boxing them would add an allocation per call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Call(CallRecord),
+    SeatEvent(SeatEvent),
+    Callback(CallbackRequest),
 }
 
 impl Record {
@@ -13,13 +17,18 @@ impl Record {
     pub fn kind(&self) -> &'static str {
         match self {
             Record::Call(_) => "call",
+            Record::SeatEvent(_) => "seat_event",
+            Record::Callback(_) => "callback",
         }
     }
 
     /// The record's own id, so a failure can be traced to the call it belongs to.
+    /// A seat event has no id of its own; its seat is what names it.
     pub fn id(&self) -> &str {
         match self {
             Record::Call(call) => &call.id,
+            Record::SeatEvent(event) => &event.seat,
+            Record::Callback(callback) => &callback.id,
         }
     }
 }
@@ -27,6 +36,18 @@ impl Record {
 impl From<CallRecord> for Record {
     fn from(call: CallRecord) -> Self {
         Record::Call(call)
+    }
+}
+
+impl From<SeatEvent> for Record {
+    fn from(event: SeatEvent) -> Self {
+        Record::SeatEvent(event)
+    }
+}
+
+impl From<CallbackRequest> for Record {
+    fn from(callback: CallbackRequest) -> Self {
+        Record::Callback(callback)
     }
 }
 
@@ -52,6 +73,110 @@ pub struct CallRecord {
     pub sip_cause: Option<u16>,
     /// "caller", "seat" or "daemon".
     pub ended_by: Option<String>,
+    /// What happened in the queue; `None` for a call that never entered one.
+    pub queue: Option<QueueOutcome>,
+}
+
+/// A call's time in a queue. Times and `wait` are kept to the millisecond.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueOutcome {
+    /// The queue the call entered (the first one, if it overflowed to another).
+    pub queue: String,
+    pub entered_at: SystemTime,
+    /// From entering the queue until it was answered, abandoned or overflowed.
+    pub wait: Duration,
+    /// Every seat the call was offered to, in the order offered.
+    pub offers: Vec<Offer>,
+    /// The caller hung up while queued.
+    pub abandoned: bool,
+    /// Where the call went when the queue gave up on it: "queue:x", "prompt", "callback".
+    pub overflow: Option<String>,
+}
+
+/// One attempt to hand a queued call to a seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub seat: String,
+    pub at: SystemTime,
+    pub outcome: OfferOutcome,
+}
+
+/// How an offer to a seat ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferOutcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Unreachable,
+    /// Withdrawn by the daemon: the caller hung up, or another seat answered first.
+    Cancelled,
+}
+
+impl OfferOutcome {
+    pub const ALL: [OfferOutcome; 5] = [
+        OfferOutcome::Answered,
+        OfferOutcome::NoAnswer,
+        OfferOutcome::Busy,
+        OfferOutcome::Unreachable,
+        OfferOutcome::Cancelled,
+    ];
+
+    /// The string stored in the database; changing one orphans existing rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferOutcome::Answered => "answered",
+            OfferOutcome::NoAnswer => "no_answer",
+            OfferOutcome::Busy => "busy",
+            OfferOutcome::Unreachable => "unreachable",
+            OfferOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OfferOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown offer outcome {0:?}")]
+pub struct UnknownOfferOutcome(pub String);
+
+impl FromStr for OfferOutcome {
+    type Err = UnknownOfferOutcome;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OfferOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOfferOutcome(s.to_owned()))
+    }
+}
+
+/// A seat changed state. States: "logged_out", "available", "ringing", "on_call",
+/// "wrap_up", "paused".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatEvent {
+    pub seat: String,
+    pub at: SystemTime,
+    pub from: String,
+    pub to: String,
+    /// Why, where it is not obvious from the states (a pause reason, "ring_timeout"…).
+    pub reason: Option<String>,
+}
+
+/// A caller asked to be called back instead of waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRequest {
+    /// The request's own id (unique).
+    pub id: String,
+    /// The call it was asked for in; its call record may be written later.
+    pub call_id: String,
+    /// The number to call back.
+    pub number: String,
+    pub queue: String,
+    pub requested_at: SystemTime,
 }
 
 /// How a call ended, as counted in the line metrics.
@@ -125,6 +250,17 @@ mod tests {
         assert_eq!(
             "NoAnswer".parse::<Disposition>(),
             Err(UnknownDisposition("NoAnswer".into()))
+        );
+    }
+
+    #[test]
+    fn offer_outcome_strings_round_trip() {
+        for o in OfferOutcome::ALL {
+            assert_eq!(o.as_str().parse::<OfferOutcome>(), Ok(o));
+        }
+        assert_eq!(
+            "Busy".parse::<OfferOutcome>(),
+            Err(UnknownOfferOutcome("Busy".into()))
         );
     }
 }

@@ -1,6 +1,8 @@
 //! The SQLite backend: one database file, WAL, every commit durable on return.
 
+mod callbacks;
 mod calls;
+mod seat_events;
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{CallRecord, Record, Store, StoreError};
+use super::{CallRecord, CallbackRequest, Record, SeatEvent, Store, StoreError};
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
 /// short enough that a wedged database surfaces as an error the writer can retry.
@@ -56,6 +58,8 @@ impl SqliteStore {
         for record in records {
             match record {
                 Record::Call(call) => calls::insert(&mut tx, call).await?,
+                Record::SeatEvent(event) => seat_events::insert(&mut tx, event).await?,
+                Record::Callback(callback) => callbacks::insert(&mut tx, callback).await?,
             }
         }
         tx.commit().await?;
@@ -74,6 +78,16 @@ impl SqliteStore {
         sip_call_id: &str,
     ) -> Result<Option<CallRecord>, StoreError> {
         calls::by_sip_call_id(&self.pool, sip_call_id).await
+    }
+
+    /// Every seat state change, in time order, then write order.
+    pub async fn seat_events(&self) -> Result<Vec<SeatEvent>, StoreError> {
+        seat_events::all(&self.pool).await
+    }
+
+    /// Every callback request, ordered by request time, then id.
+    pub async fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
+        callbacks::all(&self.pool).await
     }
 
     /// Closes every connection, which checkpoints the WAL into the main file.
@@ -97,6 +111,14 @@ impl Store for SqliteStore {
     ) -> Result<Option<CallRecord>, StoreError> {
         SqliteStore::call_by_sip_call_id(self, sip_call_id).await
     }
+
+    async fn seat_events(&self) -> Result<Vec<SeatEvent>, StoreError> {
+        SqliteStore::seat_events(self).await
+    }
+
+    async fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
+        SqliteStore::callbacks(self).await
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +126,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::store::battery::{call, store_battery, Backend};
+    use crate::store::battery::{call, callback, queued_call, seat_event, store_battery, Backend};
 
     struct SqliteBackend {
         dir: tempfile::TempDir,
@@ -157,6 +179,101 @@ mod tests {
             .await
             .unwrap_err();
         assert!(is_bad_disposition(&err), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_offer_outcome_is_a_typed_error() {
+        let backend = SqliteBackend::create().await;
+        let store = backend.open().await;
+        let call = queued_call(1);
+        store
+            .write_batch(&[Record::Call(call.clone())])
+            .await
+            .unwrap();
+        sqlx::query("UPDATE call_offers SET outcome = 'declined' WHERE seq = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+
+        let is_bad_outcome = |err: &StoreError| {
+            matches!(err, StoreError::BadRow { table: "call_offers", id, column: "outcome", value }
+                if id == "call-000001#1" && value == "declined")
+        };
+        let err = store.calls().await.unwrap_err();
+        assert!(is_bad_outcome(&err), "{err:?}");
+        let err = store
+            .call_by_sip_call_id(&call.sip_call_id)
+            .await
+            .unwrap_err();
+        assert!(is_bad_outcome(&err), "{err:?}");
+    }
+
+    /// A database as the first release left it: only migration 0001, one call written.
+    async fn create_before_the_queue(path: &Path) {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut first_release = sqlx::migrate!("./migrations");
+        first_release.migrations = first_release.migrations[..1].to_vec().into();
+        assert_eq!(first_release.migrations[0].version, 1);
+        first_release.run(&pool).await.unwrap();
+        // Raw SQL, as that release wrote it: `call(1)` has no queue part.
+        sqlx::query(
+            "INSERT INTO calls (id, sip_call_id, trunk, caller, called, seat, offered_at, \
+             answered_at, ended_at, disposition, sip_cause, ended_by) VALUES ('call-000001', \
+             '1-a84b4c76e66710@trunk.example', 'telecom', '13800138000', '12345', '1001', \
+             1718000001000, 1718000008250, 1718000188003, 'answered', 487, 'caller')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(tables, ["_sqlx_migrations", "calls"]);
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_the_queue_is_upgraded_on_open() {
+        let backend = SqliteBackend::create().await;
+        create_before_the_queue(&backend.path()).await;
+
+        let store = backend.open().await;
+        assert_eq!(store.calls().await.unwrap(), vec![call(1)]);
+        assert_eq!(
+            store
+                .call_by_sip_call_id(&call(1).sip_call_id)
+                .await
+                .unwrap(),
+            Some(call(1))
+        );
+        assert_eq!(store.seat_events().await.unwrap(), vec![]);
+        assert_eq!(store.callbacks().await.unwrap(), vec![]);
+
+        let event = seat_event("1001", 1_000, "available", "paused");
+        store
+            .write_batch(&[
+                Record::Call(queued_call(2)),
+                Record::SeatEvent(event.clone()),
+                Record::Callback(callback(2)),
+            ])
+            .await
+            .unwrap();
+        drop(store);
+        let store = backend.open().await;
+        assert_eq!(store.calls().await.unwrap(), vec![call(1), queued_call(2)]);
+        assert_eq!(store.seat_events().await.unwrap(), vec![event]);
+        assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(applied, [1, 2]);
     }
 
     #[tokio::test]

@@ -275,7 +275,7 @@ mod tests {
 
     use super::*;
     use crate::store::battery::call;
-    use crate::store::CallRecord;
+    use crate::store::{CallRecord, CallbackRequest, SeatEvent};
 
     /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
     #[derive(Clone, Default)]
@@ -334,7 +334,38 @@ mod tests {
 
         async fn calls(&self) -> Result<Vec<CallRecord>, StoreError> {
             let fake = self.inner.lock().unwrap();
-            Ok(fake.kept.iter().map(|Record::Call(c)| c.clone()).collect())
+            Ok(fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Call(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect())
+        }
+
+        async fn seat_events(&self) -> Result<Vec<SeatEvent>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            Ok(fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::SeatEvent(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect())
+        }
+
+        async fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            Ok(fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Callback(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect())
         }
 
         async fn call_by_sip_call_id(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {

@@ -1,26 +1,33 @@
-//! The `calls` table: one row per `CallRecord`.
+//! The `calls` table: one row per `CallRecord`; its queue part, if any, in `call_queue`
+//! (one row) and `call_offers` (one row per offer, `seq` keeping their order).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
-use crate::store::{CallRecord, Disposition, StoreError};
+use crate::store::millis::{duration_from_millis, duration_to_millis, from_millis, to_millis};
+use crate::store::{CallRecord, Disposition, Offer, OfferOutcome, QueueOutcome, StoreError};
 
 const COLUMNS: &str = "id, sip_call_id, trunk, caller, called, seat, offered_at, answered_at, \
                        ended_at, disposition, sip_cause, ended_by";
+
+/// A call with its queue part (NULLs when it has none).
+const SELECT: &str = "SELECT c.id, c.sip_call_id, c.trunk, c.caller, c.called, c.seat, \
+                      c.offered_at, c.answered_at, c.ended_at, c.disposition, c.sip_cause, \
+                      c.ended_by, q.queue, q.entered_at AS queue_entered_at, \
+                      q.wait_ms AS queue_wait_ms, q.abandoned AS queue_abandoned, \
+                      q.overflow AS queue_overflow \
+                      FROM calls c LEFT JOIN call_queue q ON q.call_id = c.id";
+
+const OFFER_COLUMNS: &str = "call_id, seq, seat, at, outcome";
 
 pub(super) async fn insert(
     conn: &mut SqliteConnection,
     call: &CallRecord,
 ) -> Result<(), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "call",
-            id: call.id.clone(),
-            field,
-        })
-    };
+    let time =
+        |field: &'static str, t: SystemTime| to_millis(t).ok_or_else(|| out_of_range(call, field));
     let offered_at = time("offered_at", call.offered_at)?;
     let answered_at = call
         .answered_at
@@ -43,32 +50,119 @@ pub(super) async fn insert(
     .bind(call.disposition.as_str())
     .bind(call.sip_cause.map(i64::from))
     .bind(&call.ended_by)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+
+    if let Some(queue) = &call.queue {
+        insert_queue(conn, call, queue).await?;
+    }
     Ok(())
 }
 
-pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<CallRecord>, StoreError> {
-    let rows: Vec<CallRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM calls ORDER BY offered_at, id"
-    ))
-    .fetch_all(pool)
+async fn insert_queue(
+    conn: &mut SqliteConnection,
+    call: &CallRecord,
+    queue: &QueueOutcome,
+) -> Result<(), StoreError> {
+    let entered_at =
+        to_millis(queue.entered_at).ok_or_else(|| out_of_range(call, "queue.entered_at"))?;
+    let wait_ms = duration_to_millis(queue.wait).ok_or_else(|| out_of_range(call, "queue.wait"))?;
+    sqlx::query(
+        "INSERT INTO call_queue (call_id, queue, entered_at, wait_ms, abandoned, overflow) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&call.id)
+    .bind(&queue.queue)
+    .bind(entered_at)
+    .bind(wait_ms)
+    .bind(i64::from(queue.abandoned))
+    .bind(&queue.overflow)
+    .execute(&mut *conn)
     .await?;
-    rows.into_iter().map(CallRow::into_record).collect()
+
+    for (seq, offer) in queue.offers.iter().enumerate() {
+        let at = to_millis(offer.at).ok_or_else(|| out_of_range(call, "queue.offers.at"))?;
+        // An index into a Vec always fits.
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        sqlx::query(&format!(
+            "INSERT INTO call_offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        ))
+        .bind(&call.id)
+        .bind(seq)
+        .bind(&offer.seat)
+        .bind(at)
+        .bind(offer.outcome.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn out_of_range(call: &CallRecord, field: &'static str) -> StoreError {
+    StoreError::TimeOutOfRange {
+        kind: "call",
+        id: call.id.clone(),
+        field,
+    }
+}
+
+/// Every call, oldest offer first. One read transaction, so the offers match the calls.
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<CallRecord>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<CallRow> = sqlx::query_as(&format!("{SELECT} ORDER BY c.offered_at, c.id"))
+        .fetch_all(&mut *tx)
+        .await?;
+    let offer_rows: Vec<OfferRow> = sqlx::query_as(&format!(
+        "SELECT {OFFER_COLUMNS} FROM call_offers ORDER BY call_id, seq"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let mut offers: HashMap<String, Vec<Offer>> = HashMap::new();
+    for row in offer_rows {
+        let call_id = row.call_id.clone();
+        offers.entry(call_id).or_default().push(row.into_offer()?);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let call_offers = offers.remove(&row.id).unwrap_or_default();
+            row.into_record(call_offers)
+        })
+        .collect()
 }
 
 pub(super) async fn by_sip_call_id(
     pool: &SqlitePool,
     sip_call_id: &str,
 ) -> Result<Option<CallRecord>, StoreError> {
+    let mut tx = pool.begin().await?;
     let row: Option<CallRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM calls WHERE sip_call_id = ? \
-         ORDER BY offered_at DESC, id DESC LIMIT 1"
+        "{SELECT} WHERE c.sip_call_id = ? ORDER BY c.offered_at DESC, c.id DESC LIMIT 1"
     ))
     .bind(sip_call_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    row.map(CallRow::into_record).transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let offer_rows: Vec<OfferRow> = if row.queue.is_some() {
+        sqlx::query_as(&format!(
+            "SELECT {OFFER_COLUMNS} FROM call_offers WHERE call_id = ? ORDER BY seq"
+        ))
+        .bind(&row.id)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+
+    let offers = offer_rows
+        .into_iter()
+        .map(OfferRow::into_offer)
+        .collect::<Result<Vec<_>, _>>()?;
+    row.into_record(offers).map(Some)
 }
 
 /// A row as SQLite hands it back, before its values are checked.
@@ -86,10 +180,16 @@ struct CallRow {
     disposition: String,
     sip_cause: Option<i64>,
     ended_by: Option<String>,
+    /// NULL when the call has no `call_queue` row; the rest are then NULL too.
+    queue: Option<String>,
+    queue_entered_at: Option<i64>,
+    queue_wait_ms: Option<i64>,
+    queue_abandoned: Option<i64>,
+    queue_overflow: Option<String>,
 }
 
 impl CallRow {
-    fn into_record(self) -> Result<CallRecord, StoreError> {
+    fn into_record(self, offers: Vec<Offer>) -> Result<CallRecord, StoreError> {
         let bad = |column: &'static str, value: String| StoreError::BadRow {
             table: "calls",
             id: self.id.clone(),
@@ -113,6 +213,38 @@ impl CallRow {
             .sip_cause
             .map(|c| u16::try_from(c).map_err(|_| bad("sip_cause", c.to_string())))
             .transpose()?;
+        let queue = match self.queue {
+            None => None,
+            Some(queue) => {
+                let bad = |column: &'static str, value: Option<i64>| StoreError::BadRow {
+                    table: "call_queue",
+                    id: self.id.clone(),
+                    column,
+                    value: value.map_or_else(|| "NULL".to_owned(), |v| v.to_string()),
+                };
+                let entered_at = self
+                    .queue_entered_at
+                    .and_then(from_millis)
+                    .ok_or_else(|| bad("entered_at", self.queue_entered_at))?;
+                let wait = self
+                    .queue_wait_ms
+                    .and_then(duration_from_millis)
+                    .ok_or_else(|| bad("wait_ms", self.queue_wait_ms))?;
+                let abandoned = match self.queue_abandoned {
+                    Some(0) => false,
+                    Some(1) => true,
+                    other => return Err(bad("abandoned", other)),
+                };
+                Some(QueueOutcome {
+                    queue,
+                    entered_at,
+                    wait,
+                    offers,
+                    abandoned,
+                    overflow: self.queue_overflow,
+                })
+            }
+        };
         Ok(CallRecord {
             id: self.id,
             sip_call_id: self.sip_call_id,
@@ -126,6 +258,37 @@ impl CallRow {
             disposition,
             sip_cause,
             ended_by: self.ended_by,
+            queue,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct OfferRow {
+    call_id: String,
+    seq: i64,
+    seat: String,
+    at: i64,
+    outcome: String,
+}
+
+impl OfferRow {
+    fn into_offer(self) -> Result<Offer, StoreError> {
+        let bad = |column: &'static str, value: String| StoreError::BadRow {
+            table: "call_offers",
+            id: format!("{}#{}", self.call_id, self.seq),
+            column,
+            value,
+        };
+        let at = from_millis(self.at).ok_or_else(|| bad("at", self.at.to_string()))?;
+        let outcome: OfferOutcome = self
+            .outcome
+            .parse()
+            .map_err(|_| bad("outcome", self.outcome.clone()))?;
+        Ok(Offer {
+            seat: self.seat,
+            at,
+            outcome,
         })
     }
 }

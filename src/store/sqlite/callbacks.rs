@@ -1,0 +1,67 @@
+//! The `callbacks` table: one row per `CallbackRequest`.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use crate::store::millis::{from_millis, to_millis};
+use crate::store::{CallbackRequest, StoreError};
+
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    callback: &CallbackRequest,
+) -> Result<(), StoreError> {
+    let requested_at =
+        to_millis(callback.requested_at).ok_or_else(|| StoreError::TimeOutOfRange {
+            kind: "callback",
+            id: callback.id.clone(),
+            field: "requested_at",
+        })?;
+    sqlx::query(
+        "INSERT INTO callbacks (id, call_id, number, queue, requested_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&callback.id)
+    .bind(&callback.call_id)
+    .bind(&callback.number)
+    .bind(&callback.queue)
+    .bind(requested_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every callback request, oldest first, ties by id.
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<CallbackRequest>, StoreError> {
+    let rows: Vec<CallbackRow> = sqlx::query_as(
+        "SELECT id, call_id, number, queue, requested_at FROM callbacks \
+         ORDER BY requested_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(CallbackRow::into_request).collect()
+}
+
+#[derive(FromRow)]
+struct CallbackRow {
+    id: String,
+    call_id: String,
+    number: String,
+    queue: String,
+    requested_at: i64,
+}
+
+impl CallbackRow {
+    fn into_request(self) -> Result<CallbackRequest, StoreError> {
+        let requested_at = from_millis(self.requested_at).ok_or_else(|| StoreError::BadRow {
+            table: "callbacks",
+            id: self.id.clone(),
+            column: "requested_at",
+            value: self.requested_at.to_string(),
+        })?;
+        Ok(CallbackRequest {
+            id: self.id,
+            call_id: self.call_id,
+            number: self.number,
+            queue: self.queue,
+            requested_at,
+        })
+    }
+}
