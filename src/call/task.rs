@@ -85,6 +85,7 @@ impl CallFacts {
             disposition: outcome.disposition,
             sip_cause: outcome.sip_cause,
             ended_by: outcome.ended_by.map(|e| e.as_str().to_string()),
+            queue: None,
         }
     }
 }

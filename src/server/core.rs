@@ -463,6 +463,7 @@ impl Core {
             disposition: Disposition::Rejected,
             sip_cause: Some(status),
             ended_by: Some("daemon".to_string()),
+            queue: None,
         };
         metrics::counter!(names::CALLS_TOTAL, "trunk" => record.trunk.clone(), "disposition" => record.disposition.as_str())
             .increment(1);
