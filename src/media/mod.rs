@@ -1,6 +1,7 @@
 //! Media plane: SDP offer/answer, the RTP port pool and the RTP relay that
 //! anchors a call's two legs through the daemon's own ports.
 
+pub mod dtmf;
 mod error;
 pub mod ports;
 mod ptmap;
