@@ -3,10 +3,14 @@
 
 pub mod dtmf;
 mod error;
+pub mod hub;
+mod latch;
 pub mod ports;
 mod ptmap;
 pub mod relay;
+mod rtp;
 pub mod sdp;
+mod stats;
 
 pub use error::MediaError;
 pub use ports::{RtpPortPool, RtpSocket};

@@ -48,10 +48,6 @@ impl Latch {
         self.signalled = Some(signalled);
         self.latched = None;
     }
-
-    pub(super) fn latched(&self) -> Option<SocketAddr> {
-        self.latched
-    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Packets relayed across all relays, flushed in batches (see `METRIC_BATCH`).
-pub const RTP_PACKETS_RELAYED_TOTAL: &str = "hotline_rtp_packets_relayed_total";
-
 /// Counters of one leg, all about traffic on that leg's socket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LegStats {
