@@ -4,6 +4,7 @@ pub mod auth;
 pub mod call;
 pub mod config;
 pub mod dialplan;
+pub mod features;
 pub mod media;
 pub mod metrics;
 pub mod registrar;
