@@ -2,6 +2,7 @@
 //! anchors a call's two legs through the daemon's own ports.
 
 mod error;
+pub mod g711;
 pub mod ports;
 mod ptmap;
 pub mod relay;
