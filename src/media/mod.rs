@@ -7,6 +7,7 @@ pub mod ports;
 mod ptmap;
 pub mod relay;
 pub mod sdp;
+pub mod wav;
 
 pub use error::MediaError;
 pub use ports::{RtpPortPool, RtpSocket};
