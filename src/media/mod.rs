@@ -4,6 +4,7 @@
 mod error;
 pub mod g711;
 pub mod ports;
+pub mod prompts;
 mod ptmap;
 pub mod relay;
 pub mod sdp;
