@@ -1,16 +1,19 @@
-//! Media plane: SDP offer/answer, the RTP port pool and the RTP relay that
-//! anchors a call's two legs through the daemon's own ports.
+//! Media plane: SDP offer/answer, the RTP port pool, the media hub that anchors, plays into
+//! and listens to a call's legs through the daemon's own ports, G.711 and prompts.
 
 pub mod dtmf;
 mod error;
+pub mod g711;
 pub mod hub;
 mod latch;
 pub mod ports;
+pub mod prompts;
 mod ptmap;
 pub mod relay;
 mod rtp;
 pub mod sdp;
 mod stats;
+pub mod wav;
 
 pub use error::MediaError;
 pub use ports::{RtpPortPool, RtpSocket};
