@@ -2,6 +2,7 @@
 //! and listens to a call's legs through the daemon's own ports, G.711 and prompts.
 
 pub mod dtmf;
+pub mod encoded;
 mod error;
 pub mod g711;
 pub mod hub;
