@@ -25,7 +25,13 @@ pub struct CallerLeg {
 }
 
 impl CallerLeg {
-    pub fn new(invite: Request, key: ServerKey, flow: Flow, offer: SessionDescription, called: String) -> CallerLeg {
+    pub fn new(
+        invite: Request,
+        key: ServerKey,
+        flow: Flow,
+        offer: SessionDescription,
+        called: String,
+    ) -> CallerLeg {
         let tag = ids::tag();
         let dialog = Dialog::uas(&invite, &tag, flow);
         CallerLeg {
@@ -68,7 +74,11 @@ impl CallerLeg {
         let local = io.ctx.local.for_transport(transport);
         response.headers.push(
             "Contact",
-            format!("<sip:{}@{local};transport={}>", self.called, transport.as_str().to_ascii_lowercase()),
+            format!(
+                "<sip:{}@{local};transport={}>",
+                self.called,
+                transport.as_str().to_ascii_lowercase()
+            ),
         );
         response.headers.push("Server", io.ctx.user_agent.as_str());
     }

@@ -40,7 +40,9 @@ pub async fn answer(
                 io.respond(key, build::response(&request, 491, None)).await;
                 return InDialog::Handled;
             };
-            let remote = sdp::parse(&request.body).ok().and_then(|o| o.audio_rtp_addr());
+            let remote = sdp::parse(&request.body)
+                .ok()
+                .and_then(|o| o.audio_rtp_addr());
             let mut response = build::response(&request, 200, None);
             decorate(&mut response);
             with_sdp(&mut response, ours.to_string());
@@ -48,7 +50,8 @@ pub async fn answer(
             InDialog::Refresh(remote)
         }
         Method::Info => {
-            io.respond(key.clone(), build::response(&request, 200, None)).await;
+            io.respond(key.clone(), build::response(&request, 200, None))
+                .await;
             InDialog::Info(request)
         }
         Method::Options | Method::Update => {

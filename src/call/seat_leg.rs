@@ -28,7 +28,13 @@ pub struct SeatLeg {
 
 impl SeatLeg {
     /// The INVITE for `binding`, presenting the caller's number and name, offering `sdp`.
-    pub fn new(ctx: &CallContext, binding: &Binding, caller: &str, display: Option<&str>, sdp: &str) -> SeatLeg {
+    pub fn new(
+        ctx: &CallContext,
+        binding: &Binding,
+        caller: &str,
+        display: Option<&str>,
+        sdp: &str,
+    ) -> SeatLeg {
         let local_tag = ids::tag();
         let local = ctx.local.for_transport(binding.flow.transport);
         let transport = binding.flow.transport.as_str().to_ascii_lowercase();
@@ -40,10 +46,15 @@ impl SeatLeg {
             params: vec![("tag".to_string(), Some(local_tag.clone()))],
         };
         invite.headers.push("From", from.to_header());
-        invite.headers.push("To", format!("<sip:{}@{}>", binding.user, ctx.realm));
+        invite
+            .headers
+            .push("To", format!("<sip:{}@{}>", binding.user, ctx.realm));
         invite.headers.push("Call-ID", ids::call_id(&ctx.realm));
         invite.headers.push("CSeq", "1 INVITE");
-        invite.headers.push("Contact", format!("<sip:hotline@{local};transport={transport}>"));
+        invite.headers.push(
+            "Contact",
+            format!("<sip:hotline@{local};transport={transport}>"),
+        );
         invite.headers.push("Allow", ALLOW);
         invite.headers.push("User-Agent", ctx.user_agent.as_str());
         invite.headers.push("Content-Type", "application/sdp");
@@ -78,8 +89,14 @@ impl SeatLeg {
 
     /// Binds the dialog to the call and sends the INVITE.
     pub async fn ring(&self, io: &CallIo) {
-        io.bind(self.call_id().to_string(), self.local_tag.clone()).await;
-        io.send(self.binding.flow, self.invite.clone(), self.key.branch.clone()).await;
+        io.bind(self.call_id().to_string(), self.local_tag.clone())
+            .await;
+        io.send(
+            self.binding.flow,
+            self.invite.clone(),
+            self.key.branch.clone(),
+        )
+        .await;
     }
 
     pub async fn cancel(&self, io: &CallIo) {
@@ -88,7 +105,12 @@ impl SeatLeg {
 
     /// Takes the seat's 2xx: the dialog starts, and its SDP answer is kept when it parses.
     pub fn on_answer(&mut self, response: Response) -> Result<(), crate::media::SdpError> {
-        self.dialog = Some(Dialog::uac(&self.invite, &response, &self.local_tag, self.binding.flow));
+        self.dialog = Some(Dialog::uac(
+            &self.invite,
+            &response,
+            &self.local_tag,
+            self.binding.flow,
+        ));
         let parsed = sdp::parse(&response.body);
         self.answer = Some(response);
         self.answer_sdp = Some(parsed?);
@@ -100,7 +122,8 @@ impl SeatLeg {
             return;
         };
         let ack = build::ack_for_success(&self.invite, response);
-        io.ack(self.binding.flow, ack, self.call_id().to_string(), 1).await;
+        io.ack(self.binding.flow, ack, self.call_id().to_string(), 1)
+            .await;
     }
 
     pub async fn bye(&mut self, io: &CallIo) {

@@ -11,6 +11,7 @@ use super::error::{ConfigErrors, ConfigProblem, Origin};
 use super::settings::Settings;
 use super::spans::TomlMap;
 use crate::dialplan::{Dialplan, DialplanProblem};
+use crate::media::prompts::{PromptSet, REQUIRED};
 
 /// `HOTLINE__SIP__UDP` overrides `sip.udp`.
 const ENV_PREFIX: &str = "HOTLINE";
@@ -21,6 +22,8 @@ const ENV_SEPARATOR: &str = "__";
 pub struct LoadedConfig {
     pub settings: Settings,
     pub dialplan: Dialplan,
+    /// Every prompt the daemon plays, decoded.
+    pub prompts: PromptSet,
     /// The settings file it came from, for reloads and messages.
     pub path: PathBuf,
 }
@@ -87,10 +90,29 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, Con
         }
     };
 
-    match dialplan {
-        Some(dialplan) if problems.is_empty() => Ok(LoadedConfig {
+    let prompt_dir = match &options.base_dir {
+        Some(base) => base.join(&settings.prompts.dir),
+        None => settings.prompts.dir.clone(),
+    };
+    let prompts = match PromptSet::load(&prompt_dir, REQUIRED) {
+        Ok(prompts) => Some(prompts),
+        Err(errors) => {
+            problems.extend(errors.0.into_iter().map(|e| ConfigProblem {
+                file: Origin::File(prompt_dir.clone()),
+                line: None,
+                column: None,
+                key: "prompts.dir".to_string(),
+                reason: e.to_string(),
+            }));
+            None
+        }
+    };
+
+    match (dialplan, prompts) {
+        (Some(dialplan), Some(prompts)) if problems.is_empty() => Ok(LoadedConfig {
             settings,
             dialplan,
+            prompts,
             path: path.to_path_buf(),
         }),
         _ => Err(ConfigErrors { problems }),

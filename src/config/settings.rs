@@ -21,6 +21,10 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub dialplan: DialplanSettings,
     #[serde(default)]
+    pub prompts: PromptSettings,
+    #[serde(default)]
+    pub features: FeatureSettings,
+    #[serde(default)]
     pub seats: Vec<SeatSettings>,
     #[serde(default)]
     pub trunks: Vec<TrunkSettings>,
@@ -139,6 +143,85 @@ pub struct MetricsSettings {
 pub struct DialplanSettings {
     /// Dialplan files, loaded in order; a number may be defined only once across them.
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptSettings {
+    /// Directory of `<name>.wav` prompts (8 kHz mono; PCM 16-bit, μ-law or A-law).
+    #[serde(default = "default_prompt_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for PromptSettings {
+    fn default() -> Self {
+        Self {
+            dir: default_prompt_dir(),
+        }
+    }
+}
+
+fn default_prompt_dir() -> PathBuf {
+    PathBuf::from("prompts/zh")
+}
+
+/// Keypad codes a seat's phone dials (or types after dialling `access`) to change its state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSettings {
+    /// Dialling this answers with "enter code" and takes the code as key presses.
+    #[serde(default = "default_access")]
+    pub access: String,
+    #[serde(default = "default_login")]
+    pub login: String,
+    #[serde(default = "default_logout")]
+    pub logout: String,
+    /// Followed optionally by reason digits and `#`: `*732#` pauses with reason 2.
+    #[serde(default = "default_pause")]
+    pub pause: String,
+    #[serde(default = "default_resume")]
+    pub resume: String,
+    /// How long to wait for the next key of a code.
+    #[serde(default = "default_inter_digit")]
+    pub inter_digit_secs: u32,
+}
+
+impl Default for FeatureSettings {
+    fn default() -> Self {
+        Self {
+            access: default_access(),
+            login: default_login(),
+            logout: default_logout(),
+            pause: default_pause(),
+            resume: default_resume(),
+            inter_digit_secs: default_inter_digit(),
+        }
+    }
+}
+
+fn default_access() -> String {
+    "*".to_string()
+}
+fn default_login() -> String {
+    crate::features::DEFAULT_LOGIN.to_string()
+}
+fn default_logout() -> String {
+    crate::features::DEFAULT_LOGOUT.to_string()
+}
+fn default_pause() -> String {
+    crate::features::DEFAULT_PAUSE.to_string()
+}
+fn default_resume() -> String {
+    crate::features::DEFAULT_RESUME.to_string()
+}
+fn default_inter_digit() -> u32 {
+    3
+}
+
+impl FeatureSettings {
+    pub fn codes(&self) -> Result<crate::features::FeatureCodes, crate::features::FeatureError> {
+        crate::features::FeatureCodes::new(&self.login, &self.logout, &self.pause, &self.resume)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,6 +36,44 @@ impl Issue {
 
 impl Settings {
     /// Every semantic problem, in file order as far as possible; empty when the settings are usable.
+    fn check_features(&self, issues: &mut Vec<Issue>) {
+        use crate::features::FeatureError;
+        let f = &self.features;
+        if let Err(e) = f.codes() {
+            let code = match &e {
+                FeatureError::Empty { code }
+                | FeatureError::InvalidChar { code, .. }
+                | FeatureError::TooLong { code, .. }
+                | FeatureError::Duplicate { code, .. }
+                | FeatureError::Prefix { code, .. } => code.to_string(),
+            };
+            issues.push(Issue::new(format!("features.{code}"), e.to_string()));
+        }
+        let keypad = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+        };
+        if !keypad(&f.access) {
+            issues.push(Issue::new(
+                "features.access",
+                "must be keypad keys (0-9, * and #)",
+            ));
+        }
+        if [&f.login, &f.logout, &f.pause, &f.resume].contains(&&f.access) {
+            issues.push(Issue::new(
+                "features.access",
+                "is the same as a feature code",
+            ));
+        }
+        if !(1..=30).contains(&f.inter_digit_secs) {
+            issues.push(Issue::new(
+                "features.inter_digit_secs",
+                format!("{} is outside 1..=30", f.inter_digit_secs),
+            ));
+        }
+    }
+
     pub fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         self.check_log(&mut issues);
@@ -49,6 +87,7 @@ impl Settings {
             ));
         }
         self.check_seats(&mut issues);
+        self.check_features(&mut issues);
         self.check_trunks(&mut issues);
         issues
     }

@@ -107,3 +107,49 @@ fn the_daemon_refuses_to_start_on_the_same_problems() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("metrics.listen_typo"));
 }
+
+#[test]
+fn a_missing_or_unplayable_prompt_stops_check_with_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir(&prompts).expect("prompt dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/zh");
+    for entry in std::fs::read_dir(&shipped).expect("shipped prompts") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, prompts.join(path.file_name().expect("name"))).expect("copy");
+    }
+    std::fs::remove_file(prompts.join("welcome.wav")).expect("remove welcome");
+    std::fs::write(prompts.join("goodbye.wav"), b"RIFF junk").expect("break goodbye");
+    let text = shipped_config().replace(
+        "dir = \"prompts/zh\"",
+        &format!("dir = \"{}\"", prompts.display()),
+    );
+    let path = write_config(dir.path(), &text);
+    let out = hotline()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("welcome"), "missing prompt named: {stderr}");
+    assert!(
+        stderr.contains("goodbye.wav"),
+        "broken prompt named: {stderr}"
+    );
+}
+
+#[test]
+fn ambiguous_feature_codes_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = shipped_config().replace("logout = \"*72\"", "logout = \"*7\"");
+    let path = write_config(dir.path(), &text);
+    let out = hotline()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("features."), "stderr: {stderr}");
+}

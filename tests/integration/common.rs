@@ -72,6 +72,9 @@ listen = "127.0.0.1:0"
 [dialplan]
 files = ["{dialplan}"]
 
+[prompts]
+dir = "{prompts}"
+
 {seats}
 [[trunks]]
 name = "carrier"
@@ -80,6 +83,7 @@ sources = {sources}
         db = dir.join("hotline.db").display(),
         dialplan = dir.join("dialplan.toml").display(),
         sources = options.trunk_sources,
+        prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/zh"),
     );
     let dialplan = format!(
         r#"[[routes]]
