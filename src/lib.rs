@@ -1,12 +1,14 @@
 //! hotline: SIP/RTP telephony daemon for citizen-service hotlines.
 
 pub mod auth;
+pub mod calendar;
 pub mod call;
 pub mod config;
 pub mod dialplan;
 pub mod features;
 pub mod media;
 pub mod metrics;
+pub mod queue;
 pub mod registrar;
 pub mod server;
 pub mod sip;

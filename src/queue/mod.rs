@@ -1,0 +1,29 @@
+//! The 7x24 call queue: callers wait in named queues and are handed to seats by the automatic
+//! call distributor (ACD).
+//!
+//! Everything here is a state machine on virtual time with no I/O: the lead's driver feeds
+//! [`AcdInput`]s and timeouts into [`Acd`], drains [`AcdAction`]s, and does the SIP and prompts.
+
+pub mod acd;
+pub mod config;
+pub mod seats;
+mod timer;
+
+use std::fmt;
+
+pub use acd::{
+    Acd, AcdAction, AcdError, AcdInput, OfferFailure, OfferOutcome, OverflowCause, QueueEvent,
+    QueueEventKind, SeatCommand, RETRY_DELAY,
+};
+pub use config::{Members, Overflow, QueueSettings, Strategy};
+pub use seats::{PauseReason, SeatChange, SeatError, SeatId, SeatState};
+
+/// A caller's call as the ACD knows it; the lead maps it to its call task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
