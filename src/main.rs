@@ -91,16 +91,19 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
     store.close().await;
     let routes = loaded.dialplan.routes();
     println!(
-        "{}: ok ({} seats, {} trunks, {} routes)",
+        "{}: ok ({} seats, {} trunks, {} queues, {} routes, {} prompts)",
         loaded.path.display(),
         loaded.settings.seats.len(),
         loaded.settings.trunks.len(),
-        routes.len()
+        loaded.settings.queues.len(),
+        routes.len(),
+        loaded.prompts.names().count()
     );
     for route in routes {
         let target = match &route.target {
             RingTarget::AllSeats => "every registered seat".to_string(),
             RingTarget::Seats(seats) => format!("seats {}", seats.join(", ")),
+            RingTarget::Queue { name, priority } => format!("queue {name} (priority {priority})"),
         };
         println!(
             "  {} -> {} (ring {} s)",

@@ -5,10 +5,12 @@ pub mod board;
 pub mod caller_leg;
 pub mod clock;
 pub mod dialog;
+pub mod feature_task;
 pub mod in_dialog;
 pub mod io;
 pub mod machine;
 pub mod queued;
+pub mod queued_task;
 pub mod seat_leg;
 pub mod task;
 
@@ -84,6 +86,11 @@ pub enum CoreCommand {
     Finished {
         owner: Owner,
     },
+    /// The live bindings (phones) of a seat, for a queue offer.
+    Bindings {
+        seat: String,
+        reply: tokio::sync::oneshot::Sender<Vec<Binding>>,
+    },
 }
 
 /// Everything a new call needs to know, decided by the core when the INVITE arrived.
@@ -99,6 +106,8 @@ pub struct CallSetup {
     pub ring_timeout: Duration,
     /// The seat phones to ring, one leg each.
     pub targets: Vec<Binding>,
+    /// The queue and priority class (a queue route); the ACD then chooses the seats.
+    pub queue: Option<(String, u8)>,
 }
 
 /// What every call shares with the daemon.
@@ -115,4 +124,6 @@ pub struct CallContext {
     pub board: board::Board,
     /// How long a seat may stay silent before it counts as unreachable.
     pub no_response: Duration,
+    pub acd: crate::server::acd::AcdHandle,
+    pub prompts: Arc<crate::media::encoded::EncodedPrompts>,
 }

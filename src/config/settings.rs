@@ -25,6 +25,12 @@ pub struct Settings {
     #[serde(default)]
     pub features: FeatureSettings,
     #[serde(default)]
+    pub time: TimeSettings,
+    #[serde(default)]
+    pub queues: Vec<crate::queue::config::QueueSettings>,
+    #[serde(default)]
+    pub calendars: Vec<crate::calendar::Calendar>,
+    #[serde(default)]
     pub seats: Vec<SeatSettings>,
     #[serde(default)]
     pub trunks: Vec<TrunkSettings>,
@@ -143,6 +149,27 @@ pub struct MetricsSettings {
 pub struct DialplanSettings {
     /// Dialplan files, loaded in order; a number may be defined only once across them.
     pub files: Vec<PathBuf>,
+}
+
+/// Local time, for calendars and for the month a record belongs to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSettings {
+    /// Offset of local time from UTC; China Standard Time is +8 all year (no daylight saving).
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset_hours: i32,
+}
+
+impl Default for TimeSettings {
+    fn default() -> Self {
+        Self {
+            utc_offset_hours: default_utc_offset(),
+        }
+    }
+}
+
+fn default_utc_offset() -> i32 {
+    8
 }
 
 #[derive(Debug, Clone, Deserialize)]

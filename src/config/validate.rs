@@ -36,6 +36,36 @@ impl Issue {
 
 impl Settings {
     /// Every semantic problem, in file order as far as possible; empty when the settings are usable.
+    fn check_queues(&self, issues: &mut Vec<Issue>) {
+        let seats: Vec<String> = self.seats.iter().map(|s| s.user.clone()).collect();
+        issues.extend(crate::queue::config::validate(&self.queues, &seats));
+        for (i, queue) in self.queues.iter().enumerate() {
+            if let crate::queue::config::Overflow::Prompt(p) = &queue.overflow {
+                if !crate::media::prompts::REQUIRED.contains(&p.as_str()) {
+                    issues.push(Issue::new(
+                        format!("queues[{i}].overflow.prompt"),
+                        format!("{p:?} is not one of the daemon's prompts"),
+                    ));
+                }
+            }
+        }
+        for (i, calendar) in self.calendars.iter().enumerate() {
+            issues.extend(calendar.validate(&format!("calendars[{i}]")));
+            if self.calendars[..i].iter().any(|c| c.name == calendar.name) {
+                issues.push(Issue::new(
+                    format!("calendars[{i}].name"),
+                    format!("{:?} is defined twice", calendar.name),
+                ));
+            }
+        }
+        if !(-12..=14).contains(&self.time.utc_offset_hours) {
+            issues.push(Issue::new(
+                "time.utc_offset_hours",
+                format!("{} is outside -12..=14", self.time.utc_offset_hours),
+            ));
+        }
+    }
+
     fn check_features(&self, issues: &mut Vec<Issue>) {
         use crate::features::FeatureError;
         let f = &self.features;
@@ -88,6 +118,7 @@ impl Settings {
         }
         self.check_seats(&mut issues);
         self.check_features(&mut issues);
+        self.check_queues(&mut issues);
         self.check_trunks(&mut issues);
         issues
     }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Dialplan, DialplanError, DialplanProblem, RingTarget, Route};
+use super::{
+    Closed, Dialplan, DialplanError, DialplanProblem, RingTarget, Route, WhenClosed,
+    DEFAULT_PRIORITY,
+};
 use crate::config::settings::Settings;
 use crate::config::spans::TomlMap;
 use crate::config::validate::RING_TIMEOUT_RANGE;
@@ -29,6 +32,24 @@ struct RawRoute {
     ring: Option<toml::Value>,
     #[serde(default)]
     ring_timeout_secs: Option<u32>,
+    /// A queue instead of `ring`: callers are answered, greeted and queued.
+    #[serde(default)]
+    queue: Option<String>,
+    /// Priority class in the queue; 0 is served first (an emergency line).
+    #[serde(default)]
+    priority: Option<u8>,
+    /// Route by time: outside this calendar's working time, `closed` applies.
+    #[serde(default)]
+    calendar: Option<String>,
+    #[serde(default)]
+    closed: Option<RawClosed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum RawClosed {
+    Queue(String),
+    Prompt(String),
 }
 
 impl Dialplan {
@@ -63,6 +84,8 @@ fn compile_all(
 ) -> Result<Dialplan, DialplanError> {
     let mut compiler = Compiler {
         seats: settings.seats.iter().map(|s| s.user.as_str()).collect(),
+        queues: settings.queues.iter().map(|q| q.name.as_str()).collect(),
+        calendars: settings.calendars.iter().map(|c| c.name.as_str()).collect(),
         default_ring_timeout: settings.sip.ring_timeout_secs,
         defined: HashMap::new(),
         routes: Vec::new(),
@@ -90,6 +113,8 @@ fn compile_all(
 }
 
 struct Compiler<'a> {
+    queues: HashSet<&'a str>,
+    calendars: HashSet<&'a str>,
     seats: HashSet<&'a str>,
     default_ring_timeout: u32,
     /// Where each number was first defined, to point a duplicate at its original.
@@ -153,13 +178,29 @@ impl FileCx<'_, '_> {
         let at = |field: &str| format!("routes[{i}].{field}");
         let line = self.map.line_of(&format!("routes[{i}]")).unwrap_or(0);
         let number_ok = self.check_number(&raw.number, at("number"), line);
-        let target = match &raw.ring {
-            Some(ring) => self.target(ring, &at("ring")),
-            None => {
-                self.problem(format!("routes[{i}]"), "route needs `ring`");
+        let target = match (&raw.ring, &raw.queue) {
+            (Some(ring), None) => self.target(ring, &at("ring")),
+            (None, Some(queue)) => self.queue_target(
+                queue,
+                raw.priority.unwrap_or(DEFAULT_PRIORITY),
+                &at("queue"),
+            ),
+            (Some(_), Some(_)) => {
+                self.problem(
+                    format!("routes[{i}]"),
+                    "route has both `ring` and `queue`; keep one",
+                );
+                None
+            }
+            (None, None) => {
+                self.problem(format!("routes[{i}]"), "route needs `ring` or `queue`");
                 None
             }
         };
+        if raw.priority.is_some() && raw.queue.is_none() {
+            self.problem(at("priority"), "only a `queue` route has a priority");
+        }
+        let when_closed = self.when_closed(&raw, &at);
         let secs = raw
             .ring_timeout_secs
             .unwrap_or(self.compiler.default_ring_timeout);
@@ -178,14 +219,91 @@ impl FileCx<'_, '_> {
             }
         }
         let target = target?;
+        let when_closed = when_closed?;
         (number_ok && timeout_ok).then(|| Route {
             number: raw.number,
             description: raw.description,
             target,
             ring_timeout: Duration::from_secs(u64::from(secs)),
+            when_closed,
             file: self.file.to_path_buf(),
             line,
         })
+    }
+
+    fn queue_target(&mut self, queue: &str, priority: u8, key: &str) -> Option<RingTarget> {
+        if !self.compiler.queues.contains(queue) {
+            self.problem(
+                key.to_string(),
+                format!("no queue named {queue:?} in [[queues]]"),
+            );
+            return None;
+        }
+        Some(RingTarget::Queue {
+            name: queue.to_string(),
+            priority,
+        })
+    }
+
+    /// `Some(None)` for a route open all the time, `None` when the calendar part is broken.
+    fn when_closed(
+        &mut self,
+        raw: &RawRoute,
+        at: &dyn Fn(&str) -> String,
+    ) -> Option<Option<WhenClosed>> {
+        match (&raw.calendar, &raw.closed) {
+            (None, None) => Some(None),
+            (Some(_), None) => {
+                self.problem(
+                    at("closed"),
+                    "a route with a `calendar` needs `closed` (a queue or a prompt)",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.problem(
+                    at("calendar"),
+                    "`closed` needs the `calendar` that says when",
+                );
+                None
+            }
+            (Some(calendar), Some(closed)) => {
+                let mut ok = true;
+                if !self.compiler.calendars.contains(calendar.as_str()) {
+                    self.problem(
+                        at("calendar"),
+                        format!("no calendar named {calendar:?} in [[calendars]]"),
+                    );
+                    ok = false;
+                }
+                let closed = match closed {
+                    RawClosed::Queue(q) => {
+                        match self.queue_target(q, DEFAULT_PRIORITY, &at("closed.queue")) {
+                            Some(RingTarget::Queue { name, priority }) => {
+                                Closed::Queue { name, priority }
+                            }
+                            _ => return None,
+                        }
+                    }
+                    RawClosed::Prompt(p)
+                        if crate::media::prompts::REQUIRED.contains(&p.as_str()) =>
+                    {
+                        Closed::Prompt(p.clone())
+                    }
+                    RawClosed::Prompt(p) => {
+                        self.problem(
+                            at("closed.prompt"),
+                            format!("{p:?} is not one of the daemon's prompts"),
+                        );
+                        return None;
+                    }
+                };
+                ok.then_some(Some(WhenClosed {
+                    calendar: calendar.clone(),
+                    closed,
+                }))
+            }
+        }
     }
 
     fn check_number(&mut self, number: &str, key: String, line: usize) -> bool {
@@ -393,19 +511,19 @@ number = "778"
                 "b.toml:4: routes[0].ring[2]: seat \"1001\" is listed twice",
                 "b.toml:8: routes[1].ring: empty list rings nobody; list seat users or write \"all\"",
                 "b.toml:9: routes[1].ring_timeout_secs: 0 is outside 1..=300",
-                "b.toml:11: routes[2]: route needs `ring`",
+                "b.toml:11: routes[2]: route needs `ring` or `queue`",
             ]
         );
     }
 
     #[test]
     fn unknown_key_and_wrong_type_name_line_and_path() {
-        let a = "[[routes]]\nnumber = \"1\"\nring = \"all\"\nqueue = \"main\"\n";
+        let a = "[[routes]]\nnumber = \"1\"\nring = \"all\"\nqueu = \"main\"\n";
         let b = "[[routes]]\nnumber = 12345\nring = \"all\"\n";
         let c = "[[routes]\n";
         let got = problems(&[("a.toml", a), ("b.toml", b), ("c.toml", c)]);
         assert!(
-            got[0].starts_with("a.toml:4:1: routes[0].queue: unknown field `queue`"),
+            got[0].starts_with("a.toml:4:1: routes[0].queu: unknown field `queu`"),
             "{got:?}"
         );
         assert!(

@@ -28,6 +28,8 @@ pub struct Route {
     pub target: RingTarget,
     /// The route's own timeout, or `sip.ring_timeout_secs` when it has none.
     pub ring_timeout: Duration,
+    /// Outside this calendar's working time the call goes elsewhere; None = open 7x24.
+    pub when_closed: Option<WhenClosed>,
     /// Where the route was written, for logs and `hotline check`.
     pub file: PathBuf,
     pub line: usize,
@@ -40,6 +42,28 @@ pub enum RingTarget {
     AllSeats,
     /// These seat users, in the order written; each exists in `settings.seats`.
     Seats(Vec<String>),
+    /// A queue of `[[queues]]`: the caller is answered, greeted and queued.
+    Queue { name: String, priority: u8 },
+}
+
+/// Priority of a queue route that names none; 0 is served first.
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+/// Time routing: when `calendar` says closed, `closed` applies instead of the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhenClosed {
+    pub calendar: String,
+    pub closed: Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    Queue {
+        name: String,
+        priority: u8,
+    },
+    /// Play this prompt and hang up.
+    Prompt(String),
 }
 
 impl Dialplan {

@@ -13,11 +13,12 @@ use tracing::{debug, info, warn};
 
 use super::trunks::{trunk_for, Trunk};
 use crate::auth::{self, Algorithm, NonceKey, Verdict};
+use crate::call::feature_task::Purpose;
 use crate::call::{self, CallContext, CallEvent, CallSetup, CoreCommand};
 use crate::config::settings::Settings;
-use crate::dialplan::{Dialplan, RingTarget};
+use crate::dialplan::{Closed, Dialplan, RingTarget};
 use crate::metrics::names;
-use crate::registrar::{RegisterEvent, Registrar};
+use crate::registrar::{RegisterEvent, Registrar, SeatAuth};
 use crate::sip::build;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Method, Request, Response};
@@ -60,6 +61,8 @@ pub struct Core {
     invites: HashMap<ServerKey, Owner>,
     next_owner: Owner,
     draining: bool,
+    /// Seats with a live binding, as last told to the ACD.
+    registered: std::collections::HashSet<String>,
 }
 
 pub struct CoreChannels {
@@ -96,6 +99,7 @@ impl Core {
             invites: HashMap::new(),
             next_owner: 1,
             draining: false,
+            registered: Default::default(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Core {
                     if self.registrar.purge(now) > 0 {
                         self.publish_registrations(now);
                     }
+                    self.sync_registrations(now);
                 }
                 _ = shutdown.cancelled(), if !self.draining => {
                     info!(calls = self.calls.len(), "draining: ending every call");
@@ -310,6 +315,30 @@ impl Core {
         }
         self.respond(&key, outcome.response);
         self.publish_registrations(now);
+        self.sync_registrations(now);
+    }
+
+    /// Tells the ACD which seats gained or lost their last phone: only a registered seat is
+    /// offered queue calls.
+    fn sync_registrations(&mut self, now: Instant) {
+        use crate::queue::{AcdInput, SeatCommand, SeatId};
+        let current: std::collections::HashSet<String> =
+            self.registrar.registered_users(now).into_iter().collect();
+        for seat in current.difference(&self.registered) {
+            self.ctx
+                .acd
+                .try_input(AcdInput::Seat(SeatCommand::Registered {
+                    seat: SeatId::from(seat.as_str()),
+                }));
+        }
+        for seat in self.registered.difference(&current) {
+            self.ctx
+                .acd
+                .try_input(AcdInput::Seat(SeatCommand::Unregistered {
+                    seat: SeatId::from(seat.as_str()),
+                }));
+        }
+        self.registered = current;
     }
 
     fn publish_registrations(&self, now: Instant) {
@@ -324,6 +353,14 @@ impl Core {
         request: Request,
         ess: Box<Essentials>,
     ) {
+        let called = SipUri::parse(&request.uri)
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .unwrap_or_default();
+        if self.is_feature_number(&called) {
+            self.on_seat_feature(flow, key, request, ess, called);
+            return;
+        }
         let Some(trunk) = trunk_for(&self.trunks, flow.remote.ip()).cloned() else {
             security_event(
                 "acl_denied",
@@ -383,10 +420,6 @@ impl Core {
                 }
             }
         }
-        let called = SipUri::parse(&request.uri)
-            .ok()
-            .and_then(|u| u.user_decoded())
-            .unwrap_or_default();
         let refuse = |core: &mut Core, status: u16, reason: &'static str| {
             metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => reason).increment(1);
             core.record_refused(&trunk.name, &request, &ess, &called, status);
@@ -404,32 +437,160 @@ impl Core {
             refuse(self, 404, "no_route");
             return;
         };
-        let seats: Vec<String> = match &route.target {
-            RingTarget::AllSeats => self.registrar.registered_users(now),
-            RingTarget::Seats(list) => list.clone(),
+        let closed = route
+            .when_closed
+            .as_ref()
+            .filter(|w| !self.is_open(&w.calendar))
+            .map(|w| w.closed.clone());
+        let (ring_timeout, number) = (route.ring_timeout, route.number.clone());
+        let kind = match (closed, &route.target) {
+            (Some(Closed::Prompt(prompt)), _) => Kind::Announce(prompt),
+            (Some(Closed::Queue { name, priority }), _) => Kind::Queue(name, priority),
+            (None, RingTarget::Queue { name, priority }) => Kind::Queue(name.clone(), *priority),
+            (None, RingTarget::AllSeats) => Kind::Ring(self.registrar.registered_users(now)),
+            (None, RingTarget::Seats(list)) => Kind::Ring(list.clone()),
         };
-        let targets = seats
-            .iter()
-            .flat_map(|seat| self.registrar.lookup(now, seat))
-            .collect();
-        let owner = self.next_owner;
-        self.next_owner += 1;
-        let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
-        self.calls.insert(owner, events_tx);
-        self.invites.insert(key.clone(), owner);
-        metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
-        let setup = CallSetup {
+        let (owner, events) = self.admit(&key);
+        let mut setup = CallSetup {
             owner,
             trunk: trunk.name.clone(),
             flow,
             invite: request,
             ess,
             key,
-            route_number: route.number.clone(),
-            ring_timeout: route.ring_timeout,
-            targets,
+            route_number: number,
+            ring_timeout,
+            targets: Vec::new(),
+            queue: None,
         };
-        tokio::spawn(call::task::run(setup, self.ctx.clone(), events_rx));
+        let ctx = self.ctx.clone();
+        match kind {
+            Kind::Ring(seats) => {
+                setup.targets = seats
+                    .iter()
+                    .flat_map(|seat| self.registrar.lookup(now, seat))
+                    .collect();
+                tokio::spawn(call::task::run(setup, ctx, events));
+            }
+            Kind::Queue(name, priority) => {
+                setup.queue = Some((name, priority));
+                tokio::spawn(call::queued_task::run(setup, ctx, events));
+            }
+            Kind::Announce(prompt) => {
+                tokio::spawn(call::feature_task::run(
+                    setup,
+                    Purpose::Announce { prompt },
+                    ctx,
+                    events,
+                ));
+            }
+        }
+    }
+
+    /// A new call: its number and the channel its task reads.
+    fn admit(&mut self, key: &ServerKey) -> (Owner, mpsc::Receiver<CallEvent>) {
+        let owner = self.next_owner;
+        self.next_owner += 1;
+        let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
+        self.calls.insert(owner, events_tx);
+        self.invites.insert(key.clone(), owner);
+        metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
+        (owner, events_rx)
+    }
+
+    fn is_open(&self, calendar: &str) -> bool {
+        let Some(calendar) = self.settings.calendars.iter().find(|c| c.name == calendar) else {
+            return true;
+        };
+        let offset = self.settings.time.utc_offset_hours * 3600;
+        calendar.is_open(crate::calendar::to_local(self.ctx.clock.now(), offset))
+    }
+
+    /// Numbers a seat dials to change its state, which never go to the dialplan.
+    fn is_feature_number(&self, called: &str) -> bool {
+        let features = &self.settings.features;
+        called == features.access
+            || [
+                &features.login,
+                &features.logout,
+                &features.pause,
+                &features.resume,
+            ]
+            .iter()
+            .any(|code| called.starts_with(code.as_str()))
+    }
+
+    /// A seat's phone dialled a feature code: it must prove which seat it is (407).
+    fn on_seat_feature(
+        &mut self,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+        called: String,
+    ) {
+        let seat = match self.registrar.authenticate_seat(self.unix_now(), &request) {
+            SeatAuth::Challenge(response) => {
+                self.respond(&key, response);
+                return;
+            }
+            SeatAuth::Rejected { claimed } => {
+                security_event(
+                    "auth_failed",
+                    flow,
+                    &claimed,
+                    "feature-code INVITE failed digest authentication",
+                );
+                self.respond(
+                    &key,
+                    build::response(&request, 403, Some(&crate::sip::ids::tag())),
+                );
+                return;
+            }
+            SeatAuth::Seat(seat) => seat,
+        };
+        let features = &self.settings.features;
+        let Ok(codes) = features.codes() else {
+            self.respond(
+                &key,
+                build::response(&request, 500, Some(&crate::sip::ids::tag())),
+            );
+            return;
+        };
+        let purpose = if called == features.access {
+            Purpose::Access {
+                seat,
+                codes,
+                inter_digit: std::time::Duration::from_secs(features.inter_digit_secs.into()),
+            }
+        } else if let Some(feature) = crate::features::from_dialled(&codes, &called) {
+            Purpose::Code { seat, feature }
+        } else {
+            self.respond(
+                &key,
+                build::response(&request, 404, Some(&crate::sip::ids::tag())),
+            );
+            return;
+        };
+        let (owner, events) = self.admit(&key);
+        let setup = CallSetup {
+            owner,
+            trunk: "seat".to_string(),
+            flow,
+            invite: request,
+            ess,
+            key,
+            route_number: called,
+            ring_timeout: std::time::Duration::ZERO,
+            targets: Vec::new(),
+            queue: None,
+        };
+        tokio::spawn(call::feature_task::run(
+            setup,
+            purpose,
+            self.ctx.clone(),
+            events,
+        ));
     }
 
     /// A trunk call refused before it became a call still leaves a record.
@@ -513,6 +674,9 @@ impl Core {
                 self.dialogs.insert(dialog.clone(), owner);
                 self.owner_dialogs.entry(owner).or_default().push(dialog);
             }
+            CoreCommand::Bindings { seat, reply } => {
+                let _ = reply.send(self.registrar.lookup(now, &seat));
+            }
             CoreCommand::Finished { owner } => {
                 self.calls.remove(&owner);
                 for dialog in self.owner_dialogs.remove(&owner).unwrap_or_default() {
@@ -523,6 +687,13 @@ impl Core {
             }
         }
     }
+}
+
+/// What a trunk call becomes.
+enum Kind {
+    Ring(Vec<String>),
+    Queue(String, u8),
+    Announce(String),
 }
 
 /// A security event: a log line under its own target (so it can be routed to a SIEM) and a

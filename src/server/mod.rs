@@ -1,6 +1,7 @@
 //! The daemon's lifecycle: bind every socket, start the tasks, report the bound addresses, and
 //! on shutdown end the calls, stop the transports and flush every pending record.
 
+pub mod acd;
 pub mod core;
 pub mod trunks;
 
@@ -14,14 +15,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use self::acd::AcdService;
 use self::core::{Core, CoreChannels, CoreSnapshot};
 use crate::auth::NonceKey;
 use crate::call::board::Board;
 use crate::call::clock::{Clock, SystemClock};
 use crate::call::CallContext;
 use crate::config::LoadedConfig;
+use crate::media::encoded::EncodedPrompts;
 use crate::media::{MediaError, RtpPortPool};
 use crate::metrics::MetricsError;
+use crate::queue::{Acd, SeatId};
 use crate::registrar::Registrar;
 use crate::sip::flow::LocalAddrs;
 use crate::sip::transport::{run_tcp, run_udp, SipSender};
@@ -48,6 +52,8 @@ pub enum StartError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error("queues: {0}")]
+    Queues(String),
 }
 
 /// Copies the state of the RTP pool and the store writer into the metrics once a second.
@@ -77,6 +83,8 @@ pub struct Daemon {
     drain: CancellationToken,
     transports: CancellationToken,
     core: JoinHandle<()>,
+    acd_stop: CancellationToken,
+    acd_task: JoinHandle<()>,
     writer_task: JoinHandle<()>,
     others: Vec<JoinHandle<()>>,
     snapshots: mpsc::Sender<oneshot::Sender<CoreSnapshot>>,
@@ -148,6 +156,17 @@ impl Daemon {
         let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (snapshot_tx, snapshot_rx) = mpsc::channel(16);
         let board = Board::default();
+        let seats: Vec<SeatId> = settings
+            .seats
+            .iter()
+            .map(|s| SeatId::from(s.user.as_str()))
+            .collect();
+        let acd = Acd::new(&settings.queues, &seats, tokio::time::Instant::now())
+            .map_err(|e| StartError::Queues(e.to_string()))?;
+        let acd_stop = CancellationToken::new();
+        let (acd, acd_task) =
+            AcdService::start(acd, seats, writer.clone(), clock.clone(), acd_stop.clone());
+        let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
         let ctx = Arc::new(CallContext {
             core: command_tx,
             local,
@@ -159,6 +178,8 @@ impl Daemon {
             clock,
             board: board.clone(),
             no_response: SEAT_NO_RESPONSE,
+            acd,
+            prompts,
         });
         let registrar = Registrar::new(
             settings.sip.realm.clone(),
@@ -214,6 +235,8 @@ impl Daemon {
             drain,
             transports,
             core,
+            acd_stop,
+            acd_task,
             writer_task,
             others,
             snapshots: snapshot_tx,
@@ -256,6 +279,8 @@ impl Daemon {
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.drain.cancel();
         let _ = self.core.await;
+        self.acd_stop.cancel();
+        let _ = self.acd_task.await;
         self.transports.cancel();
         for task in self.others {
             let _ = task.await;

@@ -1,0 +1,267 @@
+//! Short calls the daemon answers itself, plays to, and hangs up: a seat dialling a feature code
+//! (or the access number, then typing the code as keys), and a caller reaching a route outside
+//! its calendar's hours.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, Instrument};
+
+use super::caller_leg::CallerLeg;
+use super::in_dialog::{self, InDialog};
+use super::io::CallIo;
+use super::machine::{EndedBy, Outcome};
+use super::task::{far_future, refuse_early, CallFacts};
+use super::{CallContext, CallEvent, CallSetup};
+use crate::features::{CodeCollector, Collected, Feature, FeatureCodes};
+use crate::media::dtmf::parse_info;
+use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg};
+use crate::media::sdp::{self, Direction, LocalMedia, Negotiated};
+use crate::queue::{AcdInput, SeatCommand, SeatId};
+use crate::sip::build;
+use crate::sip::ids;
+use crate::store::Disposition;
+
+pub enum Purpose {
+    /// A seat dialled a complete feature code.
+    Code { seat: String, feature: Feature },
+    /// A seat dialled the access number: ask for the code, take it as keys.
+    Access {
+        seat: String,
+        codes: FeatureCodes,
+        inter_digit: Duration,
+    },
+    /// A caller outside opening hours: play this prompt and hang up (a call record is kept).
+    Announce { prompt: String },
+}
+
+enum Step {
+    /// Waiting for keys (after "enter code").
+    Collecting,
+    /// The last prompt plays; then goodbye.
+    Closing,
+}
+
+struct Driver {
+    io: CallIo,
+    facts: CallFacts,
+    caller: CallerLeg,
+    negotiated: Negotiated,
+    local: LocalMedia,
+    hub: HubHandle,
+    purpose: Purpose,
+    collector: Option<CodeCollector>,
+    step: Step,
+}
+
+pub async fn run(
+    setup: CallSetup,
+    purpose: Purpose,
+    ctx: Arc<CallContext>,
+    events: mpsc::Receiver<CallEvent>,
+) {
+    let facts = CallFacts::new(&setup, &ctx);
+    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
+    let io = CallIo {
+        ctx,
+        owner: setup.owner,
+    };
+    async move {
+        let (hub_tx, hub_rx) = mpsc::channel(16);
+        let refuse = |status: u16| build::response(&setup.invite, status, Some(&ids::tag()));
+        let negotiated = sdp::parse(&setup.invite.body)
+            .ok()
+            .and_then(|o| sdp::negotiate(&o).ok().map(|n| (o, n)));
+        let Some((offer, negotiated)) = negotiated else {
+            let response = refuse(488);
+            return refuse_early(io, facts, setup.key, response).await;
+        };
+        let socket = match io.ctx.rtp.allocate().await {
+            Ok(socket) => socket,
+            Err(_) => {
+                let response = refuse(503);
+                return refuse_early(io, facts, setup.key, response).await;
+            }
+        };
+        let local = LocalMedia {
+            addr: io.ctx.media_addr,
+            rtp_port: socket.local_addr().port(),
+            session_id: u64::from(rand::random::<u32>()),
+            session_version: 1,
+        };
+        let hub = Hub::start(
+            vec![HubLeg {
+                socket,
+                remote: negotiated.remote,
+                telephone_event: negotiated.telephone_event,
+            }],
+            Some(hub_tx),
+        );
+        let caller = CallerLeg::new(
+            setup.invite,
+            setup.key,
+            setup.flow,
+            offer,
+            facts.called.clone(),
+        );
+        let driver = Driver {
+            io,
+            facts,
+            caller,
+            negotiated,
+            local,
+            hub,
+            purpose,
+            collector: None,
+            step: Step::Closing,
+        };
+        driver.drive(events, hub_rx).await;
+    }
+    .instrument(span)
+    .await
+}
+
+impl Driver {
+    async fn drive(
+        mut self,
+        mut events: mpsc::Receiver<CallEvent>,
+        mut hub_events: mpsc::Receiver<HubEvent>,
+    ) {
+        self.caller.bind(&self.io).await;
+        let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
+        self.caller.respond(&self.io, 200, Some(sdp)).await;
+        let first = match &self.purpose {
+            Purpose::Code { seat, feature } => {
+                let (seat, feature) = (seat.clone(), feature.clone());
+                self.apply(&seat, feature).await
+            }
+            Purpose::Access {
+                codes, inter_digit, ..
+            } => {
+                self.collector = Some(CodeCollector::new(codes, *inter_digit));
+                self.step = Step::Collecting;
+                "enter_code".to_string()
+            }
+            Purpose::Announce { prompt } => prompt.clone(),
+        };
+        self.play(&first);
+        let ended_by = loop {
+            let deadline = self.collector.as_ref().and_then(|c| c.poll_timeout());
+            tokio::select! {
+                event = events.recv() => match event {
+                    None | Some(CallEvent::Shutdown) | Some(CallEvent::AckTimeout) => break EndedBy::Daemon,
+                    Some(CallEvent::Request { key, request, ess }) if ess.call_id == self.caller.call_id() => {
+                        let caller = &self.caller;
+                        let io = &self.io;
+                        let ours = caller.answer_sdp.clone();
+                        match in_dialog::answer(io, key, request, ours.as_deref(), |r| caller.decorate(io, r)).await {
+                            InDialog::Bye => break EndedBy::Caller,
+                            InDialog::Refresh(Some(addr)) => self.hub.set_remote(0, addr),
+                            InDialog::Info(info) => {
+                                let ctype = info.headers.get("Content-Type").unwrap_or("").to_string();
+                                if let Ok(digit) = parse_info(&ctype, &info.body) {
+                                    self.on_digit(digit).await;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(_) => {}
+                },
+                Some(event) = hub_events.recv() => match event {
+                    HubEvent::Digit { digit, .. } => self.on_digit(digit).await,
+                    HubEvent::PlaybackDone { .. } => {
+                        if matches!(self.step, Step::Closing) {
+                            self.caller.bye(&self.io).await;
+                            break EndedBy::Daemon;
+                        }
+                    }
+                },
+                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    let result = self.collector.as_mut().map(|c| c.handle_timeout(Instant::now()));
+                    if let Some(result) = result {
+                        self.on_collected(result).await;
+                    }
+                }
+            }
+        };
+        self.hub.stop().await;
+        self.io.finished().await;
+        if let Purpose::Announce { .. } = self.purpose {
+            let outcome = Outcome {
+                disposition: Disposition::Rejected,
+                sip_cause: None,
+                ended_by: Some(ended_by),
+                answered_leg: None,
+            };
+            let record = self.facts.record(&self.io.ctx, &outcome, None, None);
+            self.io.record(record).await;
+        }
+    }
+
+    async fn on_digit(&mut self, digit: char) {
+        if !matches!(self.step, Step::Collecting) {
+            return;
+        }
+        let result = match self.collector.as_mut() {
+            Some(collector) => collector.push(Instant::now(), digit),
+            None => return,
+        };
+        self.on_collected(result).await;
+    }
+
+    async fn on_collected(&mut self, result: Collected) {
+        let seat = match &self.purpose {
+            Purpose::Access { seat, .. } => seat.clone(),
+            _ => return,
+        };
+        match result {
+            Collected::Pending | Collected::Idle => {}
+            Collected::Matched(feature) => {
+                self.step = Step::Closing;
+                let prompt = self.apply(&seat, feature).await;
+                self.play(&prompt);
+            }
+            Collected::Invalid(typed) => {
+                debug!(typed, "invalid feature code");
+                self.step = Step::Closing;
+                self.play("invalid_key");
+            }
+        }
+    }
+
+    /// Tells the ACD and returns the confirmation prompt.
+    async fn apply(&self, seat: &str, feature: Feature) -> String {
+        let id = SeatId::from(seat);
+        let (command, prompt) = match feature {
+            Feature::Login => (SeatCommand::Login { seat: id }, "logged_in"),
+            Feature::Logout => (SeatCommand::Logout { seat: id }, "logged_out"),
+            Feature::Pause { reason } => (
+                SeatCommand::Pause {
+                    seat: id,
+                    reason: reason.unwrap_or_default(),
+                },
+                "paused",
+            ),
+            Feature::Resume => (SeatCommand::Resume { seat: id }, "resumed"),
+        };
+        info!(seat, ?command, "feature code");
+        self.io.ctx.acd.input(AcdInput::Seat(command)).await;
+        prompt.to_string()
+    }
+
+    fn play(&self, prompt: &str) {
+        let audio = self.negotiated.audio;
+        self.hub.play(
+            0,
+            self.io.ctx.prompts.play(
+                &[prompt, "goodbye"][..if prompt == "enter_code" { 1 } else { 2 }],
+                audio.codec,
+                audio.pt,
+                false,
+            ),
+        );
+    }
+}

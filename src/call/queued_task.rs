@@ -1,0 +1,637 @@
+//! The task that drives a queued call: the daemon answers the caller, greets it and queues it
+//! with the ACD; hold music and positions play while it waits; the seats the ACD offers are
+//! rung, and the first phone to answer is bridged to the caller in the media hub.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, warn, Instrument};
+
+use super::board::{LineState, LineView};
+use super::caller_leg::CallerLeg;
+use super::in_dialog::{self, InDialog};
+use super::io::CallIo;
+use super::machine::{EndedBy, Outcome as RingOutcome};
+use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall, Sound};
+use super::seat_leg::SeatLeg;
+use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
+use super::{CallContext, CallEvent, CallSetup, CoreCommand};
+use crate::media::dtmf::parse_info;
+use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg};
+use crate::media::prompts::position_announcement;
+use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
+use crate::media::{PtMap, RelayStats, RtpSocket};
+use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
+use crate::server::acd::{wall_time, Notice};
+use crate::sip::build;
+use crate::sip::ids;
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::transaction::{ClientKey, ServerKey};
+use crate::store::{CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record};
+
+const CALLER: usize = 0;
+
+struct Driver {
+    io: CallIo,
+    facts: CallFacts,
+    call: CallId,
+    queue: String,
+    priority: u8,
+    caller: CallerLeg,
+    /// The caller's codec; seats are offered only this, so nothing is transcoded.
+    negotiated: Negotiated,
+    local: LocalMedia,
+    hub: HubHandle,
+    legs: Vec<SeatLeg>,
+    /// The RTP socket waiting for each offered seat, until it answers or the offer ends.
+    offer_sockets: HashMap<String, RtpSocket>,
+    /// The hub leg of the seat that answered.
+    seat_leg: Option<usize>,
+    record: QueueRecord,
+    reported: RelayStats,
+    answered_at: Option<SystemTime>,
+    connected_at: Option<Instant>,
+    seat: Option<String>,
+}
+
+/// The queue part of the record, built from the ACD's events.
+#[derive(Default)]
+struct QueueRecord {
+    entered_at: Option<SystemTime>,
+    wait: Duration,
+    offers: Vec<Offer>,
+    abandoned: bool,
+    overflow: Option<String>,
+}
+
+pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver<CallEvent>) {
+    let facts = CallFacts::new(&setup, &ctx);
+    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
+    let io = CallIo {
+        ctx,
+        owner: setup.owner,
+    };
+    async move {
+        let (hub_tx, hub_rx) = mpsc::channel(64);
+        match Driver::prepare(setup, io, facts, hub_tx).await {
+            Ok(driver) => driver.drive(events, hub_rx).await,
+            Err(refused) => {
+                let (io, facts, key, response) = *refused;
+                refuse_early(io, facts, key, response).await
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+type Refused = Box<(CallIo, CallFacts, ServerKey, Response)>;
+
+impl Driver {
+    async fn prepare(
+        setup: CallSetup,
+        io: CallIo,
+        facts: CallFacts,
+        hub_events: mpsc::Sender<HubEvent>,
+    ) -> Result<Driver, Refused> {
+        let refuse = |io: CallIo, facts: CallFacts, status: u16| {
+            let response = build::response(&setup.invite, status, Some(&ids::tag()));
+            Err(Box::new((io, facts, setup.key.clone(), response)))
+        };
+        let (queue, priority) = setup.queue.clone().unwrap_or_default();
+        let offer = match sdp::parse(&setup.invite.body) {
+            Ok(offer) => offer,
+            Err(error) => {
+                debug!(%error, "caller offer unusable");
+                return refuse(io, facts, 488);
+            }
+        };
+        let negotiated = match sdp::negotiate(&offer) {
+            Ok(n) => n,
+            Err(error) => {
+                debug!(%error, "no codec in common with the caller");
+                return refuse(io, facts, 488);
+            }
+        };
+        let socket = match io.ctx.rtp.allocate().await {
+            Ok(s) => s,
+            Err(error) => {
+                warn!(%error, "no RTP port for a queued call");
+                return refuse(io, facts, 503);
+            }
+        };
+        let local = LocalMedia {
+            addr: io.ctx.media_addr,
+            rtp_port: socket.local_addr().port(),
+            session_id: u64::from(rand::random::<u32>()),
+            session_version: 1,
+        };
+        let hub = Hub::start(
+            vec![HubLeg {
+                socket,
+                remote: negotiated.remote,
+                telephone_event: negotiated.telephone_event,
+            }],
+            Some(hub_events),
+        );
+        let call = CallId(setup.owner);
+        let caller = CallerLeg::new(
+            setup.invite,
+            setup.key,
+            setup.flow,
+            offer,
+            facts.called.clone(),
+        );
+        Ok(Driver {
+            io,
+            facts,
+            call,
+            queue,
+            priority,
+            caller,
+            negotiated,
+            local,
+            hub,
+            legs: Vec::new(),
+            offer_sockets: HashMap::new(),
+            seat_leg: None,
+            record: QueueRecord::default(),
+            reported: RelayStats::default(),
+            answered_at: None,
+            connected_at: None,
+            seat: None,
+        })
+    }
+
+    async fn drive(
+        mut self,
+        mut events: mpsc::Receiver<CallEvent>,
+        mut hub_events: mpsc::Receiver<HubEvent>,
+    ) {
+        let mut notices = self.io.ctx.acd.join(self.call).await;
+        let mut machine = QueuedCall::new();
+        self.caller.bind(&self.io).await;
+        self.publish(LineState::Ringing);
+        let mut report = tokio::time::interval(MEDIA_REPORT);
+        loop {
+            while let Some(action) = machine.poll_action() {
+                if let Action::Finished(outcome) = action {
+                    self.finish(outcome).await;
+                    return;
+                }
+                self.act(action, &mut machine).await;
+            }
+            let deadline = machine.poll_timeout();
+            tokio::select! {
+                event = events.recv() => {
+                    let now = Instant::now();
+                    match event {
+                        Some(event) => self.on_event(now, event, &mut machine).await,
+                        None => machine.handle(now, Input::Shutdown),
+                    }
+                }
+                Some(event) = hub_events.recv() => match event {
+                    HubEvent::PlaybackDone { leg: CALLER } => machine.handle(Instant::now(), Input::PlaybackDone),
+                    HubEvent::Digit { leg: CALLER, digit } => machine.handle(Instant::now(), Input::Digit(digit)),
+                    _ => {}
+                },
+                Some(notice) = notices.recv() => self.on_notice(notice, &mut machine).await,
+                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    machine.handle_timeout(Instant::now());
+                }
+                _ = report.tick() => self.report_media(),
+            }
+        }
+    }
+
+    async fn on_notice(&mut self, notice: Notice, machine: &mut QueuedCall) {
+        let now = Instant::now();
+        match notice {
+            Notice::Offer { seat, .. } => self.offer(seat, machine).await,
+            Notice::CancelOffer { seat } => {
+                machine.handle(
+                    now,
+                    Input::CancelOffer {
+                        seat: seat.to_string(),
+                    },
+                );
+                self.offer_sockets.remove(seat.as_str());
+            }
+            Notice::Position(n) => machine.handle(now, Input::Position(n)),
+            Notice::Overflow(Overflow::Prompt(_)) => {
+                machine.handle(now, Input::Overflow(CallOverflow::Prompt))
+            }
+            Notice::Overflow(Overflow::Callback(_)) => {
+                machine.handle(now, Input::Overflow(CallOverflow::Callback))
+            }
+            // The ACD moved the caller to another queue itself.
+            Notice::Overflow(Overflow::Queue(_)) | Notice::Connected { .. } => {}
+            Notice::Event(event) => self.on_queue_event(event),
+            Notice::Refused(reason) => debug!(reason, "ACD refused an input about this call"),
+        }
+    }
+
+    /// Rings every phone of the offered seat, from one RTP port reserved for that seat.
+    async fn offer(&mut self, seat: SeatId, machine: &mut QueuedCall) {
+        let (reply, bindings) = oneshot::channel();
+        let _ = self
+            .io
+            .ctx
+            .core
+            .send(CoreCommand::Bindings {
+                seat: seat.to_string(),
+                reply,
+            })
+            .await;
+        let bindings = bindings.await.unwrap_or_default();
+        let socket = match self.io.ctx.rtp.allocate().await {
+            Ok(socket) if !bindings.is_empty() => socket,
+            _ => {
+                self.io
+                    .ctx
+                    .acd
+                    .input(AcdInput::OfferFailed {
+                        call: self.call,
+                        seat,
+                        reason: OfferFailure::Unreachable,
+                    })
+                    .await;
+                return;
+            }
+        };
+        let local = LocalMedia {
+            rtp_port: socket.local_addr().port(),
+            ..self.local
+        };
+        let sdp = build_offer(&SdpParams {
+            local,
+            codecs: vec![self.negotiated.audio],
+            telephone_event: self.negotiated.telephone_event,
+            direction: Direction::SendRecv,
+            ptime: self.negotiated.ptime,
+        });
+        self.offer_sockets.insert(seat.to_string(), socket);
+        let display = self
+            .caller
+            .invite
+            .headers
+            .get("From")
+            .and_then(|f| crate::sip::headers::NameAddr::parse(f).ok())
+            .and_then(|a| a.display);
+        let mut ids = Vec::new();
+        for binding in &bindings {
+            ids.push(self.legs.len());
+            self.legs.push(SeatLeg::new(
+                &self.io.ctx,
+                binding,
+                &self.facts.caller,
+                display.as_deref(),
+                &sdp,
+            ));
+        }
+        machine.handle(
+            Instant::now(),
+            Input::Offer {
+                seat: seat.to_string(),
+                legs: ids,
+            },
+        );
+    }
+
+    fn on_queue_event(&mut self, event: QueueEvent) {
+        let at = wall_time(self.io.ctx.clock.as_ref(), event.at);
+        let r = &mut self.record;
+        match event.kind {
+            QueueEventKind::Entered { .. } => r.entered_at = Some(at),
+            QueueEventKind::Offered { seat, outcome } => r.offers.push(Offer {
+                seat: seat.to_string(),
+                at,
+                outcome: match outcome {
+                    crate::queue::OfferOutcome::Answered => OfferOutcome::Answered,
+                    crate::queue::OfferOutcome::NoAnswer => OfferOutcome::NoAnswer,
+                    crate::queue::OfferOutcome::Busy => OfferOutcome::Busy,
+                    crate::queue::OfferOutcome::Unreachable => OfferOutcome::Unreachable,
+                    crate::queue::OfferOutcome::Cancelled => OfferOutcome::Cancelled,
+                },
+            }),
+            QueueEventKind::Answered { waited, .. } => r.wait = waited,
+            QueueEventKind::Abandoned { waited, .. } => {
+                r.wait = waited;
+                r.abandoned = true;
+            }
+            QueueEventKind::Overflowed { to, waited, .. } => {
+                r.wait = waited;
+                r.overflow = Some(match to {
+                    Overflow::Queue(q) => format!("queue:{q}"),
+                    Overflow::Prompt(_) => "prompt".to_string(),
+                    Overflow::Callback(_) => "callback".to_string(),
+                });
+            }
+            QueueEventKind::CallbackRequested { waited } => r.wait = waited,
+        }
+    }
+
+    async fn on_event(&mut self, now: Instant, event: CallEvent, machine: &mut QueuedCall) {
+        match event {
+            // Answered at once, a CANCEL can only race our 200; the BYE that follows ends it.
+            CallEvent::Cancelled | CallEvent::Ack { .. } => {}
+            CallEvent::AckTimeout => machine.handle(now, Input::CallerAckTimeout),
+            CallEvent::Shutdown => machine.handle(now, Input::Shutdown),
+            CallEvent::Response { key, response } => self.on_response(now, key, response, machine),
+            CallEvent::Request { key, request, ess } => {
+                let leg = if ess.call_id == self.caller.call_id() {
+                    None
+                } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
+                    Some(i)
+                } else {
+                    self.io
+                        .respond(key, build::response(&request, 481, None))
+                        .await;
+                    return;
+                };
+                self.on_request(now, key, request, leg, machine).await;
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        response: Response,
+        machine: &mut QueuedCall,
+    ) {
+        if key.method != Method::Invite {
+            return;
+        }
+        let Some(leg) = self.legs.iter().position(|l| l.key == key) else {
+            return;
+        };
+        if response.is_provisional() {
+            return;
+        }
+        if response.is_success() {
+            if self.legs[leg].is_answered() {
+                return;
+            }
+            let usable = self.legs[leg].on_answer(response).is_ok()
+                && self.legs[leg]
+                    .answer_sdp
+                    .as_ref()
+                    .and_then(|a| sdp::negotiate(a).ok())
+                    .is_some_and(|n| n.audio.codec == self.negotiated.audio.codec);
+            if usable {
+                machine.handle(now, Input::SeatAnswered { leg });
+            } else {
+                // Answered with something we cannot bridge: hang it up, the ACD tries on.
+                machine.handle(now, Input::SeatAnswered { leg: usize::MAX });
+                machine.handle(now, Input::SeatFailed { leg, status: 488 });
+            }
+        } else {
+            machine.handle(
+                now,
+                Input::SeatFailed {
+                    leg,
+                    status: response.status,
+                },
+            );
+        }
+    }
+
+    async fn on_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        leg: Option<usize>,
+        machine: &mut QueuedCall,
+    ) {
+        let ours = match leg {
+            None => self.caller.answer_sdp.clone(),
+            Some(_) => None,
+        };
+        let caller = &self.caller;
+        let io = &self.io;
+        let decorate = |r: &mut Response| caller.decorate(io, r);
+        match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
+            InDialog::Bye => match leg {
+                None => machine.handle(now, Input::CallerBye),
+                Some(leg) => machine.handle(now, Input::SeatBye { leg }),
+            },
+            InDialog::Refresh(Some(addr)) => match leg {
+                None => self.hub.set_remote(CALLER, addr),
+                Some(_) => {
+                    if let Some(hub_leg) = self.seat_leg {
+                        self.hub.set_remote(hub_leg, addr);
+                    }
+                }
+            },
+            InDialog::Info(info) if leg.is_none() => {
+                let ctype = info.headers.get("Content-Type").unwrap_or("");
+                if let Ok(digit) = parse_info(ctype, &info.body) {
+                    machine.handle(now, Input::Digit(digit));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn act(&mut self, action: Action, machine: &mut QueuedCall) {
+        match action {
+            Action::Answer => {
+                let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
+                self.caller.respond(&self.io, 200, Some(sdp)).await;
+            }
+            Action::Play(sound) => self.play(sound, machine),
+            Action::Acd(note) => self.tell_acd(note).await,
+            Action::Ring(leg) => self.legs[leg].ring(&self.io).await,
+            Action::Cancel(leg) => self.legs[leg].cancel(&self.io).await,
+            Action::Connect(leg) => self.connect(leg).await,
+            Action::AckAndHangUp(leg) => {
+                if let Some(l) = self.legs.get_mut(leg) {
+                    l.ack(&self.io).await;
+                    l.bye(&self.io).await;
+                }
+            }
+            Action::ByeCaller => self.caller.bye(&self.io).await,
+            Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
+            Action::Finished(_) => {}
+        }
+    }
+
+    fn play(&mut self, sound: Sound, machine: &mut QueuedCall) {
+        let names: Vec<&'static str> = match sound {
+            Sound::Welcome => vec!["welcome"],
+            Sound::Hold => vec!["hold_music"],
+            Sound::Position(n) => match position_announcement(n as u32) {
+                Some(names) => names,
+                None => {
+                    // Nothing to say for this position: straight back to the music.
+                    machine.handle(Instant::now(), Input::PlaybackDone);
+                    return;
+                }
+            },
+            Sound::AllBusy => vec!["all_busy"],
+            Sound::CallbackOffer => vec!["callback_offer"],
+            Sound::CallbackRecorded => vec!["callback_recorded"],
+        };
+        let looping = sound == Sound::Hold;
+        let audio = self.negotiated.audio;
+        self.hub.play(
+            CALLER,
+            self.io
+                .ctx
+                .prompts
+                .play(&names, audio.codec, audio.pt, looping),
+        );
+    }
+
+    async fn tell_acd(&mut self, note: AcdNote) {
+        let call = self.call;
+        let input = match note {
+            AcdNote::Enqueue => AcdInput::Enqueue {
+                call,
+                queue: self.queue.clone(),
+                priority: self.priority,
+            },
+            AcdNote::Answered { seat } => AcdInput::OfferAnswered {
+                call,
+                seat: seat.into(),
+            },
+            AcdNote::Failed { seat, status } => {
+                self.offer_sockets.remove(&seat);
+                let reason = match status {
+                    486 | 600 | 603 => OfferFailure::Busy,
+                    408 | 480 | 487 => OfferFailure::NoAnswer,
+                    _ => OfferFailure::Unreachable,
+                };
+                AcdInput::OfferFailed {
+                    call,
+                    seat: seat.into(),
+                    reason,
+                }
+            }
+            AcdNote::Abandoned => AcdInput::Abandon { call },
+            AcdNote::Ended { seat } => AcdInput::CallEnded { seat: seat.into() },
+            AcdNote::CallbackRequested => {
+                let request = CallbackRequest {
+                    id: format!("cb-{}", ids::tag()),
+                    call_id: self.facts.id.clone(),
+                    number: self.facts.caller.clone(),
+                    queue: self.queue.clone(),
+                    requested_at: self.io.ctx.clock.now(),
+                };
+                info!(number = %request.number, "callback requested");
+                if let Err(error) = self.io.ctx.writer.submit(Record::Callback(request)).await {
+                    warn!(%error, "callback request not queued");
+                }
+                AcdInput::CallbackRequested { call }
+            }
+        };
+        self.io.ctx.acd.input(input).await;
+    }
+
+    async fn connect(&mut self, leg: usize) {
+        self.legs[leg].ack(&self.io).await;
+        let seat = self.legs[leg].seat.clone();
+        let Some(socket) = self.offer_sockets.remove(&seat) else {
+            return;
+        };
+        let answer = self.legs[leg]
+            .answer_sdp
+            .as_ref()
+            .and_then(|a| sdp::negotiate(a).ok());
+        let remote = answer.as_ref().and_then(|a| a.remote);
+        let mut map = PtMap::identity();
+        if let Some(a) = &answer {
+            map = map.with(self.negotiated.audio.pt, a.audio.pt);
+            if let (Some(ours), Some(theirs)) = (self.negotiated.telephone_event, a.telephone_event)
+            {
+                map = map.with(ours, theirs);
+            }
+        }
+        let hub_leg = self.hub.add_leg(HubLeg {
+            socket,
+            remote,
+            telephone_event: answer.as_ref().and_then(|a| a.telephone_event),
+        });
+        self.hub.bridge(CALLER, hub_leg, map);
+        self.seat_leg = Some(hub_leg);
+        self.seat = Some(seat.clone());
+        self.answered_at = Some(self.io.ctx.clock.now());
+        self.connected_at = Some(Instant::now());
+        info!(%seat, "queued call connected");
+        self.publish(LineState::Connected);
+    }
+
+    fn publish(&self, state: LineState) {
+        self.io.ctx.board.update(
+            self.io.owner,
+            LineView {
+                id: self.facts.id.clone(),
+                trunk: self.facts.trunk.clone(),
+                caller: self.facts.caller.clone(),
+                called: self.facts.called.clone(),
+                seat: self.seat.clone(),
+                state,
+                media: self.reported,
+            },
+        );
+    }
+
+    fn report_media(&mut self) {
+        let now = RelayStats {
+            a: self.hub.stats(CALLER),
+            b: self.seat_leg.map(|l| self.hub.stats(l)).unwrap_or_default(),
+        };
+        report_relayed(&self.reported, &now);
+        self.reported = now;
+        self.publish(if self.seat.is_some() {
+            LineState::Connected
+        } else {
+            LineState::Ringing
+        });
+    }
+
+    async fn finish(mut self, outcome: super::queued::Outcome) {
+        self.report_media();
+        self.io.ctx.acd.leave(self.call).await;
+        self.hub.stop().await;
+        self.offer_sockets.clear();
+        self.io.ctx.board.remove(self.io.owner);
+        self.io.finished().await;
+        if let Some(at) = self.connected_at {
+            metrics::histogram!(crate::metrics::names::CALL_DURATION_SECONDS)
+                .record(at.elapsed().as_secs_f64());
+        }
+        let ring_outcome = RingOutcome {
+            disposition: outcome.disposition,
+            sip_cause: outcome.sip_cause,
+            ended_by: outcome.ended_by,
+            answered_leg: None,
+        };
+        let mut record = self.facts.record(
+            &self.io.ctx,
+            &ring_outcome,
+            outcome.seat.clone(),
+            self.answered_at,
+        );
+        let r = self.record;
+        record.queue = Some(QueueOutcome {
+            queue: self.queue.clone(),
+            entered_at: r.entered_at.unwrap_or(self.facts.offered_at),
+            wait: r.wait,
+            offers: r.offers,
+            abandoned: r.abandoned
+                || outcome.disposition == Disposition::Abandoned
+                    && outcome.ended_by == Some(EndedBy::Caller)
+                    && record.seat.is_none(),
+            overflow: r.overflow.or(outcome.overflow.map(str::to_string)),
+        });
+        info!(disposition = record.disposition.as_str(), seat = ?record.seat, "queued call finished");
+        self.io.record(record).await;
+    }
+}

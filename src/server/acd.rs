@@ -1,0 +1,278 @@
+//! The ACD service: one task that owns the automatic call distributor (`queue::Acd`), takes
+//! inputs from calls and from the core (feature codes, registrations), hands each call the
+//! actions that concern it, and records every seat state change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::call::clock::Clock;
+use crate::metrics::names;
+use crate::queue::{
+    Acd, AcdAction, AcdInput, CallId, Overflow, PauseReason, QueueEvent, SeatChange, SeatId,
+    SeatState,
+};
+use crate::store::{Record, SeatEvent, WriterHandle};
+
+const REQUEST_QUEUE: usize = 1024;
+/// Notices waiting for one call; a call this far behind loses the excess (and is logged).
+const NOTICE_QUEUE: usize = 64;
+
+/// What the ACD tells one call.
+#[derive(Debug)]
+pub enum Notice {
+    Offer {
+        seat: SeatId,
+        ring_timeout: Duration,
+    },
+    CancelOffer {
+        seat: SeatId,
+    },
+    Position(usize),
+    Overflow(Overflow),
+    Connected {
+        seat: SeatId,
+        waited: Duration,
+    },
+    /// For the call's record.
+    Event(QueueEvent),
+    /// The ACD refused an input about this call (unknown queue, a withdrawn offer).
+    Refused(String),
+}
+
+enum Request {
+    Input(AcdInput),
+    /// A call joins: its notices go to `notices` until it leaves.
+    Join {
+        call: CallId,
+        notices: mpsc::Sender<Notice>,
+    },
+    Leave {
+        call: CallId,
+    },
+}
+
+#[derive(Clone)]
+pub struct AcdHandle {
+    requests: mpsc::Sender<Request>,
+}
+
+impl AcdHandle {
+    pub async fn input(&self, input: AcdInput) {
+        if self.requests.send(Request::Input(input)).await.is_err() {
+            debug!("ACD gone (shutting down)");
+        }
+    }
+
+    /// Subscribes `call` to its notices; call before it enqueues.
+    pub async fn join(&self, call: CallId) -> mpsc::Receiver<Notice> {
+        let (notices, rx) = mpsc::channel(NOTICE_QUEUE);
+        let _ = self.requests.send(Request::Join { call, notices }).await;
+        rx
+    }
+
+    pub async fn leave(&self, call: CallId) {
+        let _ = self.requests.send(Request::Leave { call }).await;
+    }
+
+    /// For the core, which must never wait: a full queue drops the input (and logs it).
+    pub fn try_input(&self, input: AcdInput) {
+        if self.requests.try_send(Request::Input(input)).is_err() {
+            warn!("ACD request queue full; input dropped");
+        }
+    }
+}
+
+pub struct AcdService {
+    acd: Acd,
+    calls: HashMap<CallId, mpsc::Sender<Notice>>,
+    writer: WriterHandle,
+    clock: Arc<dyn Clock>,
+    /// The seats in configuration order, for the seat-state gauge.
+    seats: Vec<SeatId>,
+}
+
+impl AcdService {
+    pub fn start(
+        acd: Acd,
+        seats: Vec<SeatId>,
+        writer: WriterHandle,
+        clock: Arc<dyn Clock>,
+        stop: CancellationToken,
+    ) -> (AcdHandle, tokio::task::JoinHandle<()>) {
+        let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
+        let service = AcdService {
+            acd,
+            calls: HashMap::new(),
+            writer,
+            clock,
+            seats,
+        };
+        let task = tokio::spawn(service.run(rx, stop));
+        (AcdHandle { requests }, task)
+    }
+
+    async fn run(mut self, mut requests: mpsc::Receiver<Request>, stop: CancellationToken) {
+        self.publish_seats();
+        loop {
+            let deadline = self.acd.poll_timeout();
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                request = requests.recv() => match request {
+                    Some(request) => self.on_request(request),
+                    None => return,
+                },
+                _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if deadline.is_some() => {
+                    self.acd.handle_timeout(Instant::now());
+                }
+            }
+            self.drain().await;
+        }
+    }
+
+    fn on_request(&mut self, request: Request) {
+        match request {
+            Request::Join { call, notices } => {
+                self.calls.insert(call, notices);
+            }
+            Request::Leave { call } => {
+                self.calls.remove(&call);
+            }
+            Request::Input(input) => {
+                let call = input_call(&input);
+                if let Err(error) = self.acd.handle(Instant::now(), input) {
+                    debug!(%error, "ACD refused an input");
+                    if let Some(call) = call {
+                        self.notify(call, Notice::Refused(error.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn drain(&mut self) {
+        let mut seats_changed = false;
+        while let Some(action) = self.acd.poll_action() {
+            match action {
+                AcdAction::Offer {
+                    call,
+                    seat,
+                    ring_timeout,
+                } => self.notify(call, Notice::Offer { seat, ring_timeout }),
+                AcdAction::CancelOffer { call, seat } => {
+                    self.notify(call, Notice::CancelOffer { seat })
+                }
+                AcdAction::AnnouncePosition { call, position } => {
+                    self.notify(call, Notice::Position(position))
+                }
+                AcdAction::Overflow { call, to } => self.notify(call, Notice::Overflow(to)),
+                AcdAction::Connected { call, seat, waited } => {
+                    self.notify(call, Notice::Connected { seat, waited })
+                }
+                AcdAction::QueueEvent(event) => {
+                    let call = event.call;
+                    self.notify(call, Notice::Event(event));
+                }
+                AcdAction::SeatChanged(change) => {
+                    seats_changed = true;
+                    self.record(change).await;
+                }
+            }
+        }
+        if seats_changed {
+            self.publish_seats();
+        }
+    }
+
+    fn notify(&self, call: CallId, notice: Notice) {
+        if let Some(notices) = self.calls.get(&call) {
+            if notices.try_send(notice).is_err() {
+                warn!(call = call.0, "call not keeping up with ACD notices");
+            }
+        }
+    }
+
+    async fn record(&self, change: SeatChange) {
+        let (from, _) = state_name(&change.from);
+        let (to, reason) = state_name(&change.to);
+        info!(seat = %change.seat, from, to, reason = ?reason, "seat state");
+        let at = wall_time(self.clock.as_ref(), change.at);
+        let event = SeatEvent {
+            seat: change.seat.to_string(),
+            at,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason,
+        };
+        if let Err(error) = self.writer.submit(Record::SeatEvent(event)).await {
+            warn!(%error, "seat event not queued");
+        }
+    }
+
+    fn publish_seats(&self) {
+        let mut counts: HashMap<&'static str, usize> = [
+            "logged_out",
+            "available",
+            "ringing",
+            "on_call",
+            "wrap_up",
+            "paused",
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        for seat in &self.seats {
+            if let Some(state) = self.acd.seat_state(seat) {
+                *counts.entry(state_name(state).0).or_default() += 1;
+            }
+        }
+        for (state, n) in counts {
+            metrics::gauge!(names::SEATS, "state" => state).set(n as f64);
+        }
+    }
+}
+
+fn input_call(input: &AcdInput) -> Option<CallId> {
+    match input {
+        AcdInput::Enqueue { call, .. }
+        | AcdInput::Abandon { call }
+        | AcdInput::OfferAnswered { call, .. }
+        | AcdInput::OfferFailed { call, .. }
+        | AcdInput::CallbackRequested { call } => Some(*call),
+        _ => None,
+    }
+}
+
+/// The stored name of a seat state, and a pause's reason.
+pub fn state_name(state: &SeatState) -> (&'static str, Option<String>) {
+    match state {
+        SeatState::LoggedOut => ("logged_out", None),
+        SeatState::Available { .. } => ("available", None),
+        SeatState::Ringing { .. } => ("ringing", None),
+        SeatState::OnCall { .. } => ("on_call", None),
+        SeatState::WrapUp { .. } => ("wrap_up", None),
+        SeatState::Paused { reason } => (
+            "paused",
+            Some(match reason {
+                PauseReason::Code(code) => code.clone(),
+                PauseReason::NoAnswer => "no_answer".to_string(),
+            }),
+        ),
+    }
+}
+
+/// The wall-clock time of a monotonic instant in the recent past or future.
+pub fn wall_time(clock: &dyn Clock, at: Instant) -> SystemTime {
+    let now = Instant::now();
+    let wall = clock.now();
+    if at <= now {
+        wall - (now - at)
+    } else {
+        wall + (at - now)
+    }
+}
