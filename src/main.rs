@@ -7,7 +7,7 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use hotline::config::{self, LoadedConfig};
-use hotline::dialplan::RingTarget;
+use hotline::dialplan::{Closed, RingTarget};
 use hotline::server::Daemon;
 
 const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
@@ -101,16 +101,31 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
     );
     for route in routes {
         let target = match &route.target {
-            RingTarget::AllSeats => "every registered seat".to_string(),
-            RingTarget::Seats(seats) => format!("seats {}", seats.join(", ")),
-            RingTarget::Queue { name, priority } => format!("queue {name} (priority {priority})"),
+            RingTarget::AllSeats => format!(
+                "ring every registered seat for {} s",
+                route.ring_timeout.as_secs()
+            ),
+            RingTarget::Seats(seats) => format!(
+                "ring {} for {} s",
+                seats.join(", "),
+                route.ring_timeout.as_secs()
+            ),
+            RingTarget::Queue { name, priority } => format!("queue {name}, priority {priority}"),
         };
-        println!(
-            "  {} -> {} (ring {} s)",
-            route.number,
-            target,
-            route.ring_timeout.as_secs()
-        );
+        let hours = match &route.when_closed {
+            Some(w) => match &w.closed {
+                Closed::Queue { name, priority } => format!(
+                    " (calendar {}; when closed: queue {name}, priority {priority})",
+                    w.calendar
+                ),
+                Closed::Prompt(prompt) => format!(
+                    " (calendar {}; when closed: prompt {prompt}, then hang up)",
+                    w.calendar
+                ),
+            },
+            None => String::new(),
+        };
+        println!("  {} -> {target}{hours}", route.number);
     }
     Ok(())
 }

@@ -449,7 +449,20 @@ mod tests {
         assert_eq!(users, ["1001", "1002", "1003"]);
         assert_eq!(s.trunks[0].name, "carrier");
         let hotline = loaded.dialplan.route("12345").unwrap();
-        assert_eq!(hotline.target, RingTarget::AllSeats);
+        assert_eq!(
+            hotline.target,
+            RingTarget::Queue {
+                name: "citizens".into(),
+                priority: crate::dialplan::DEFAULT_PRIORITY
+            }
+        );
+        assert_eq!(s.queues[0].name, "citizens");
+        assert!(loaded
+            .dialplan
+            .route("12347")
+            .unwrap()
+            .when_closed
+            .is_some());
         assert_eq!(hotline.file, manifest().join("dialplans/hotline.toml"));
         assert_eq!(
             loaded.dialplan.route("12346").unwrap().target,
@@ -461,7 +474,7 @@ mod tests {
     fn plain_load_resolves_dialplans_from_the_working_directory() {
         // cargo runs unit tests in the package root, where dialplans/ lives.
         let loaded = load(Path::new("config/hotline.toml")).unwrap();
-        assert_eq!(loaded.dialplan.routes().len(), 2);
+        assert_eq!(loaded.dialplan.routes().len(), 4);
         assert_eq!(
             loaded.dialplan.routes()[0].file,
             Path::new("dialplans/hotline.toml")

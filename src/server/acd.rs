@@ -14,8 +14,8 @@ use tracing::{debug, info, warn};
 use crate::call::clock::Clock;
 use crate::metrics::names;
 use crate::queue::{
-    Acd, AcdAction, AcdInput, CallId, Overflow, PauseReason, QueueEvent, SeatChange, SeatId,
-    SeatState,
+    Acd, AcdAction, AcdInput, CallId, Overflow, PauseReason, QueueEvent, QueueEventKind,
+    SeatChange, SeatId, SeatState,
 };
 use crate::store::{Record, SeatEvent, WriterHandle};
 
@@ -95,12 +95,14 @@ pub struct AcdService {
     clock: Arc<dyn Clock>,
     /// The seats in configuration order, for the seat-state gauge.
     seats: Vec<SeatId>,
+    queues: Vec<String>,
 }
 
 impl AcdService {
     pub fn start(
         acd: Acd,
         seats: Vec<SeatId>,
+        queues: Vec<String>,
         writer: WriterHandle,
         clock: Arc<dyn Clock>,
         stop: CancellationToken,
@@ -112,6 +114,7 @@ impl AcdService {
             writer,
             clock,
             seats,
+            queues,
         };
         let task = tokio::spawn(service.run(rx, stop));
         (AcdHandle { requests }, task)
@@ -175,6 +178,7 @@ impl AcdService {
                     self.notify(call, Notice::Connected { seat, waited })
                 }
                 AcdAction::QueueEvent(event) => {
+                    observe(&event);
                     let call = event.call;
                     self.notify(call, Notice::Event(event));
                 }
@@ -186,6 +190,12 @@ impl AcdService {
         }
         if seats_changed {
             self.publish_seats();
+        }
+        for queue in &self.queues {
+            if let Some(n) = self.acd.waiting(queue) {
+                metrics::gauge!(names::QUEUE_CALLERS_WAITING, "queue" => queue.clone())
+                    .set(n as f64);
+            }
         }
     }
 
@@ -235,6 +245,18 @@ impl AcdService {
             metrics::gauge!(names::SEATS, "state" => state).set(n as f64);
         }
     }
+}
+
+/// How long callers waited, by how their wait ended.
+fn observe(event: &QueueEvent) {
+    let waited = match &event.kind {
+        QueueEventKind::Answered { waited, .. }
+        | QueueEventKind::Abandoned { waited, .. }
+        | QueueEventKind::Overflowed { waited, .. } => *waited,
+        _ => return,
+    };
+    metrics::histogram!(names::QUEUE_WAIT_SECONDS, "queue" => event.queue.clone())
+        .record(waited.as_secs_f64());
 }
 
 fn input_call(input: &AcdInput) -> Option<CallId> {

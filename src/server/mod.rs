@@ -164,8 +164,14 @@ impl Daemon {
         let acd = Acd::new(&settings.queues, &seats, tokio::time::Instant::now())
             .map_err(|e| StartError::Queues(e.to_string()))?;
         let acd_stop = CancellationToken::new();
-        let (acd, acd_task) =
-            AcdService::start(acd, seats, writer.clone(), clock.clone(), acd_stop.clone());
+        let (acd, acd_task) = AcdService::start(
+            acd,
+            seats,
+            settings.queues.iter().map(|q| q.name.clone()).collect(),
+            writer.clone(),
+            clock.clone(),
+            acd_stop.clone(),
+        );
         let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
         let ctx = Arc::new(CallContext {
             core: command_tx,
