@@ -49,6 +49,19 @@ pub struct Binding {
     pub cseq: u32,
 }
 
+/// Whether a digest's `uri` names the server the request went to. Phones use the Request-URI
+/// itself; some (SIPp) use just the server's address. Either way the digest covers the method and
+/// our nonce, so it cannot be replayed on another server or for another kind of request.
+fn same_server(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (SipUri::parse(digest_uri), SipUri::parse(request_uri)) {
+        (Ok(d), Ok(r)) => d.host.eq_ignore_ascii_case(&r.host) && d.port == r.port,
+        _ => false,
+    }
+}
+
 /// What `authenticate_seat` decided.
 #[derive(Debug)]
 pub enum SeatAuth {
@@ -206,7 +219,7 @@ impl Registrar {
             Verdict::Ok { user } => {
                 let uri_ok = header
                     .and_then(|v| parse_credentials(v).ok())
-                    .is_some_and(|c| c.uri == req.uri);
+                    .is_some_and(|c| same_server(&c.uri, &req.uri));
                 if uri_ok {
                     SeatAuth::Seat(user)
                 } else {
