@@ -340,7 +340,9 @@ impl Driver {
             CallEvent::Cancelled | CallEvent::Ack { .. } => {}
             CallEvent::AckTimeout => machine.handle(now, Input::CallerAckTimeout),
             CallEvent::Shutdown => machine.handle(now, Input::Shutdown),
-            CallEvent::Response { key, response } => self.on_response(now, key, response, machine),
+            CallEvent::Response { key, response } => {
+                self.on_response(now, key, response, machine).await
+            }
             CallEvent::Request { key, request, ess } => {
                 let leg = if ess.call_id == self.caller.call_id() {
                     None
@@ -357,7 +359,7 @@ impl Driver {
         }
     }
 
-    fn on_response(
+    async fn on_response(
         &mut self,
         now: Instant,
         key: ClientKey,
@@ -386,8 +388,9 @@ impl Driver {
             if usable {
                 machine.handle(now, Input::SeatAnswered { leg });
             } else {
-                // Answered with something we cannot bridge: hang it up, the ACD tries on.
-                machine.handle(now, Input::SeatAnswered { leg: usize::MAX });
+                // Answered with something we cannot bridge: ACK it, hang it up, the ACD tries on.
+                self.legs[leg].ack(&self.io).await;
+                self.legs[leg].bye(&self.io).await;
                 machine.handle(now, Input::SeatFailed { leg, status: 488 });
             }
         } else {

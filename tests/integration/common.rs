@@ -26,6 +26,9 @@ pub struct Options {
     pub ring_timeout_secs: u32,
     /// Trunk sources; the default admits 127.0.0.1.
     pub trunk_sources: String,
+    /// Extra lines for queue `q` (numbers 12350, and 12351 at priority 0), e.g.
+    /// `overflow = { callback = true }`.
+    pub queue_extra: String,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             ring: "\"all\"".to_string(),
             ring_timeout_secs: 20,
             trunk_sources: "[\"127.0.0.1/32\"]".to_string(),
+            queue_extra: String::new(),
         }
     }
 }
@@ -79,11 +83,20 @@ dir = "{prompts}"
 [[trunks]]
 name = "carrier"
 sources = {sources}
+
+[[queues]]
+name = "q"
+seats = "all"
+ring_timeout_secs = 3
+wrap_up_secs = 2
+position_interval_secs = 10
+{queue_extra}
 "#,
         db = dir.join("hotline.db").display(),
         dialplan = dir.join("dialplan.toml").display(),
         sources = options.trunk_sources,
         prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/zh"),
+        queue_extra = options.queue_extra,
     );
     let dialplan = format!(
         r#"[[routes]]
@@ -95,6 +108,15 @@ ring_timeout_secs = {timeout}
 number = "12346"
 ring = ["1001"]
 ring_timeout_secs = {timeout}
+
+[[routes]]
+number = "12350"
+queue = "q"
+
+[[routes]]
+number = "12351"
+queue = "q"
+priority = 0
 "#,
         ring = options.ring,
         timeout = options.ring_timeout_secs,
