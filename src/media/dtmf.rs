@@ -126,8 +126,12 @@ impl EventDetector {
                 last.duration = last.duration.max(event.duration);
                 return None;
             }
-            // A late packet of an earlier press, delivered out of order.
-            if ahead.wrapping_neg() <= STALE_WINDOW {
+            // A late packet of an earlier press, delivered out of order. But a packet that
+            // starts an event (marker bit, RFC 4733 §2.5.1.2), or that is no end packet once the
+            // last press has ended, is a new press whatever its timestamp: senders that replay
+            // recorded events (SIPp's pcaps) do not keep timestamps increasing.
+            let starts_anew = marker || (last.ended && !event.end);
+            if ahead.wrapping_neg() <= STALE_WINDOW && !starts_anew {
                 return None;
             }
             // RFC 4733 §2.5.1.3: a key held past 0xFFFF units goes on in a new
@@ -208,6 +212,22 @@ fn parse_signal(value: &str) -> Result<char, DtmfError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn replayed_presses_with_earlier_timestamps_still_count() {
+        // SIPp plays one pcap per key: same SSRC, each key's timestamp lower than the last.
+        let press = |key: u8, end: bool| [key, if end { 0x80 | 10 } else { 10 }, 0x01, 0x18];
+        let mut d = super::EventDetector::new();
+        assert_eq!(d.on_packet(85_760, true, &press(10, false)), Some('*'));
+        assert_eq!(d.on_packet(85_760, false, &press(10, true)), None);
+        assert_eq!(d.on_packet(54_720, true, &press(7, false)), Some('7'));
+        assert_eq!(d.on_packet(54_720, false, &press(7, true)), None);
+        // Its start packet lost: the first update of a new key, after the last one ended.
+        assert_eq!(d.on_packet(13_280, false, &press(1, false)), Some('1'));
+        // Its end packets, repeated, are no new press.
+        assert_eq!(d.on_packet(13_280, false, &press(1, true)), None);
+        assert_eq!(d.on_packet(13_280, false, &press(1, true)), None);
+    }
+
     use super::*;
 
     /// Payloads of SIPp's `dtmf_2833_1.pcap` (PT 101, timestamp 13280): a

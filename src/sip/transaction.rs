@@ -33,6 +33,10 @@ pub struct ServerKey {
     pub branch: String,
     pub sent_by: String,
     pub method: Method,
+    /// The CSeq number. RFC 3261 matches without it, but a retransmission, its CANCEL and the
+    /// ACK of its failure all carry it; a peer that reuses a branch for a new request (SIPp
+    /// sending from a loop) still gets each request treated as new.
+    pub seq: u32,
 }
 
 impl ServerKey {
@@ -57,6 +61,7 @@ impl ServerKey {
             branch,
             sent_by: via.sent_by(),
             method,
+            seq: ess.cseq.seq,
         }
     }
 }

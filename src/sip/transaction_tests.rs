@@ -1050,3 +1050,31 @@ fn a_2xx_from_another_fork_still_reaches_the_owner() {
         Some("<sip:seat@192.0.2.10>;tag=fork")
     );
 }
+
+#[test]
+fn a_reused_branch_with_a_new_cseq_is_a_new_request() {
+    let mut tx = Transactions::new(local());
+    let t0 = Instant::now();
+    let info = |seq: u32| {
+        let req = request(&format!(
+            "INFO sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKsame\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: reuse\r\nCSeq: {seq} INFO\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let ess = crate::sip::validate::check_request(&req).expect("valid");
+        (req, ess)
+    };
+    let (first, ess1) = info(5);
+    assert!(matches!(
+        tx.on_request(t0, udp(), &first, &ess1),
+        Incoming::New(_)
+    ));
+    let (again, ess_again) = info(5);
+    assert_eq!(
+        tx.on_request(t0, udp(), &again, &ess_again),
+        Incoming::Absorbed
+    );
+    let (next, ess2) = info(6);
+    assert!(matches!(
+        tx.on_request(t0, udp(), &next, &ess2),
+        Incoming::New(_)
+    ));
+}

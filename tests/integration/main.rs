@@ -10,5 +10,6 @@ mod peers;
 mod protos;
 mod raw;
 mod registration;
+mod seat_features;
 mod sip_basics;
 mod torture;
