@@ -29,6 +29,9 @@ pub struct Options {
     /// Extra lines for queue `q` (numbers 12350, and 12351 at priority 0), e.g.
     /// `overflow = { callback = true }`.
     pub queue_extra: String,
+    /// Appended to the config (e.g. `[[calendars]]` tables) and to the dialplan.
+    pub extra_config: String,
+    pub extra_routes: String,
 }
 
 impl Default for Options {
@@ -38,6 +41,8 @@ impl Default for Options {
             ring_timeout_secs: 20,
             trunk_sources: "[\"127.0.0.1/32\"]".to_string(),
             queue_extra: String::new(),
+            extra_config: String::new(),
+            extra_routes: String::new(),
         }
     }
 }
@@ -91,12 +96,15 @@ ring_timeout_secs = 3
 wrap_up_secs = 2
 position_interval_secs = 10
 {queue_extra}
+
+{extra_config}
 "#,
         db = dir.join("hotline.db").display(),
         dialplan = dir.join("dialplan.toml").display(),
         sources = options.trunk_sources,
         prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/zh"),
         queue_extra = options.queue_extra,
+        extra_config = options.extra_config,
     );
     let dialplan = format!(
         r#"[[routes]]
@@ -117,9 +125,12 @@ queue = "q"
 number = "12351"
 queue = "q"
 priority = 0
+
+{extra_routes}
 "#,
         ring = options.ring,
         timeout = options.ring_timeout_secs,
+        extra_routes = options.extra_routes,
     );
     (config, dialplan)
 }

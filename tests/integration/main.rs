@@ -1,6 +1,7 @@
 //! Integration tests: the daemon against real peers on 127.0.0.1.
 
 mod baresip_seat;
+mod calendar_routes;
 mod calls;
 mod check_command;
 mod common;
