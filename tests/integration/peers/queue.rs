@@ -236,8 +236,9 @@ impl SippRun {
             .collect()
     }
 
-    /// seat_agent.xml: every event of the seat (logged_in, offered, answered,
-    /// ended, busy, cancelled, rejected_while_busy, timeout).
+    /// seat_agent.xml: every event of the seat (login_answered, logged_in,
+    /// offered, answered, ended, busy, cancelled, rejected_while_busy,
+    /// timeout).
     pub fn agent_events(&self) -> Vec<LogEvent> {
         self.events("agent")
     }

@@ -292,3 +292,42 @@ async fn queued_caller_abandons_after_abandon_ms() {
         "{seat}"
     );
 }
+
+/// A call offered while the agent is in one gets 486 and does not count.
+#[tokio::test]
+async fn seat_agent_in_a_call_rejects_a_second_one() {
+    let seat = agent(1, AnswerMode::Answer, Hangup::OtherSide, &[]).await;
+    let first = trunk(&seat, "trunk_call.xml", "13800000001")
+        .set("hold_ms", "1500")
+        .spawn()
+        .expect("start the first trunk call");
+    let mut seat = seat;
+    assert!(
+        seat.wait_log("agent answered", LIMIT).await,
+        "{}",
+        seat.log_so_far()
+    );
+    let second = trunk(&seat, "trunk_fail.xml", "13800000002")
+        .run()
+        .await
+        .expect("run the second trunk call");
+    let first = first.wait().await.expect("first trunk ends");
+    let seat = seat.wait().await.expect("agent ends");
+    assert!(first.success(), "{first}");
+    assert_eq!(second.final_response(), Some(486), "{second}");
+    assert!(seat.success(), "{seat}");
+    let whats: Vec<_> = seat.agent_events().into_iter().map(|e| e.what).collect();
+    assert_eq!(
+        whats,
+        [
+            "login_answered",
+            "logged_in",
+            "offered",
+            "answered",
+            "offered",
+            "rejected_while_busy",
+            "ended"
+        ],
+        "{seat}"
+    );
+}
