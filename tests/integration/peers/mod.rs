@@ -9,12 +9,23 @@
 #![allow(dead_code)]
 
 mod baresip;
+mod probe;
+mod queue;
 mod sipp;
 
 // SIPp against SIPp (and baresip): checks the peers themselves, no daemon.
 mod selftest;
+mod selftest_queue;
 
 pub use baresip::{Baresip, BaresipOptions};
+// Some of these are only for the daemon's queue tests.
+#[allow(unused_imports)]
+pub use probe::{alaw_to_linear, ulaw_to_linear, ProbeStats, RtpProbe};
+#[allow(unused_imports)]
+pub use queue::{
+    caller_queue, caller_queue_probe, feature_call, feature_keys, seat_agent, spawn_registered,
+    AnswerMode, Hangup, KeyPress, LogEvent,
+};
 pub use sipp::{Sipp, SippProcess, SippRun};
 
 use std::io;

@@ -40,6 +40,7 @@ pub struct Sipp {
     service: Option<String>,
     auth_user: Option<String>,
     password: Option<String>,
+    auth_uri: Option<String>,
     keys: Vec<(String, String)>,
     sets: Vec<(String, String)>,
     rtp_echo: bool,
@@ -59,6 +60,7 @@ impl Sipp {
             service: None,
             auth_user: None,
             password: None,
+            auth_uri: None,
             keys: Vec::new(),
             sets: Vec::new(),
             rtp_echo: false,
@@ -102,6 +104,14 @@ impl Sipp {
     /// `-ap`: the digest password.
     pub fn password(mut self, password: &str) -> Self {
         self.password = Some(password.to_owned());
+        self
+    }
+
+    /// `-auth_uri`: what SIPp puts after "sip:" in the digest uri=. By
+    /// default it is DAEMON_IP:DAEMON_PORT, which matches the Request-URI of
+    /// a REGISTER but not of an INVITE to sip:CODE@DAEMON; one value per run.
+    pub fn auth_uri(mut self, uri: &str) -> Self {
+        self.auth_uri = Some(uri.to_owned());
         self
     }
 
@@ -193,6 +203,9 @@ impl Sipp {
         if let Some(password) = &self.password {
             cmd.args(["-ap", password]);
         }
+        if let Some(uri) = &self.auth_uri {
+            cmd.args(["-auth_uri", uri]);
+        }
         for (name, value) in &self.keys {
             cmd.args(["-key", name, value]);
         }
@@ -272,6 +285,29 @@ impl SippProcess {
     /// The OS process id, e.g. to send SIGUSR1 (SIPp's soft stop).
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The `<log>` lines written so far (SIPp flushes each line), e.g. to
+    /// see that a seat agent has logged in before calls are made.
+    pub fn log_so_far(&self) -> String {
+        fs::read_to_string(self.dir.path().join("logs.log")).unwrap_or_default()
+    }
+
+    /// Wait until a `<log>` line contains `needle`, SIPp exits, or `timeout`
+    /// passes; true if the line came.
+    pub async fn wait_log(&mut self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log_so_far().contains(needle) {
+                return true;
+            }
+            let exited = !matches!(self.child.try_wait(), Ok(None));
+            if exited || Instant::now() >= deadline {
+                // It may have written the line just before it exited.
+                return self.log_so_far().contains(needle);
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Wait for SIPp to exit, and kill it if it outlives its `-timeout` by
