@@ -623,10 +623,19 @@ impl Driver {
             self.answered_at,
         );
         let r = self.record;
+        let entered_at = r.entered_at.unwrap_or(self.facts.offered_at);
+        // A caller who leaves before the ACD reports it (hang-up, shutdown) waited until now.
+        let wait = match (r.wait.is_zero(), record.seat.is_none()) {
+            (true, true) => record
+                .ended_at
+                .duration_since(entered_at)
+                .unwrap_or_default(),
+            _ => r.wait,
+        };
         record.queue = Some(QueueOutcome {
             queue: self.queue.clone(),
-            entered_at: r.entered_at.unwrap_or(self.facts.offered_at),
-            wait: r.wait,
+            entered_at,
+            wait,
             offers: r.offers,
             abandoned: r.abandoned
                 || outcome.disposition == Disposition::Abandoned

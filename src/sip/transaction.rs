@@ -33,9 +33,11 @@ pub struct ServerKey {
     pub branch: String,
     pub sent_by: String,
     pub method: Method,
-    /// The CSeq number. RFC 3261 matches without it, but a retransmission, its CANCEL and the
-    /// ACK of its failure all carry it; a peer that reuses a branch for a new request (SIPp
-    /// sending from a loop) still gets each request treated as new.
+    /// The Call-ID and CSeq number. RFC 3261 matches without them, but a retransmission, its
+    /// CANCEL and the ACK of its failure all carry them; a peer that reuses a branch for a new
+    /// request (SIPp sends from a loop, and numbers every out-of-call instance alike) still gets
+    /// each request treated as new.
+    pub call_id: String,
     pub seq: u32,
 }
 
@@ -61,6 +63,7 @@ impl ServerKey {
             branch,
             sent_by: via.sent_by(),
             method,
+            call_id: ess.call_id.clone(),
             seq: ess.cseq.seq,
         }
     }

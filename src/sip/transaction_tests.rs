@@ -1078,3 +1078,26 @@ fn a_reused_branch_with_a_new_cseq_is_a_new_request() {
         Incoming::New(_)
     ));
 }
+
+#[test]
+fn a_reused_branch_in_another_call_is_a_new_request() {
+    let mut tx = Transactions::new(local());
+    let t0 = Instant::now();
+    let bye = |call_id: &str| {
+        let req = request(&format!(
+            "BYE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKsame\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let ess = crate::sip::validate::check_request(&req).expect("valid");
+        (req, ess)
+    };
+    let (first, ess1) = bye("call-one");
+    assert!(matches!(
+        tx.on_request(t0, udp(), &first, &ess1),
+        Incoming::New(_)
+    ));
+    let (second, ess2) = bye("call-two");
+    assert!(matches!(
+        tx.on_request(t0, udp(), &second, &ess2),
+        Incoming::New(_)
+    ));
+}

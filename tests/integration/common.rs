@@ -11,6 +11,7 @@ pub const SEATS: &[(&str, &str)] = &[
     ("1001", "seat1001-secret"),
     ("1002", "seat1002-secret"),
     ("1003", "seat1003-secret"),
+    ("1004", "seat1004-secret"),
 ];
 
 /// A daemon under test with the directory holding its config and database.
@@ -135,7 +136,18 @@ priority = 0
     (config, dialplan)
 }
 
+/// `HOTLINE_TEST_LOG=hotline=debug cargo test ...` shows the daemons' logs.
+fn init_logging() {
+    if let Ok(filter) = std::env::var("HOTLINE_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 pub async fn start(options: Options) -> TestDaemon {
+    init_logging();
     let dir = tempfile::tempdir().expect("temp dir");
     let (config, dialplan) = config_text(dir.path(), &options);
     std::fs::write(dir.path().join("hotline.toml"), config).expect("write config");

@@ -9,6 +9,7 @@ mod lifecycle;
 mod metrics_scrape;
 mod peers;
 mod protos;
+mod queue;
 mod raw;
 mod registration;
 mod seat_features;
