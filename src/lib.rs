@@ -9,6 +9,7 @@ pub mod features;
 pub mod media;
 pub mod metrics;
 pub mod queue;
+pub mod ratings;
 pub mod registrar;
 pub mod server;
 pub mod sip;
