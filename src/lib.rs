@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod queue;
 pub mod ratings;
 pub mod registrar;
+pub mod report;
 pub mod server;
 pub mod sip;
 pub mod store;
