@@ -4,8 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record, SeatEvent,
-    Store, StoreError, StoreWriter,
+    CallRecord, CallbackRequest, Disposition, NotRatedReason, Offer, OfferOutcome, QueueOutcome,
+    Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent, Store, StoreError,
+    StoreWriter,
 };
 
 /// A database under test.
@@ -40,6 +41,13 @@ macro_rules! store_battery {
             a_mixed_batch_is_all_or_nothing,
             times_before_the_epoch_are_refused_in_every_record,
             writer_commits_a_mixed_batch_in_one_transaction,
+            ratings_round_trip_with_every_outcome,
+            ratings_are_ordered_by_time_then_id,
+            ratings_in_reads_a_half_open_window,
+            a_second_rating_for_a_call_is_refused,
+            a_second_rating_in_the_same_batch_is_refused,
+            a_duplicate_rating_id_is_not_mistaken_for_a_second_rating,
+            writer_keeps_the_rest_of_a_batch_around_a_refused_rating,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
@@ -128,6 +136,23 @@ pub(crate) fn callback(n: u64) -> CallbackRequest {
         queue: "general".into(),
         requested_at: at(1_718_000_000_000 + n * 1_000 + 30_000),
     }
+}
+
+/// A keypad rating of call `n` with seat and unit set, given as the call ends.
+pub(crate) fn rating(n: u64, outcome: RatingOutcome) -> RatingRecord {
+    RatingRecord {
+        id: format!("rating-{n:06}"),
+        call_id: format!("call-{n:06}"),
+        kind: RatingKind::Keypad,
+        at: at(1_718_000_000_000 + n * 1_000 + 186_000),
+        seat: Some("1001".into()),
+        unit: Some("water-company".into()),
+        outcome,
+    }
+}
+
+pub(crate) fn satisfied(n: u64) -> RatingRecord {
+    rating(n, RatingOutcome::Rated(Rating::Satisfied))
 }
 
 fn sparse_call(n: u64) -> CallRecord {
@@ -473,6 +498,7 @@ fn mixed_batch() -> Vec<Record> {
         Record::Call(queued_call(1)),
         Record::SeatEvent(seat_event("1001", 1_001, "ringing", "on_call")),
         Record::Call(call(2)),
+        Record::Rating(satisfied(1)),
     ]
 }
 
@@ -492,6 +518,7 @@ pub(crate) async fn a_mixed_batch_is_kept_whole<B: Backend>() {
         ]
     );
     assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+    assert_eq!(store.ratings().await.unwrap(), vec![satisfied(1)]);
 }
 
 pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
@@ -507,7 +534,12 @@ pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
         ..queued_call(1)
     });
 
-    for duplicate in [duplicate_callback, duplicate_call] {
+    let second_rating = Record::Rating(RatingRecord {
+        id: "rating-again".into(),
+        ..rating(1, RatingOutcome::Rated(Rating::Dissatisfied))
+    });
+
+    for duplicate in [duplicate_callback, duplicate_call, second_rating] {
         let mut batch = mixed_batch();
         batch.push(duplicate);
         let err = store.write_batch(&batch).await.unwrap_err();
@@ -519,6 +551,7 @@ pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
         assert_eq!(store.calls().await.unwrap(), vec![]);
         assert_eq!(store.seat_events().await.unwrap(), vec![]);
         assert_eq!(store.callbacks().await.unwrap(), vec![]);
+        assert_eq!(store.ratings().await.unwrap(), vec![]);
     }
 }
 
@@ -568,6 +601,15 @@ pub(crate) async fn times_before_the_epoch_are_refused_in_every_record<B: Backen
             "cb-000001",
             "requested_at",
         ),
+        (
+            Record::Rating(RatingRecord {
+                at: before,
+                ..satisfied(1)
+            }),
+            "rating",
+            "rating-000001",
+            "at",
+        ),
     ];
 
     for (record, want_kind, want_id, want_field) in cases {
@@ -583,6 +625,7 @@ pub(crate) async fn times_before_the_epoch_are_refused_in_every_record<B: Backen
     assert_eq!(store.calls().await.unwrap(), vec![]);
     assert_eq!(store.seat_events().await.unwrap(), vec![]);
     assert_eq!(store.callbacks().await.unwrap(), vec![]);
+    assert_eq!(store.ratings().await.unwrap(), vec![]);
 }
 
 pub(crate) async fn writer_commits_a_mixed_batch_in_one_transaction<B: Backend>() {
@@ -601,6 +644,228 @@ pub(crate) async fn writer_commits_a_mixed_batch_in_one_transaction<B: Backend>(
     assert_eq!(store.calls().await.unwrap(), vec![queued_call(1), call(2)]);
     assert_eq!(store.seat_events().await.unwrap().len(), 2);
     assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+    assert_eq!(store.ratings().await.unwrap(), vec![satisfied(1)]);
+
+    drop(writer);
+    task.await.unwrap();
+}
+
+pub(crate) async fn ratings_round_trip_with_every_outcome<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let rated = Rating::ALL.map(RatingOutcome::Rated);
+    let not_rated = NotRatedReason::ALL.map(RatingOutcome::NotRated);
+    let ratings: Vec<RatingRecord> = rated
+        .into_iter()
+        .chain(not_rated)
+        .zip(1..)
+        .map(|(outcome, n)| rating(n, outcome))
+        .collect();
+    // A rating with neither seat nor unit: a caller who hung up before reaching a seat.
+    let sparse = RatingRecord {
+        seat: None,
+        unit: None,
+        ..rating(9, RatingOutcome::NotRated(NotRatedReason::CallerHungUp))
+    };
+    let mut written: Vec<Record> = ratings.iter().cloned().map(Record::Rating).collect();
+    written.push(Record::Rating(sparse.clone()));
+    store.write_batch(&written).await.unwrap();
+    drop(store);
+
+    let mut want = ratings;
+    want.push(sparse);
+    assert_eq!(backend.open().await.ratings().await.unwrap(), want);
+}
+
+pub(crate) async fn ratings_are_ordered_by_time_then_id<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let late = satisfied(9);
+    let early_b = RatingRecord {
+        id: "b".into(),
+        ..satisfied(1)
+    };
+    let early_a = RatingRecord {
+        id: "a".into(),
+        call_id: "other-call".into(),
+        ..satisfied(1)
+    };
+    store
+        .write_batch(&[
+            Record::Rating(late.clone()),
+            Record::Rating(early_b.clone()),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_batch(&[Record::Rating(early_a.clone())])
+        .await
+        .unwrap();
+
+    assert_eq!(store.ratings().await.unwrap(), vec![early_a, early_b, late]);
+}
+
+pub(crate) async fn ratings_in_reads_a_half_open_window<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let ratings: Vec<RatingRecord> = (1..=5).map(satisfied).collect();
+    store
+        .write_batch(
+            &ratings
+                .iter()
+                .rev()
+                .cloned()
+                .map(Record::Rating)
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+
+    // From the second rating's instant up to, not including, the fourth's.
+    let window = store
+        .ratings_in(ratings[1].at, ratings[3].at)
+        .await
+        .unwrap();
+    assert_eq!(window, ratings[1..3]);
+    // Bounds beyond what is storable are clamped, not refused.
+    let everything = store
+        .ratings_in(UNIX_EPOCH - Duration::from_secs(1), at(u64::MAX / 2))
+        .await
+        .unwrap();
+    assert_eq!(everything, ratings);
+    let empty = store
+        .ratings_in(ratings[3].at, ratings[1].at)
+        .await
+        .unwrap();
+    assert_eq!(empty, vec![]);
+}
+
+fn is_already_rated(err: &StoreError, call: &str) -> bool {
+    matches!(err, StoreError::AlreadyRated { call_id, kind: RatingKind::Keypad } if call_id == call)
+}
+
+pub(crate) async fn a_second_rating_for_a_call_is_refused<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let first = satisfied(1);
+    store
+        .write_batch(&[Record::Rating(first.clone())])
+        .await
+        .unwrap();
+    // The caller pressed again; the call task (wrongly) writes a second rating.
+    let second = RatingRecord {
+        id: "rating-second".into(),
+        at: at(1_718_000_999_000),
+        ..rating(1, RatingOutcome::Rated(Rating::Dissatisfied))
+    };
+    // Even a second "not rated" is a second rating.
+    let not_rated = RatingRecord {
+        id: "rating-third".into(),
+        ..rating(1, RatingOutcome::NotRated(NotRatedReason::CallerHungUp))
+    };
+
+    for again in [second, not_rated] {
+        let err = store
+            .write_batch(&[Record::Rating(again)])
+            .await
+            .unwrap_err();
+        assert!(is_already_rated(&err, "call-000001"), "{err:?}");
+        assert!(!err.is_transient());
+    }
+    drop(store);
+    assert_eq!(backend.open().await.ratings().await.unwrap(), vec![first]);
+}
+
+pub(crate) async fn a_second_rating_in_the_same_batch_is_refused<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let second = RatingRecord {
+        id: "rating-second".into(),
+        ..satisfied(1)
+    };
+
+    let err = store
+        .write_batch(&[
+            Record::Rating(satisfied(1)),
+            Record::Call(call(1)),
+            Record::Rating(second),
+        ])
+        .await
+        .unwrap_err();
+
+    assert!(is_already_rated(&err, "call-000001"), "{err:?}");
+    assert_eq!(store.ratings().await.unwrap(), vec![]);
+    assert_eq!(store.calls().await.unwrap(), vec![]);
+}
+
+pub(crate) async fn a_duplicate_rating_id_is_not_mistaken_for_a_second_rating<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    store
+        .write_batch(&[Record::Rating(satisfied(1))])
+        .await
+        .unwrap();
+    // Same id, another call: a fault in whoever makes ids, not the caller rating twice.
+    let same_id = RatingRecord {
+        call_id: "call-000002".into(),
+        ..satisfied(1)
+    };
+
+    let err = store
+        .write_batch(&[Record::Rating(same_id)])
+        .await
+        .unwrap_err();
+
+    assert!(!matches!(err, StoreError::AlreadyRated { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert_eq!(store.ratings().await.unwrap(), vec![satisfied(1)]);
+}
+
+pub(crate) async fn writer_keeps_the_rest_of_a_batch_around_a_refused_rating<B: Backend>() {
+    let backend = B::create().await;
+    let (writer, task) = StoreWriter::spawn(backend.open().await, 100, 100);
+    writer.submit(Record::Rating(satisfied(1))).await.unwrap();
+    writer.flush().await.unwrap();
+
+    // The writer task has not run since, so all four land in one batch.
+    let second = RatingRecord {
+        id: "rating-second".into(),
+        ..rating(1, RatingOutcome::Rated(Rating::Dissatisfied))
+    };
+    let batch = [
+        Record::Call(call(1)),
+        Record::Rating(second),
+        Record::Callback(callback(2)),
+        Record::Rating(satisfied(2)),
+    ];
+    for record in batch {
+        writer.submit(record).await.unwrap();
+    }
+    let err = writer.flush().await.unwrap_err();
+
+    // Whoever flushes learns that one record was refused, and why.
+    match &err {
+        StoreError::RecordsLost { count: 1, source } => {
+            assert!(is_already_rated(source, "call-000001"), "{source:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Refused, not retried: one attempt as a batch, one alone.
+    let stats = writer.stats();
+    assert_eq!(stats.write_errors(), 2);
+    assert_eq!((stats.records(), stats.records_lost()), (4, 1));
+    assert_eq!(writer.queued(), 0);
+    // The refusal is reported once.
+    writer.flush().await.unwrap();
+
+    let store = backend.open().await;
+    assert_eq!(store.calls().await.unwrap(), vec![call(1)]);
+    assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
+    assert_eq!(
+        store.ratings().await.unwrap(),
+        vec![satisfied(1), satisfied(2)],
+        "the first rating stands"
+    );
 
     drop(writer);
     task.await.unwrap();

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::ratings::RatingKind;
+
 /// Everything that can go wrong between the daemon and its records.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,6 +28,19 @@ pub enum StoreError {
         id: String,
         column: &'static str,
         value: String,
+    },
+    /// A second rating of the same kind for a call: the first one stands.
+    #[error("call {call_id} already has a {kind} rating")]
+    AlreadyRated { call_id: String, kind: RatingKind },
+    /// A database opened read-only whose schema is older than this build reads.
+    #[error(
+        "database {path} is at schema version {found}, this build reads version {expected}: \
+         start the daemon on it once to upgrade it"
+    )]
+    SchemaBehind {
+        path: PathBuf,
+        found: i64,
+        expected: i64,
     },
     #[error("the store writer task has stopped")]
     WriterClosed,
@@ -53,6 +68,8 @@ impl StoreError {
             StoreError::Database(_) | StoreError::Open { .. } | StoreError::WriterClosed => true,
             StoreError::Migrate(_)
             | StoreError::TimeOutOfRange { .. }
+            | StoreError::AlreadyRated { .. }
+            | StoreError::SchemaBehind { .. }
             | StoreError::BadRow { .. }
             | StoreError::RecordsLost { .. } => false,
         }

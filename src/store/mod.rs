@@ -1,5 +1,5 @@
 //! Storage of everything the daemon keeps: call records (with their queue part), seat
-//! events and callback requests now; rating, contact-failure and security events later.
+//! events, callback requests and caller ratings now; contact-failure and security events later.
 //! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
 mod error;
@@ -12,11 +12,13 @@ mod writer;
 mod battery;
 
 use std::future::Future;
+use std::time::SystemTime;
 
+pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
 pub use error::StoreError;
 pub use record::{
-    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record, SeatEvent,
-    UnknownDisposition, UnknownOfferOutcome,
+    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, RatingRecord,
+    Record, SeatEvent, UnknownDisposition, UnknownOfferOutcome,
 };
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};
@@ -25,6 +27,8 @@ pub use writer::{StoreWriter, WriterHandle, WriterStats};
 /// battery work against any backend.
 pub trait Store: Send + Sync + 'static {
     /// Writes all records in one transaction: either all are kept, durably, or none.
+    /// A rating for a call and kind that already has one (stored, or earlier in the batch)
+    /// fails the batch with `StoreError::AlreadyRated`.
     fn write_batch(
         &self,
         records: &[Record],
@@ -45,4 +49,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every callback request, ordered by request time, then id.
     fn callbacks(&self) -> impl Future<Output = Result<Vec<CallbackRequest>, StoreError>> + Send;
+
+    /// Every rating (of every kind, rated or not), ordered by time, then id.
+    fn ratings(&self) -> impl Future<Output = Result<Vec<RatingRecord>, StoreError>> + Send;
+
+    /// Ratings with `from <= at < to`, ordered by time, then id.
+    fn ratings_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> impl Future<Output = Result<Vec<RatingRecord>, StoreError>> + Send;
 }

@@ -2,6 +2,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
+use crate::ratings::{RatingKind, RatingOutcome};
+
 /// Anything the daemon keeps. One writer serves every variant, so a batch may mix them.
 // Call records are most of what is written; boxing them would add an allocation per call.
 #[allow(clippy::large_enum_variant)]
@@ -10,6 +12,7 @@ pub enum Record {
     Call(CallRecord),
     SeatEvent(SeatEvent),
     Callback(CallbackRequest),
+    Rating(RatingRecord),
 }
 
 impl Record {
@@ -19,6 +22,7 @@ impl Record {
             Record::Call(_) => "call",
             Record::SeatEvent(_) => "seat_event",
             Record::Callback(_) => "callback",
+            Record::Rating(_) => "rating",
         }
     }
 
@@ -29,6 +33,7 @@ impl Record {
             Record::Call(call) => &call.id,
             Record::SeatEvent(event) => &event.seat,
             Record::Callback(callback) => &callback.id,
+            Record::Rating(rating) => &rating.id,
         }
     }
 }
@@ -49,6 +54,31 @@ impl From<CallbackRequest> for Record {
     fn from(callback: CallbackRequest) -> Self {
         Record::Callback(callback)
     }
+}
+
+impl From<RatingRecord> for Record {
+    fn from(rating: RatingRecord) -> Self {
+        Record::Rating(rating)
+    }
+}
+
+/// A call offered for rating, and what came of it. The store keeps one per call and kind
+/// and refuses a second with `StoreError::AlreadyRated`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingRecord {
+    /// The rating's own id (unique).
+    pub id: String,
+    /// The daemon's call id; its call record may be written later.
+    pub call_id: String,
+    pub kind: RatingKind,
+    /// When the rating was given, or given up on. Reports put it in the month of this time,
+    /// local time.
+    pub at: SystemTime,
+    /// The seat that served the caller.
+    pub seat: Option<String>,
+    /// The unit the matter was handed to, if any.
+    pub unit: Option<String>,
+    pub outcome: RatingOutcome,
 }
 
 /// One inbound call, from offer to end.

@@ -2,15 +2,16 @@
 
 mod callbacks;
 mod calls;
+mod ratings;
 mod seat_events;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{CallRecord, CallbackRequest, Record, SeatEvent, Store, StoreError};
+use super::{CallRecord, CallbackRequest, RatingRecord, Record, SeatEvent, Store, StoreError};
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
 /// short enough that a wedged database surfaces as an error the writer can retry.
@@ -49,6 +50,46 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Opens an existing database for reading, as reports do beside a running daemon: never
+    /// creates the file, never migrates it (a report run by a newer build must not upgrade
+    /// a database the running daemon is older than), and refuses a schema older than this
+    /// build reads. Writing through it fails.
+    pub async fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let expected = sqlx::migrate!("./migrations")
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        // A file that is not a hotline database has no migration table at all.
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(None);
+        let found = found.unwrap_or(0);
+        if found < expected {
+            pool.close().await;
+            return Err(StoreError::SchemaBehind {
+                path: path.to_owned(),
+                found,
+                expected,
+            });
+        }
+        Ok(SqliteStore { pool })
+    }
+
     /// Writes all records in one transaction: either all are kept or none.
     pub async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
         if records.is_empty() {
@@ -60,6 +101,7 @@ impl SqliteStore {
                 Record::Call(call) => calls::insert(&mut tx, call).await?,
                 Record::SeatEvent(event) => seat_events::insert(&mut tx, event).await?,
                 Record::Callback(callback) => callbacks::insert(&mut tx, callback).await?,
+                Record::Rating(rating) => ratings::insert(&mut tx, rating).await?,
             }
         }
         tx.commit().await?;
@@ -88,6 +130,20 @@ impl SqliteStore {
     /// Every callback request, ordered by request time, then id.
     pub async fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
         callbacks::all(&self.pool).await
+    }
+
+    /// Every rating, ordered by time, then id.
+    pub async fn ratings(&self) -> Result<Vec<RatingRecord>, StoreError> {
+        ratings::all(&self.pool).await
+    }
+
+    /// Ratings given at or after `from` and before `to`, ordered by time, then id.
+    pub async fn ratings_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<RatingRecord>, StoreError> {
+        ratings::between(&self.pool, from, to).await
     }
 
     /// Closes every connection, which checkpoints the WAL into the main file.
@@ -119,6 +175,18 @@ impl Store for SqliteStore {
     async fn callbacks(&self) -> Result<Vec<CallbackRequest>, StoreError> {
         SqliteStore::callbacks(self).await
     }
+
+    async fn ratings(&self) -> Result<Vec<RatingRecord>, StoreError> {
+        SqliteStore::ratings(self).await
+    }
+
+    async fn ratings_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<RatingRecord>, StoreError> {
+        SqliteStore::ratings_in(self, from, to).await
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +194,10 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::store::battery::{call, callback, queued_call, seat_event, store_battery, Backend};
+    use crate::store::battery::{
+        call, callback, queued_call, rating, satisfied, seat_event, store_battery, Backend,
+    };
+    use crate::store::{NotRatedReason, RatingOutcome};
 
     struct SqliteBackend {
         dir: tempfile::TempDir,
@@ -273,7 +344,199 @@ mod tests {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2]);
+        assert_eq!(applied, [1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn unknown_rating_strings_are_typed_errors() {
+        let backend = SqliteBackend::create().await;
+        let store = backend.open().await;
+        let not_rated = rating(2, RatingOutcome::NotRated(NotRatedReason::NoDigit));
+        store
+            .write_batch(&[Record::Rating(satisfied(1)), Record::Rating(not_rated)])
+            .await
+            .unwrap();
+
+        let cases = [
+            (
+                "UPDATE ratings SET rating = 'very_satisfied' WHERE id = 'rating-000001'",
+                "rating",
+                "very_satisfied",
+            ),
+            (
+                "UPDATE ratings SET not_rated = 'busy' WHERE id = 'rating-000002'",
+                "not_rated",
+                "busy",
+            ),
+            (
+                "UPDATE ratings SET kind = 'survey_result' WHERE id = 'rating-000002'",
+                "kind",
+                "survey_result",
+            ),
+        ];
+        for (edit, want_column, want_value) in cases {
+            sqlx::query(edit).execute(&store.pool).await.unwrap();
+            let err = store.ratings().await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::BadRow { table: "ratings", column, value, .. }
+                    if *column == want_column && value == want_value),
+                "{err:?}"
+            );
+            // Undo, so the next case is the only fault.
+            sqlx::query("DELETE FROM ratings")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            store
+                .write_batch(&[
+                    Record::Rating(satisfied(1)),
+                    Record::Rating(rating(2, RatingOutcome::NotRated(NotRatedReason::NoDigit))),
+                ])
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_with_both_or_neither_outcome_is_refused_by_the_table() {
+        let backend = SqliteBackend::create().await;
+        let store = backend.open().await;
+        for (rating, not_rated) in [(Some("satisfied"), Some("no_digit")), (None, None)] {
+            let err = sqlx::query(
+                "INSERT INTO ratings (id, call_id, kind, at, rating, not_rated) \
+                 VALUES ('r', 'c', 'keypad', 0, ?, ?)",
+            )
+            .bind(rating)
+            .bind(not_rated)
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+            let kind = err.as_database_error().map(|e| e.kind());
+            assert_eq!(
+                kind,
+                Some(sqlx::error::ErrorKind::CheckViolation),
+                "{err:?}"
+            );
+        }
+    }
+
+    /// A database as the queue release left it: migrations 0001 and 0002, one call written.
+    async fn create_before_ratings(path: &Path) {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut queue_release = sqlx::migrate!("./migrations");
+        queue_release.migrations = queue_release.migrations[..2].to_vec().into();
+        queue_release.run(&pool).await.unwrap();
+        pool.close().await;
+        let store = SqliteStore::open_unmigrated(path).await;
+        store
+            .write_batch(&[Record::Call(queued_call(1))])
+            .await
+            .unwrap();
+        store.close().await;
+    }
+
+    impl SqliteStore {
+        /// The store on a file as it is, for building old databases.
+        async fn open_unmigrated(path: &Path) -> SqliteStore {
+            let options = SqliteConnectOptions::new().filename(path);
+            SqliteStore {
+                pool: SqlitePool::connect_with(options).await.unwrap(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_ratings_is_upgraded_on_open() {
+        let backend = SqliteBackend::create().await;
+        create_before_ratings(&backend.path()).await;
+
+        // A report does not upgrade it, and says why it cannot read it.
+        let err = SqliteStore::open_read_only(&backend.path())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::SchemaBehind {
+                    found: 2,
+                    expected: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        let store = backend.open().await;
+        assert_eq!(store.calls().await.unwrap(), vec![queued_call(1)]);
+        assert_eq!(store.ratings().await.unwrap(), vec![]);
+        store
+            .write_batch(&[Record::Rating(satisfied(1))])
+            .await
+            .unwrap();
+        store.close().await;
+
+        let report = SqliteStore::open_read_only(&backend.path()).await.unwrap();
+        assert_eq!(report.ratings().await.unwrap(), vec![satisfied(1)]);
+    }
+
+    #[tokio::test]
+    async fn read_only_open_reads_beside_a_writer_and_writes_nothing() {
+        let backend = SqliteBackend::create().await;
+        let daemon = backend.open().await;
+        daemon
+            .write_batch(&[Record::Rating(satisfied(1))])
+            .await
+            .unwrap();
+
+        let report = SqliteStore::open_read_only(&backend.path()).await.unwrap();
+        assert_eq!(report.ratings().await.unwrap(), vec![satisfied(1)]);
+        // The daemon keeps writing while the report holds the file open.
+        daemon
+            .write_batch(&[Record::Rating(satisfied(2))])
+            .await
+            .unwrap();
+        assert_eq!(
+            report.ratings().await.unwrap(),
+            vec![satisfied(1), satisfied(2)]
+        );
+        let err = report
+            .write_batch(&[Record::Rating(satisfied(3))])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        assert_eq!(daemon.ratings().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn read_only_open_neither_creates_a_file_nor_reads_a_stranger() {
+        let backend = SqliteBackend::create().await;
+        let missing = backend.path();
+        let err = SqliteStore::open_read_only(&missing).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Open { path, .. } if *path == missing),
+            "{err:?}"
+        );
+        assert!(!missing.exists());
+
+        // An SQLite file that is not a hotline database.
+        let stranger = backend.dir.path().join("other.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&stranger)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query("CREATE TABLE t (x)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let err = SqliteStore::open_read_only(&stranger).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::SchemaBehind { found: 0, .. }),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

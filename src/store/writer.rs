@@ -275,7 +275,7 @@ mod tests {
 
     use super::*;
     use crate::store::battery::call;
-    use crate::store::{CallRecord, CallbackRequest, SeatEvent};
+    use crate::store::{CallRecord, CallbackRequest, RatingRecord, SeatEvent};
 
     /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
     #[derive(Clone, Default)]
@@ -365,6 +365,30 @@ mod tests {
                     Record::Callback(c) => Some(c.clone()),
                     _ => None,
                 })
+                .collect())
+        }
+
+        async fn ratings(&self) -> Result<Vec<RatingRecord>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            Ok(fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Rating(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect())
+        }
+
+        async fn ratings_in(
+            &self,
+            from: std::time::SystemTime,
+            to: std::time::SystemTime,
+        ) -> Result<Vec<RatingRecord>, StoreError> {
+            let all = self.ratings().await?;
+            Ok(all
+                .into_iter()
+                .filter(|r| from <= r.at && r.at < to)
                 .collect())
         }
 
