@@ -12,9 +12,11 @@ use hotline::server::Daemon;
 
 const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
        hotline check [--config FILE]
+       hotline report ratings --month YYYY-MM [--by all|seat|unit] [--format table|csv|json] [--config FILE]
 
   run     start the daemon (the default); SIGTERM or Ctrl-C drains the calls and exits
   check   load and validate the config, every dialplan and the database, then exit
+  report  the month's keypad ratings with the assessment scores (result x300, attitude x100)
 
   --config FILE      settings (default config/hotline.toml)
   --ready-file FILE  once every socket is bound, write the bound addresses there as JSON";
@@ -23,6 +25,9 @@ struct Args {
     command: String,
     config: PathBuf,
     ready_file: Option<PathBuf>,
+    month: Option<String>,
+    by: String,
+    format: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,10 +36,20 @@ fn parse_args() -> Result<Args, String> {
         command: "run".to_string(),
         config: PathBuf::from("config/hotline.toml"),
         ready_file: None,
+        month: None,
+        by: "all".to_string(),
+        format: "table".to_string(),
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "run" | "check" => parsed.command = arg,
+            "report" => match args.next().as_deref() {
+                Some("ratings") => parsed.command = "report".to_string(),
+                _ => return Err("report: only `report ratings` exists".to_string()),
+            },
+            "--month" => parsed.month = Some(args.next().ok_or("--month needs YYYY-MM")?),
+            "--by" => parsed.by = args.next().ok_or("--by needs all, seat or unit")?,
+            "--format" => parsed.format = args.next().ok_or("--format needs table, csv or json")?,
             "--config" => parsed.config = args.next().ok_or("--config needs a file")?.into(),
             "--ready-file" => {
                 parsed.ready_file = Some(args.next().ok_or("--ready-file needs a file")?.into())
@@ -73,6 +88,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command.as_str() {
         "check" => runtime.block_on(check(loaded)),
+        "report" => runtime.block_on(report(loaded, args.month, &args.by, &args.format)),
         _ => runtime.block_on(run(loaded, args.ready_file)),
     };
     match result {
@@ -82,6 +98,14 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+async fn report(loaded: LoadedConfig, month: Option<String>, by: &str, format: &str) -> anyhow::Result<()> {
+    let month = month.context("report ratings needs --month YYYY-MM")?;
+    let s = &loaded.settings;
+    let text = hotline::report::run_report(&s.store.path, &month, by, format, s.time.utc_offset_hours).await?;
+    print!("{text}");
+    Ok(())
 }
 
 async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {

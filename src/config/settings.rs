@@ -26,6 +26,9 @@ pub struct Settings {
     pub features: FeatureSettings,
     #[serde(default)]
     pub time: TimeSettings,
+    /// The caller's keypad rating at the end of a call.
+    #[serde(default)]
+    pub ratings: crate::ratings::RatingSettings,
     #[serde(default)]
     pub queues: Vec<crate::queue::config::QueueSettings>,
     #[serde(default)]

@@ -119,6 +119,7 @@ impl Settings {
         self.check_seats(&mut issues);
         self.check_features(&mut issues);
         self.check_queues(&mut issues);
+        issues.extend(self.ratings.validate("ratings"));
         self.check_trunks(&mut issues);
         issues
     }
