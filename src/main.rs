@@ -100,10 +100,17 @@ fn main() -> ExitCode {
     }
 }
 
-async fn report(loaded: LoadedConfig, month: Option<String>, by: &str, format: &str) -> anyhow::Result<()> {
+async fn report(
+    loaded: LoadedConfig,
+    month: Option<String>,
+    by: &str,
+    format: &str,
+) -> anyhow::Result<()> {
     let month = month.context("report ratings needs --month YYYY-MM")?;
     let s = &loaded.settings;
-    let text = hotline::report::run_report(&s.store.path, &month, by, format, s.time.utc_offset_hours).await?;
+    let text =
+        hotline::report::run_report(&s.store.path, &month, by, format, s.time.utc_offset_hours)
+            .await?;
     print!("{text}");
     Ok(())
 }

@@ -125,5 +125,9 @@ pub struct CallContext {
     /// How long a seat may stay silent before it counts as unreachable.
     pub no_response: Duration,
     pub acd: crate::server::acd::AcdHandle,
+    /// What a seat types during a call to send the caller to rating.
+    pub to_rating: String,
+    /// How callers rate a call whose seat hung up first; None when ratings are off.
+    pub ratings: Option<queued::RatingRules>,
     pub prompts: Arc<crate::media::encoded::EncodedPrompts>,
 }

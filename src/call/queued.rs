@@ -9,7 +9,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::machine::{EndedBy, LegId};
+use crate::ratings::{NotRatedReason, RatingMap, RatingOutcome};
 use crate::store::Disposition;
+
+/// How the caller rates the service when the seat hangs up first.
+#[derive(Debug, Clone)]
+pub struct RatingRules {
+    pub map: RatingMap,
+    /// How long after the prompt a key is waited for.
+    pub timeout: Duration,
+}
 
 /// How long the caller has to press 1 after the callback offer.
 pub const CALLBACK_DIGIT_WAIT: Duration = Duration::from_secs(8);
@@ -22,6 +31,8 @@ pub enum Sound {
     AllBusy,
     CallbackOffer,
     CallbackRecorded,
+    RatingQuestion,
+    ThankYou,
 }
 
 /// What the ACD does with a caller it cannot serve.
@@ -61,6 +72,12 @@ pub enum Input {
     },
     CallerAckTimeout,
     Shutdown,
+    /// The seat sent its "to rating" code (`*8`): it leaves, the caller rates.
+    SeatAsksRating,
+    /// The rating record is committed to the store.
+    RatingCommitted,
+    /// The store could not keep the rating: no "thank you" for what was not kept.
+    RatingLost,
 }
 
 /// What the call tells the ACD.
@@ -96,6 +113,8 @@ pub enum Action {
     AckAndHangUp(LegId),
     ByeCaller,
     ByeSeat(LegId),
+    /// Write the rating durably, then report `RatingCommitted` (or finish, when the caller left).
+    CommitRating(RatingOutcome),
     Finished(Outcome),
 }
 
@@ -126,6 +145,20 @@ enum Phase {
         deadline: Option<Instant>,
     },
     ConfirmingCallback,
+    /// The rating question plays (deadline None) or waits for a key.
+    Rating {
+        seat: String,
+        attempt: u8,
+        deadline: Option<Instant>,
+    },
+    /// The rating is being committed; `thank` says whether "thank you" follows.
+    Committing {
+        seat: String,
+        thank: bool,
+    },
+    Thanking {
+        seat: String,
+    },
     Done,
 }
 
@@ -139,16 +172,19 @@ enum LegState {
 
 pub struct QueuedCall {
     phase: Phase,
+    rating: Option<RatingRules>,
     /// Legs by id: the seat they ring and their state.
     legs: Vec<Option<(String, LegState)>>,
     actions: VecDeque<Action>,
 }
 
 impl QueuedCall {
-    /// The caller is answered and greeted at once.
-    pub fn new() -> QueuedCall {
+    /// The caller is answered and greeted at once. With `rating`, a caller whose seat hangs up
+    /// first rates the service before the call ends.
+    pub fn new(rating: Option<RatingRules>) -> QueuedCall {
         let mut call = QueuedCall {
             phase: Phase::Greeting,
+            rating,
             legs: Vec::new(),
             actions: VecDeque::new(),
         };
@@ -163,12 +199,23 @@ impl QueuedCall {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::OfferingCallback { deadline } => deadline,
+            Phase::OfferingCallback { deadline } | Phase::Rating { deadline, .. } => deadline,
             _ => None,
         }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Phase::Rating {
+            seat,
+            attempt,
+            deadline: Some(at),
+        } = self.phase.clone()
+        {
+            if now >= at {
+                self.rating_miss(seat, attempt, NotRatedReason::NoDigit);
+            }
+            return;
+        }
         if let Phase::OfferingCallback { deadline: Some(at) } = self.phase {
             if now >= at {
                 // No key: the offer is declined; the caller hears goodbye as a refusal.
@@ -287,6 +334,114 @@ impl QueuedCall {
                     false,
                 );
             }
+            (Phase::Connected { leg, seat }, Input::SeatBye { leg: from })
+                if from == leg && self.rating.is_some() =>
+            {
+                self.actions
+                    .push_back(Action::Acd(AcdNote::Ended { seat: seat.clone() }));
+                self.ask_rating(seat);
+            }
+            (Phase::Connected { leg, seat }, Input::SeatAsksRating) if self.rating.is_some() => {
+                self.actions.push_back(Action::ByeSeat(leg));
+                self.actions
+                    .push_back(Action::Acd(AcdNote::Ended { seat: seat.clone() }));
+                self.ask_rating(seat);
+            }
+            (
+                Phase::Rating {
+                    seat,
+                    attempt,
+                    deadline,
+                },
+                Input::PlaybackDone,
+            ) if deadline.is_none() => {
+                let timeout = self.rating.as_ref().map(|r| r.timeout).unwrap_or_default();
+                self.phase = Phase::Rating {
+                    seat,
+                    attempt,
+                    deadline: Some(now + timeout),
+                };
+            }
+            (Phase::Rating { seat, attempt, .. }, Input::Digit(key)) => {
+                match self.rating.as_ref().and_then(|r| r.map.rating(key)) {
+                    Some(rating) => {
+                        self.phase = Phase::Committing { seat, thank: true };
+                        self.actions
+                            .push_back(Action::CommitRating(RatingOutcome::Rated(rating)));
+                    }
+                    None => self.rating_miss(seat, attempt, NotRatedReason::InvalidDigits),
+                }
+            }
+            (Phase::Committing { seat, thank: true }, Input::RatingCommitted) => {
+                self.phase = Phase::Thanking { seat };
+                self.actions.push_back(Action::Play(Sound::ThankYou));
+            }
+            (Phase::Committing { seat, thank: false }, Input::RatingCommitted) => {
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::Committing { seat, .. }, Input::RatingLost) => {
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::Thanking { seat }, Input::PlaybackDone) => {
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::Rating { seat, .. }, Input::CallerBye) => {
+                let reason = NotRatedReason::CallerHungUp;
+                self.actions
+                    .push_back(Action::CommitRating(RatingOutcome::NotRated(reason)));
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::Committing { seat, .. } | Phase::Thanking { seat }, Input::CallerBye) => {
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (
+                Phase::Rating { seat, .. }
+                | Phase::Committing { seat, .. }
+                | Phase::Thanking { seat },
+                Input::CallerAckTimeout | Input::Shutdown,
+            ) => {
+                self.actions.push_back(Action::ByeCaller);
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Seat),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
             (Phase::Connected { leg, seat }, Input::SeatBye { leg: from }) if from == leg => {
                 self.actions.push_back(Action::ByeCaller);
                 self.actions
@@ -352,6 +507,31 @@ impl QueuedCall {
         }
     }
 
+    fn ask_rating(&mut self, seat: String) {
+        self.phase = Phase::Rating {
+            seat,
+            attempt: 1,
+            deadline: None,
+        };
+        self.actions.push_back(Action::Play(Sound::RatingQuestion));
+    }
+
+    /// A wrong key or no key: the question is asked once more, then the call ends unrated.
+    fn rating_miss(&mut self, seat: String, attempt: u8, reason: NotRatedReason) {
+        if attempt < 2 {
+            self.phase = Phase::Rating {
+                seat,
+                attempt: attempt + 1,
+                deadline: None,
+            };
+            self.actions.push_back(Action::Play(Sound::RatingQuestion));
+        } else {
+            self.phase = Phase::Committing { seat, thank: false };
+            self.actions
+                .push_back(Action::CommitRating(RatingOutcome::NotRated(reason)));
+        }
+    }
+
     fn seat_of(&self, leg: LegId) -> Option<String> {
         self.legs.get(leg)?.as_ref().map(|(s, _)| s.clone())
     }
@@ -413,7 +593,7 @@ impl QueuedCall {
 
 impl Default for QueuedCall {
     fn default() -> Self {
-        Self::new()
+        Self::new(None)
     }
 }
 
@@ -426,7 +606,11 @@ mod tests {
     }
 
     fn waiting(now: Instant) -> QueuedCall {
-        let mut call = QueuedCall::new();
+        waiting_with(now, None)
+    }
+
+    fn waiting_with(now: Instant, rating: Option<RatingRules>) -> QueuedCall {
+        let mut call = QueuedCall::new(rating);
         assert_eq!(
             drain(&mut call),
             vec![Action::Answer, Action::Play(Sound::Welcome)]
@@ -605,6 +789,119 @@ mod tests {
         drain(&mut call);
         call.handle_timeout(t0 + CALLBACK_DIGIT_WAIT);
         assert_eq!(drain(&mut call), vec![Action::Play(Sound::AllBusy)]);
+    }
+
+    fn rules() -> RatingRules {
+        RatingRules {
+            map: RatingMap::default(),
+            timeout: Duration::from_secs(8),
+        }
+    }
+
+    fn connected_then_seat_hangs_up(t0: Instant) -> QueuedCall {
+        let mut call = waiting_with(t0, Some(rules()));
+        call.handle(
+            t0,
+            Input::Offer {
+                seat: "1001".into(),
+                legs: vec![0],
+            },
+        );
+        call.handle(t0, Input::SeatAnswered { leg: 0 });
+        drain(&mut call);
+        call.handle(t0, Input::SeatBye { leg: 0 });
+        assert_eq!(
+            drain(&mut call),
+            vec![
+                Action::Acd(AcdNote::Ended {
+                    seat: "1001".into()
+                }),
+                Action::Play(Sound::RatingQuestion)
+            ]
+        );
+        call
+    }
+
+    #[test]
+    fn the_rating_is_committed_before_thank_you() {
+        use crate::ratings::Rating;
+        let t0 = Instant::now();
+        let mut call = connected_then_seat_hangs_up(t0);
+        call.handle(t0, Input::PlaybackDone);
+        call.handle(t0, Input::Digit('2'));
+        assert_eq!(
+            drain(&mut call),
+            vec![Action::CommitRating(RatingOutcome::Rated(
+                Rating::BasicallySatisfied
+            ))]
+        );
+        // Nothing more until the store says it is kept.
+        call.handle(t0, Input::PlaybackDone);
+        assert!(drain(&mut call).is_empty());
+        call.handle(t0, Input::RatingCommitted);
+        assert_eq!(drain(&mut call), vec![Action::Play(Sound::ThankYou)]);
+        call.handle(t0, Input::PlaybackDone);
+        let actions = drain(&mut call);
+        assert_eq!(actions[0], Action::ByeCaller);
+        assert_eq!(outcome(&actions).seat.as_deref(), Some("1001"));
+    }
+
+    #[test]
+    fn a_wrong_key_and_silence_repeat_the_question_once() {
+        let t0 = Instant::now();
+        let mut call = connected_then_seat_hangs_up(t0);
+        call.handle(t0, Input::Digit('9'));
+        assert_eq!(drain(&mut call), vec![Action::Play(Sound::RatingQuestion)]);
+        call.handle(t0, Input::PlaybackDone);
+        assert_eq!(call.poll_timeout(), Some(t0 + Duration::from_secs(8)));
+        call.handle_timeout(t0 + Duration::from_secs(8));
+        assert_eq!(
+            drain(&mut call),
+            vec![Action::CommitRating(RatingOutcome::NotRated(
+                NotRatedReason::NoDigit
+            ))]
+        );
+        call.handle(t0, Input::RatingCommitted);
+        assert_eq!(drain(&mut call)[0], Action::ByeCaller);
+    }
+
+    #[test]
+    fn a_caller_who_hangs_up_during_the_question_is_not_rated() {
+        let t0 = Instant::now();
+        let mut call = connected_then_seat_hangs_up(t0);
+        call.handle(t0, Input::CallerBye);
+        let actions = drain(&mut call);
+        assert_eq!(
+            actions[0],
+            Action::CommitRating(RatingOutcome::NotRated(NotRatedReason::CallerHungUp))
+        );
+        assert!(matches!(actions[1], Action::Finished(_)));
+    }
+
+    #[test]
+    fn the_seat_can_send_the_caller_to_rating() {
+        let t0 = Instant::now();
+        let mut call = waiting_with(t0, Some(rules()));
+        call.handle(
+            t0,
+            Input::Offer {
+                seat: "1001".into(),
+                legs: vec![0],
+            },
+        );
+        call.handle(t0, Input::SeatAnswered { leg: 0 });
+        drain(&mut call);
+        call.handle(t0, Input::SeatAsksRating);
+        assert_eq!(
+            drain(&mut call),
+            vec![
+                Action::ByeSeat(0),
+                Action::Acd(AcdNote::Ended {
+                    seat: "1001".into()
+                }),
+                Action::Play(Sound::RatingQuestion)
+            ]
+        );
     }
 
     #[test]

@@ -25,12 +25,15 @@ use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RelayStats, RtpSocket};
 use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
+use crate::ratings::{RatingKind, RatingOutcome};
 use crate::server::acd::{wall_time, Notice};
 use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::store::{CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, Record};
+use crate::store::{
+    CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, RatingRecord, Record,
+};
 
 const CALLER: usize = 0;
 
@@ -55,6 +58,8 @@ struct Driver {
     answered_at: Option<SystemTime>,
     connected_at: Option<Instant>,
     seat: Option<String>,
+    /// The seat's last keys in the call, to spot its "to rating" code.
+    seat_keys: String,
 }
 
 /// The queue part of the record, built from the ACD's events.
@@ -163,6 +168,7 @@ impl Driver {
             answered_at: None,
             connected_at: None,
             seat: None,
+            seat_keys: String::new(),
         })
     }
 
@@ -172,7 +178,7 @@ impl Driver {
         mut hub_events: mpsc::Receiver<HubEvent>,
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;
-        let mut machine = QueuedCall::new();
+        let mut machine = QueuedCall::new(self.io.ctx.ratings.clone());
         self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
@@ -196,6 +202,7 @@ impl Driver {
                 Some(event) = hub_events.recv() => match event {
                     HubEvent::PlaybackDone { leg: CALLER } => machine.handle(Instant::now(), Input::PlaybackDone),
                     HubEvent::Digit { leg: CALLER, digit } => machine.handle(Instant::now(), Input::Digit(digit)),
+                    HubEvent::Digit { leg, digit } if Some(leg) == self.seat_leg => self.seat_key(digit, &mut machine),
                     _ => {}
                 },
                 Some(notice) = notices.recv() => self.on_notice(notice, &mut machine).await,
@@ -299,6 +306,18 @@ impl Driver {
                 legs: ids,
             },
         );
+    }
+
+    /// A key the seat typed during the call; its "to rating" code sends the caller to rating.
+    fn seat_key(&mut self, digit: char, machine: &mut QueuedCall) {
+        self.seat_keys.push(digit);
+        let code = &self.io.ctx.to_rating;
+        if self.seat_keys.ends_with(code.as_str()) {
+            self.seat_keys.clear();
+            machine.handle(Instant::now(), Input::SeatAsksRating);
+        } else if self.seat_keys.len() > code.len() {
+            self.seat_keys.remove(0);
+        }
     }
 
     fn on_queue_event(&mut self, event: QueueEvent) {
@@ -432,10 +451,13 @@ impl Driver {
                     }
                 }
             },
-            InDialog::Info(info) if leg.is_none() => {
+            InDialog::Info(info) => {
                 let ctype = info.headers.get("Content-Type").unwrap_or("");
                 if let Ok(digit) = parse_info(ctype, &info.body) {
-                    machine.handle(now, Input::Digit(digit));
+                    match leg {
+                        None => machine.handle(now, Input::Digit(digit)),
+                        Some(_) => self.seat_key(digit, machine),
+                    }
                 }
             }
             _ => {}
@@ -461,6 +483,17 @@ impl Driver {
             }
             Action::ByeCaller => self.caller.bye(&self.io).await,
             Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
+            Action::CommitRating(outcome) => {
+                let kept = self.commit_rating(outcome).await;
+                machine.handle(
+                    Instant::now(),
+                    if kept {
+                        Input::RatingCommitted
+                    } else {
+                        Input::RatingLost
+                    },
+                );
+            }
             Action::Finished(_) => {}
         }
     }
@@ -480,6 +513,8 @@ impl Driver {
             Sound::AllBusy => vec!["all_busy"],
             Sound::CallbackOffer => vec!["callback_offer"],
             Sound::CallbackRecorded => vec!["callback_recorded"],
+            Sound::RatingQuestion => vec!["rating_question"],
+            Sound::ThankYou => vec!["thank_you"],
         };
         let looping = sound == Sound::Hold;
         let audio = self.negotiated.audio;
@@ -535,6 +570,35 @@ impl Driver {
             }
         };
         self.io.ctx.acd.input(input).await;
+    }
+
+    /// Writes the caller's rating and waits until the store has committed it: only then may the
+    /// caller hear "thank you".
+    async fn commit_rating(&self, outcome: RatingOutcome) -> bool {
+        let record = RatingRecord {
+            id: format!("rating-{}", ids::tag()),
+            call_id: self.facts.id.clone(),
+            kind: RatingKind::Keypad,
+            at: self.io.ctx.clock.now(),
+            seat: self.seat.clone(),
+            unit: None,
+            outcome,
+        };
+        let value = match outcome {
+            RatingOutcome::Rated(rating) => rating.as_str(),
+            RatingOutcome::NotRated(_) => "not_rated",
+        };
+        metrics::counter!(crate::metrics::names::RATINGS_TOTAL, "value" => value).increment(1);
+        info!(?outcome, "rating");
+        let writer = &self.io.ctx.writer;
+        let kept = match writer.submit(Record::Rating(record)).await {
+            Ok(()) => writer.flush().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &kept {
+            warn!(%error, "rating not kept");
+        }
+        kept.is_ok()
     }
 
     async fn connect(&mut self, leg: usize) {

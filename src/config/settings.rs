@@ -214,6 +214,9 @@ pub struct FeatureSettings {
     /// How long to wait for the next key of a code.
     #[serde(default = "default_inter_digit")]
     pub inter_digit_secs: u32,
+    /// Typed by a seat during a call: it leaves, and the caller is asked to rate the service.
+    #[serde(default = "default_to_rating")]
+    pub to_rating: String,
 }
 
 impl Default for FeatureSettings {
@@ -225,6 +228,7 @@ impl Default for FeatureSettings {
             pause: default_pause(),
             resume: default_resume(),
             inter_digit_secs: default_inter_digit(),
+            to_rating: default_to_rating(),
         }
     }
 }
@@ -243,6 +247,9 @@ fn default_pause() -> String {
 }
 fn default_resume() -> String {
     crate::features::DEFAULT_RESUME.to_string()
+}
+fn default_to_rating() -> String {
+    "*8".to_string()
 }
 fn default_inter_digit() -> u32 {
     3

@@ -84,6 +84,12 @@ impl Settings {
                 && s.chars()
                     .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
         };
+        if !keypad(&f.to_rating) {
+            issues.push(Issue::new(
+                "features.to_rating",
+                "must be keypad keys (0-9, * and #)",
+            ));
+        }
         if !keypad(&f.access) {
             issues.push(Issue::new(
                 "features.access",

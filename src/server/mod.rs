@@ -56,6 +56,18 @@ pub enum StartError {
     Queues(String),
 }
 
+fn rating_rules(
+    settings: &crate::config::settings::Settings,
+) -> Option<crate::call::queued::RatingRules> {
+    let r = &settings.ratings;
+    // Validated at load: the map cannot fail here, and if it somehow did, no rating is asked.
+    let map = r.map().ok()?;
+    r.enabled.then(|| crate::call::queued::RatingRules {
+        map,
+        timeout: Duration::from_secs(r.prompt_timeout_secs.into()),
+    })
+}
+
 /// Copies the state of the RTP pool and the store writer into the metrics once a second.
 async fn publish_gauges(rtp: RtpPortPool, writer: WriterHandle, stop: CancellationToken) {
     use crate::metrics::names;
@@ -186,6 +198,8 @@ impl Daemon {
             no_response: SEAT_NO_RESPONSE,
             acd,
             prompts,
+            ratings: rating_rules(&settings),
+            to_rating: settings.features.to_rating.clone(),
         });
         let registrar = Registrar::new(
             settings.sip.realm.clone(),

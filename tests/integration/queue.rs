@@ -13,6 +13,14 @@ use crate::peers::{
 
 const LOGIN: Duration = Duration::from_secs(20);
 
+/// Callers here wait for the daemon's BYE when the seat hangs up, so no rating is asked.
+fn no_ratings() -> Options {
+    Options {
+        extra_config: "[ratings]\nenabled = false\n".to_string(),
+        ..Options::default()
+    }
+}
+
 fn password(user: &str) -> String {
     format!("seat{user}-secret")
 }
@@ -50,7 +58,7 @@ fn ms(t: SystemTime) -> u128 {
 
 #[tokio::test]
 async fn callers_are_served_in_order_by_the_longest_idle_seat_after_wrap_up() {
-    let t = common::start(Options::default()).await;
+    let t = common::start(no_ratings()).await;
     // 1004's phone is registered but the seat never logs in: it must never be offered a call.
     let registered_only = Sipp::new("seat_register.xml")
         .remote(t.daemon.sip_udp)
@@ -141,7 +149,7 @@ async fn callers_are_served_in_order_by_the_longest_idle_seat_after_wrap_up() {
 
 #[tokio::test]
 async fn an_unanswered_offer_moves_on_and_the_waiting_caller_hears_sound() {
-    let t = common::start(Options::default()).await;
+    let t = common::start(no_ratings()).await;
     let silent = agent(&t, "1001", 5, AnswerMode::NoAnswer).await;
     let probe = RtpProbe::start().expect("probe");
     let caller = caller_queue_probe(t.daemon.sip_udp, "12350", &probe)
