@@ -86,6 +86,10 @@ pub enum CoreCommand {
     Finished {
         owner: Owner,
     },
+    /// A call the daemon places itself: a number and a channel, like a call from the network.
+    NewCall {
+        reply: tokio::sync::oneshot::Sender<(Owner, mpsc::Receiver<CallEvent>)>,
+    },
     /// The live bindings (phones) of a seat, for a queue offer.
     Bindings {
         seat: String,

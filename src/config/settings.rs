@@ -286,6 +286,9 @@ pub struct TrunkSettings {
     /// When set, INVITEs from the trunk must also pass digest authentication as this user.
     #[serde(default)]
     pub auth: Option<TrunkAuth>,
+    /// Where calls the daemon places (return visits) are sent, over UDP; none = inbound only.
+    #[serde(default)]
+    pub outbound: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

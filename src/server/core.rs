@@ -674,6 +674,16 @@ impl Core {
                 self.dialogs.insert(dialog.clone(), owner);
                 self.owner_dialogs.entry(owner).or_default().push(dialog);
             }
+            CoreCommand::NewCall { reply } => {
+                let owner = self.next_owner;
+                self.next_owner += 1;
+                let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
+                self.calls.insert(owner, events_tx);
+                metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
+                if reply.send((owner, events_rx)).is_err() {
+                    self.calls.remove(&owner);
+                }
+            }
             CoreCommand::Bindings { seat, reply } => {
                 let _ = reply.send(self.registrar.lookup(now, &seat));
             }

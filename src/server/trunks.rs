@@ -60,6 +60,7 @@ mod tests {
             name: name.to_string(),
             sources: nets.iter().map(|n| n.parse().unwrap()).collect(),
             auth: None,
+            outbound: None,
         };
         let trunks = vec![
             Trunk::from_settings(&settings("a", &["10.1.0.0/16"]), "r"),
