@@ -11,6 +11,8 @@ use crate::sip::transaction::Owner;
 pub enum LineState {
     Ringing,
     Connected,
+    /// The seat has left; the caller is asked to rate the service.
+    Rating,
     Ending,
 }
 

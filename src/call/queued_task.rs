@@ -60,6 +60,8 @@ struct Driver {
     seat: Option<String>,
     /// The seat's last keys in the call, to spot its "to rating" code.
     seat_keys: String,
+    /// What the board shows for this line.
+    state: LineState,
 }
 
 /// The queue part of the record, built from the ACD's events.
@@ -169,6 +171,7 @@ impl Driver {
             connected_at: None,
             seat: None,
             seat_keys: String::new(),
+            state: LineState::Ringing,
         })
     }
 
@@ -470,7 +473,12 @@ impl Driver {
                 let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
                 self.caller.respond(&self.io, 200, Some(sdp)).await;
             }
-            Action::Play(sound) => self.play(sound, machine),
+            Action::Play(sound) => {
+                if sound == Sound::RatingQuestion {
+                    self.publish(LineState::Rating);
+                }
+                self.play(sound, machine)
+            }
             Action::Acd(note) => self.tell_acd(note).await,
             Action::Ring(leg) => self.legs[leg].ring(&self.io).await,
             Action::Cancel(leg) => self.legs[leg].cancel(&self.io).await,
@@ -634,7 +642,8 @@ impl Driver {
         self.publish(LineState::Connected);
     }
 
-    fn publish(&self, state: LineState) {
+    fn publish(&mut self, state: LineState) {
+        self.state = state.clone();
         self.io.ctx.board.update(
             self.io.owner,
             LineView {
@@ -656,11 +665,7 @@ impl Driver {
         };
         report_relayed(&self.reported, &now);
         self.reported = now;
-        self.publish(if self.seat.is_some() {
-            LineState::Connected
-        } else {
-            LineState::Ringing
-        });
+        self.publish(self.state.clone());
     }
 
     async fn finish(mut self, outcome: super::queued::Outcome) {

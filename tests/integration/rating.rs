@@ -1,0 +1,244 @@
+//! Keypad ratings at the end of a queued call: the seat hangs up, the caller stays, hears the
+//! question and rates by key; the store holds exactly what each caller did.
+
+use std::time::Duration;
+
+use hotline::call::board::LineState;
+use hotline::ratings::{NotRatedReason, Rating, RatingOutcome};
+use hotline::store::RatingRecord;
+
+use crate::common::{self, eventually, Options, TestDaemon};
+use crate::peers::{seat_agent, spawn_registered, AnswerMode, Hangup, RtpProbe};
+use crate::raw_caller::RawCaller;
+
+enum Plan {
+    Keys(&'static str),
+    Nothing,
+    HangUp,
+}
+
+async fn in_rating(t: &TestDaemon, caller: &str) -> bool {
+    eventually(Duration::from_secs(60), || async {
+        t.daemon
+            .board()
+            .snapshot()
+            .iter()
+            .any(|l| l.caller == caller && l.state == LineState::Rating)
+    })
+    .await
+}
+
+/// One caller through the queue to a seat, then rating as `plan` says.
+async fn caller(t: &TestDaemon, number: &str, plan: Plan) {
+    let probe = RtpProbe::start().expect("probe");
+    let mut call = RawCaller::call(t.daemon.sip_udp, "12350", number, probe.port()).await;
+    assert!(
+        in_rating(t, number).await,
+        "{number} never reached the rating question"
+    );
+    match plan {
+        Plan::Keys(keys) => {
+            for key in keys.chars() {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                call.key(key).await;
+            }
+        }
+        Plan::Nothing => {}
+        Plan::HangUp => {
+            call.hang_up().await;
+            return;
+        }
+    }
+    assert!(
+        call.wait_bye(Duration::from_secs(60)).await,
+        "{number}: no BYE after rating"
+    );
+}
+
+async fn rating_of(t: &TestDaemon, number: &str) -> Option<RatingRecord> {
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let id = calls.iter().find(|c| c.caller == number)?.id.clone();
+    let ratings = t.daemon.store().ratings().await.expect("ratings");
+    let mine: Vec<RatingRecord> = ratings.into_iter().filter(|r| r.call_id == id).collect();
+    assert!(mine.len() <= 1, "one rating per call: {mine:?}");
+    mine.into_iter().next()
+}
+
+#[tokio::test]
+async fn every_way_a_caller_can_answer_the_rating_question_is_recorded() {
+    let t = common::start(Options {
+        extra_config: "[ratings]\nprompt_timeout_secs = 1\n".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let password = |u: &str| format!("seat{u}-secret");
+    let mut seats = Vec::new();
+    for user in ["1001", "1002"] {
+        let agent = seat_agent(
+            t.daemon.sip_udp,
+            user,
+            &password(user),
+            6,
+            AnswerMode::Answer,
+            Hangup::OwnSide,
+        )
+        .set("talk_ms", "1000")
+        .set("ring_ms", "200")
+        .set("wait_ms", "110000")
+        .timeout(Duration::from_secs(120));
+        seats.push(
+            spawn_registered(
+                agent,
+                t.daemon.sip_udp,
+                user,
+                &password(user),
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("seat"),
+        );
+    }
+    let plans = [
+        ("13900000001", Plan::Keys("1")),
+        ("13900000002", Plan::Keys("2")),
+        ("13900000003", Plan::Keys("3")),
+        ("13900000004", Plan::Keys("92")),
+        ("13900000005", Plan::Nothing),
+        ("13900000006", Plan::HangUp),
+    ];
+    let runs = plans.into_iter().map(|(number, plan)| {
+        let t = &t;
+        async move { caller(t, number, plan).await }
+    });
+    futures_join_all(runs).await;
+    drop(seats);
+
+    let expect = [
+        ("13900000001", RatingOutcome::Rated(Rating::Satisfied)),
+        (
+            "13900000002",
+            RatingOutcome::Rated(Rating::BasicallySatisfied),
+        ),
+        ("13900000003", RatingOutcome::Rated(Rating::Dissatisfied)),
+        (
+            "13900000004",
+            RatingOutcome::Rated(Rating::BasicallySatisfied),
+        ),
+        (
+            "13900000005",
+            RatingOutcome::NotRated(NotRatedReason::NoDigit),
+        ),
+        (
+            "13900000006",
+            RatingOutcome::NotRated(NotRatedReason::CallerHungUp),
+        ),
+    ];
+    for (number, outcome) in expect {
+        let kept = eventually(Duration::from_secs(5), || async {
+            rating_of(&t, number).await.is_some()
+        })
+        .await;
+        assert!(kept, "{number}: no rating record");
+        let record = rating_of(&t, number).await.expect("rating");
+        assert_eq!(record.outcome, outcome, "{number}");
+        assert!(
+            record.seat.is_some(),
+            "the rating names the seat that served: {record:?}"
+        );
+    }
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_rating_is_in_the_store_before_thank_you_starts() {
+    let t = common::start(Options::default()).await;
+    let agent = seat_agent(
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        1,
+        AnswerMode::Answer,
+        Hangup::OwnSide,
+    )
+    .set("talk_ms", "1000")
+    .set("ring_ms", "200")
+    .timeout(Duration::from_secs(60));
+    let _seat = spawn_registered(
+        agent,
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("seat");
+    let probe = RtpProbe::start().expect("probe");
+    let number = "13900000011";
+    let mut call = RawCaller::call(t.daemon.sip_udp, "12350", number, probe.port()).await;
+    assert!(in_rating(&t, number).await);
+    // Let the question (9.8 s, about 490 packets) play out: then the daemon's audio stops
+    // while it waits for a key.
+    let at_question = probe.stats().await.packets;
+    let played = probe
+        .wait_for(at_question + 480, Duration::from_secs(20))
+        .await;
+    assert!(played.packets >= at_question + 480, "{played:?}");
+    let mut last = probe.stats().await.packets;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = probe.stats().await.packets;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    // The call's record is written when it ends; while it is up, the board has its id.
+    let id = t
+        .daemon
+        .board()
+        .snapshot()
+        .into_iter()
+        .find(|l| l.caller == number)
+        .map(|l| l.id)
+        .expect("line on the board");
+    call.key('1').await;
+    // The next audio is "thank you": by the time its first packet arrives the rating is kept.
+    let mut kept_before_audio = None;
+    for _ in 0..500 {
+        let kept = t
+            .daemon
+            .store()
+            .ratings()
+            .await
+            .expect("ratings")
+            .iter()
+            .any(|r| r.call_id == id);
+        if probe.stats().await.packets > last {
+            kept_before_audio = Some(kept);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        kept_before_audio,
+        Some(true),
+        "thank you played before the rating was committed"
+    );
+    assert!(call.wait_bye(Duration::from_secs(20)).await);
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// Runs the futures concurrently on this task and waits for all of them.
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

@@ -1,0 +1,158 @@
+//! A trunk caller written here, for what no SIPp scenario does: it receives the daemon's audio
+//! on an RtpProbe (whose port its SDP names) and types keys as SIP INFO in the dialog.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+pub struct RawCaller {
+    socket: UdpSocket,
+    daemon: SocketAddr,
+    call_id: String,
+    from_tag: String,
+    to: String,
+    contact: String,
+    cseq: u32,
+    n: u32,
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+impl RawCaller {
+    /// Calls `number` as `caller`, offering PCMU at `media_port`, and waits for the 200.
+    pub async fn call(
+        daemon: SocketAddr,
+        number: &str,
+        caller: &str,
+        media_port: u16,
+    ) -> RawCaller {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let port = socket.local_addr().expect("addr").port();
+        let call_id = format!("raw-{caller}-{port}@127.0.0.1");
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+        );
+        let invite = format!(
+            "INVITE sip:{number}@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKinv{port};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{caller}@127.0.0.1>;tag=f{port}\r\nTo: <sip:{number}@{daemon}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{caller}@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        socket
+            .send_to(invite.as_bytes(), daemon)
+            .await
+            .expect("send");
+        let ok = loop {
+            let m = recv(&socket, Duration::from_secs(10))
+                .await
+                .expect("answer to the INVITE");
+            if m.starts_with("SIP/2.0 200") {
+                break m;
+            }
+            assert!(m.starts_with("SIP/2.0 1"), "unexpected answer: {m}");
+        };
+        let to = header(&ok, "To").expect("To").to_string();
+        let contact = header(&ok, "Contact")
+            .and_then(|c| c.split('<').nth(1))
+            .and_then(|c| c.split('>').next())
+            .expect("Contact")
+            .to_string();
+        let mut caller_leg = RawCaller {
+            socket,
+            daemon,
+            call_id,
+            from_tag: format!("f{port}"),
+            to,
+            contact,
+            cseq: 1,
+            n: 0,
+        };
+        caller_leg.send_in_dialog("ACK", 1, "", "").await;
+        caller_leg
+    }
+
+    async fn send_in_dialog(&mut self, method: &str, cseq: u32, content_type: &str, body: &str) {
+        self.n += 1;
+        let port = self.socket.local_addr().expect("addr").port();
+        let ctype = if content_type.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Type: {content_type}\r\n")
+        };
+        let message = format!(
+            "{method} {} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{method}{port}n{};rport\r\nMax-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+            self.contact, self.n, self.from_tag, self.to, self.call_id, body.len()
+        );
+        self.socket
+            .send_to(message.as_bytes(), self.daemon)
+            .await
+            .expect("send");
+    }
+
+    /// Types `key` as a SIP INFO (application/dtmf-relay) and waits for its 200.
+    pub async fn key(&mut self, key: char) {
+        self.cseq += 1;
+        let body = format!("Signal={key}\r\nDuration=160\r\n");
+        self.send_in_dialog("INFO", self.cseq, "application/dtmf-relay", &body)
+            .await;
+        loop {
+            let m = recv(&self.socket, Duration::from_secs(5))
+                .await
+                .expect("answer to INFO");
+            if m.starts_with("SIP/2.0 200") && m.contains("INFO") {
+                return;
+            }
+        }
+    }
+
+    /// Hangs up and waits for the 200.
+    pub async fn hang_up(&mut self) {
+        self.cseq += 1;
+        self.send_in_dialog("BYE", self.cseq, "", "").await;
+        loop {
+            let m = recv(&self.socket, Duration::from_secs(5))
+                .await
+                .expect("answer to BYE");
+            if m.starts_with("SIP/2.0 200") && m.contains("BYE") {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the daemon's BYE and answers it; false if none came within `wait`.
+    pub async fn wait_bye(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) {
+            let Some(m) = recv(&self.socket, left).await else {
+                return false;
+            };
+            if m.starts_with("BYE ") {
+                let mut response = String::from("SIP/2.0 200 OK\r\n");
+                for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+                    if let Some(v) = header(&m, name) {
+                        response.push_str(&format!("{name}: {v}\r\n"));
+                    }
+                }
+                response.push_str("Content-Length: 0\r\n\r\n");
+                self.socket
+                    .send_to(response.as_bytes(), self.daemon)
+                    .await
+                    .expect("send");
+                return true;
+            }
+        }
+        false
+    }
+}
+
+async fn recv(socket: &UdpSocket, wait: Duration) -> Option<String> {
+    let mut buf = vec![0u8; 65_536];
+    match tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    }
+}
