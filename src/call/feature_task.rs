@@ -17,7 +17,7 @@ use super::task::{far_future, refuse_early, CallFacts};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::features::{CodeCollector, Collected, Feature, FeatureCodes};
 use crate::media::dtmf::parse_info;
-use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg};
+use crate::media::hub::{HubEvent, HubHandle};
 use crate::media::sdp::{self, Direction, LocalMedia, Negotiated};
 use crate::queue::{AcdInput, SeatCommand, SeatId};
 use crate::sip::build;
@@ -71,34 +71,19 @@ pub async fn run(
     async move {
         let (hub_tx, hub_rx) = mpsc::channel(16);
         let refuse = |status: u16| build::response(&setup.invite, status, Some(&ids::tag()));
-        let negotiated = sdp::parse(&setup.invite.body)
-            .ok()
-            .and_then(|o| sdp::negotiate(&o).ok().map(|n| (o, n)));
-        let Some((offer, negotiated)) = negotiated else {
-            let response = refuse(488);
-            return refuse_early(io, facts, setup.key, response).await;
-        };
-        let socket = match io.ctx.rtp.allocate().await {
-            Ok(socket) => socket,
-            Err(_) => {
-                let response = refuse(503);
+        let media = match super::answered_media::answer(&io, &setup.invite, hub_tx).await {
+            Ok(media) => media,
+            Err(status) => {
+                let response = refuse(status);
                 return refuse_early(io, facts, setup.key, response).await;
             }
         };
-        let local = LocalMedia {
-            addr: io.ctx.media_addr,
-            rtp_port: socket.local_addr().port(),
-            session_id: u64::from(rand::random::<u32>()),
-            session_version: 1,
-        };
-        let hub = Hub::start(
-            vec![HubLeg {
-                socket,
-                remote: negotiated.remote,
-                telephone_event: negotiated.telephone_event,
-            }],
-            Some(hub_tx),
-        );
+        let super::answered_media::AnsweredMedia {
+            offer,
+            negotiated,
+            local,
+            hub,
+        } = media;
         let caller = CallerLeg::new(
             setup.invite,
             setup.key,

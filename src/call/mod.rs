@@ -1,6 +1,7 @@
 //! Calls: the state machine of one inbound call, the task that drives it, and what the SIP core
 //! and a call say to each other.
 
+pub mod answered_media;
 pub mod board;
 pub mod caller_leg;
 pub mod clock;

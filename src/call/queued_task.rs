@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn, Instrument};
 
+use super::answered_media::AnsweredMedia;
 use super::board::{LineState, LineView};
 use super::caller_leg::CallerLeg;
 use super::in_dialog::{self, InDialog};
@@ -20,7 +21,7 @@ use super::seat_leg::SeatLeg;
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup, CoreCommand};
 use crate::media::dtmf::parse_info;
-use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg};
+use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RelayStats, RtpSocket};
@@ -109,41 +110,16 @@ impl Driver {
             Err(Box::new((io, facts, setup.key.clone(), response)))
         };
         let (queue, priority) = setup.queue.clone().unwrap_or_default();
-        let offer = match sdp::parse(&setup.invite.body) {
-            Ok(offer) => offer,
-            Err(error) => {
-                debug!(%error, "caller offer unusable");
-                return refuse(io, facts, 488);
-            }
+        let media = match super::answered_media::answer(&io, &setup.invite, hub_events).await {
+            Ok(media) => media,
+            Err(status) => return refuse(io, facts, status),
         };
-        let negotiated = match sdp::negotiate(&offer) {
-            Ok(n) => n,
-            Err(error) => {
-                debug!(%error, "no codec in common with the caller");
-                return refuse(io, facts, 488);
-            }
-        };
-        let socket = match io.ctx.rtp.allocate().await {
-            Ok(s) => s,
-            Err(error) => {
-                warn!(%error, "no RTP port for a queued call");
-                return refuse(io, facts, 503);
-            }
-        };
-        let local = LocalMedia {
-            addr: io.ctx.media_addr,
-            rtp_port: socket.local_addr().port(),
-            session_id: u64::from(rand::random::<u32>()),
-            session_version: 1,
-        };
-        let hub = Hub::start(
-            vec![HubLeg {
-                socket,
-                remote: negotiated.remote,
-                telephone_event: negotiated.telephone_event,
-            }],
-            Some(hub_events),
-        );
+        let AnsweredMedia {
+            offer,
+            negotiated,
+            local,
+            hub,
+        } = media;
         let call = CallId(setup.owner);
         let caller = CallerLeg::new(
             setup.invite,

@@ -331,22 +331,7 @@ impl Transactions {
         mut request: Request,
         branch: String,
     ) -> ClientKey {
-        let local = self.local.for_transport(flow.transport);
-        request.headers.remove("Via");
-        let mut headers = super::message::Headers::new();
-        headers.push(
-            "Via",
-            format!(
-                "SIP/2.0/{} {};branch={};rport",
-                flow.transport.as_str(),
-                local,
-                branch
-            ),
-        );
-        for (name, value) in request.headers.iter() {
-            headers.push(name, value);
-        }
-        request.headers = headers;
+        self.put_our_via(&mut request, flow, &branch);
         let key = ClientKey {
             branch,
             method: request.method.clone(),
@@ -429,6 +414,24 @@ impl Transactions {
 
     /// Sends the ACK for a 2xx (a transaction of its own, RFC 3261 §13.2.2.4) and keeps it to
     /// answer a retransmitted 2xx.
+    /// Replaces any Via with ours, on top: our address for the flow's transport and `branch`.
+    fn put_our_via(&self, request: &mut Request, flow: Flow, branch: &str) {
+        let local = self.local.for_transport(flow.transport);
+        request.headers.remove("Via");
+        let mut headers = super::message::Headers::new();
+        headers.push(
+            "Via",
+            format!(
+                "SIP/2.0/{} {local};branch={branch};rport",
+                flow.transport.as_str()
+            ),
+        );
+        for (name, value) in request.headers.iter() {
+            headers.push(name, value);
+        }
+        request.headers = headers;
+    }
+
     pub fn send_ack(
         &mut self,
         now: Instant,
@@ -437,22 +440,7 @@ impl Transactions {
         call_id: &str,
         seq: u32,
     ) {
-        let local = self.local.for_transport(flow.transport);
-        ack.headers.remove("Via");
-        let mut headers = super::message::Headers::new();
-        headers.push(
-            "Via",
-            format!(
-                "SIP/2.0/{} {};branch={};rport",
-                flow.transport.as_str(),
-                local,
-                ids::branch()
-            ),
-        );
-        for (name, value) in ack.headers.iter() {
-            headers.push(name, value);
-        }
-        ack.headers = headers;
+        self.put_our_via(&mut ack, flow, &ids::branch());
         let bytes = ack.to_bytes();
         self.sent_acks.insert(
             (call_id.to_string(), seq),
