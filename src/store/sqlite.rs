@@ -453,6 +453,44 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn unknown_survey_strings_are_typed_errors() {
+        use crate::store::battery::{attempt, survey};
+        use crate::store::AttemptOutcome;
+        let backend = SqliteBackend::create().await;
+        let store = backend.open().await;
+        store
+            .write_batch(&[
+                Record::Survey(survey(1)),
+                Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::Busy)),
+            ])
+            .await
+            .unwrap();
+        sqlx::query("UPDATE surveys SET status = 'dialling'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE survey_attempts SET outcome = 'voicemail'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+
+        let err = store.surveys().await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BadRow { table: "surveys", id, column: "status", value }
+                if id == "survey-000001" && value == "dialling"),
+            "{err:?}"
+        );
+        let err = store.survey("survey-000001").await.unwrap_err();
+        assert!(matches!(&err, StoreError::BadRow { .. }), "{err:?}");
+        let err = store.survey_attempts("survey-000001").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BadRow { table: "survey_attempts", id, column: "outcome", value }
+                if id == "survey-000001#1" && value == "voicemail"),
+            "{err:?}"
+        );
+    }
+
     /// A database as the queue release left it: migrations 0001 and 0002, one call written.
     async fn create_before_ratings(path: &Path) {
         let options = SqliteConnectOptions::new()
