@@ -1,5 +1,6 @@
 //! `hotline report ratings`: the monthly satisfaction figures (满意度, 400 of 1000 points) from
-//! the stored ratings. `ratings_report` and `Report::render` are pure; `run_report` opens the
+//! the stored ratings: result satisfaction (300) from keypad ratings and the survey's result
+//! answers, attitude satisfaction (100) from keypad ratings and the survey's attitude answers. `ratings_report` and `Report::render` are pure; `run_report` opens the
 //! database read-only and joins them up for the command line.
 
 use std::collections::BTreeMap;
@@ -206,7 +207,7 @@ pub const RESULT_WEIGHT: u64 = 300;
 /// Weight of attitude satisfaction in the monthly assessment, of 1000 points.
 pub const ATTITUDE_WEIGHT: u64 = 100;
 
-/// The ratings of one group in one month.
+/// The ratings of one group in one month, for one assessed item (result or attitude).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// a
@@ -265,27 +266,95 @@ impl Counts {
         )
     }
 
-    /// Result satisfaction: (5a + 3b + c) / (5N) × 300. `None` when nothing was rated.
-    pub fn result_score(&self) -> Option<Tenths> {
-        self.score(RESULT_WEIGHT)
-    }
-
-    /// Attitude satisfaction: (5a + 3b + c) / (5N) × 100. `None` when nothing was rated.
-    pub fn attitude_score(&self) -> Option<Tenths> {
-        self.score(ATTITUDE_WEIGHT)
-    }
-
-    fn score(&self, weight: u64) -> Option<Tenths> {
+    /// (5a + 3b + c) / (5N) × weight. `None` when nothing was rated.
+    pub fn score(&self, weight: u64) -> Option<Tenths> {
         let best = u64::from(Rating::Satisfied.points()) * self.rated();
         Tenths::ratio(self.points() * weight, best)
     }
 }
 
-/// One row: a seat, a unit, or `None` for ratings that have no seat (or unit).
+/// An assessed item of satisfaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// 办理结果满意度, 300 points.
+    Result,
+    /// 服务态度满意度, 100 points.
+    Attitude,
+}
+
+impl Item {
+    pub const ALL: [Item; 2] = [Item::Result, Item::Attitude];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Item::Result => "result",
+            Item::Attitude => "attitude",
+        }
+    }
+
+    pub fn weight(self) -> u64 {
+        match self {
+            Item::Result => RESULT_WEIGHT,
+            Item::Attitude => ATTITUDE_WEIGHT,
+        }
+    }
+
+    /// Which items a rating of `kind` counts for. A keypad rating is about the service as a
+    /// whole, so it counts for both; a survey answer only for the question it answers.
+    pub fn of(kind: RatingKind) -> &'static [Item] {
+        // Exhaustive on purpose: a new kind must be placed here before it compiles.
+        match kind {
+            RatingKind::Keypad => &Item::ALL,
+            RatingKind::SurveyResult => &[Item::Result],
+            RatingKind::SurveyAttitude => &[Item::Attitude],
+        }
+    }
+}
+
+/// The counts of both items for one group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemCounts {
+    pub result: Counts,
+    pub attitude: Counts,
+}
+
+impl ItemCounts {
+    fn add(&mut self, kind: RatingKind, outcome: RatingOutcome) {
+        for &item in Item::of(kind) {
+            self.get_mut(item).add(outcome);
+        }
+    }
+
+    pub fn get(&self, item: Item) -> &Counts {
+        match item {
+            Item::Result => &self.result,
+            Item::Attitude => &self.attitude,
+        }
+    }
+
+    fn get_mut(&mut self, item: Item) -> &mut Counts {
+        match item {
+            Item::Result => &mut self.result,
+            Item::Attitude => &mut self.attitude,
+        }
+    }
+
+    /// Result satisfaction: (5a + 3b + c) / (5N) × 300 over result ratings.
+    pub fn result_score(&self) -> Option<Tenths> {
+        self.result.score(RESULT_WEIGHT)
+    }
+
+    /// Attitude satisfaction: (5a + 3b + c) / (5N) × 100 over attitude ratings.
+    pub fn attitude_score(&self) -> Option<Tenths> {
+        self.attitude.score(ATTITUDE_WEIGHT)
+    }
+}
+
+/// One group: a seat, a unit, or `None` for ratings that have no seat (or unit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub key: Option<String>,
-    pub counts: Counts,
+    pub counts: ItemCounts,
 }
 
 /// The satisfaction figures of one month.
@@ -297,38 +366,33 @@ pub struct Report {
     /// One per seat or unit, by name, the group without one last; empty for `GroupBy::All`.
     pub groups: Vec<Group>,
     /// Every rating of the month.
-    pub total: Counts,
+    pub total: ItemCounts,
 }
 
 /// The month's figures from `ratings`, which may hold any months: a rating belongs to the
 /// month in which it was given, local time at `utc_offset_hours` east of UTC.
 ///
-/// Only keypad ratings exist yet, and they count for both result and attitude satisfaction
-/// (the keypad asks about the service as a whole). Once return-visit surveys ask the two
-/// questions separately, result will count `survey_result` answers and attitude
-/// `survey_attitude` ones, and keypad ratings will need a rule of their own.
+/// Keypad ratings count for both result and attitude satisfaction (the keypad asks about the
+/// service as a whole); the return-visit survey's answers count only for the question they
+/// answer (`Item::of`). Survey answers have no seat, so by seat they fall in the `None` group.
 pub fn ratings_report(
     ratings: &[RatingRecord],
     month: YearMonth,
     utc_offset_hours: i32,
     by: GroupBy,
 ) -> Report {
-    let mut total = Counts::default();
-    let mut groups: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+    let mut total = ItemCounts::default();
+    let mut groups: BTreeMap<Option<String>, ItemCounts> = BTreeMap::new();
     for rating in ratings {
-        // Exhaustive on purpose: a new kind must be placed here before it compiles.
-        match rating.kind {
-            RatingKind::Keypad => {}
-        }
         if !month.contains(rating.at, utc_offset_hours) {
             continue;
         }
-        total.add(rating.outcome);
+        total.add(rating.kind, rating.outcome);
         if by != GroupBy::All {
             groups
                 .entry(by.key(rating))
                 .or_default()
-                .add(rating.outcome);
+                .add(rating.kind, rating.outcome);
         }
     }
     let mut groups: Vec<Group> = groups
@@ -353,7 +417,8 @@ const TOTAL: &str = "total";
 /// A missing figure in the table: nothing was rated (or offered).
 const NO_FIGURE: &str = "-";
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 11] = [
+    "item",
     "satisfied",
     "basic",
     "dissatisfied",
@@ -362,11 +427,12 @@ const HEADERS: [&str; 10] = [
     "offered",
     "response %",
     "satisfaction %",
-    "result /300",
-    "attitude /100",
+    "score",
+    "of",
 ];
 
-const CSV_HEADERS: [&str; 10] = [
+const CSV_HEADERS: [&str; 11] = [
+    "item",
     "satisfied",
     "basically_satisfied",
     "dissatisfied",
@@ -375,8 +441,8 @@ const CSV_HEADERS: [&str; 10] = [
     "offered",
     "response_rate_pct",
     "satisfaction_rate_pct",
-    "result_score",
-    "attitude_score",
+    "score",
+    "weight",
 ];
 
 impl Report {
@@ -388,12 +454,13 @@ impl Report {
         }
     }
 
-    /// Rows as (label, counts), the total last.
-    fn rows(&self) -> impl Iterator<Item = (&str, &Counts)> {
+    /// Rows as (label, item, counts): each group's result then attitude, the total last.
+    fn rows(&self) -> impl Iterator<Item = (&str, Item, &Counts)> {
         self.groups
             .iter()
             .map(|g| (g.key.as_deref().unwrap_or(NO_GROUP), &g.counts))
             .chain([(TOTAL, &self.total)])
+            .flat_map(|(label, counts)| Item::ALL.map(|item| (label, item, counts.get(item))))
     }
 
     fn offset(&self) -> String {
@@ -411,9 +478,10 @@ impl Report {
             .chain(HEADERS)
             .map(str::to_owned)
             .collect()];
-        for (label, c) in self.rows() {
+        for (label, item, c) in self.rows() {
             lines.push(vec![
                 label.to_owned(),
+                item.as_str().to_owned(),
                 c.satisfied.to_string(),
                 c.basically_satisfied.to_string(),
                 c.dissatisfied.to_string(),
@@ -422,8 +490,8 @@ impl Report {
                 c.offered().to_string(),
                 figure(c.response_rate()),
                 figure(c.satisfaction_rate()),
-                figure(c.result_score()),
-                figure(c.attitude_score()),
+                figure(c.score(item.weight())),
+                item.weight().to_string(),
             ]);
         }
         let widths: Vec<usize> = (0..lines[0].len())
@@ -438,7 +506,8 @@ impl Report {
 
         let mut out = format!(
             "Caller ratings {} (local time, {}), by {}\n\
-             Keypad ratings count for both result and attitude satisfaction.\n\n",
+             Result counts keypad ratings and survey result answers; attitude counts keypad \
+             ratings and survey attitude answers.\n\n",
             self.month,
             self.offset(),
             self.by.as_str()
@@ -450,7 +519,7 @@ impl Report {
                 .enumerate()
                 .map(|(i, (cell, &w))| {
                     let pad = w - cell.chars().count();
-                    if i == 0 {
+                    if i <= 1 {
                         format!("{cell}{}", " ".repeat(pad))
                     } else {
                         format!("{}{cell}", " ".repeat(pad))
@@ -471,11 +540,12 @@ impl Report {
             out.push_str(h);
         }
         out.push_str("\r\n");
-        for (label, c) in self.rows() {
+        for (label, item, c) in self.rows() {
             let fields = [
                 self.month.to_string(),
                 self.by.as_str().to_owned(),
                 csv_field(label),
+                item.as_str().to_owned(),
                 c.satisfied.to_string(),
                 c.basically_satisfied.to_string(),
                 c.dissatisfied.to_string(),
@@ -484,8 +554,8 @@ impl Report {
                 c.offered().to_string(),
                 figure(c.response_rate()),
                 figure(c.satisfaction_rate()),
-                figure(c.result_score()),
-                figure(c.attitude_score()),
+                figure(c.score(item.weight())),
+                item.weight().to_string(),
             ];
             out.push_str(&fields.join(","));
             out.push_str("\r\n");
@@ -494,7 +564,7 @@ impl Report {
     }
 
     fn json(&self) -> String {
-        let counts = |c: &Counts| {
+        let item = |c: &Counts, item: Item| {
             let figure = |t: Option<Tenths>| t.map(Tenths::as_f64);
             serde_json::json!({
                 "satisfied": c.satisfied,
@@ -505,8 +575,13 @@ impl Report {
                 "offered": c.offered(),
                 "response_rate_pct": figure(c.response_rate()),
                 "satisfaction_rate_pct": figure(c.satisfaction_rate()),
-                "result_score": figure(c.result_score()),
-                "attitude_score": figure(c.attitude_score()),
+                "score": figure(c.score(item.weight())),
+            })
+        };
+        let counts = |c: &ItemCounts| {
+            serde_json::json!({
+                "result": item(&c.result, Item::Result),
+                "attitude": item(&c.attitude, Item::Attitude),
             })
         };
         let groups: Vec<serde_json::Value> = self
@@ -649,10 +724,19 @@ mod tests {
         }
     }
 
-    fn figures(c: &Counts) -> [Option<Tenths>; 4] {
+    /// Keypad ratings only: the same counts for both items.
+    fn both(a: u64, b: u64, c: u64, not_rated: u64) -> ItemCounts {
+        ItemCounts {
+            result: counts(a, b, c, not_rated),
+            attitude: counts(a, b, c, not_rated),
+        }
+    }
+
+    /// Response and satisfaction rates of the result item, then both scores.
+    fn figures(c: &ItemCounts) -> [Option<Tenths>; 4] {
         [
-            c.response_rate(),
-            c.satisfaction_rate(),
+            c.result.response_rate(),
+            c.result.satisfaction_rate(),
             c.result_score(),
             c.attitude_score(),
         ]
@@ -677,20 +761,23 @@ mod tests {
         //   result       = 42/50 × 300  = 252.0
         //   attitude     = 42/50 × 100  = 84.0
         let c = &report.groups[0].counts;
-        assert_eq!(*c, counts(7, 2, 1, 2));
-        assert_eq!((c.rated(), c.offered(), c.points()), (10, 12, 42));
+        assert_eq!(*c, both(7, 2, 1, 2));
+        assert_eq!(
+            (c.result.rated(), c.result.offered(), c.result.points()),
+            (10, 12, 42)
+        );
         assert_eq!(figures(c), [t(833), t(900), t(2520), t(840)]);
 
         // Seat 1002: a=3, b=0, c=1.
         //   N = 4, offered = 4, response 100.0, satisfaction 3/4 = 75.0
         //   points = 15+0+1 = 16; best = 20; result 16/20×300 = 240.0; attitude 80.0
         let c = &report.groups[1].counts;
-        assert_eq!(*c, counts(3, 0, 1, 0));
+        assert_eq!(*c, both(3, 0, 1, 0));
         assert_eq!(figures(c), [t(1000), t(750), t(2400), t(800)]);
 
         // No seat: 1 not rated. N = 0: a response rate of 0.0, no satisfaction and no scores.
         let c = &report.groups[2].counts;
-        assert_eq!(*c, counts(0, 0, 0, 1));
+        assert_eq!(*c, both(0, 0, 0, 1));
         assert_eq!(figures(c), [t(0), None, None, None]);
 
         // Total: a=10, b=2, c=2, not rated 3.
@@ -701,14 +788,112 @@ mod tests {
         //   result       = 58/70 × 300 = 248.57 -> 248.6
         //   attitude     = 58/70 × 100 = 82.86  -> 82.9
         let c = &report.total;
-        assert_eq!(*c, counts(10, 2, 2, 3));
+        assert_eq!(*c, both(10, 2, 2, 3));
         assert_eq!(figures(c), [t(824), t(857), t(2486), t(829)]);
+    }
+
+    /// A keypad rating, or a survey answer (no seat), of kind `kind`.
+    fn of_kind(n: usize, kind: RatingKind, unit: &str, outcome: RatingOutcome) -> RatingRecord {
+        let seat = (kind == RatingKind::Keypad).then_some("1001");
+        RatingRecord {
+            kind,
+            ..rating(n, MID_NOVEMBER + 60 * n as u64, seat, Some(unit), outcome)
+        }
+    }
+
+    /// Unit "water": keypad 2 satisfied, 1 dissatisfied; survey result 1 basic,
+    /// 1 dissatisfied, 1 no digit; survey attitude 3 satisfied.
+    /// Unit "gas": survey result 1 satisfied; survey attitude 1 basic.
+    fn mixed_fixture() -> Vec<RatingRecord> {
+        use RatingKind::{Keypad, SurveyAttitude, SurveyResult};
+        [
+            (Keypad, "water", SATISFIED),
+            (SurveyResult, "water", BASIC),
+            (SurveyAttitude, "water", SATISFIED),
+            (SurveyResult, "gas", SATISFIED),
+            (Keypad, "water", DISSATISFIED),
+            (SurveyResult, "water", DISSATISFIED),
+            (SurveyAttitude, "water", SATISFIED),
+            (SurveyAttitude, "gas", BASIC),
+            (Keypad, "water", SATISFIED),
+            (SurveyResult, "water", NO_DIGIT),
+            (SurveyAttitude, "water", SATISFIED),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(n, (kind, unit, o))| of_kind(n, kind, unit, o))
+        .collect()
+    }
+
+    #[test]
+    fn keypad_counts_for_both_items_and_survey_answers_for_their_own() {
+        let report = ratings_report(&mixed_fixture(), november(), CHINA, GroupBy::Unit);
+        let keys: Vec<Option<&str>> = report.groups.iter().map(|g| g.key.as_deref()).collect();
+        assert_eq!(keys, [Some("gas"), Some("water")]);
+
+        // Gas, result: survey 1 satisfied. a=1: points 5, best 5, result 5/5 × 300 = 300.0.
+        // Gas, attitude: survey 1 basic. b=1: points 3, best 5, attitude 3/5 × 100 = 60.0.
+        let gas = &report.groups[0].counts;
+        assert_eq!(gas.result, counts(1, 0, 0, 0));
+        assert_eq!(gas.attitude, counts(0, 1, 0, 0));
+        assert_eq!(
+            (gas.result_score(), gas.attitude_score()),
+            (t(3000), t(600))
+        );
+
+        // Water, result: keypad a=2, c=1 + survey b=1, c=1, 1 no digit
+        //   a=2, b=1, c=2, not rated 1; N = 5, offered 6
+        //   response     = 5/6          = 83.33% -> 83.3
+        //   satisfaction = (2+1)/5      = 60.0%
+        //   points       = 10+3+2 = 15; best = 25; result = 15/25 × 300 = 180.0
+        // Water, attitude: keypad a=2, c=1 + survey a=3
+        //   a=5, b=0, c=1; N = 6, offered 6; response 100.0; satisfaction 5/6 = 83.3
+        //   points       = 25+0+1 = 26; best = 30; attitude = 26/30 × 100 = 86.67 -> 86.7
+        let water = &report.groups[1].counts;
+        assert_eq!(water.result, counts(2, 1, 2, 1));
+        assert_eq!(water.attitude, counts(5, 0, 1, 0));
+        assert_eq!(
+            [
+                water.result.response_rate(),
+                water.result.satisfaction_rate(),
+                water.result_score()
+            ],
+            [t(833), t(600), t(1800)]
+        );
+        assert_eq!(
+            [
+                water.attitude.response_rate(),
+                water.attitude.satisfaction_rate(),
+                water.attitude_score()
+            ],
+            [t(1000), t(833), t(867)]
+        );
+
+        // Total, result: a=3, b=1, c=2, not rated 1; N = 6, offered 7
+        //   response 6/7 = 85.71% -> 85.7; satisfaction 4/6 = 66.67% -> 66.7
+        //   points = 15+3+2 = 20; best = 30; result = 20/30 × 300 = 200.0
+        // Total, attitude: a=5, b=1, c=1; N = 7
+        //   satisfaction 6/7 = 85.71% -> 85.7
+        //   points = 25+3+1 = 29; best = 35; attitude = 29/35 × 100 = 82.86 -> 82.9
+        let total = &report.total;
+        assert_eq!(total.result, counts(3, 1, 2, 1));
+        assert_eq!(total.attitude, counts(5, 1, 1, 0));
+        assert_eq!(figures(total), [t(857), t(667), t(2000), t(829)]);
+        assert_eq!(total.attitude.satisfaction_rate(), t(857));
+
+        // By seat, the survey answers (no seat) fall in the group without one.
+        let by_seat = ratings_report(&mixed_fixture(), november(), CHINA, GroupBy::Seat);
+        assert_eq!(by_seat.groups[0].counts, both(2, 0, 1, 0));
+        assert_eq!(by_seat.groups[1].key, None);
+        assert_eq!(by_seat.groups[1].counts.result, counts(1, 1, 1, 1));
+        assert_eq!(by_seat.groups[1].counts.attitude, counts(3, 1, 0, 0));
+        assert_eq!(by_seat.total, report.total);
     }
 
     #[test]
     fn grouping_by_unit_and_all() {
         let by_unit = ratings_report(&fixture(), november(), CHINA, GroupBy::Unit);
-        let rows: Vec<(Option<&str>, Counts)> = by_unit
+        let rows: Vec<(Option<&str>, ItemCounts)> = by_unit
             .groups
             .iter()
             .map(|g| (g.key.as_deref(), g.counts))
@@ -716,9 +901,9 @@ mod tests {
         assert_eq!(
             rows,
             [
-                (Some("gas"), counts(3, 0, 1, 0)),
-                (Some("water"), counts(7, 2, 1, 2)),
-                (None, counts(0, 0, 0, 1)),
+                (Some("gas"), both(3, 0, 1, 0)),
+                (Some("water"), both(7, 2, 1, 2)),
+                (None, both(0, 0, 0, 1)),
             ]
         );
 
@@ -744,14 +929,14 @@ mod tests {
             .collect();
 
         let local = ratings_report(&ratings, november(), CHINA, GroupBy::All);
-        assert_eq!(local.total, counts(0, 1, 1, 0));
+        assert_eq!(local.total, both(0, 1, 1, 0));
         let december = ratings_report(&ratings, "2026-12".parse().unwrap(), CHINA, GroupBy::All);
-        assert_eq!(december.total, counts(1, 0, 0, 1));
+        assert_eq!(december.total, both(1, 0, 0, 1));
         let october = ratings_report(&ratings, "2026-10".parse().unwrap(), CHINA, GroupBy::All);
-        assert_eq!(october.total, counts(1, 0, 0, 0));
+        assert_eq!(october.total, both(1, 0, 0, 0));
         // The same ratings counted in UTC: the first two are October, the last three November.
         let utc = ratings_report(&ratings, november(), 0, GroupBy::All);
-        assert_eq!(utc.total, counts(1, 0, 1, 1));
+        assert_eq!(utc.total, both(1, 0, 1, 1));
 
         let (from, to) = november().utc_window(CHINA);
         assert_eq!((from, to), (at_secs(1_793_462_400), at_secs(1_796_054_400)));
@@ -801,25 +986,33 @@ mod tests {
     fn nothing_rated_gives_no_scores() {
         let empty = ratings_report(&[], november(), CHINA, GroupBy::Seat);
         assert_eq!(empty.groups, []);
-        assert_eq!(empty.total, Counts::default());
+        assert_eq!(empty.total, ItemCounts::default());
         assert_eq!(figures(&empty.total), [None; 4]);
 
         let table = empty.render(Format::Table);
         let last: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
         assert_eq!(
             last,
-            ["total", "0", "0", "0", "0", "0", "0", "-", "-", "-", "-"],
+            ["total", "attitude", "0", "0", "0", "0", "0", "0", "-", "-", "-", "100"],
             "{table}"
         );
         let csv = empty.render(Format::Csv);
         assert!(
-            csv.ends_with("2026-11,seat,total,0,0,0,0,0,0,,,,\r\n"),
+            csv.ends_with(
+                "2026-11,seat,total,result,0,0,0,0,0,0,,,,300\r\n\
+                 2026-11,seat,total,attitude,0,0,0,0,0,0,,,,100\r\n"
+            ),
             "{csv}"
         );
         let json: serde_json::Value = serde_json::from_str(&empty.render(Format::Json)).unwrap();
         assert_eq!(json["groups"], serde_json::json!([]));
-        assert_eq!(json["total"]["result_score"], serde_json::Value::Null);
-        assert_eq!(json["total"]["response_rate_pct"], serde_json::Value::Null);
+        for item in ["result", "attitude"] {
+            assert_eq!(json["total"][item]["score"], serde_json::Value::Null);
+            assert_eq!(
+                json["total"][item]["response_rate_pct"],
+                serde_json::Value::Null
+            );
+        }
     }
 
     #[test]
@@ -827,13 +1020,17 @@ mod tests {
         let report = ratings_report(&fixture(), november(), CHINA, GroupBy::Seat);
         let want = "\
 Caller ratings 2026-11 (local time, UTC+8), by seat
-Keypad ratings count for both result and attitude satisfaction.
+Result counts keypad ratings and survey result answers; attitude counts keypad ratings and survey attitude answers.
 
-seat    satisfied  basic  dissatisfied  not rated  rated  offered  response %  satisfaction %  result /300  attitude /100
-1001            7      2             1          2     10       12        83.3            90.0        252.0           84.0
-1002            3      0             1          0      4        4       100.0            75.0        240.0           80.0
-(none)          0      0             0          1      0        1         0.0               -            -              -
-total          10      2             2          3     14       17        82.4            85.7        248.6           82.9
+seat    item      satisfied  basic  dissatisfied  not rated  rated  offered  response %  satisfaction %  score   of
+1001    result            7      2             1          2     10       12        83.3            90.0  252.0  300
+1001    attitude          7      2             1          2     10       12        83.3            90.0   84.0  100
+1002    result            3      0             1          0      4        4       100.0            75.0  240.0  300
+1002    attitude          3      0             1          0      4        4       100.0            75.0   80.0  100
+(none)  result            0      0             0          1      0        1         0.0               -      -  300
+(none)  attitude          0      0             0          1      0        1         0.0               -      -  100
+total   result           10      2             2          3     14       17        82.4            85.7  248.6  300
+total   attitude         10      2             2          3     14       17        82.4            85.7   82.9  100
 ";
         assert_eq!(report.render(Format::Table), want);
     }
@@ -845,11 +1042,15 @@ total          10      2             2          3     14       17        82.4   
         ratings[0].unit = Some("Water, \"North\"".into());
         ratings.truncate(1);
         let report = ratings_report(&ratings, november(), CHINA, GroupBy::Unit);
-        let want = "month,group_by,group,satisfied,basically_satisfied,dissatisfied,not_rated,\
-                    rated,offered,response_rate_pct,satisfaction_rate_pct,result_score,\
-                    attitude_score\r\n\
-                    2026-11,unit,\"Water, \"\"North\"\"\",1,0,0,0,1,1,100.0,100.0,300.0,100.0\r\n\
-                    2026-11,unit,total,1,0,0,0,1,1,100.0,100.0,300.0,100.0\r\n";
+        let want = "month,group_by,group,item,satisfied,basically_satisfied,dissatisfied,\
+                    not_rated,rated,offered,response_rate_pct,satisfaction_rate_pct,score,\
+                    weight\r\n\
+                    2026-11,unit,\"Water, \"\"North\"\"\",result,1,0,0,0,1,1,100.0,100.0,300.0,\
+                    300\r\n\
+                    2026-11,unit,\"Water, \"\"North\"\"\",attitude,1,0,0,0,1,1,100.0,100.0,\
+                    100.0,100\r\n\
+                    2026-11,unit,total,result,1,0,0,0,1,1,100.0,100.0,300.0,300\r\n\
+                    2026-11,unit,total,attitude,1,0,0,0,1,1,100.0,100.0,100.0,100\r\n";
         assert_eq!(report.render(Format::Csv), want);
 
         let csv = ratings_report(&fixture(), november(), CHINA, GroupBy::Seat).render(Format::Csv);
@@ -857,10 +1058,14 @@ total          10      2             2          3     14       17        82.4   
         assert_eq!(
             lines[1..],
             [
-                "2026-11,seat,1001,7,2,1,2,10,12,83.3,90.0,252.0,84.0",
-                "2026-11,seat,1002,3,0,1,0,4,4,100.0,75.0,240.0,80.0",
-                "2026-11,seat,(none),0,0,0,1,0,1,0.0,,,",
-                "2026-11,seat,total,10,2,2,3,14,17,82.4,85.7,248.6,82.9",
+                "2026-11,seat,1001,result,7,2,1,2,10,12,83.3,90.0,252.0,300",
+                "2026-11,seat,1001,attitude,7,2,1,2,10,12,83.3,90.0,84.0,100",
+                "2026-11,seat,1002,result,3,0,1,0,4,4,100.0,75.0,240.0,300",
+                "2026-11,seat,1002,attitude,3,0,1,0,4,4,100.0,75.0,80.0,100",
+                "2026-11,seat,(none),result,0,0,0,1,0,1,0.0,,,300",
+                "2026-11,seat,(none),attitude,0,0,0,1,0,1,0.0,,,100",
+                "2026-11,seat,total,result,10,2,2,3,14,17,82.4,85.7,248.6,300",
+                "2026-11,seat,total,attitude,10,2,2,3,14,17,82.4,85.7,82.9,100",
             ]
         );
     }
@@ -877,10 +1082,8 @@ total          10      2             2          3     14       17        82.4   
         assert_eq!(json["attitude_weight"], 100);
         let groups = json["groups"].as_array().unwrap();
         assert_eq!(groups.len(), 3);
-        assert_eq!(
-            groups[0],
+        let item = |score: f64| {
             serde_json::json!({
-                "group": "1001",
                 "satisfied": 7,
                 "basically_satisfied": 2,
                 "dissatisfied": 1,
@@ -889,15 +1092,23 @@ total          10      2             2          3     14       17        82.4   
                 "offered": 12,
                 "response_rate_pct": 83.3,
                 "satisfaction_rate_pct": 90.0,
-                "result_score": 252.0,
-                "attitude_score": 84.0,
+                "score": score,
+            })
+        };
+        assert_eq!(
+            groups[0],
+            serde_json::json!({
+                "group": "1001",
+                "result": item(252.0),
+                "attitude": item(84.0),
             })
         );
         assert_eq!(groups[2]["group"], serde_json::Value::Null);
-        assert_eq!(groups[2]["satisfaction_rate_pct"], serde_json::Value::Null);
-        assert_eq!(groups[2]["result_score"], serde_json::Value::Null);
-        assert_eq!(json["total"]["result_score"], 248.6);
-        assert_eq!(json["total"]["attitude_score"], 82.9);
+        let none = &groups[2]["result"];
+        assert_eq!(none["satisfaction_rate_pct"], serde_json::Value::Null);
+        assert_eq!(none["score"], serde_json::Value::Null);
+        assert_eq!(json["total"]["result"]["score"], 248.6);
+        assert_eq!(json["total"]["attitude"]["score"], 82.9);
         assert!(json["total"].get("group").is_none());
     }
 
@@ -928,7 +1139,7 @@ total          10      2             2          3     14       17        82.4   
             .await
             .unwrap();
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(json["total"]["offered"], 17);
+        assert_eq!(json["total"]["result"]["offered"], 17);
         daemon.close().await;
     }
 

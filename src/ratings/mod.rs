@@ -91,22 +91,31 @@ impl RatingOutcome {
     }
 }
 
-/// How a rating was given. One rating per call and kind. Only the keypad exists now; the
-/// return-visit survey will add `SurveyResult` ("survey_result") and `SurveyAttitude`
-/// ("survey_attitude"), one per question.
+/// How a rating was given. One rating per call and kind: for the survey kinds the "call" is
+/// the survey, so each survey question is answered at most once however often it is dialled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RatingKind {
-    /// Keys pressed at the end of the call.
+    /// Keys pressed at the end of the call: the service as a whole.
     Keypad,
+    /// The return-visit survey's question on the result of the matter (办理结果).
+    SurveyResult,
+    /// The return-visit survey's question on the staff's attitude (服务态度).
+    SurveyAttitude,
 }
 
 impl RatingKind {
-    pub const ALL: [RatingKind; 1] = [RatingKind::Keypad];
+    pub const ALL: [RatingKind; 3] = [
+        RatingKind::Keypad,
+        RatingKind::SurveyResult,
+        RatingKind::SurveyAttitude,
+    ];
 
     /// The string stored in the database; changing one orphans existing rows.
     pub fn as_str(self) -> &'static str {
         match self {
             RatingKind::Keypad => "keypad",
+            RatingKind::SurveyResult => "survey_result",
+            RatingKind::SurveyAttitude => "survey_attitude",
         }
     }
 }
@@ -326,8 +335,8 @@ mod tests {
             Err(UnknownRating("Satisfied".into()))
         );
         assert_eq!(
-            "survey_result".parse::<RatingKind>(),
-            Err(UnknownRatingKind("survey_result".into()))
+            "survey".parse::<RatingKind>(),
+            Err(UnknownRatingKind("survey".into()))
         );
         assert_eq!(
             UnknownNotRatedReason("x".into()).to_string(),

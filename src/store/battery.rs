@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CallRecord, CallbackRequest, Disposition, NotRatedReason, Offer, OfferOutcome, QueueOutcome,
-    Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent, Store, StoreError,
-    StoreWriter,
+    AttemptOutcome, CallRecord, CallbackRequest, Disposition, NotRatedReason, Offer, OfferOutcome,
+    QueueOutcome, Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent, Store,
+    StoreError, StoreWriter, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// A database under test.
@@ -48,6 +48,13 @@ macro_rules! store_battery {
             a_second_rating_in_the_same_batch_is_refused,
             a_duplicate_rating_id_is_not_mistaken_for_a_second_rating,
             writer_keeps_the_rest_of_a_batch_around_a_refused_rating,
+            surveys_round_trip_ordered_by_request_time_then_id,
+            a_later_survey_record_replaces_the_row,
+            survey_attempts_round_trip_in_attempt_order,
+            a_survey_attempt_needs_its_survey_and_a_new_number,
+            survey_times_before_the_epoch_are_refused,
+            a_survey_holds_one_answer_per_question,
+            unknown_surveys_read_as_nothing,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
@@ -153,6 +160,31 @@ pub(crate) fn rating(n: u64, outcome: RatingOutcome) -> RatingRecord {
 
 pub(crate) fn satisfied(n: u64) -> RatingRecord {
     rating(n, RatingOutcome::Rated(Rating::Satisfied))
+}
+
+/// Survey `n`, just requested, for the matter of call `n`.
+pub(crate) fn survey(n: u64) -> SurveyRecord {
+    let requested = 1_718_100_000_000 + n * 1_000;
+    SurveyRecord {
+        id: format!("survey-{n:06}"),
+        number: "13800138000".into(),
+        ticket: format!("T2024-{n:06}"),
+        unit: Some("water-company".into()),
+        requested_at: at(requested),
+        status: SurveyState::Queued,
+        attempts: 0,
+        updated_at: at(requested),
+    }
+}
+
+/// Attempt `k` of survey `n`, ten minutes after the one before.
+pub(crate) fn attempt(n: u64, k: u32, outcome: AttemptOutcome) -> SurveyAttempt {
+    SurveyAttempt {
+        survey_id: format!("survey-{n:06}"),
+        n: k,
+        at: at(1_718_100_000_000 + n * 1_000 + u64::from(k) * 600_000),
+        outcome,
+    }
 }
 
 fn sparse_call(n: u64) -> CallRecord {
@@ -499,6 +531,8 @@ fn mixed_batch() -> Vec<Record> {
         Record::SeatEvent(seat_event("1001", 1_001, "ringing", "on_call")),
         Record::Call(call(2)),
         Record::Rating(satisfied(1)),
+        Record::Survey(survey(1)),
+        Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::NoAnswer)),
     ]
 }
 
@@ -519,6 +553,11 @@ pub(crate) async fn a_mixed_batch_is_kept_whole<B: Backend>() {
     );
     assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
     assert_eq!(store.ratings().await.unwrap(), vec![satisfied(1)]);
+    assert_eq!(store.surveys().await.unwrap(), vec![survey(1)]);
+    assert_eq!(
+        store.survey_attempts("survey-000001").await.unwrap(),
+        vec![attempt(1, 1, AttemptOutcome::NoAnswer)]
+    );
 }
 
 pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
@@ -539,7 +578,14 @@ pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
         ..rating(1, RatingOutcome::Rated(Rating::Dissatisfied))
     });
 
-    for duplicate in [duplicate_callback, duplicate_call, second_rating] {
+    let second_attempt_1 = Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::Busy));
+
+    for duplicate in [
+        duplicate_callback,
+        duplicate_call,
+        second_rating,
+        second_attempt_1,
+    ] {
         let mut batch = mixed_batch();
         batch.push(duplicate);
         let err = store.write_batch(&batch).await.unwrap_err();
@@ -552,6 +598,11 @@ pub(crate) async fn a_mixed_batch_is_all_or_nothing<B: Backend>() {
         assert_eq!(store.seat_events().await.unwrap(), vec![]);
         assert_eq!(store.callbacks().await.unwrap(), vec![]);
         assert_eq!(store.ratings().await.unwrap(), vec![]);
+        assert_eq!(store.surveys().await.unwrap(), vec![]);
+        assert_eq!(
+            store.survey_attempts("survey-000001").await.unwrap(),
+            vec![]
+        );
     }
 }
 
@@ -645,6 +696,7 @@ pub(crate) async fn writer_commits_a_mixed_batch_in_one_transaction<B: Backend>(
     assert_eq!(store.seat_events().await.unwrap().len(), 2);
     assert_eq!(store.callbacks().await.unwrap(), vec![callback(2)]);
     assert_eq!(store.ratings().await.unwrap(), vec![satisfied(1)]);
+    assert_eq!(store.surveys().await.unwrap(), vec![survey(1)]);
 
     drop(writer);
     task.await.unwrap();
@@ -869,4 +921,264 @@ pub(crate) async fn writer_keeps_the_rest_of_a_batch_around_a_refused_rating<B: 
 
     drop(writer);
     task.await.unwrap();
+}
+
+pub(crate) async fn surveys_round_trip_ordered_by_request_time_then_id<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    // Every state, and one survey with no unit.
+    let mut surveys: Vec<SurveyRecord> = SurveyState::ALL
+        .into_iter()
+        .zip(1..)
+        .map(|(status, n)| SurveyRecord {
+            status,
+            attempts: 3,
+            updated_at: at(1_718_200_000_000 + n),
+            ..survey(n)
+        })
+        .collect();
+    surveys.push(SurveyRecord {
+        unit: None,
+        ..survey(9)
+    });
+    let early_b = SurveyRecord {
+        id: "b".into(),
+        ..survey(0)
+    };
+    let early_a = SurveyRecord {
+        id: "a".into(),
+        ..survey(0)
+    };
+    let mut written: Vec<Record> = surveys.iter().rev().cloned().map(Record::Survey).collect();
+    written.push(Record::Survey(early_b.clone()));
+    written.push(Record::Survey(early_a.clone()));
+    store.write_batch(&written).await.unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    let mut want = vec![early_a, early_b];
+    want.extend(surveys.iter().cloned());
+    assert_eq!(store.surveys().await.unwrap(), want);
+    for s in &surveys {
+        assert_eq!(store.survey(&s.id).await.unwrap(), Some(s.clone()));
+    }
+}
+
+pub(crate) async fn a_later_survey_record_replaces_the_row<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let queued = survey(1);
+    let dialled = SurveyRecord {
+        attempts: 1,
+        updated_at: at(1_718_100_601_000),
+        ..survey(1)
+    };
+    store
+        .write_batch(&[
+            Record::Survey(queued.clone()),
+            Record::Survey(survey(2)),
+            Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::NoAnswer)),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_batch(&[Record::Survey(dialled.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.survey("survey-000001").await.unwrap(), Some(dialled));
+
+    // Twice in one batch: the later one stands. Every column is replaced.
+    let completed = SurveyRecord {
+        status: SurveyState::Completed,
+        attempts: 2,
+        unit: None,
+        number: "+8613800138000".into(),
+        updated_at: at(1_718_101_300_000),
+        ..survey(1)
+    };
+    let gave_up = SurveyRecord {
+        status: SurveyState::GaveUp,
+        attempts: 3,
+        ..completed.clone()
+    };
+    store
+        .write_batch(&[
+            Record::Survey(completed.clone()),
+            Record::Survey(gave_up.clone()),
+        ])
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    assert_eq!(store.surveys().await.unwrap(), vec![gave_up, survey(2)]);
+    // Replacing the row kept the attempts that reference it.
+    assert_eq!(
+        store.survey_attempts("survey-000001").await.unwrap(),
+        vec![attempt(1, 1, AttemptOutcome::NoAnswer)]
+    );
+}
+
+pub(crate) async fn survey_attempts_round_trip_in_attempt_order<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let attempts: Vec<SurveyAttempt> = AttemptOutcome::ALL
+        .into_iter()
+        .zip(1..)
+        .map(|(outcome, k)| attempt(1, k, outcome))
+        .collect();
+    let mut written = vec![Record::Survey(survey(1)), Record::Survey(survey(2))];
+    written.extend(attempts.iter().rev().cloned().map(Record::SurveyAttempt));
+    written.push(Record::SurveyAttempt(attempt(2, 1, AttemptOutcome::Busy)));
+    store.write_batch(&written).await.unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    assert_eq!(
+        store.survey_attempts("survey-000001").await.unwrap(),
+        attempts
+    );
+    assert_eq!(
+        store.survey_attempts("survey-000002").await.unwrap(),
+        vec![attempt(2, 1, AttemptOutcome::Busy)]
+    );
+}
+
+pub(crate) async fn a_survey_attempt_needs_its_survey_and_a_new_number<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let orphan = attempt(7, 1, AttemptOutcome::NoAnswer);
+    let err = store
+        .write_batch(&[Record::SurveyAttempt(orphan)])
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err:?}");
+
+    store
+        .write_batch(&[
+            Record::Survey(survey(1)),
+            Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::NoAnswer)),
+        ])
+        .await
+        .unwrap();
+    let again = attempt(1, 1, AttemptOutcome::Answered);
+    let err = store
+        .write_batch(&[Record::SurveyAttempt(again)])
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err:?}");
+    assert_eq!(
+        store.survey_attempts("survey-000001").await.unwrap(),
+        vec![attempt(1, 1, AttemptOutcome::NoAnswer)]
+    );
+}
+
+pub(crate) async fn survey_times_before_the_epoch_are_refused<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let before = UNIX_EPOCH - Duration::from_secs(1);
+    let cases = [
+        (
+            Record::Survey(SurveyRecord {
+                requested_at: before,
+                ..survey(1)
+            }),
+            "survey",
+            "requested_at",
+        ),
+        (
+            Record::Survey(SurveyRecord {
+                updated_at: before,
+                ..survey(1)
+            }),
+            "survey",
+            "updated_at",
+        ),
+        (
+            Record::SurveyAttempt(SurveyAttempt {
+                at: before,
+                ..attempt(1, 1, AttemptOutcome::Busy)
+            }),
+            "survey_attempt",
+            "at",
+        ),
+    ];
+    for (record, want_kind, want_field) in cases {
+        let batch = [Record::Survey(survey(1)), record];
+        let err = store.write_batch(&batch).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::TimeOutOfRange { kind, id, field }
+                if *kind == want_kind && id == "survey-000001" && *field == want_field),
+            "{err:?}"
+        );
+    }
+    assert_eq!(store.surveys().await.unwrap(), vec![]);
+}
+
+pub(crate) async fn a_survey_holds_one_answer_per_question<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let answer = |id: &str, kind, outcome| RatingRecord {
+        id: id.into(),
+        call_id: "survey-000001".into(),
+        kind,
+        seat: None,
+        ..rating(1, outcome)
+    };
+    let result = answer(
+        "r1",
+        RatingKind::SurveyResult,
+        RatingOutcome::Rated(Rating::BasicallySatisfied),
+    );
+    let attitude = answer(
+        "r2",
+        RatingKind::SurveyAttitude,
+        RatingOutcome::NotRated(NotRatedReason::NoDigit),
+    );
+    store
+        .write_batch(&[
+            Record::Survey(survey(1)),
+            Record::Rating(result.clone()),
+            Record::Rating(attitude.clone()),
+        ])
+        .await
+        .unwrap();
+
+    // A second answer to the result question, as if the survey had been dialled again.
+    let again = answer(
+        "r3",
+        RatingKind::SurveyResult,
+        RatingOutcome::Rated(Rating::Satisfied),
+    );
+    let err = store
+        .write_batch(&[Record::Rating(again)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::AlreadyRated { call_id, kind: RatingKind::SurveyResult }
+            if call_id == "survey-000001"),
+        "{err:?}"
+    );
+    drop(store);
+    let ratings = backend.open().await.ratings().await.unwrap();
+    assert_eq!(ratings.len(), 2);
+    assert!(ratings.contains(&result) && ratings.contains(&attitude));
+}
+
+pub(crate) async fn unknown_surveys_read_as_nothing<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    store
+        .write_batch(&[Record::Survey(survey(1))])
+        .await
+        .unwrap();
+    assert_eq!(store.survey("survey-000002").await.unwrap(), None);
+    assert_eq!(
+        store.survey_attempts("survey-000002").await.unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store.survey_attempts("survey-000001").await.unwrap(),
+        vec![]
+    );
 }

@@ -1,5 +1,6 @@
 //! Storage of everything the daemon keeps: call records (with their queue part), seat
-//! events, callback requests and caller ratings now; contact-failure and security events later.
+//! events, callback requests, caller ratings and return-visit surveys now; contact-failure
+//! and security events later.
 //! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
 mod error;
@@ -17,8 +18,9 @@ use std::time::SystemTime;
 pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
 pub use error::StoreError;
 pub use record::{
-    CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, RatingRecord,
-    Record, SeatEvent, UnknownDisposition, UnknownOfferOutcome,
+    AttemptOutcome, CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome,
+    RatingRecord, Record, SeatEvent, SurveyAttempt, SurveyRecord, SurveyState,
+    UnknownAttemptOutcome, UnknownDisposition, UnknownOfferOutcome, UnknownSurveyState,
 };
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};
@@ -28,7 +30,9 @@ pub use writer::{StoreWriter, WriterHandle, WriterStats};
 pub trait Store: Send + Sync + 'static {
     /// Writes all records in one transaction: either all are kept, durably, or none.
     /// A rating for a call and kind that already has one (stored, or earlier in the batch)
-    /// fails the batch with `StoreError::AlreadyRated`.
+    /// fails the batch with `StoreError::AlreadyRated`. A survey record replaces the stored
+    /// one with its id (upsert); a survey attempt needs its survey stored (or earlier in the
+    /// batch) and is refused if its survey and number already have one.
     fn write_batch(
         &self,
         records: &[Record],
@@ -59,4 +63,19 @@ pub trait Store: Send + Sync + 'static {
         from: SystemTime,
         to: SystemTime,
     ) -> impl Future<Output = Result<Vec<RatingRecord>, StoreError>> + Send;
+
+    /// Every survey as last recorded, ordered by request time, then id.
+    fn surveys(&self) -> impl Future<Output = Result<Vec<SurveyRecord>, StoreError>> + Send;
+
+    /// The survey as last recorded.
+    fn survey(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<SurveyRecord>, StoreError>> + Send;
+
+    /// A survey's call attempts, first attempt first.
+    fn survey_attempts(
+        &self,
+        survey_id: &str,
+    ) -> impl Future<Output = Result<Vec<SurveyAttempt>, StoreError>> + Send;
 }

@@ -13,6 +13,9 @@ pub enum Record {
     SeatEvent(SeatEvent),
     Callback(CallbackRequest),
     Rating(RatingRecord),
+    /// Upserted: a later record for the same survey id replaces the row.
+    Survey(SurveyRecord),
+    SurveyAttempt(SurveyAttempt),
 }
 
 impl Record {
@@ -23,6 +26,8 @@ impl Record {
             Record::SeatEvent(_) => "seat_event",
             Record::Callback(_) => "callback",
             Record::Rating(_) => "rating",
+            Record::Survey(_) => "survey",
+            Record::SurveyAttempt(_) => "survey_attempt",
         }
     }
 
@@ -34,6 +39,8 @@ impl Record {
             Record::SeatEvent(event) => &event.seat,
             Record::Callback(callback) => &callback.id,
             Record::Rating(rating) => &rating.id,
+            Record::Survey(survey) => &survey.id,
+            Record::SurveyAttempt(attempt) => &attempt.survey_id,
         }
     }
 }
@@ -60,6 +67,143 @@ impl From<RatingRecord> for Record {
     fn from(rating: RatingRecord) -> Self {
         Record::Rating(rating)
     }
+}
+
+impl From<SurveyRecord> for Record {
+    fn from(survey: SurveyRecord) -> Self {
+        Record::Survey(survey)
+    }
+}
+
+impl From<SurveyAttempt> for Record {
+    fn from(attempt: SurveyAttempt) -> Self {
+        Record::SurveyAttempt(attempt)
+    }
+}
+
+/// A return-visit survey as it stands. Written when the survey is requested and again whenever
+/// it moves on; the store keeps the latest record per id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyRecord {
+    /// The survey request's id (unique).
+    pub id: String,
+    /// The number called.
+    pub number: String,
+    /// The matter (工单) the survey is about.
+    pub ticket: String,
+    /// The unit that handled the matter.
+    pub unit: Option<String>,
+    pub requested_at: SystemTime,
+    pub status: SurveyState,
+    /// Attempts dialled so far.
+    pub attempts: u32,
+    /// When this record was made.
+    pub updated_at: SystemTime,
+}
+
+/// Where a survey stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SurveyState {
+    /// Waiting to be dialled, being dialled, or waiting for its next attempt.
+    Queued,
+    /// Answered, and the citizen consented.
+    Completed,
+    /// Answered, and the citizen declined (or hung up before consenting).
+    Declined,
+    /// Every attempt went unanswered.
+    GaveUp,
+    /// The number is on the do-not-call list; never dialled.
+    RefusedDnc,
+}
+
+/// One attempt to call a survey's number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyAttempt {
+    pub survey_id: String,
+    /// 1 for the first attempt, then 2, 3…; one record per attempt.
+    pub n: u32,
+    /// When the attempt was dialled.
+    pub at: SystemTime,
+    pub outcome: AttemptOutcome,
+}
+
+/// How a survey call attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed,
+}
+
+impl SurveyState {
+    pub const ALL: [SurveyState; 5] = [
+        SurveyState::Queued,
+        SurveyState::Completed,
+        SurveyState::Declined,
+        SurveyState::GaveUp,
+        SurveyState::RefusedDnc,
+    ];
+
+    /// The string stored in the database; changing one orphans existing rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SurveyState::Queued => "queued",
+            SurveyState::Completed => "completed",
+            SurveyState::Declined => "declined",
+            SurveyState::GaveUp => "gave_up",
+            SurveyState::RefusedDnc => "refused_dnc",
+        }
+    }
+}
+
+impl AttemptOutcome {
+    pub const ALL: [AttemptOutcome; 4] = [
+        AttemptOutcome::Answered,
+        AttemptOutcome::NoAnswer,
+        AttemptOutcome::Busy,
+        AttemptOutcome::Failed,
+    ];
+
+    /// The string stored in the database; changing one orphans existing rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Answered => "answered",
+            AttemptOutcome::NoAnswer => "no_answer",
+            AttemptOutcome::Busy => "busy",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
+macro_rules! stored_names {
+    ($($ty:ident => $err:ident, $what:literal;)*) => {$(
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("unknown {} {:?}", $what, .0)]
+        pub struct $err(pub String);
+
+        impl FromStr for $ty {
+            type Err = $err;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $err(s.to_owned()))
+            }
+        }
+    )*};
+}
+
+stored_names! {
+    SurveyState => UnknownSurveyState, "survey state";
+    AttemptOutcome => UnknownAttemptOutcome, "attempt outcome";
 }
 
 /// A call offered for rating, and what came of it. The store keeps one per call and kind
@@ -281,6 +425,21 @@ mod tests {
             "NoAnswer".parse::<Disposition>(),
             Err(UnknownDisposition("NoAnswer".into()))
         );
+    }
+
+    #[test]
+    fn survey_strings_round_trip() {
+        for s in SurveyState::ALL {
+            assert_eq!(s.as_str().parse::<SurveyState>(), Ok(s));
+        }
+        for o in AttemptOutcome::ALL {
+            assert_eq!(o.as_str().parse::<AttemptOutcome>(), Ok(o));
+        }
+        assert_eq!(
+            "dialling".parse::<SurveyState>(),
+            Err(UnknownSurveyState("dialling".into()))
+        );
+        assert_eq!(SurveyState::RefusedDnc.to_string(), "refused_dnc");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod callbacks;
 mod calls;
 mod ratings;
 mod seat_events;
+mod surveys;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -11,7 +12,10 @@ use std::time::{Duration, SystemTime};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{CallRecord, CallbackRequest, RatingRecord, Record, SeatEvent, Store, StoreError};
+use super::{
+    CallRecord, CallbackRequest, RatingRecord, Record, SeatEvent, Store, StoreError, SurveyAttempt,
+    SurveyRecord,
+};
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
 /// short enough that a wedged database surfaces as an error the writer can retry.
@@ -102,6 +106,8 @@ impl SqliteStore {
                 Record::SeatEvent(event) => seat_events::insert(&mut tx, event).await?,
                 Record::Callback(callback) => callbacks::insert(&mut tx, callback).await?,
                 Record::Rating(rating) => ratings::insert(&mut tx, rating).await?,
+                Record::Survey(survey) => surveys::upsert(&mut tx, survey).await?,
+                Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
             }
         }
         tx.commit().await?;
@@ -146,6 +152,21 @@ impl SqliteStore {
         ratings::between(&self.pool, from, to).await
     }
 
+    /// Every survey as last recorded, ordered by request time, then id.
+    pub async fn surveys(&self) -> Result<Vec<SurveyRecord>, StoreError> {
+        surveys::all(&self.pool).await
+    }
+
+    /// The survey as last recorded.
+    pub async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
+        surveys::by_id(&self.pool, id).await
+    }
+
+    /// A survey's call attempts, first attempt first.
+    pub async fn survey_attempts(&self, survey_id: &str) -> Result<Vec<SurveyAttempt>, StoreError> {
+        surveys::attempts(&self.pool, survey_id).await
+    }
+
     /// Closes every connection, which checkpoints the WAL into the main file.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -186,6 +207,18 @@ impl Store for SqliteStore {
         to: SystemTime,
     ) -> Result<Vec<RatingRecord>, StoreError> {
         SqliteStore::ratings_in(self, from, to).await
+    }
+
+    async fn surveys(&self) -> Result<Vec<SurveyRecord>, StoreError> {
+        SqliteStore::surveys(self).await
+    }
+
+    async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
+        SqliteStore::survey(self, id).await
+    }
+
+    async fn survey_attempts(&self, survey_id: &str) -> Result<Vec<SurveyAttempt>, StoreError> {
+        SqliteStore::survey_attempts(self, survey_id).await
     }
 }
 
@@ -344,7 +377,7 @@ mod tests {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(applied, [1, 2, 3, 4]);
     }
 
     #[tokio::test]
@@ -369,9 +402,9 @@ mod tests {
                 "busy",
             ),
             (
-                "UPDATE ratings SET kind = 'survey_result' WHERE id = 'rating-000002'",
+                "UPDATE ratings SET kind = 'survey' WHERE id = 'rating-000002'",
                 "kind",
-                "survey_result",
+                "survey",
             ),
         ];
         for (edit, want_column, want_value) in cases {
@@ -420,6 +453,44 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn unknown_survey_strings_are_typed_errors() {
+        use crate::store::battery::{attempt, survey};
+        use crate::store::AttemptOutcome;
+        let backend = SqliteBackend::create().await;
+        let store = backend.open().await;
+        store
+            .write_batch(&[
+                Record::Survey(survey(1)),
+                Record::SurveyAttempt(attempt(1, 1, AttemptOutcome::Busy)),
+            ])
+            .await
+            .unwrap();
+        sqlx::query("UPDATE surveys SET status = 'dialling'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE survey_attempts SET outcome = 'voicemail'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+
+        let err = store.surveys().await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BadRow { table: "surveys", id, column: "status", value }
+                if id == "survey-000001" && value == "dialling"),
+            "{err:?}"
+        );
+        let err = store.survey("survey-000001").await.unwrap_err();
+        assert!(matches!(&err, StoreError::BadRow { .. }), "{err:?}");
+        let err = store.survey_attempts("survey-000001").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::BadRow { table: "survey_attempts", id, column: "outcome", value }
+                if id == "survey-000001#1" && value == "voicemail"),
+            "{err:?}"
+        );
+    }
+
     /// A database as the queue release left it: migrations 0001 and 0002, one call written.
     async fn create_before_ratings(path: &Path) {
         let options = SqliteConnectOptions::new()
@@ -462,7 +533,7 @@ mod tests {
                 &err,
                 StoreError::SchemaBehind {
                     found: 2,
-                    expected: 3,
+                    expected: 4,
                     ..
                 }
             ),

@@ -275,7 +275,9 @@ mod tests {
 
     use super::*;
     use crate::store::battery::call;
-    use crate::store::{CallRecord, CallbackRequest, RatingRecord, SeatEvent};
+    use crate::store::{
+        CallRecord, CallbackRequest, RatingRecord, SeatEvent, SurveyAttempt, SurveyRecord,
+    };
 
     /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
     #[derive(Clone, Default)]
@@ -398,6 +400,34 @@ mod tests {
                 .await?
                 .into_iter()
                 .rfind(|c| c.sip_call_id == id))
+        }
+
+        async fn surveys(&self) -> Result<Vec<SurveyRecord>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            let mut latest: Vec<SurveyRecord> = Vec::new();
+            for r in &fake.kept {
+                if let Record::Survey(s) = r {
+                    latest.retain(|old| old.id != s.id);
+                    latest.push(s.clone());
+                }
+            }
+            Ok(latest)
+        }
+
+        async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
+            Ok(self.surveys().await?.into_iter().find(|s| s.id == id))
+        }
+
+        async fn survey_attempts(&self, id: &str) -> Result<Vec<SurveyAttempt>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            Ok(fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::SurveyAttempt(a) if a.survey_id == id => Some(a.clone()),
+                    _ => None,
+                })
+                .collect())
         }
     }
 

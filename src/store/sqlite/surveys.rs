@@ -1,0 +1,171 @@
+//! The `surveys` table (one row per survey, upserted by id) and `survey_attempts` (one row per
+//! call attempt).
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use crate::store::millis::{from_millis, to_millis};
+use crate::store::{
+    StoreError, SurveyAttempt, SurveyRecord, UnknownAttemptOutcome, UnknownSurveyState,
+};
+
+const SELECT: &str = "SELECT id, number, ticket, unit, requested_at, status, attempts, \
+                      updated_at FROM surveys";
+
+/// Inserts the survey, or replaces every column of the row with its id. `ON CONFLICT DO
+/// UPDATE` updates the row in place, so its attempts (which reference it) stay.
+pub(super) async fn upsert(
+    conn: &mut SqliteConnection,
+    survey: &SurveyRecord,
+) -> Result<(), StoreError> {
+    let time = |field: &'static str, t| {
+        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
+            kind: "survey",
+            id: survey.id.clone(),
+            field,
+        })
+    };
+    let requested_at = time("requested_at", survey.requested_at)?;
+    let updated_at = time("updated_at", survey.updated_at)?;
+    sqlx::query(
+        "INSERT INTO surveys (id, number, ticket, unit, requested_at, status, attempts, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET number = excluded.number, ticket = excluded.ticket, \
+         unit = excluded.unit, requested_at = excluded.requested_at, status = excluded.status, \
+         attempts = excluded.attempts, updated_at = excluded.updated_at",
+    )
+    .bind(&survey.id)
+    .bind(&survey.number)
+    .bind(&survey.ticket)
+    .bind(&survey.unit)
+    .bind(requested_at)
+    .bind(survey.status.as_str())
+    .bind(i64::from(survey.attempts))
+    .bind(updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_attempt(
+    conn: &mut SqliteConnection,
+    attempt: &SurveyAttempt,
+) -> Result<(), StoreError> {
+    let at = to_millis(attempt.at).ok_or_else(|| StoreError::TimeOutOfRange {
+        kind: "survey_attempt",
+        id: attempt.survey_id.clone(),
+        field: "at",
+    })?;
+    sqlx::query("INSERT INTO survey_attempts (survey_id, n, at, outcome) VALUES (?, ?, ?, ?)")
+        .bind(&attempt.survey_id)
+        .bind(i64::from(attempt.n))
+        .bind(at)
+        .bind(attempt.outcome.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every survey, oldest request first, ties by id.
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<SurveyRecord>, StoreError> {
+    let rows: Vec<SurveyRow> = sqlx::query_as(&format!("{SELECT} ORDER BY requested_at, id"))
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(SurveyRow::into_record).collect()
+}
+
+pub(super) async fn by_id(pool: &SqlitePool, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
+    let row: Option<SurveyRow> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(SurveyRow::into_record).transpose()
+}
+
+/// A survey's attempts, first attempt first.
+pub(super) async fn attempts(
+    pool: &SqlitePool,
+    survey_id: &str,
+) -> Result<Vec<SurveyAttempt>, StoreError> {
+    let rows: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT survey_id, n, at, outcome FROM survey_attempts WHERE survey_id = ? ORDER BY n",
+    )
+    .bind(survey_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(AttemptRow::into_attempt).collect()
+}
+
+#[derive(FromRow)]
+struct SurveyRow {
+    id: String,
+    number: String,
+    ticket: String,
+    unit: Option<String>,
+    requested_at: i64,
+    status: String,
+    attempts: i64,
+    updated_at: i64,
+}
+
+impl SurveyRow {
+    fn into_record(self) -> Result<SurveyRecord, StoreError> {
+        let bad = |column: &'static str, value: String| StoreError::BadRow {
+            table: "surveys",
+            id: self.id.clone(),
+            column,
+            value,
+        };
+        let time = |column: &'static str, ms: i64| {
+            from_millis(ms).ok_or_else(|| bad(column, ms.to_string()))
+        };
+        let requested_at = time("requested_at", self.requested_at)?;
+        let updated_at = time("updated_at", self.updated_at)?;
+        let status = self
+            .status
+            .parse()
+            .map_err(|UnknownSurveyState(v)| bad("status", v))?;
+        let attempts =
+            u32::try_from(self.attempts).map_err(|_| bad("attempts", self.attempts.to_string()))?;
+        Ok(SurveyRecord {
+            id: self.id,
+            number: self.number,
+            ticket: self.ticket,
+            unit: self.unit,
+            requested_at,
+            status,
+            attempts,
+            updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct AttemptRow {
+    survey_id: String,
+    n: i64,
+    at: i64,
+    outcome: String,
+}
+
+impl AttemptRow {
+    fn into_attempt(self) -> Result<SurveyAttempt, StoreError> {
+        let bad = |column: &'static str, value: String| StoreError::BadRow {
+            table: "survey_attempts",
+            id: format!("{}#{}", self.survey_id, self.n),
+            column,
+            value,
+        };
+        let at = from_millis(self.at).ok_or_else(|| bad("at", self.at.to_string()))?;
+        let n = u32::try_from(self.n).map_err(|_| bad("n", self.n.to_string()))?;
+        let outcome = self
+            .outcome
+            .parse()
+            .map_err(|UnknownAttemptOutcome(v)| bad("outcome", v))?;
+        Ok(SurveyAttempt {
+            survey_id: self.survey_id,
+            n,
+            at,
+            outcome,
+        })
+    }
+}
