@@ -319,6 +319,14 @@ async fn malformed_requests_are_400() {
         let error: ErrorBody = serde_json::from_str(&text).expect("JSON error");
         assert!(error.error.starts_with("malformed body"), "{error:?}");
     }
+    let huge = format!(
+        r#"{{"number":"13800000000","ticket":"T-1","unit":"u","pad":"{}"}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    let (status, _, text) = raw(api, &post(api, Some(&auth), &huge)).await;
+    assert_eq!(status, "HTTP/1.1 413 Payload Too Large");
+    serde_json::from_str::<ErrorBody>(&text).expect("JSON error");
+
     assert!(running.surveys.surveys.lock().unwrap().is_empty());
     running.stop().await;
 }
