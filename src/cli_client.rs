@@ -4,7 +4,7 @@
 //! with `Content-Length`, the answer read to the end. So this speaks it over a `TcpStream`
 //! rather than pulling in an HTTP client.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -50,6 +50,21 @@ pub enum ClientError {
     Failed { status: u16, message: String },
     #[error("the hotline API at {api} answered something unexpected: {reason}")]
     BadResponse { api: SocketAddr, reason: String },
+}
+
+/// Where the client should connect for the daemon's `api.listen`: an unspecified address
+/// (`0.0.0.0`, `[::]`) becomes loopback; port 0 (picked at start-up) cannot be known from the
+/// settings, so `None` — the operator must say `--api ADDR`.
+pub fn connect_addr(listen: SocketAddr) -> Option<SocketAddr> {
+    if listen.port() == 0 {
+        return None;
+    }
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Some(SocketAddr::new(ip, listen.port()))
 }
 
 /// `hotline survey call`: asks for a survey call; answers `survey <id> queued`.
@@ -327,6 +342,21 @@ mod tests {
         assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
+    }
+
+    #[test]
+    fn connects_to_loopback_for_unspecified_listen_addresses() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            connect_addr(addr("0.0.0.0:9070")),
+            Some(addr("127.0.0.1:9070"))
+        );
+        assert_eq!(connect_addr(addr("[::]:9070")), Some(addr("[::1]:9070")));
+        assert_eq!(
+            connect_addr(addr("10.0.0.5:9070")),
+            Some(addr("10.0.0.5:9070"))
+        );
+        assert_eq!(connect_addr(addr("127.0.0.1:0")), None);
     }
 
     #[test]
