@@ -1,8 +1,10 @@
 //! hotline: SIP/RTP telephony daemon for citizen-service hotlines.
 
+pub mod api;
 pub mod auth;
 pub mod calendar;
 pub mod call;
+pub mod cli_client;
 pub mod config;
 pub mod dialplan;
 pub mod features;
