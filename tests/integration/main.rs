@@ -14,6 +14,7 @@ mod rating;
 mod raw;
 mod raw_caller;
 mod registration;
+mod report_command;
 mod seat_features;
 mod sip_basics;
 mod torture;
