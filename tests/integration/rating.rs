@@ -242,3 +242,37 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Ite
     })
     .await
 }
+
+#[tokio::test]
+async fn with_no_seat_logged_in_the_caller_can_ask_for_a_callback() {
+    let t = common::start(Options {
+        queue_extra: "overflow = { callback = true }".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let probe = RtpProbe::start().expect("probe");
+    let number = "13900000021";
+    let mut call = RawCaller::call(t.daemon.sip_udp, "12350", number, probe.port()).await;
+    // Welcome (about 6 s), then at once the overflow: nobody is logged in. The offer plays;
+    // pressing 1 during it or after it asks for the callback.
+    let offered = eventually(Duration::from_secs(20), || async {
+        t.daemon.flush_records().await.is_ok() && probe.stats().await.packets > 350
+    })
+    .await;
+    assert!(offered, "no audio from the daemon");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    call.key('1').await;
+    assert!(
+        call.wait_bye(Duration::from_secs(20)).await,
+        "no goodbye after the callback request"
+    );
+    t.daemon.flush_records().await.expect("flush");
+    let callbacks = t.daemon.store().callbacks().await.expect("callbacks");
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(callbacks[0].number, number);
+    assert_eq!(callbacks[0].queue, "q");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let queue = calls[0].queue.as_ref().expect("queued");
+    assert_eq!(queue.overflow.as_deref(), Some("callback"), "{queue:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
