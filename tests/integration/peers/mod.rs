@@ -11,11 +11,13 @@
 mod baresip;
 mod probe;
 mod queue;
+mod rate;
 mod sipp;
 
 // SIPp against SIPp (and baresip): checks the peers themselves, no daemon.
 mod selftest;
 mod selftest_queue;
+mod selftest_rate;
 
 pub use baresip::{Baresip, BaresipOptions};
 // Some of these are only for the daemon's queue tests.
@@ -26,6 +28,10 @@ pub use queue::{
     caller_queue, caller_queue_probe, feature_call, feature_keys, seat_agent, spawn_registered,
     AnswerMode, Hangup, KeyPress, LogEvent,
 };
+#[allow(unused_imports)]
+pub use rate::{caller_rate, caller_rate_probe, CallerKey, RATE_TAIL};
+#[allow(unused_imports)]
+pub use sipp::Check;
 pub use sipp::{Sipp, SippProcess, SippRun};
 
 use std::io;

@@ -46,7 +46,12 @@ pub struct Sipp {
     rtp_echo: bool,
     timeout: Duration,
     extra: Vec<OsString>,
+    /// Checks on the arguments, run by `spawn` (see `check`).
+    checks: Vec<Check>,
 }
+
+/// A check of a run's arguments before it starts: Err(why) refuses it.
+pub type Check = fn(&Sipp) -> Result<(), String>;
 
 impl Sipp {
     /// `scenario` is a file name in tests/sipp, e.g. "trunk_call.xml".
@@ -66,6 +71,7 @@ impl Sipp {
             rtp_echo: false,
             timeout: DEFAULT_TIMEOUT,
             extra: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -147,6 +153,23 @@ impl Sipp {
         self
     }
 
+    /// The value of the last `-set NAME` so far (SIPp keeps the last one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.sets
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A check `spawn` runs on the final arguments (after every `.set`),
+    /// refusing the run with `ErrorKind::InvalidInput` if it fails, e.g. a
+    /// combination of variables the scenario cannot honour.
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
     /// Any further SIPp argument.
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.extra.push(arg.into());
@@ -155,6 +178,14 @@ impl Sipp {
 
     /// Start SIPp in the background.
     pub fn spawn(self) -> io::Result<SippProcess> {
+        for check in &self.checks {
+            check(&self).map_err(|why| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: {why}", self.scenario),
+                )
+            })?;
+        }
         let dir = tempfile::Builder::new().prefix("hotline-sipp-").tempdir()?;
         let port = match self.port {
             Some(port) => port,
