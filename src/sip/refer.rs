@@ -123,13 +123,16 @@ fn normalise_number(raw: &str) -> Option<String> {
 }
 
 fn valid_number(number: &str) -> bool {
-    let body = number.strip_prefix('+').unwrap_or(number);
-    !body.is_empty()
-        && number.len() <= MAX_NUMBER_LEN
-        && body
+    if number.is_empty() || number.len() > MAX_NUMBER_LEN {
+        return false;
+    }
+    match number.strip_prefix('+') {
+        // A global number is digits only.
+        Some(body) => !body.is_empty() && body.chars().all(|c| c.is_ascii_digit()),
+        None => number
             .chars()
-            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-        && !(number.starts_with('+') && !body.chars().all(|c| c.is_ascii_digit()))
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#'),
+    }
 }
 
 /// `hname=hvalue *(& hname=hvalue)` (RFC 3261 §19.1.1); only Replaces is kept.
