@@ -7,6 +7,7 @@ pub mod headers;
 pub mod ids;
 pub mod message;
 pub mod parse;
+pub mod refer;
 pub mod transaction;
 pub mod transport;
 pub mod uri;
