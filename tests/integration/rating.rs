@@ -8,7 +8,9 @@ use hotline::ratings::{NotRatedReason, Rating, RatingOutcome};
 use hotline::store::RatingRecord;
 
 use crate::common::{self, eventually, Options, TestDaemon};
-use crate::peers::{seat_agent, spawn_registered, AnswerMode, Hangup, RtpProbe};
+use crate::peers::{
+    caller_rate, seat_agent, spawn_registered, AnswerMode, Hangup, KeyPress, RtpProbe,
+};
 use crate::raw_caller::RawCaller;
 
 enum Plan {
@@ -274,5 +276,93 @@ async fn with_no_seat_logged_in_the_caller_can_ask_for_a_callback() {
     let calls = t.daemon.store().calls().await.expect("calls");
     let queue = calls[0].queue.as_ref().expect("queued");
     assert_eq!(queue.overflow.as_deref(), Some("callback"), "{queue:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn sipp_callers_rate_by_rfc4733_and_info_keys() {
+    let t = common::start(Options {
+        extra_config: "[ratings]\nprompt_timeout_secs = 2\n".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let mut seats = Vec::new();
+    for user in ["1001", "1002", "1003", "1004"] {
+        let password = format!("seat{user}-secret");
+        let agent = seat_agent(
+            t.daemon.sip_udp,
+            user,
+            &password,
+            3,
+            AnswerMode::Answer,
+            Hangup::OwnSide,
+        )
+        .set("talk_ms", "1000")
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(Duration::from_secs(90));
+        seats.push(
+            spawn_registered(
+                agent,
+                t.daemon.sip_udp,
+                user,
+                &password,
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("seat"),
+        );
+    }
+    // Answered at once, greeted for about 6 s, then a seat talks for 1 s and hangs up: the
+    // question plays from about 7 s (a little later for a caller who waited for a seat) to
+    // 17 s. Keys typed at 12 s fall inside it.
+    let at = Duration::from_secs(12);
+    let plans: [(&str, &str, KeyPress); 6] = [
+        ("13900000031", "1", KeyPress::Rfc4733),
+        ("13900000032", "2", KeyPress::Info),
+        ("13900000033", "3", KeyPress::Rfc4733),
+        ("13900000034", "92", KeyPress::Info),
+        ("13900000035", "", KeyPress::Info),
+        ("13900000036", "", KeyPress::Info),
+    ];
+    let mut callers = Vec::new();
+    for (number, keys, via) in plans {
+        let mut sipp = caller_rate(t.daemon.sip_udp, "12350", keys, via, at).set("caller", number);
+        if number.ends_with('6') {
+            sipp = sipp.set("hangup_ms", "12000");
+        }
+        callers.push((number, sipp.spawn().expect("caller")));
+    }
+    for (number, caller) in callers {
+        let run = caller.wait().await.expect("caller ends");
+        assert!(run.success(), "{number}: {run}");
+    }
+    drop(seats);
+    let expect = [
+        ("13900000031", RatingOutcome::Rated(Rating::Satisfied)),
+        (
+            "13900000032",
+            RatingOutcome::Rated(Rating::BasicallySatisfied),
+        ),
+        ("13900000033", RatingOutcome::Rated(Rating::Dissatisfied)),
+        (
+            "13900000034",
+            RatingOutcome::Rated(Rating::BasicallySatisfied),
+        ),
+        (
+            "13900000035",
+            RatingOutcome::NotRated(NotRatedReason::NoDigit),
+        ),
+        (
+            "13900000036",
+            RatingOutcome::NotRated(NotRatedReason::CallerHungUp),
+        ),
+    ];
+    for (number, outcome) in expect {
+        let record = rating_of(&t, number)
+            .await
+            .unwrap_or_else(|| panic!("{number}: no rating"));
+        assert_eq!(record.outcome, outcome, "{number}");
+    }
     t.daemon.shutdown().await.expect("shutdown");
 }
