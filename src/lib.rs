@@ -17,4 +17,5 @@ pub mod report;
 pub mod server;
 pub mod sip;
 pub mod store;
+mod stored_names;
 pub mod survey;

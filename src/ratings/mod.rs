@@ -2,9 +2,6 @@
 //! `[ratings]` settings. Pure: no I/O and no clock; the call task that prompts the caller
 //! drives it, and the store keeps what it decides.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Deserialize;
 
 use crate::config::Issue;
@@ -120,30 +117,7 @@ impl RatingKind {
     }
 }
 
-macro_rules! stored_names {
-    ($($ty:ident => $err:ident, $what:literal;)*) => {$(
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-        #[error("unknown {} {:?}", $what, .0)]
-        pub struct $err(pub String);
-
-        impl FromStr for $ty {
-            type Err = $err;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $ty::ALL
-                    .into_iter()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| $err(s.to_owned()))
-            }
-        }
-    )*};
-}
+use crate::stored_names::stored_names;
 
 stored_names! {
     Rating => UnknownRating, "rating";

@@ -176,30 +176,7 @@ impl AttemptOutcome {
     }
 }
 
-macro_rules! stored_names {
-    ($($ty:ident => $err:ident, $what:literal;)*) => {$(
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-        #[error("unknown {} {:?}", $what, .0)]
-        pub struct $err(pub String);
-
-        impl FromStr for $ty {
-            type Err = $err;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $ty::ALL
-                    .into_iter()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| $err(s.to_owned()))
-            }
-        }
-    )*};
-}
+use crate::stored_names::stored_names;
 
 stored_names! {
     SurveyState => UnknownSurveyState, "survey state";
