@@ -7,6 +7,7 @@ mod error;
 pub mod g711;
 pub mod hub;
 mod latch;
+pub mod mixer;
 pub mod ports;
 pub mod prompts;
 mod ptmap;
