@@ -5,12 +5,14 @@
 
 mod compile;
 mod error;
+mod target;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::{DialplanError, DialplanProblem};
+pub use target::DialTarget;
 
 /// All routes from all dialplan files, each number defined once.
 #[derive(Debug, Clone, Default)]
