@@ -10,9 +10,9 @@ pub mod feature_task;
 pub mod in_dialog;
 pub mod io;
 pub mod machine;
+pub mod outbound_leg;
 pub mod queued;
 pub mod queued_task;
-pub mod seat_leg;
 pub mod task;
 
 use std::net::IpAddr;

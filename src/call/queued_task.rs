@@ -16,8 +16,8 @@ use super::caller_leg::CallerLeg;
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::{EndedBy, Outcome as RingOutcome};
+use super::outbound_leg::OutboundLeg;
 use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall, Sound};
-use super::seat_leg::SeatLeg;
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup, CoreCommand};
 use crate::media::dtmf::parse_info;
@@ -49,7 +49,7 @@ struct Driver {
     negotiated: Negotiated,
     local: LocalMedia,
     hub: HubHandle,
-    legs: Vec<SeatLeg>,
+    legs: Vec<OutboundLeg>,
     /// The RTP socket waiting for each offered seat, until it answers or the offer ends.
     offer_sockets: HashMap<String, RtpSocket>,
     /// The hub leg of the seat that answered.
@@ -270,7 +270,7 @@ impl Driver {
         let mut ids = Vec::new();
         for binding in &bindings {
             ids.push(self.legs.len());
-            self.legs.push(SeatLeg::new(
+            self.legs.push(OutboundLeg::to_seat(
                 &self.io.ctx,
                 binding,
                 &self.facts.caller,

@@ -14,7 +14,7 @@ use super::caller_leg::CallerLeg;
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
-use super::seat_leg::SeatLeg;
+use super::outbound_leg::OutboundLeg;
 use super::{CallContext, CallEvent, CallSetup};
 use crate::media::sdp::{self, LocalMedia};
 use crate::media::{Leg, PtMap, Relay, RelayHandle, RelayStats, RtpSocket};
@@ -94,7 +94,7 @@ struct CallDriver {
     io: CallIo,
     facts: CallFacts,
     caller: CallerLeg,
-    legs: Vec<SeatLeg>,
+    legs: Vec<OutboundLeg>,
     media: Media,
     answered_at: Option<SystemTime>,
     answered_instant: Option<Instant>,
@@ -191,7 +191,7 @@ impl CallDriver {
             .targets
             .iter()
             .map(|binding| {
-                SeatLeg::new(
+                OutboundLeg::to_seat(
                     &ctx,
                     binding,
                     &facts.caller,
@@ -352,7 +352,7 @@ impl CallDriver {
         match action {
             Action::RingSeat(leg) => {
                 let l = &self.legs[leg];
-                info!(seat = %l.seat, flow = %l.binding.flow, "ringing seat");
+                info!(seat = %l.seat, flow = %l.flow, "ringing seat");
                 l.ring(&self.io).await;
             }
             Action::CancelSeat(leg) => self.legs[leg].cancel(&self.io).await,

@@ -1,5 +1,6 @@
-//! One seat phone rung for a call: its INVITE, its answer and, once answered, its dialog.
-//! Each seat leg is a call of its own (own Call-ID and tags), so a seat never sees the trunk's
+//! One call the daemon places for a call: a seat phone rung for a caller, a unit's contact
+//! consulted, a citizen called back. Its INVITE, its answer and, once answered, its dialog. Each
+//! leg is a call of its own (own Call-ID and tags), so the far end never sees the trunk's
 //! identifiers.
 
 use bytes::Bytes;
@@ -10,14 +11,16 @@ use super::CallContext;
 use crate::media::sdp::{self, SessionDescription};
 use crate::registrar::Binding;
 use crate::sip::build;
+use crate::sip::flow::Flow;
 use crate::sip::headers::NameAddr;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::ClientKey;
 
-pub struct SeatLeg {
+pub struct OutboundLeg {
+    /// Whom the leg calls: a seat's user, or a dial target as logs show it.
     pub seat: String,
-    pub binding: Binding,
+    pub flow: Flow,
     invite: Request,
     pub local_tag: String,
     pub key: ClientKey,
@@ -26,19 +29,58 @@ pub struct SeatLeg {
     dialog: Option<Dialog>,
 }
 
-impl SeatLeg {
-    /// The INVITE for `binding`, presenting the caller's number and name, offering `sdp`.
-    pub fn new(
+impl OutboundLeg {
+    /// The INVITE for a seat's phone `binding`, presenting the caller's number and name,
+    /// offering `sdp`.
+    pub fn to_seat(
         ctx: &CallContext,
         binding: &Binding,
         caller: &str,
         display: Option<&str>,
         sdp: &str,
-    ) -> SeatLeg {
+    ) -> OutboundLeg {
+        let to = format!("<sip:{}@{}>", binding.user, ctx.realm);
+        let target = Target {
+            label: binding.user.clone(),
+            request_uri: binding.contact.clone(),
+            to,
+            flow: binding.flow,
+        };
+        OutboundLeg::new(ctx, target, caller, display, sdp)
+    }
+
+    /// The INVITE for `request_uri` (a unit's SIP contact, a number through a trunk), sent to
+    /// `flow`.
+    pub fn to_uri(
+        ctx: &CallContext,
+        label: String,
+        request_uri: String,
+        flow: Flow,
+        caller: &str,
+        display: Option<&str>,
+        sdp: &str,
+    ) -> OutboundLeg {
+        let to = format!("<{request_uri}>");
+        let target = Target {
+            label,
+            request_uri,
+            to,
+            flow,
+        };
+        OutboundLeg::new(ctx, target, caller, display, sdp)
+    }
+
+    fn new(
+        ctx: &CallContext,
+        target: Target,
+        caller: &str,
+        display: Option<&str>,
+        sdp: &str,
+    ) -> OutboundLeg {
         let local_tag = ids::tag();
-        let local = ctx.local.for_transport(binding.flow.transport);
-        let transport = binding.flow.transport.as_str().to_ascii_lowercase();
-        let mut invite = Request::new(Method::Invite, binding.contact.clone());
+        let local = ctx.local.for_transport(target.flow.transport);
+        let transport = target.flow.transport.as_str().to_ascii_lowercase();
+        let mut invite = Request::new(Method::Invite, target.request_uri);
         invite.headers.push("Max-Forwards", "70");
         let from = NameAddr {
             display: Some(display.unwrap_or(caller).to_string()),
@@ -46,9 +88,7 @@ impl SeatLeg {
             params: vec![("tag".to_string(), Some(local_tag.clone()))],
         };
         invite.headers.push("From", from.to_header());
-        invite
-            .headers
-            .push("To", format!("<sip:{}@{}>", binding.user, ctx.realm));
+        invite.headers.push("To", target.to);
         invite.headers.push("Call-ID", ids::call_id(&ctx.realm));
         invite.headers.push("CSeq", "1 INVITE");
         invite.headers.push(
@@ -59,9 +99,9 @@ impl SeatLeg {
         invite.headers.push("User-Agent", ctx.user_agent.as_str());
         invite.headers.push("Content-Type", "application/sdp");
         invite.body = Bytes::from(sdp.to_string());
-        SeatLeg {
-            seat: binding.user.clone(),
-            binding: binding.clone(),
+        OutboundLeg {
+            seat: target.label,
+            flow: target.flow,
             invite,
             local_tag,
             key: ClientKey {
@@ -91,12 +131,8 @@ impl SeatLeg {
     pub async fn ring(&self, io: &CallIo) {
         io.bind(self.call_id().to_string(), self.local_tag.clone())
             .await;
-        io.send(
-            self.binding.flow,
-            self.invite.clone(),
-            self.key.branch.clone(),
-        )
-        .await;
+        io.send(self.flow, self.invite.clone(), self.key.branch.clone())
+            .await;
     }
 
     pub async fn cancel(&self, io: &CallIo) {
@@ -109,7 +145,7 @@ impl SeatLeg {
             &self.invite,
             &response,
             &self.local_tag,
-            self.binding.flow,
+            self.flow,
         ));
         let parsed = sdp::parse(&response.body);
         self.answer = Some(response);
@@ -122,8 +158,7 @@ impl SeatLeg {
             return;
         };
         let ack = build::ack_for_success(&self.invite, response);
-        io.ack(self.binding.flow, ack, self.call_id().to_string(), 1)
-            .await;
+        io.ack(self.flow, ack, self.call_id().to_string(), 1).await;
     }
 
     pub async fn bye(&mut self, io: &CallIo) {
@@ -133,4 +168,12 @@ impl SeatLeg {
         let request = dialog.request(Method::Bye);
         io.send(dialog.flow, request, ids::branch()).await;
     }
+}
+
+/// Where a leg's INVITE goes and how it names the callee.
+struct Target {
+    label: String,
+    request_uri: String,
+    to: String,
+    flow: Flow,
 }
