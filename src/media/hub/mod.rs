@@ -1,7 +1,7 @@
 //! The media of one call: every leg's RTP socket in one task. Each leg hears one thing at a
-//! time — silence, another leg (a bridge), or a playback (prompts, hold music) — and the key
-//! presses (RFC 4733) it sends are reported to the call. One fixed buffer per leg, so neither
-//! relaying nor playing allocates per packet.
+//! time — silence, another leg (a bridge), a playback (prompts, hold music) or the conference
+//! mix of the others — and the key presses (RFC 4733) it sends are reported to the call. One
+//! fixed buffer per leg, so neither relaying nor playing allocates per packet.
 
 mod player;
 
@@ -18,7 +18,9 @@ pub use self::player::FRAME;
 use self::player::{OutStream, Playback};
 use super::dtmf::EventDetector;
 use super::latch::{Latch, Verdict};
+use super::mixer::{Mixer, PartyId, FRAME_BYTES};
 use super::rtp::{looks_like_rtp, rewrite_pt};
+use super::sdp::Codec;
 use super::stats::{bump, LegCounters, LegStats};
 use super::{PtMap, RtpSocket};
 
@@ -45,6 +47,14 @@ pub enum HubEvent {
     PlaybackDone { leg: LegIndex },
 }
 
+/// A leg joining the conference mix: its codec and audio payload type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MixParty {
+    pub leg: LegIndex,
+    pub codec: Codec,
+    pub pt: u8,
+}
+
 /// Audio to play into a leg: encoded in the leg's codec, `pt` its payload type, `silence` the
 /// codec's silence byte (0xFF for PCMU, 0xD5 for PCMA).
 pub struct Play {
@@ -61,6 +71,10 @@ enum Command {
     /// `a` hears `b` and `b` hears `a`; payload types mapped by `map` (A = a, B = b).
     Bridge(LegIndex, LegIndex, PtMap),
     AddLeg(HubLeg, Arc<LegCounters>),
+    /// These legs hear the mix of all the others (a conference); any earlier mix ends.
+    Mix(Vec<MixParty>),
+    /// The leg's key presses reach the call only, never the legs that hear it.
+    KeepKeys(LegIndex),
 }
 
 enum Source {
@@ -72,6 +86,8 @@ enum Source {
         forward: bool,
     },
     Playing(Playback),
+    /// The conference mix of every other party.
+    Mixed,
 }
 
 struct LegState {
@@ -82,6 +98,8 @@ struct LegState {
     hears: Source,
     telephone_event: Option<u8>,
     detector: EventDetector,
+    /// Key presses are for the call only (a seat's feature codes).
+    keeps_keys: bool,
     out: OutStream,
 }
 
@@ -105,6 +123,7 @@ impl Hub {
             legs: states,
             control: control_rx,
             events,
+            mix: None,
         };
         let join = tokio::spawn(task.run().instrument(tracing::Span::current()));
         HubHandle {
@@ -125,6 +144,7 @@ impl LegState {
             hears: Source::Silence,
             telephone_event: leg.telephone_event,
             detector: EventDetector::default(),
+            keeps_keys: false,
             out: OutStream::new(rand::random(), rand::random(), rand::random()),
         }
     }
@@ -175,6 +195,17 @@ impl HubHandle {
         self.command(Command::Bridge(a, b, map));
     }
 
+    /// Every party hears all the others mixed, not itself; a party that is later bridged,
+    /// played to or silenced leaves the mix.
+    pub fn mix(&self, parties: Vec<MixParty>) {
+        self.command(Command::Mix(parties));
+    }
+
+    /// The leg's key presses are reported to the call and not relayed to anyone.
+    pub fn keep_keys(&self, leg: LegIndex) {
+        self.command(Command::KeepKeys(leg));
+    }
+
     pub fn stats(&self, leg: LegIndex) -> LegStats {
         self.counters
             .lock()
@@ -196,6 +227,19 @@ struct HubTask {
     legs: Vec<LegState>,
     control: mpsc::Receiver<Command>,
     events: Option<mpsc::Sender<HubEvent>>,
+    mix: Option<Mix>,
+}
+
+/// The conference of a call: the mixer and, beside it, each party's leg and payload type.
+struct Mix {
+    mixer: Mixer,
+    parties: Vec<MixParty>,
+}
+
+impl Mix {
+    fn party(&self, leg: LegIndex) -> Option<&MixParty> {
+        self.parties.iter().find(|p| p.leg == leg)
+    }
 }
 
 impl HubTask {
@@ -204,10 +248,11 @@ impl HubTask {
         // After a stall, send the missed frames so the stream keeps real time.
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
-            let playing = self
-                .legs
-                .iter()
-                .any(|l| matches!(l.hears, Source::Playing(_)));
+            let playing = self.mix.is_some()
+                || self
+                    .legs
+                    .iter()
+                    .any(|l| matches!(l.hears, Source::Playing(_)));
             tokio::select! {
                 command = self.control.recv() => match command {
                     Some(command) => self.apply(command),
@@ -224,6 +269,14 @@ impl HubTask {
     }
 
     fn apply(&mut self, command: Command) {
+        match &command {
+            Command::Play(leg, _) | Command::Silence(leg) => self.leave_mix(*leg),
+            Command::Bridge(a, b, _) => {
+                self.leave_mix(*a);
+                self.leave_mix(*b);
+            }
+            _ => {}
+        }
         match command {
             Command::SetRemote(leg, addr) => {
                 if let Some(l) = self.legs.get_mut(leg) {
@@ -260,6 +313,55 @@ impl HubTask {
                 }
             }
             Command::AddLeg(leg, counters) => self.legs.push(LegState::new(leg, counters)),
+            Command::Mix(parties) => self.start_mix(parties),
+            Command::KeepKeys(leg) => {
+                if let Some(l) = self.legs.get_mut(leg) {
+                    l.keeps_keys = true;
+                }
+            }
+        }
+    }
+
+    fn start_mix(&mut self, parties: Vec<MixParty>) {
+        if let Some(old) = self.mix.take() {
+            for party in old.parties {
+                if let Some(l) = self.legs.get_mut(party.leg) {
+                    l.hears = Source::Silence;
+                }
+            }
+        }
+        let mut mixer = Mixer::new(parties.len());
+        let mut joined = Vec::with_capacity(parties.len());
+        for party in parties {
+            let Some(leg) = self.legs.get_mut(party.leg) else {
+                continue;
+            };
+            if mixer
+                .add_party(PartyId(party.leg as u64), party.codec)
+                .is_ok()
+            {
+                leg.hears = Source::Mixed;
+                joined.push(party);
+            }
+        }
+        self.mix = Some(Mix {
+            mixer,
+            parties: joined,
+        });
+    }
+
+    /// A leg that is given something else to hear leaves the conference.
+    fn leave_mix(&mut self, leg: LegIndex) {
+        let Some(mix) = &mut self.mix else {
+            return;
+        };
+        if mix.party(leg).is_none() {
+            return;
+        }
+        let _ = mix.mixer.remove_party(PartyId(leg as u64));
+        mix.parties.retain(|p| p.leg != leg);
+        if mix.parties.is_empty() {
+            self.mix = None;
         }
     }
 
@@ -279,7 +381,8 @@ impl HubTask {
         bump(&leg.counters.rx_packets, 1);
         bump(&leg.counters.rx_bytes, len as u64);
         let pt = packet[1] & 0x7f;
-        if leg.telephone_event == Some(pt) {
+        let is_key = leg.telephone_event == Some(pt);
+        if is_key {
             let marker = packet[1] & 0x80 != 0;
             let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
             let header = 12 + 4 * usize::from(packet[0] & 0x0f);
@@ -292,6 +395,10 @@ impl HubTask {
                 }
             }
         }
+        if is_key && self.legs[from].keeps_keys {
+            return;
+        }
+        self.feed_mix(from, len);
         // Every leg that hears this one gets the packet.
         let original_pt = self.legs[from].buf[1];
         for to in 0..self.legs.len() {
@@ -334,7 +441,65 @@ impl HubTask {
         }
     }
 
+    /// An audio packet of a conference party goes into the mixer.
+    fn feed_mix(&mut self, from: LegIndex, len: usize) {
+        let Some(mix) = &mut self.mix else {
+            return;
+        };
+        let Some(party) = mix.party(from) else {
+            return;
+        };
+        let packet = &self.legs[from].buf[..len];
+        if packet[1] & 0x7f != party.pt {
+            return;
+        }
+        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        if let Some(payload) = packet.get(header..) {
+            // A frame of another size (10 ms, 30 ms ptime) is refused and counted as lost.
+            let _ = mix
+                .mixer
+                .push(PartyId(from as u64), seq, timestamp, payload);
+        }
+    }
+
+    /// One 20 ms frame of the conference to every party.
+    async fn mix_tick(&mut self) {
+        let Some(mix) = &mut self.mix else {
+            return;
+        };
+        let parties = &mix.parties;
+        for (id, frame) in mix.mixer.tick() {
+            let Some(party) = parties.iter().find(|p| p.leg as u64 == id.0) else {
+                continue;
+            };
+            let Some(leg) = self.legs.get_mut(party.leg) else {
+                continue;
+            };
+            let Some(destination) = leg.latch.remote() else {
+                bump(&leg.counters.dropped_no_remote, 1);
+                continue;
+            };
+            debug_assert_eq!(frame.len(), FRAME_BYTES);
+            let len = leg.out.frame_packet(party.pt, frame, &mut leg.buf[..]);
+            match leg
+                .socket
+                .socket()
+                .send_to(&leg.buf[..len], destination)
+                .await
+            {
+                Ok(_) => {
+                    bump(&leg.counters.tx_packets, 1);
+                    bump(&leg.counters.tx_bytes, len as u64);
+                }
+                Err(_) => bump(&leg.counters.send_errors, 1),
+            }
+        }
+    }
+
     async fn play_tick(&mut self) {
+        self.mix_tick().await;
         for index in 0..self.legs.len() {
             let leg = &mut self.legs[index];
             let Source::Playing(playback) = &mut leg.hears else {

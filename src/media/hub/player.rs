@@ -76,18 +76,31 @@ impl OutStream {
         }
     }
 
-    /// Fills `buf` with the next packet of `playback`; returns its length, or None at the end.
-    pub fn next_packet(&mut self, playback: &mut Playback, buf: &mut [u8]) -> Option<usize> {
-        playback.next_payload(buf)?;
-        let marker = if playback.start { 0x80 } else { 0 };
-        playback.start = false;
+    /// Fills `buf` with a packet carrying `payload` (one 20 ms frame, a mix say); returns its
+    /// length.
+    pub fn frame_packet(&mut self, pt: u8, payload: &[u8], buf: &mut [u8]) -> usize {
+        let len = HEADER + payload.len();
+        buf[HEADER..len].copy_from_slice(payload);
+        self.header(pt & 0x7f, buf);
+        len
+    }
+
+    fn header(&mut self, second_byte: u8, buf: &mut [u8]) {
         buf[0] = 0x80;
-        buf[1] = marker | (playback.pt & 0x7f);
+        buf[1] = second_byte;
         buf[2..4].copy_from_slice(&self.seq.to_be_bytes());
         buf[4..8].copy_from_slice(&self.timestamp.to_be_bytes());
         buf[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
         self.seq = self.seq.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(FRAME as u32);
+    }
+
+    /// Fills `buf` with the next packet of `playback`; returns its length, or None at the end.
+    pub fn next_packet(&mut self, playback: &mut Playback, buf: &mut [u8]) -> Option<usize> {
+        playback.next_payload(buf)?;
+        let marker = if playback.start { 0x80 } else { 0 };
+        playback.start = false;
+        self.header(marker | (playback.pt & 0x7f), buf);
         Some(HEADER + FRAME)
     }
 }

@@ -194,3 +194,146 @@ async fn music_gives_way_to_a_bridge() {
     hub.stop().await;
     assert_eq!(pool.in_use(), 0);
 }
+
+/// An RTP packet of one 20 ms frame: `seq`, payload type `pt`, every sample `code`.
+fn frame_packet(seq: u16, pt: u8, code: u8) -> Vec<u8> {
+    let mut p = vec![0x80, pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 7]);
+    p.extend_from_slice(&[code; 160]);
+    p
+}
+
+#[tokio::test]
+async fn three_legs_in_a_mix_each_hear_the_other_two() {
+    use crate::media::g711::{alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
+    use crate::media::sdp::Codec;
+    let pool = pool().await;
+    let mut phones = Vec::new();
+    let mut legs = Vec::new();
+    for _ in 0..3 {
+        let (socket, addr) = phone().await;
+        let leg = pool.allocate().await.unwrap();
+        phones.push((socket, leg.local_addr()));
+        legs.push(HubLeg {
+            socket: leg,
+            remote: Some(addr),
+            telephone_event: None,
+        });
+    }
+    let hub = Hub::start(legs, None);
+    // Caller and seat speak PCMU, the unit PCMA: one mix, each hears in its own codec.
+    hub.mix(vec![
+        MixParty {
+            leg: 0,
+            codec: Codec::Pcmu,
+            pt: 0,
+        },
+        MixParty {
+            leg: 1,
+            codec: Codec::Pcmu,
+            pt: 0,
+        },
+        MixParty {
+            leg: 2,
+            codec: Codec::Pcma,
+            pt: 8,
+        },
+    ]);
+    let levels = [
+        (0, ulaw_encode(1000)),
+        (1, ulaw_encode(2000)),
+        (2, alaw_encode(4000)),
+    ];
+    for seq in 0..15u16 {
+        for (leg, code) in levels {
+            let pt = if leg == 2 { 8 } else { 0 };
+            let (socket, port) = &phones[leg];
+            socket
+                .send_to(&frame_packet(seq, pt, code), port)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The loudest frame each party heard: once all three speak, the sum of the other two.
+    let mut loudest = [0i16; 3];
+    let mut buf = [0u8; 2048];
+    for (i, (socket, _)) in phones.iter().enumerate() {
+        while let Ok((n, _)) = socket.try_recv_from(&mut buf) {
+            assert_eq!(n, 172, "one 20 ms frame a packet");
+            assert_eq!(
+                buf[1] & 0x7f,
+                if i == 2 { 8 } else { 0 },
+                "in the party's codec"
+            );
+            let sample = if i == 2 {
+                alaw_decode(buf[12])
+            } else {
+                ulaw_decode(buf[12])
+            };
+            loudest[i] = loudest[i].max(sample);
+        }
+    }
+    let near = |got: i16, want: i16| (i32::from(got) - i32::from(want)).abs() < 300;
+    assert!(
+        near(loudest[0], 6000),
+        "caller hears seat + unit: {}",
+        loudest[0]
+    );
+    assert!(
+        near(loudest[1], 5000),
+        "seat hears caller + unit: {}",
+        loudest[1]
+    );
+    assert!(
+        near(loudest[2], 3000),
+        "unit hears caller + seat: {}",
+        loudest[2]
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn kept_keys_are_reported_but_not_relayed() {
+    let pool = pool().await;
+    let (caller, caller_addr) = phone().await;
+    let (seat, seat_addr) = phone().await;
+    let seat_leg = pool.allocate().await.unwrap();
+    let seat_port = seat_leg.local_addr();
+    let (events_tx, mut events) = mpsc::channel(8);
+    let hub = Hub::start(
+        vec![
+            HubLeg {
+                socket: pool.allocate().await.unwrap(),
+                remote: Some(caller_addr),
+                telephone_event: Some(101),
+            },
+            HubLeg {
+                socket: seat_leg,
+                remote: Some(seat_addr),
+                telephone_event: Some(101),
+            },
+        ],
+        Some(events_tx),
+    );
+    hub.bridge(0, 1, crate::media::PtMap::identity());
+    hub.keep_keys(1);
+    // Key 5, end bit set, then a voice packet.
+    let mut key = vec![0x80, 0x80 | 101, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9];
+    key.extend_from_slice(&[5, 0x80 | 10, 0, 160]);
+    seat.send_to(&key, seat_port).await.unwrap();
+    let event = timeout(WAIT, events.recv()).await.unwrap();
+    assert_eq!(event, Some(HubEvent::Digit { leg: 1, digit: '5' }));
+    seat.send_to(&frame_packet(2, 0, 0x11), seat_port)
+        .await
+        .unwrap();
+    let heard = recv(&caller).await;
+    assert_eq!(
+        heard[1] & 0x7f,
+        0,
+        "the caller hears the voice, not the key"
+    );
+    hub.stop().await;
+}
