@@ -11,6 +11,12 @@ use crate::sip::transaction::Owner;
 pub enum LineState {
     Ringing,
     Connected,
+    /// The caller holds while the seat talks to a unit.
+    Consulting,
+    /// Caller, seat and unit all on the line.
+    ThreeWay,
+    /// The seat has left the caller with a unit.
+    WithUnit,
     /// The seat has left; the caller is asked to rate the service.
     Rating,
     Ending,

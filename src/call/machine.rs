@@ -74,6 +74,8 @@ pub struct Outcome {
 pub enum EndedBy {
     Caller,
     Seat,
+    /// The unit a call was transferred to.
+    Unit,
     Daemon,
 }
 
@@ -82,6 +84,7 @@ impl EndedBy {
         match self {
             EndedBy::Caller => "caller",
             EndedBy::Seat => "seat",
+            EndedBy::Unit => "unit",
             EndedBy::Daemon => "daemon",
         }
     }

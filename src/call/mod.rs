@@ -5,6 +5,8 @@ pub mod answered_media;
 pub mod board;
 pub mod caller_leg;
 pub mod clock;
+pub mod consult;
+pub mod dial;
 pub mod dialog;
 pub mod feature_task;
 pub mod in_dialog;
@@ -131,7 +133,9 @@ pub struct CallContext {
     pub no_response: Duration,
     pub acd: crate::server::acd::AcdHandle,
     /// What a seat types during a call to send the caller to rating.
-    pub to_rating: String,
+    pub in_call: crate::features::in_call::InCallCodes,
+    /// Where a seat's consultation dials.
+    pub dialer: dial::Dialer,
     /// How callers rate a call whose seat hung up first; None when ratings are off.
     pub ratings: Option<queued::RatingRules>,
     pub prompts: Arc<crate::media::encoded::EncodedPrompts>,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::consult::{Consult, ConsultAction, ConsultInput};
 use super::machine::{EndedBy, LegId};
 use crate::ratings::{NotRatedReason, RatingMap, RatingOutcome};
 use crate::store::Disposition;
@@ -74,6 +75,10 @@ pub enum Input {
     Shutdown,
     /// The seat sent its "to rating" code (`*8`): it leaves, the caller rates.
     SeatAsksRating,
+    /// About the consultation of a unit (seat keys, the unit's leg).
+    Consult(ConsultInput),
+    /// The unit's leg hung up (during a consultation, or after the transfer).
+    UnitBye,
     /// The rating record is committed to the store.
     RatingCommitted,
     /// The store could not keep the rating: no "thank you" for what was not kept.
@@ -115,6 +120,7 @@ pub enum Action {
     ByeSeat(LegId),
     /// Write the rating durably, then report `RatingCommitted` (or finish, when the caller left).
     CommitRating(RatingOutcome),
+    Consult(ConsultAction),
     Finished(Outcome),
 }
 
@@ -136,6 +142,10 @@ enum Phase {
     Waiting,
     Connected {
         leg: LegId,
+        seat: String,
+    },
+    /// The seat transferred the caller to a unit and left.
+    WithUnit {
         seat: String,
     },
     /// Playing a refusal, then hanging up.
@@ -172,6 +182,9 @@ enum LegState {
 
 pub struct QueuedCall {
     phase: Phase,
+    consult: Consult,
+    /// Who hung up on the caller: the seat, or the unit it was transferred to.
+    left_first: EndedBy,
     rating: Option<RatingRules>,
     /// Legs by id: the seat they ring and their state.
     legs: Vec<Option<(String, LegState)>>,
@@ -184,6 +197,8 @@ impl QueuedCall {
     pub fn new(rating: Option<RatingRules>) -> QueuedCall {
         let mut call = QueuedCall {
             phase: Phase::Greeting,
+            consult: Consult::default(),
+            left_first: EndedBy::Seat,
             rating,
             legs: Vec::new(),
             actions: VecDeque::new(),
@@ -226,6 +241,11 @@ impl QueuedCall {
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) {
+        if let Phase::Connected { leg, seat } = self.phase.clone() {
+            if self.consultation(leg, seat, &input) {
+                return;
+            }
+        }
         match (self.phase.clone(), input) {
             (Phase::Greeting, Input::PlaybackDone) => {
                 self.phase = Phase::Waiting;
@@ -263,7 +283,10 @@ impl QueuedCall {
                 self.actions
                     .push_back(Action::Acd(AcdNote::Answered { seat }));
             }
-            (Phase::Connected { .. } | Phase::Done, Input::SeatAnswered { leg }) => {
+            (
+                Phase::Connected { .. } | Phase::WithUnit { .. } | Phase::Done,
+                Input::SeatAnswered { leg },
+            ) => {
                 self.actions.push_back(Action::AckAndHangUp(leg));
             }
             (Phase::Waiting, Input::SeatFailed { leg, status }) => {
@@ -380,7 +403,7 @@ impl QueuedCall {
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -390,7 +413,7 @@ impl QueuedCall {
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -400,7 +423,7 @@ impl QueuedCall {
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -412,7 +435,7 @@ impl QueuedCall {
                     .push_back(Action::CommitRating(RatingOutcome::NotRated(reason)));
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -421,7 +444,7 @@ impl QueuedCall {
             (Phase::Committing { seat, .. } | Phase::Thanking { seat }, Input::CallerBye) => {
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -436,7 +459,7 @@ impl QueuedCall {
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -448,7 +471,7 @@ impl QueuedCall {
                     .push_back(Action::Acd(AcdNote::Ended { seat: seat.clone() }));
                 self.finish(
                     Disposition::Answered,
-                    Some(EndedBy::Seat),
+                    Some(self.left_first),
                     Some(seat),
                     None,
                     false,
@@ -459,6 +482,44 @@ impl QueuedCall {
                 self.actions.push_back(Action::ByeCaller);
                 self.actions
                     .push_back(Action::Acd(AcdNote::Ended { seat: seat.clone() }));
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Daemon),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::WithUnit { seat }, Input::CallerBye) => {
+                self.actions
+                    .push_back(Action::Consult(ConsultAction::ByeUnit));
+                self.finish(
+                    Disposition::Answered,
+                    Some(EndedBy::Caller),
+                    Some(seat),
+                    None,
+                    false,
+                );
+            }
+            (Phase::WithUnit { seat }, Input::UnitBye) => {
+                self.left_first = EndedBy::Unit;
+                if self.rating.is_some() {
+                    self.ask_rating(seat);
+                } else {
+                    self.actions.push_back(Action::ByeCaller);
+                    self.finish(
+                        Disposition::Answered,
+                        Some(EndedBy::Unit),
+                        Some(seat),
+                        None,
+                        false,
+                    );
+                }
+            }
+            (Phase::WithUnit { seat }, Input::CallerAckTimeout | Input::Shutdown) => {
+                self.actions
+                    .push_back(Action::Consult(ConsultAction::ByeUnit));
+                self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
                     Some(EndedBy::Daemon),
@@ -504,6 +565,48 @@ impl QueuedCall {
                 );
             }
             _ => {}
+        }
+    }
+
+    /// Inputs about a unit while the caller is connected to a seat. Returns true when the input
+    /// was taken here; false lets the connected call handle it (the caller or the seat hanging
+    /// up, once the unit is let go).
+    fn consultation(&mut self, leg: LegId, seat: String, input: &Input) -> bool {
+        let actions = match input {
+            Input::Consult(consult) => self.consult.handle(consult.clone()),
+            Input::UnitBye => self.consult.handle(ConsultInput::UnitBye),
+            Input::SeatBye { leg: from } if *from == leg && self.consult.is_active() => {
+                let actions = self.consult.handle(ConsultInput::SeatLeft);
+                let transferred = actions.contains(&ConsultAction::Transferred);
+                self.consult_actions(actions, &seat);
+                return transferred;
+            }
+            Input::CallerBye | Input::CallerAckTimeout | Input::Shutdown => {
+                if let Some(action) = self.consult.hang_up() {
+                    self.actions.push_back(Action::Consult(action));
+                }
+                return false;
+            }
+            // Rating is for the caller alone with the seat.
+            Input::SeatAsksRating => return self.consult.is_active(),
+            _ => return false,
+        };
+        self.consult_actions(actions, &seat);
+        true
+    }
+
+    fn consult_actions(&mut self, actions: Vec<ConsultAction>, seat: &str) {
+        for action in actions {
+            if action == ConsultAction::Transferred {
+                self.phase = Phase::WithUnit {
+                    seat: seat.to_string(),
+                };
+                // The seat is free for the next caller as soon as it leaves.
+                self.actions.push_back(Action::Acd(AcdNote::Ended {
+                    seat: seat.to_string(),
+                }));
+            }
+            self.actions.push_back(Action::Consult(action));
         }
     }
 
@@ -919,5 +1022,78 @@ mod tests {
         drain(&mut call);
         call.handle(t0, Input::SeatAnswered { leg: 5 });
         assert_eq!(drain(&mut call), vec![Action::AckAndHangUp(5)]);
+    }
+
+    fn consulting(t0: Instant) -> QueuedCall {
+        use crate::features::in_call::InCallFeature;
+        let mut call = waiting_with(t0, Some(rules()));
+        call.handle(
+            t0,
+            Input::Offer {
+                seat: "1001".into(),
+                legs: vec![0],
+            },
+        );
+        call.handle(t0, Input::SeatAnswered { leg: 0 });
+        drain(&mut call);
+        call.handle(
+            t0,
+            Input::Consult(ConsultInput::Feature(InCallFeature::Consult("201".into()))),
+        );
+        call.handle(t0, Input::Consult(ConsultInput::UnitAnswered));
+        drain(&mut call);
+        call
+    }
+
+    #[test]
+    fn after_a_transfer_the_unit_hanging_up_asks_for_the_rating() {
+        use crate::features::in_call::InCallFeature;
+        let t0 = Instant::now();
+        let mut call = consulting(t0);
+        call.handle(
+            t0,
+            Input::Consult(ConsultInput::Feature(InCallFeature::Transfer)),
+        );
+        let actions = drain(&mut call);
+        assert!(actions.contains(&Action::Acd(AcdNote::Ended {
+            seat: "1001".into()
+        })));
+        assert!(actions.contains(&Action::Consult(ConsultAction::Transferred)));
+        // The seat's BYE answered, nothing more for the seat; the unit hangs up.
+        call.handle(t0, Input::UnitBye);
+        assert_eq!(drain(&mut call), vec![Action::Play(Sound::RatingQuestion)]);
+        call.handle(t0, Input::PlaybackDone);
+        call.handle(t0, Input::Digit('1'));
+        drain(&mut call);
+        call.handle(t0, Input::RatingCommitted);
+        call.handle(t0, Input::PlaybackDone);
+        let o = outcome(&drain(&mut call));
+        assert_eq!(o.ended_by, Some(EndedBy::Unit));
+        assert_eq!(o.seat.as_deref(), Some("1001"));
+    }
+
+    #[test]
+    fn the_caller_hanging_up_during_a_consultation_lets_everyone_go() {
+        let t0 = Instant::now();
+        let mut call = consulting(t0);
+        call.handle(t0, Input::CallerBye);
+        let actions = drain(&mut call);
+        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnit));
+        assert!(actions.contains(&Action::ByeSeat(0)));
+        assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
+    }
+
+    #[test]
+    fn the_seat_hanging_up_on_a_consultation_leaves_the_caller_with_the_unit() {
+        let t0 = Instant::now();
+        let mut call = consulting(t0);
+        call.handle(t0, Input::SeatBye { leg: 0 });
+        let actions = drain(&mut call);
+        assert!(actions.contains(&Action::Consult(ConsultAction::Transferred)));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
+        call.handle(t0, Input::CallerBye);
+        let actions = drain(&mut call);
+        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnit));
+        assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
     }
 }

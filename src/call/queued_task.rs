@@ -2,6 +2,8 @@
 //! with the ACD; hold music and positions play while it waits; the seats the ACD offers are
 //! rung, and the first phone to answer is bridged to the caller in the media hub.
 
+mod consult;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,6 +22,8 @@ use super::outbound_leg::OutboundLeg;
 use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall, Sound};
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup, CoreCommand};
+use crate::call::consult::{ConsultAction, ConsultInput, Media};
+use crate::features::in_call::{InCallFeature, InCallKeys};
 use crate::media::dtmf::parse_info;
 use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
@@ -33,7 +37,8 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{
-    CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome, RatingRecord, Record,
+    CallbackRequest, Disposition, LegRecord, LegRole, Offer, OfferOutcome, QueueOutcome,
+    RatingRecord, Record,
 };
 
 const CALLER: usize = 0;
@@ -59,10 +64,28 @@ struct Driver {
     answered_at: Option<SystemTime>,
     connected_at: Option<Instant>,
     seat: Option<String>,
-    /// The seat's last keys in the call, to spot its "to rating" code.
-    seat_keys: String,
+    /// The seat's keys in the call, collected into its in-call codes.
+    keys: InCallKeys,
+    /// The SIP leg (index into `legs`) of the seat that answered, and its payload types.
+    seat_sip_leg: Option<usize>,
+    seat_media: Option<(u8, Option<u8>)>,
+    /// When the seat's leg ended before the call did (a transfer), and how.
+    seat_ended: Option<(&'static str, SystemTime)>,
+    /// The unit a seat is consulting, or the caller was transferred to.
+    unit: Option<consult::UnitLeg>,
+    transferred_to: Option<String>,
+    /// Unit legs already over, to record with the call.
+    finished_legs: Vec<LegRecord>,
     /// What the board shows for this line.
     state: LineState,
+}
+
+/// Which leg a request came in on.
+#[derive(Debug, Clone, Copy)]
+enum From {
+    Caller,
+    Seat(usize),
+    Unit,
 }
 
 /// The queue part of the record, built from the ACD's events.
@@ -128,6 +151,7 @@ impl Driver {
             offer,
             facts.called.clone(),
         );
+        let keys = InCallKeys::new(io.ctx.in_call.clone());
         Ok(Driver {
             io,
             facts,
@@ -146,7 +170,13 @@ impl Driver {
             answered_at: None,
             connected_at: None,
             seat: None,
-            seat_keys: String::new(),
+            keys,
+            seat_sip_leg: None,
+            seat_media: None,
+            seat_ended: None,
+            unit: None,
+            transferred_to: None,
+            finished_legs: Vec::new(),
             state: LineState::Ringing,
         })
     }
@@ -287,15 +317,14 @@ impl Driver {
         );
     }
 
-    /// A key the seat typed during the call; its "to rating" code sends the caller to rating.
+    /// A key the seat typed during the call: the in-call codes consult a unit, join, transfer,
+    /// or send the caller to rating.
     fn seat_key(&mut self, digit: char, machine: &mut QueuedCall) {
-        self.seat_keys.push(digit);
-        let code = &self.io.ctx.to_rating;
-        if self.seat_keys.ends_with(code.as_str()) {
-            self.seat_keys.clear();
-            machine.handle(Instant::now(), Input::SeatAsksRating);
-        } else if self.seat_keys.len() > code.len() {
-            self.seat_keys.remove(0);
+        let now = Instant::now();
+        match self.keys.push(now, digit) {
+            Some(InCallFeature::ToRating) => machine.handle(now, Input::SeatAsksRating),
+            Some(feature) => machine.handle(now, Input::Consult(ConsultInput::Feature(feature))),
+            None => {}
         }
     }
 
@@ -343,9 +372,11 @@ impl Driver {
             }
             CallEvent::Request { key, request, ess } => {
                 let leg = if ess.call_id == self.caller.call_id() {
-                    None
+                    From::Caller
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
-                    Some(i)
+                    From::Seat(i)
+                } else if self.unit.as_ref().is_some_and(|u| u.leg.owns(&ess.call_id)) {
+                    From::Unit
                 } else {
                     self.io
                         .respond(key, build::response(&request, 481, None))
@@ -365,6 +396,10 @@ impl Driver {
         machine: &mut QueuedCall,
     ) {
         if key.method != Method::Invite {
+            return;
+        }
+        if self.unit.as_ref().is_some_and(|u| u.leg.key == key) {
+            self.on_unit_response(response, machine).await;
             return;
         }
         let Some(leg) = self.legs.iter().position(|l| l.key == key) else {
@@ -407,25 +442,34 @@ impl Driver {
         now: Instant,
         key: ServerKey,
         request: Request,
-        leg: Option<usize>,
+        leg: From,
         machine: &mut QueuedCall,
     ) {
         let ours = match leg {
-            None => self.caller.answer_sdp.clone(),
-            Some(_) => None,
+            From::Caller => self.caller.answer_sdp.clone(),
+            _ => None,
         };
         let caller = &self.caller;
         let io = &self.io;
         let decorate = |r: &mut Response| caller.decorate(io, r);
         match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
             InDialog::Bye => match leg {
-                None => machine.handle(now, Input::CallerBye),
-                Some(leg) => machine.handle(now, Input::SeatBye { leg }),
+                From::Caller => machine.handle(now, Input::CallerBye),
+                From::Seat(leg) => machine.handle(now, Input::SeatBye { leg }),
+                From::Unit => {
+                    self.end_unit("bye_by_them");
+                    machine.handle(now, Input::UnitBye)
+                }
             },
             InDialog::Refresh(Some(addr)) => match leg {
-                None => self.hub.set_remote(CALLER, addr),
-                Some(_) => {
+                From::Caller => self.hub.set_remote(CALLER, addr),
+                From::Seat(_) => {
                     if let Some(hub_leg) = self.seat_leg {
+                        self.hub.set_remote(hub_leg, addr);
+                    }
+                }
+                From::Unit => {
+                    if let Some(hub_leg) = self.unit.as_ref().and_then(|u| u.hub_leg) {
                         self.hub.set_remote(hub_leg, addr);
                     }
                 }
@@ -434,8 +478,9 @@ impl Driver {
                 let ctype = info.headers.get("Content-Type").unwrap_or("");
                 if let Ok(digit) = parse_info(ctype, &info.body) {
                     match leg {
-                        None => machine.handle(now, Input::Digit(digit)),
-                        Some(_) => self.seat_key(digit, machine),
+                        From::Caller => machine.handle(now, Input::Digit(digit)),
+                        From::Seat(_) => self.seat_key(digit, machine),
+                        From::Unit => {}
                     }
                 }
             }
@@ -477,6 +522,20 @@ impl Driver {
                         Input::RatingLost
                     },
                 );
+            }
+            Action::Consult(action) => {
+                let state = match &action {
+                    ConsultAction::Media(Media::CallerHolds | Media::SeatWithUnit) => {
+                        Some(LineState::Consulting)
+                    }
+                    ConsultAction::Media(Media::AllThree) => Some(LineState::ThreeWay),
+                    ConsultAction::Media(Media::CallerWithUnit) => Some(LineState::WithUnit),
+                    _ => None,
+                };
+                self.consult_action(action, machine).await;
+                if let Some(state) = state {
+                    self.publish(state);
+                }
             }
             Action::Finished(_) => {}
         }
@@ -565,7 +624,7 @@ impl Driver {
             kind: RatingKind::Keypad,
             at: self.io.ctx.clock.now(),
             seat: self.seat.clone(),
-            unit: None,
+            unit: self.transferred_to.clone(),
             outcome,
         };
         let value = match outcome {
@@ -610,12 +669,59 @@ impl Driver {
             telephone_event: answer.as_ref().and_then(|a| a.telephone_event),
         });
         self.hub.bridge(CALLER, hub_leg, map);
+        // The seat's keys are its in-call codes, not for the caller's ears.
+        self.hub.keep_keys(hub_leg);
         self.seat_leg = Some(hub_leg);
+        self.seat_sip_leg = Some(leg);
+        self.seat_media = answer.as_ref().map(|a| (a.audio.pt, a.telephone_event));
         self.seat = Some(seat.clone());
         self.answered_at = Some(self.io.ctx.clock.now());
         self.connected_at = Some(Instant::now());
         info!(%seat, "queued call connected");
         self.publish(LineState::Connected);
+    }
+
+    /// Every leg of the call with its role, times and end: the caller, the seat that served,
+    /// and each unit contact consulted.
+    async fn record_legs(&mut self, outcome: &super::queued::Outcome) {
+        let now = self.io.ctx.clock.now();
+        let them = |by: EndedBy| {
+            if outcome.ended_by == Some(by) {
+                "bye_by_them"
+            } else {
+                "bye_by_us"
+            }
+        };
+        if self.unit.is_some() {
+            self.end_unit(them(EndedBy::Unit));
+        }
+        let mut legs = vec![LegRecord {
+            id: format!("{}-caller", self.facts.id),
+            call_id: self.facts.id.clone(),
+            role: LegRole::Caller,
+            party: self.facts.caller.clone(),
+            started_at: self.facts.offered_at,
+            answered_at: Some(self.facts.offered_at),
+            ended_at: now,
+            ended_how: them(EndedBy::Caller).to_string(),
+        }];
+        if let (Some(seat), Some(answered)) = (&self.seat, self.answered_at) {
+            let (how, ended_at) = self.seat_ended.unwrap_or((them(EndedBy::Seat), now));
+            legs.push(LegRecord {
+                id: format!("{}-seat", self.facts.id),
+                call_id: self.facts.id.clone(),
+                role: LegRole::Seat,
+                party: seat.clone(),
+                started_at: answered,
+                answered_at: Some(answered),
+                ended_at,
+                ended_how: how.to_string(),
+            });
+        }
+        legs.append(&mut self.finished_legs);
+        for leg in legs {
+            self.write(Record::Leg(leg)).await;
+        }
     }
 
     fn publish(&mut self, state: LineState) {
@@ -646,6 +752,7 @@ impl Driver {
 
     async fn finish(mut self, outcome: super::queued::Outcome) {
         self.report_media();
+        self.record_legs(&outcome).await;
         self.io.ctx.acd.leave(self.call).await;
         self.hub.stop().await;
         self.offer_sockets.clear();

@@ -217,6 +217,22 @@ pub struct FeatureSettings {
     /// Typed by a seat during a call: it leaves, and the caller is asked to rate the service.
     #[serde(default = "default_to_rating")]
     pub to_rating: String,
+    /// Typed by a seat during a call, followed by a unit id or a number and `#`: the caller
+    /// holds while the seat talks to the unit.
+    #[serde(default = "default_consult")]
+    pub consult: String,
+    /// The seat leaves; caller and unit stay connected (warm transfer).
+    #[serde(default = "default_transfer")]
+    pub transfer: String,
+    /// Caller, seat and unit all hear each other.
+    #[serde(default = "default_conference")]
+    pub conference: String,
+    /// The unit is hung up; seat and caller talk on.
+    #[serde(default = "default_drop_unit")]
+    pub drop_unit: String,
+    /// Ends the consultation (ringing or talking) and returns to the caller.
+    #[serde(default = "default_cancel_consult")]
+    pub cancel_consult: String,
 }
 
 impl Default for FeatureSettings {
@@ -229,8 +245,29 @@ impl Default for FeatureSettings {
             resume: default_resume(),
             inter_digit_secs: default_inter_digit(),
             to_rating: default_to_rating(),
+            consult: default_consult(),
+            transfer: default_transfer(),
+            conference: default_conference(),
+            drop_unit: default_drop_unit(),
+            cancel_consult: default_cancel_consult(),
         }
     }
+}
+
+fn default_consult() -> String {
+    "*1".to_string()
+}
+fn default_transfer() -> String {
+    "*2".to_string()
+}
+fn default_conference() -> String {
+    "*3".to_string()
+}
+fn default_drop_unit() -> String {
+    "*4".to_string()
+}
+fn default_cancel_consult() -> String {
+    "*0".to_string()
 }
 
 fn default_access() -> String {
@@ -258,6 +295,19 @@ fn default_inter_digit() -> u32 {
 impl FeatureSettings {
     pub fn codes(&self) -> Result<crate::features::FeatureCodes, crate::features::FeatureError> {
         crate::features::FeatureCodes::new(&self.login, &self.logout, &self.pause, &self.resume)
+    }
+
+    /// The codes a seat types during a call.
+    pub fn in_call(&self) -> crate::features::in_call::InCallCodes {
+        crate::features::in_call::InCallCodes {
+            consult: self.consult.clone(),
+            transfer: self.transfer.clone(),
+            conference: self.conference.clone(),
+            drop_unit: self.drop_unit.clone(),
+            cancel: self.cancel_consult.clone(),
+            to_rating: self.to_rating.clone(),
+            inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
+        }
     }
 }
 

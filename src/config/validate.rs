@@ -84,11 +84,25 @@ impl Settings {
                 && s.chars()
                     .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
         };
-        if !keypad(&f.to_rating) {
-            issues.push(Issue::new(
-                "features.to_rating",
-                "must be keypad keys (0-9, * and #)",
-            ));
+        let in_call = f.in_call();
+        let named = in_call.named();
+        for (name, code) in named {
+            if !keypad(code) {
+                issues.push(Issue::new(
+                    format!("features.{name}"),
+                    "must be keypad keys (0-9, * and #)",
+                ));
+            }
+            // The collector must know where one code ends: none may start another.
+            if let Some((other, _)) = named
+                .iter()
+                .find(|(other, o)| *other != name && !code.is_empty() && o.starts_with(code))
+            {
+                issues.push(Issue::new(
+                    format!("features.{name}"),
+                    format!("\"{code}\" is a prefix of features.{other}; in-call codes must not start one another"),
+                ));
+            }
         }
         if !keypad(&f.access) {
             issues.push(Issue::new(

@@ -14,4 +14,5 @@ pub use codes::{
     CodeName, FeatureCodes, FeatureError, DEFAULT_INTER_DIGIT, DEFAULT_LOGIN, DEFAULT_LOGOUT,
     DEFAULT_PAUSE, DEFAULT_RESUME, MAX_CODE_LEN, MAX_PAUSE_REASON_LEN,
 };
+pub mod in_call;
 pub use collector::{from_dialled, CodeCollector, Collected, Feature};

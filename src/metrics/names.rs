@@ -67,6 +67,7 @@ pub const SEATS: &str = "hotline_seats";
 pub const HANDOFF_SECONDS: &str = "hotline_handoff_seconds";
 pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
 pub const RATINGS_TOTAL: &str = "hotline_ratings_total";
+pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 
 // Ringing is bounded by the ring timeout, queueing aside; fine steps in the first seconds,
 // where trunk and seat problems show.
@@ -268,6 +269,12 @@ pub static ALL: &[Metric] = &[
         RATINGS_TOTAL,
         "Satisfaction ratings given by callers, by value.",
         &[l::VALUE],
+    ),
+    counter(
+        CONSULT_EVENTS_TOTAL,
+        "Consultations of units by seats and what came of them: consult, unit_answered, \
+         unit_failed, conference, transfer, unit_dropped, consult_cancelled, unit_left.",
+        &[l::KIND],
     ),
 ];
 

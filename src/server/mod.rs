@@ -185,6 +185,7 @@ impl Daemon {
             acd_stop.clone(),
         );
         let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
+        let dialplan = Arc::new(config.dialplan);
         let ctx = Arc::new(CallContext {
             core: command_tx,
             local,
@@ -199,7 +200,8 @@ impl Daemon {
             acd,
             prompts,
             ratings: rating_rules(&settings),
-            to_rating: settings.features.to_rating.clone(),
+            in_call: settings.features.in_call(),
+            dialer: crate::call::dial::Dialer::new(dialplan.clone(), &settings),
         });
         let registrar = Registrar::new(
             settings.sip.realm.clone(),
@@ -211,13 +213,7 @@ impl Daemon {
         );
         let udp = Arc::new(udp);
         let sender = SipSender::new(udp.clone());
-        let core = Core::new(
-            ctx,
-            settings.clone(),
-            Arc::new(config.dialplan),
-            registrar,
-            sender.clone(),
-        );
+        let core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
 
         let drain = CancellationToken::new();
         let transports = CancellationToken::new();

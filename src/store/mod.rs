@@ -18,9 +18,10 @@ use std::time::SystemTime;
 pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
 pub use error::StoreError;
 pub use record::{
-    AttemptOutcome, CallRecord, CallbackRequest, Disposition, Offer, OfferOutcome, QueueOutcome,
-    RatingRecord, Record, SeatEvent, SurveyAttempt, SurveyRecord, SurveyState,
-    UnknownAttemptOutcome, UnknownDisposition, UnknownOfferOutcome, UnknownSurveyState,
+    AttemptOutcome, CallEventRecord, CallRecord, CallbackRequest, Disposition, LegRecord, LegRole,
+    Offer, OfferOutcome, QueueOutcome, RatingRecord, Record, SeatEvent, SurveyAttempt,
+    SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownDisposition, UnknownLegRole,
+    UnknownOfferOutcome, UnknownSurveyState,
 };
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};

@@ -16,6 +16,8 @@ pub enum Record {
     /// Upserted: a later record for the same survey id replaces the row.
     Survey(SurveyRecord),
     SurveyAttempt(SurveyAttempt),
+    Leg(LegRecord),
+    CallEvent(CallEventRecord),
 }
 
 impl Record {
@@ -28,6 +30,8 @@ impl Record {
             Record::Rating(_) => "rating",
             Record::Survey(_) => "survey",
             Record::SurveyAttempt(_) => "survey_attempt",
+            Record::Leg(_) => "leg",
+            Record::CallEvent(_) => "call_event",
         }
     }
 
@@ -41,6 +45,8 @@ impl Record {
             Record::Rating(rating) => &rating.id,
             Record::Survey(survey) => &survey.id,
             Record::SurveyAttempt(attempt) => &attempt.survey_id,
+            Record::Leg(leg) => &leg.id,
+            Record::CallEvent(event) => &event.call_id,
         }
     }
 }
@@ -181,6 +187,7 @@ use crate::stored_names::stored_names;
 stored_names! {
     SurveyState => UnknownSurveyState, "survey state";
     AttemptOutcome => UnknownAttemptOutcome, "attempt outcome";
+    LegRole => UnknownLegRole, "leg role";
 }
 
 /// A call offered for rating, and what came of it. The store keeps one per call and kind
@@ -200,6 +207,52 @@ pub struct RatingRecord {
     /// The unit the matter was handed to, if any.
     pub unit: Option<String>,
     pub outcome: RatingOutcome,
+}
+
+/// One leg of a call: the caller's, a seat phone's, a unit contact's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegRecord {
+    pub id: String,
+    /// The daemon's call id.
+    pub call_id: String,
+    pub role: LegRole,
+    /// The caller's number, the seat's user, or the unit contact as dialled.
+    pub party: String,
+    pub started_at: SystemTime,
+    pub answered_at: Option<SystemTime>,
+    pub ended_at: SystemTime,
+    /// "bye_by_them", "bye_by_us", "cancelled", "failed:486"...
+    pub ended_how: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LegRole {
+    Caller,
+    Seat,
+    Unit,
+}
+
+impl LegRole {
+    pub const ALL: [LegRole; 3] = [LegRole::Caller, LegRole::Seat, LegRole::Unit];
+
+    /// The string stored in the database; changing one orphans existing rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegRole::Caller => "caller",
+            LegRole::Seat => "seat",
+            LegRole::Unit => "unit",
+        }
+    }
+}
+
+/// Something that happened in a call between its legs: a consultation, a conference, a
+/// transfer, a refused REFER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEventRecord {
+    pub call_id: String,
+    pub at: SystemTime,
+    pub kind: String,
+    pub detail: Option<String>,
 }
 
 /// One inbound call, from offer to end.

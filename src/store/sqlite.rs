@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod calls;
+mod legs;
 mod ratings;
 mod seat_events;
 mod surveys;
@@ -13,8 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    CallRecord, CallbackRequest, RatingRecord, Record, SeatEvent, Store, StoreError, SurveyAttempt,
-    SurveyRecord,
+    CallEventRecord, CallRecord, CallbackRequest, LegRecord, RatingRecord, Record, SeatEvent,
+    Store, StoreError, SurveyAttempt, SurveyRecord,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -108,10 +109,22 @@ impl SqliteStore {
                 Record::Rating(rating) => ratings::insert(&mut tx, rating).await?,
                 Record::Survey(survey) => surveys::upsert(&mut tx, survey).await?,
                 Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
+                Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
+                Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
             }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The legs of a call (caller, seats, unit contacts), in the order they started.
+    pub async fn legs(&self, call_id: &str) -> Result<Vec<LegRecord>, StoreError> {
+        legs::legs_of(&self.pool, call_id).await
+    }
+
+    /// What happened between a call's legs, in order.
+    pub async fn call_events(&self, call_id: &str) -> Result<Vec<CallEventRecord>, StoreError> {
+        legs::events_of(&self.pool, call_id).await
     }
 
     /// Every call, oldest offer first.

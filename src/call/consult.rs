@@ -1,0 +1,334 @@
+//! A seat bringing a unit onto a connected call, as a state machine without I/O: the seat types
+//! a code, the caller holds while the unit's contact rings and talks with the seat, then the
+//! seat joins all three (`*3`), leaves the caller with the unit (`*2`), drops the unit (`*4`) or
+//! cancels (`*0`). The queued call owns this machine while its caller is connected to a seat.
+
+use crate::features::in_call::InCallFeature;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsultState {
+    /// Caller and seat talk; no unit on the line.
+    Idle,
+    /// The unit's contact rings; the caller hears hold music.
+    Dialling,
+    /// Seat and unit talk; the caller hears hold music.
+    Consulting,
+    /// Caller, seat and unit hear each other.
+    ThreeWay,
+}
+
+/// Who hears whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    CallerWithSeat,
+    /// The caller hears hold music; the seat hears silence until the unit answers.
+    CallerHolds,
+    /// The caller hears hold music; seat and unit talk.
+    SeatWithUnit,
+    AllThree,
+    /// The seat is gone: caller and unit talk.
+    CallerWithUnit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsultInput {
+    Feature(InCallFeature),
+    UnitAnswered,
+    /// The unit's contact did not answer, was busy, or could not be dialled (status 404 for a
+    /// target the dialplan does not know, 403 for one it does not allow).
+    UnitFailed(u16),
+    UnitBye,
+    /// The seat hung up.
+    SeatLeft,
+}
+
+/// What happened, for the call's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsultEvent {
+    Consult { target: String },
+    UnitAnswered,
+    UnitFailed { status: u16 },
+    Conference,
+    Transfer,
+    UnitDropped,
+    Cancelled,
+    UnitLeft,
+}
+
+impl ConsultEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConsultEvent::Consult { .. } => "consult",
+            ConsultEvent::UnitAnswered => "unit_answered",
+            ConsultEvent::UnitFailed { .. } => "unit_failed",
+            ConsultEvent::Conference => "conference",
+            ConsultEvent::Transfer => "transfer",
+            ConsultEvent::UnitDropped => "unit_dropped",
+            ConsultEvent::Cancelled => "consult_cancelled",
+            ConsultEvent::UnitLeft => "unit_left",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsultAction {
+    /// Resolve the target in the dialplan and ring it; the driver reports the result.
+    Dial(String),
+    /// CANCEL the ringing unit.
+    CancelUnit,
+    /// ACK the unit's 2xx and give it a place in the media hub.
+    ConnectUnit,
+    ByeUnit,
+    /// The seat is hung up by the daemon (`*2`).
+    ByeSeat,
+    Media(Media),
+    Event(ConsultEvent),
+    /// The seat has left: from now on the call is the caller's with the unit.
+    Transferred,
+}
+
+#[derive(Debug)]
+pub struct Consult {
+    state: ConsultState,
+}
+
+impl Default for Consult {
+    fn default() -> Self {
+        Consult {
+            state: ConsultState::Idle,
+        }
+    }
+}
+
+impl Consult {
+    pub fn state(&self) -> ConsultState {
+        self.state
+    }
+
+    /// Whether a unit is ringing or on the line.
+    pub fn is_active(&self) -> bool {
+        self.state != ConsultState::Idle
+    }
+
+    pub fn handle(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
+        use ConsultAction as A;
+        use ConsultState as S;
+        use InCallFeature as F;
+        let back = |event| vec![A::Media(Media::CallerWithSeat), A::Event(event)];
+        let (next, actions) = match (self.state, input) {
+            (S::Idle, ConsultInput::Feature(F::Consult(target))) => (
+                S::Dialling,
+                vec![
+                    A::Media(Media::CallerHolds),
+                    A::Event(ConsultEvent::Consult {
+                        target: target.clone(),
+                    }),
+                    A::Dial(target),
+                ],
+            ),
+            (S::Dialling, ConsultInput::UnitAnswered) => (
+                S::Consulting,
+                vec![
+                    A::ConnectUnit,
+                    A::Media(Media::SeatWithUnit),
+                    A::Event(ConsultEvent::UnitAnswered),
+                ],
+            ),
+            (S::Dialling, ConsultInput::UnitFailed(status)) => {
+                (S::Idle, back(ConsultEvent::UnitFailed { status }))
+            }
+            (S::Dialling, ConsultInput::Feature(F::Cancel | F::DropUnit)) => {
+                let mut actions = vec![A::CancelUnit];
+                actions.extend(back(ConsultEvent::Cancelled));
+                (S::Idle, actions)
+            }
+            // The seat gave up while the unit rang: nobody is left to talk to it.
+            (S::Dialling, ConsultInput::SeatLeft) => (
+                S::Idle,
+                vec![A::CancelUnit, A::Event(ConsultEvent::Cancelled)],
+            ),
+            (S::Consulting, ConsultInput::Feature(F::Conference)) => (
+                S::ThreeWay,
+                vec![
+                    A::Media(Media::AllThree),
+                    A::Event(ConsultEvent::Conference),
+                ],
+            ),
+            (S::ThreeWay, ConsultInput::Feature(F::Conference)) => (S::ThreeWay, vec![]),
+            (S::Consulting | S::ThreeWay, ConsultInput::Feature(F::Transfer)) => (
+                S::Idle,
+                vec![
+                    A::ByeSeat,
+                    A::Media(Media::CallerWithUnit),
+                    A::Event(ConsultEvent::Transfer),
+                    A::Transferred,
+                ],
+            ),
+            // A seat hanging up with the unit on the line completes the transfer, as on a PBX.
+            (S::Consulting | S::ThreeWay, ConsultInput::SeatLeft) => (
+                S::Idle,
+                vec![
+                    A::Media(Media::CallerWithUnit),
+                    A::Event(ConsultEvent::Transfer),
+                    A::Transferred,
+                ],
+            ),
+            (S::Consulting, ConsultInput::Feature(F::Cancel)) => {
+                let mut actions = vec![A::ByeUnit];
+                actions.extend(back(ConsultEvent::Cancelled));
+                (S::Idle, actions)
+            }
+            (S::Consulting | S::ThreeWay, ConsultInput::Feature(F::DropUnit))
+            | (S::ThreeWay, ConsultInput::Feature(F::Cancel)) => {
+                let mut actions = vec![A::ByeUnit];
+                actions.extend(back(ConsultEvent::UnitDropped));
+                (S::Idle, actions)
+            }
+            (S::Consulting | S::ThreeWay, ConsultInput::UnitBye) => {
+                (S::Idle, back(ConsultEvent::UnitLeft))
+            }
+            (state, _) => (state, vec![]),
+        };
+        self.state = next;
+        actions
+    }
+
+    /// The call is ending: whatever unit is ringing or on the line is let go.
+    pub fn hang_up(&mut self) -> Option<ConsultAction> {
+        let action = match self.state {
+            ConsultState::Idle => None,
+            ConsultState::Dialling => Some(ConsultAction::CancelUnit),
+            ConsultState::Consulting | ConsultState::ThreeWay => Some(ConsultAction::ByeUnit),
+        };
+        self.state = ConsultState::Idle;
+        action
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConsultAction as A;
+    use InCallFeature as F;
+
+    fn consulting() -> Consult {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        assert_eq!(c.state(), ConsultState::Consulting);
+        c
+    }
+
+    #[test]
+    fn consult_holds_the_caller_and_dials() {
+        let mut c = Consult::default();
+        let actions = c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        assert_eq!(
+            actions,
+            vec![
+                A::Media(Media::CallerHolds),
+                A::Event(ConsultEvent::Consult {
+                    target: "201".into()
+                }),
+                A::Dial("201".into()),
+            ]
+        );
+        let actions = c.handle(ConsultInput::UnitAnswered);
+        assert_eq!(
+            actions,
+            vec![
+                A::ConnectUnit,
+                A::Media(Media::SeatWithUnit),
+                A::Event(ConsultEvent::UnitAnswered)
+            ]
+        );
+    }
+
+    #[test]
+    fn three_way_then_transfer_leaves_caller_with_unit() {
+        let mut c = consulting();
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Conference)),
+            vec![
+                A::Media(Media::AllThree),
+                A::Event(ConsultEvent::Conference)
+            ]
+        );
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Transfer)),
+            vec![
+                A::ByeSeat,
+                A::Media(Media::CallerWithUnit),
+                A::Event(ConsultEvent::Transfer),
+                A::Transferred
+            ]
+        );
+        assert!(!c.is_active());
+    }
+
+    #[test]
+    fn drop_and_cancel_return_to_the_caller() {
+        let mut c = consulting();
+        c.handle(ConsultInput::Feature(F::Conference));
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::DropUnit)),
+            vec![
+                A::ByeUnit,
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitDropped)
+            ]
+        );
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Cancel)),
+            vec![
+                A::CancelUnit,
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::Cancelled)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_unit_that_fails_or_leaves_returns_to_the_caller() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        assert_eq!(
+            c.handle(ConsultInput::UnitFailed(486)),
+            vec![
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitFailed { status: 486 })
+            ]
+        );
+        let mut c = consulting();
+        assert_eq!(
+            c.handle(ConsultInput::UnitBye),
+            vec![
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitLeft)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_seat_hanging_up_on_a_consultation_transfers() {
+        let mut c = consulting();
+        let actions = c.handle(ConsultInput::SeatLeft);
+        assert!(actions.contains(&A::Transferred));
+        assert!(!actions.contains(&A::ByeSeat), "the seat is already gone");
+    }
+
+    #[test]
+    fn codes_out_of_place_do_nothing() {
+        let mut c = Consult::default();
+        assert!(c.handle(ConsultInput::Feature(F::Transfer)).is_empty());
+        assert!(c.handle(ConsultInput::Feature(F::Conference)).is_empty());
+        assert!(c.handle(ConsultInput::UnitAnswered).is_empty());
+        let mut c = consulting();
+        assert!(c
+            .handle(ConsultInput::Feature(F::Consult("202".into())))
+            .is_empty());
+        assert_eq!(c.hang_up(), Some(A::ByeUnit));
+    }
+}

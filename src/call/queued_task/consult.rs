@@ -1,0 +1,323 @@
+//! The queued call's driver, its consultation half: ringing the unit a seat asked for, putting
+//! it in the media hub, switching who hears whom, and recording the unit's leg and the events.
+
+use std::time::SystemTime;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Driver, CALLER};
+use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput, Media};
+use crate::call::outbound_leg::OutboundLeg;
+use crate::call::queued::{Input, QueuedCall, Sound};
+use crate::call::CoreCommand;
+use crate::dialplan::DialTarget;
+use crate::media::hub::{HubLeg, LegIndex, MixParty};
+use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
+use crate::media::{PtMap, RtpSocket};
+use crate::sip::flow::{Flow, Transport};
+use crate::sip::message::Response;
+use crate::store::{CallEventRecord, LegRecord, LegRole, Record};
+
+/// The unit contact a seat consults: its SIP leg and, once answered, its place in the hub.
+pub(super) struct UnitLeg {
+    pub leg: OutboundLeg,
+    socket: Option<RtpSocket>,
+    pub hub_leg: Option<LegIndex>,
+    /// Its audio and telephone-event payload types, from its answer.
+    media: Option<(u8, Option<u8>)>,
+    party: String,
+    started_at: SystemTime,
+    answered_at: Option<SystemTime>,
+    /// False once cancelled: a 2xx that still comes is ACKed and hung up.
+    wanted: bool,
+}
+
+/// Packets from `a` to `b` carry `b`'s payload types.
+pub(super) fn map_between(a: (u8, Option<u8>), b: (u8, Option<u8>)) -> PtMap {
+    let mut map = PtMap::identity().with(a.0, b.0);
+    if let (Some(x), Some(y)) = (a.1, b.1) {
+        map = map.with(x, y);
+    }
+    map
+}
+
+impl Driver {
+    pub(super) async fn consult_action(&mut self, action: ConsultAction, machine: &mut QueuedCall) {
+        match action {
+            ConsultAction::Dial(target) => {
+                if let Err(status) = self.dial_unit(&target).await {
+                    info!(%target, status, "unit not dialled");
+                    machine.handle(
+                        Instant::now(),
+                        Input::Consult(ConsultInput::UnitFailed(status)),
+                    );
+                }
+            }
+            ConsultAction::CancelUnit => {
+                if let Some(unit) = self.unit.as_mut() {
+                    unit.wanted = false;
+                    unit.leg.cancel(&self.io).await;
+                }
+                self.end_unit("cancelled");
+            }
+            ConsultAction::ConnectUnit => self.connect_unit().await,
+            ConsultAction::ByeUnit => {
+                if let Some(unit) = self.unit.as_mut() {
+                    unit.leg.bye(&self.io).await;
+                }
+                self.end_unit("bye_by_us");
+            }
+            ConsultAction::ByeSeat => {
+                if let Some(leg) = self.seat_sip_leg {
+                    self.legs[leg].bye(&self.io).await;
+                }
+                self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
+            }
+            ConsultAction::Media(media) => self.hear(media, machine),
+            ConsultAction::Event(event) => self.consult_event(event).await,
+            ConsultAction::Transferred => {
+                self.transferred_to = self.unit.as_ref().map(|u| u.party.clone());
+                if self.seat_ended.is_none() {
+                    self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
+                }
+                info!(unit = ?self.transferred_to, "caller transferred to the unit");
+            }
+        }
+    }
+
+    /// Resolves `typed` and rings it; the error is the SIP status the consultation fails with.
+    async fn dial_unit(&mut self, typed: &str) -> Result<(), u16> {
+        let now = self.io.ctx.clock.now();
+        let target = self
+            .io
+            .ctx
+            .dialer
+            .resolve(typed, now)
+            .map_err(|refusal| refusal.status())?;
+        let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
+        let local = LocalMedia {
+            rtp_port: socket.local_addr().port(),
+            ..self.local
+        };
+        let offer = build_offer(&SdpParams {
+            local,
+            codecs: vec![self.negotiated.audio],
+            telephone_event: self.negotiated.telephone_event,
+            direction: Direction::SendRecv,
+            ptime: self.negotiated.ptime,
+        });
+        let ctx = &self.io.ctx;
+        let caller = self.facts.caller.clone();
+        let leg = match &target {
+            DialTarget::Seat(user) => {
+                let (reply, bindings) = oneshot::channel();
+                let _ = ctx
+                    .core
+                    .send(CoreCommand::Bindings {
+                        seat: user.clone(),
+                        reply,
+                    })
+                    .await;
+                let bindings = bindings.await.unwrap_or_default();
+                let binding = bindings.first().ok_or(480u16)?;
+                OutboundLeg::to_seat(ctx, binding, &caller, None, &offer)
+            }
+            DialTarget::Sip { uri, addr } => OutboundLeg::to_uri(
+                ctx,
+                target.describe(),
+                uri.clone(),
+                Flow {
+                    transport: Transport::Udp,
+                    remote: *addr,
+                },
+                &caller,
+                None,
+                &offer,
+            ),
+            DialTarget::Trunk {
+                addr, caller_id, ..
+            } => OutboundLeg::to_uri(
+                ctx,
+                target.describe(),
+                target.request_uri().unwrap_or_default(),
+                Flow {
+                    transport: Transport::Udp,
+                    remote: *addr,
+                },
+                caller_id,
+                None,
+                &offer,
+            ),
+        };
+        info!(target = %target.describe(), "consulting a unit");
+        leg.ring(&self.io).await;
+        self.unit = Some(UnitLeg {
+            leg,
+            socket: Some(socket),
+            hub_leg: None,
+            media: None,
+            party: target.describe(),
+            started_at: now,
+            answered_at: None,
+            wanted: true,
+        });
+        Ok(())
+    }
+
+    /// The unit's final response to our INVITE.
+    pub(super) async fn on_unit_response(&mut self, response: Response, machine: &mut QueuedCall) {
+        let Some(unit) = self.unit.as_mut() else {
+            return;
+        };
+        if response.is_provisional() {
+            return;
+        }
+        if !response.is_success() {
+            let status = response.status;
+            self.end_unit_with(format!("failed:{status}"));
+            machine.handle(
+                Instant::now(),
+                Input::Consult(ConsultInput::UnitFailed(status)),
+            );
+            return;
+        }
+        if unit.leg.is_answered() {
+            return;
+        }
+        let answer: Option<Negotiated> = unit
+            .leg
+            .on_answer(response)
+            .ok()
+            .and_then(|_| unit.leg.answer_sdp.as_ref())
+            .and_then(|a| sdp::negotiate(a).ok())
+            .filter(|n| n.audio.codec == self.negotiated.audio.codec);
+        if !unit.wanted || answer.is_none() {
+            // Cancelled too late, or answered with media we cannot bridge.
+            unit.leg.ack(&self.io).await;
+            unit.leg.bye(&self.io).await;
+            if unit.wanted {
+                self.end_unit("failed:488");
+                machine.handle(
+                    Instant::now(),
+                    Input::Consult(ConsultInput::UnitFailed(488)),
+                );
+            }
+            return;
+        }
+        unit.answered_at = Some(self.io.ctx.clock.now());
+        unit.media = answer.as_ref().map(|a| (a.audio.pt, a.telephone_event));
+        let remote = answer.as_ref().and_then(|a| a.remote);
+        let telephone_event = answer.as_ref().and_then(|a| a.telephone_event);
+        if let Some(socket) = unit.socket.take() {
+            unit.hub_leg = Some(self.hub.add_leg(HubLeg {
+                socket,
+                remote,
+                telephone_event,
+            }));
+        }
+        machine.handle(Instant::now(), Input::Consult(ConsultInput::UnitAnswered));
+    }
+
+    async fn connect_unit(&mut self) {
+        if let Some(unit) = self.unit.as_ref() {
+            unit.leg.ack(&self.io).await;
+        }
+    }
+
+    /// Switches who hears whom in the hub.
+    fn hear(&mut self, media: Media, machine: &mut QueuedCall) {
+        let caller = (self.negotiated.audio.pt, self.negotiated.telephone_event);
+        let seat = self.seat_leg.zip(self.seat_media);
+        let unit = self.unit.as_ref().and_then(|u| u.hub_leg.zip(u.media));
+        match media {
+            Media::CallerWithSeat => {
+                if let Some((leg, pts)) = seat {
+                    self.hub.bridge(CALLER, leg, map_between(caller, pts));
+                }
+                self.publish(crate::call::board::LineState::Connected);
+            }
+            Media::CallerHolds => {
+                self.play(Sound::Hold, machine);
+                if let Some((leg, _)) = seat {
+                    self.hub.silence(leg);
+                }
+            }
+            Media::SeatWithUnit => {
+                if let (Some((s, s_pts)), Some((u, u_pts))) = (seat, unit) {
+                    self.hub.bridge(s, u, map_between(s_pts, u_pts));
+                }
+            }
+            Media::AllThree => {
+                let codec = self.negotiated.audio.codec;
+                let mut parties = vec![MixParty {
+                    leg: CALLER,
+                    codec,
+                    pt: caller.0,
+                }];
+                for (leg, pts) in [seat, unit].into_iter().flatten() {
+                    parties.push(MixParty {
+                        leg,
+                        codec,
+                        pt: pts.0,
+                    });
+                }
+                self.hub.mix(parties);
+            }
+            Media::CallerWithUnit => {
+                if let Some((leg, pts)) = unit {
+                    self.hub.bridge(CALLER, leg, map_between(caller, pts));
+                }
+            }
+        }
+    }
+
+    async fn consult_event(&mut self, event: ConsultEvent) {
+        let detail = match &event {
+            ConsultEvent::Consult { target } => Some(target.clone()),
+            ConsultEvent::UnitFailed { status } => Some(status.to_string()),
+            _ => self.unit.as_ref().map(|u| u.party.clone()),
+        };
+        info!(event = event.kind(), ?detail, "consultation");
+        metrics::counter!(crate::metrics::names::CONSULT_EVENTS_TOTAL, "kind" => event.kind())
+            .increment(1);
+        self.write(Record::CallEvent(CallEventRecord {
+            call_id: self.facts.id.clone(),
+            at: self.io.ctx.clock.now(),
+            kind: event.kind().to_string(),
+            detail,
+        }))
+        .await;
+    }
+
+    /// The unit's leg is over: its record is written and its place freed.
+    pub(super) fn end_unit(&mut self, how: &str) {
+        self.end_unit_with(how.to_string());
+    }
+
+    fn end_unit_with(&mut self, how: String) {
+        let Some(unit) = self.unit.take() else {
+            return;
+        };
+        if let Some(leg) = unit.hub_leg {
+            self.hub.silence(leg);
+        }
+        self.finished_legs.push(LegRecord {
+            id: format!("{}-unit-{}", self.facts.id, self.finished_legs.len()),
+            call_id: self.facts.id.clone(),
+            role: LegRole::Unit,
+            party: unit.party,
+            started_at: unit.started_at,
+            answered_at: unit.answered_at,
+            ended_at: self.io.ctx.clock.now(),
+            ended_how: how,
+        });
+    }
+
+    pub(super) async fn write(&self, record: Record) {
+        if let Err(error) = self.io.ctx.writer.submit(record).await {
+            warn!(%error, "call record part not queued");
+        }
+    }
+}
