@@ -12,6 +12,7 @@
 //! Seats carry an explicit `seat:` prefix because a seat user such as "1002" is also a valid
 //! phone number: without it, one string could mean two different calls.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::sip::uri::SipUri;
@@ -75,6 +76,17 @@ impl Contact {
         phone_number(text)
             .map(Contact::Number)
             .ok_or_else(|| ContactError::Unrecognised(text.to_string()))
+    }
+}
+
+/// In the syntax it is written in (numbers without their grouping characters).
+impl fmt::Display for Contact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Contact::Seat(user) => write!(f, "seat:{user}"),
+            Contact::Sip { uri, .. } => f.write_str(uri),
+            Contact::Number(number) => f.write_str(number),
+        }
     }
 }
 
@@ -149,6 +161,13 @@ mod tests {
             Contact::parse("+8613800000000"),
             Ok(Contact::Number("+8613800000000".into()))
         );
+    }
+
+    #[test]
+    fn shown_as_written() {
+        for text in ["seat:1002", "sip:duty@192.0.2.10:5070", "+8613800000000"] {
+            assert_eq!(Contact::parse(text).unwrap().to_string(), text);
+        }
     }
 
     #[test]
