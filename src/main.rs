@@ -7,7 +7,7 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use hotline::config::{self, LoadedConfig};
-use hotline::dialplan::{Closed, RingTarget};
+use hotline::dialplan::{Closed, Dialplan, RingTarget, Role, Schedule};
 use hotline::server::Daemon;
 
 const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
@@ -158,7 +158,60 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
         };
         println!("  {} -> {target}{hours}", route.number);
     }
+    print_outbound_and_units(&loaded.dialplan);
     Ok(())
+}
+
+/// What `check` shows of the directory: each outbound route and which contact each unit's
+/// schedule calls when.
+fn print_outbound_and_units(plan: &Dialplan) {
+    println!(
+        "  {} outbound routes, {} units",
+        plan.outbound_routes().len(),
+        plan.units().len()
+    );
+    for route in plan.outbound_routes() {
+        let mut rewrite = String::new();
+        if route.strip > 0 {
+            rewrite.push_str(&format!(", strip {}", route.strip));
+        }
+        if !route.prepend.is_empty() {
+            rewrite.push_str(&format!(", prepend {}", route.prepend));
+        }
+        println!(
+            "  outbound {}... -> trunk {} ({}){rewrite}, caller ID {}",
+            route.prefix, route.trunk, route.addr, route.caller_id
+        );
+    }
+    for unit in plan.units() {
+        let contact = |role: Role| {
+            unit.contacts
+                .first(role)
+                .map_or_else(|| "-".to_string(), |c| format!("{role} {c}"))
+        };
+        let calls = match &unit.schedule {
+            Schedule::Always(role) => format!("{} always", contact(*role)),
+            Schedule::ByCalendar {
+                calendar,
+                working,
+                off_hours,
+            } => format!(
+                "{} when calendar {calendar} is open, else {}",
+                contact(*working),
+                contact(*off_hours)
+            ),
+        };
+        let parent = unit
+            .parent
+            .as_deref()
+            .map_or_else(String::new, |p| format!(", under {p}"));
+        println!(
+            "  unit {} {} (level {}{parent}): {calls}",
+            unit.id,
+            unit.name,
+            unit.level.number()
+        );
+    }
 }
 
 async fn run(loaded: LoadedConfig, ready_file: Option<PathBuf>) -> anyhow::Result<()> {

@@ -1,4 +1,8 @@
-//! From dialplan TOML text to routes: parse, check every rule, collect every problem.
+//! From dialplan TOML text to routes, outbound routes and units: parse, check every rule, collect
+//! every problem.
+
+mod outbound;
+mod units;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -6,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::outbound::Outbound;
 use super::{
     Closed, Dialplan, DialplanError, DialplanProblem, RingTarget, Route, WhenClosed,
     DEFAULT_PRIORITY,
@@ -13,12 +18,18 @@ use super::{
 use crate::config::settings::Settings;
 use crate::config::spans::TomlMap;
 use crate::config::validate::RING_TIMEOUT_RANGE;
+use outbound::{OutboundState, RawOutbound};
+use units::{RawUnit, UnitState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    outbound: Vec<RawOutbound>,
+    #[serde(default)]
+    units: Vec<RawUnit>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,9 +100,21 @@ fn compile_all(
         default_ring_timeout: settings.sip.ring_timeout_secs,
         defined: HashMap::new(),
         routes: Vec::new(),
+        outbound: OutboundState {
+            trunks: settings
+                .trunks
+                .iter()
+                .map(|t| (t.name.as_str(), t.outbound))
+                .collect(),
+            ..OutboundState::default()
+        },
+        units: UnitState::default(),
+        pending: Vec::new(),
+        files: Vec::new(),
         problems: Vec::new(),
     };
     for (file, text) in sources {
+        compiler.files.push(file.clone());
         match text {
             Ok(text) => compiler.file(&file, &text),
             Err(e) => compiler.problems.push(DialplanProblem {
@@ -103,12 +126,35 @@ fn compile_all(
             }),
         }
     }
+    compiler.units_pass();
+    compiler.check_parents();
     if compiler.problems.is_empty() {
-        Ok(Dialplan::from_routes(compiler.routes))
+        // Only the calendars units name, so a unit's schedule can always find its own.
+        let calendars = settings
+            .calendars
+            .iter()
+            .filter(|c| {
+                compiler
+                    .units
+                    .units
+                    .iter()
+                    .any(|u| u.schedule.calendar() == Some(c.name.as_str()))
+            })
+            .map(|c| (c.name.clone(), c.clone()))
+            .collect();
+        Ok(Dialplan::new(
+            compiler.routes,
+            compiler.units.units,
+            compiler.outbound.routes,
+            calendars,
+        ))
     } else {
-        Err(DialplanError {
-            problems: compiler.problems,
-        })
+        let mut problems = compiler.problems;
+        // The unit pass runs after every file is read (a number contact may use an outbound
+        // route of a later file); sorting puts each problem back with its file and line.
+        let order = |file: &PathBuf| compiler.files.iter().position(|f| f == file);
+        problems.sort_by_key(|p| (order(&p.file), p.line));
+        Err(DialplanError { problems })
     }
 }
 
@@ -120,7 +166,20 @@ struct Compiler<'a> {
     /// Where each number was first defined, to point a duplicate at its original.
     defined: HashMap<String, (PathBuf, usize)>,
     routes: Vec<Route>,
+    outbound: OutboundState<'a>,
+    units: UnitState,
+    /// Units are checked once every file's outbound routes are known.
+    pending: Vec<PendingUnits>,
+    /// In the order given, to sort problems by.
+    files: Vec<PathBuf>,
     problems: Vec<DialplanProblem>,
+}
+
+/// A file's `[[units]]`, waiting for the unit pass with the file's line map.
+struct PendingUnits {
+    file: PathBuf,
+    map: TomlMap,
+    units: Vec<RawUnit>,
 }
 
 /// One file being compiled: its line map and the problems it adds.
@@ -168,6 +227,31 @@ impl<'a> Compiler<'a> {
         for (i, route) in raw.routes.into_iter().enumerate() {
             if let Some(route) = cx.route(i, route) {
                 cx.compiler.routes.push(route);
+            }
+        }
+        for (i, route) in raw.outbound.into_iter().enumerate() {
+            if let Some(route) = cx.outbound(i, route) {
+                cx.compiler.outbound.routes.push(route);
+            }
+        }
+        let FileCx { map, .. } = cx;
+        self.pending.push(PendingUnits {
+            file: file.to_path_buf(),
+            map,
+            units: raw.units,
+        });
+    }
+
+    fn units_pass(&mut self) {
+        let allowed = Outbound::new(self.outbound.routes.clone());
+        for pending in std::mem::take(&mut self.pending) {
+            let mut cx = FileCx {
+                compiler: self,
+                file: &pending.file,
+                map: pending.map,
+            };
+            for (i, unit) in pending.units.into_iter().enumerate() {
+                cx.unit(i, unit, &allowed);
             }
         }
     }

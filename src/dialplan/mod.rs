@@ -1,24 +1,44 @@
-//! Which seats ring for which called number.
+//! Which seats ring for which called number, the directory of units, and the outbound routes
+//! that say which outside numbers may be dialled.
 //!
 //! Dialplan files are compiled once at load time into a [`Dialplan`]; lookups at call time are a
 //! map access and cannot fail for reasons a file could have caught.
 
 mod compile;
+mod contact;
+mod dial;
 mod error;
+mod outbound;
 mod target;
+#[cfg(test)]
+mod test_support;
+mod units;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use contact::{Contact, ContactError};
+pub use dial::{DialError, Dialled};
 pub use error::{DialplanError, DialplanProblem};
+pub use outbound::OutboundRoute;
 pub use target::DialTarget;
+pub use units::{Contacts, Level, Role, Schedule, Unit};
 
-/// All routes from all dialplan files, each number defined once.
+use crate::calendar::Calendar;
+use outbound::Outbound;
+
+/// All routes from all dialplan files, each number defined once; all units, each id defined
+/// once; and the outbound routes.
 #[derive(Debug, Clone, Default)]
 pub struct Dialplan {
     routes: Vec<Route>,
     by_number: HashMap<String, usize>,
+    units: Vec<Unit>,
+    unit_by_id: HashMap<String, usize>,
+    outbound: Outbound,
+    /// The calendars units' schedules name, copied from the settings they were checked against.
+    calendars: HashMap<String, Calendar>,
 }
 
 /// What happens when `number` is called.
@@ -78,12 +98,29 @@ impl Dialplan {
         &self.routes
     }
 
-    fn from_routes(routes: Vec<Route>) -> Self {
+    fn new(
+        routes: Vec<Route>,
+        units: Vec<Unit>,
+        outbound: Vec<OutboundRoute>,
+        calendars: HashMap<String, Calendar>,
+    ) -> Self {
         let by_number = routes
             .iter()
             .enumerate()
             .map(|(i, route)| (route.number.clone(), i))
             .collect();
-        Self { routes, by_number }
+        let unit_by_id = units
+            .iter()
+            .enumerate()
+            .map(|(i, unit)| (unit.id.clone(), i))
+            .collect();
+        Self {
+            routes,
+            by_number,
+            units,
+            unit_by_id,
+            outbound: Outbound::new(outbound),
+            calendars,
+        }
     }
 }

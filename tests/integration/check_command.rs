@@ -48,6 +48,10 @@ fn shipped_config_and_dialplan_pass_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("12345"), "routes listed: {stdout}");
+    assert!(
+        stdout.contains("unit 2001") && stdout.contains("outbound 0551"),
+        "units and outbound routes listed: {stdout}"
+    );
 }
 
 #[test]
@@ -152,4 +156,57 @@ fn ambiguous_feature_codes_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("features."), "stderr: {stderr}");
+}
+
+#[test]
+fn broken_units_and_outbound_routes_are_all_named_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = dir.path().join("units.toml");
+    let plan_text = r#"[[outbound]]
+prefix = "0551"
+trunk = "nowhere"
+caller_id = "055112345"
+
+[[units]]
+id = "2001"
+name = "区住建局"
+level = 2
+contacts = { duty = "0551-6234 5678" }
+
+[[units]]
+id = "3001"
+name = "街道办"
+level = 5
+parent = "2999"
+contacts = { duty = "seat:1009", head = "sip:head@pbx.example.org" }
+calendar = "nope"
+working = "head"
+"#;
+    std::fs::write(&plan, plan_text).expect("write dialplan");
+    let text = shipped_config().replace(
+        "files = [\"dialplans/hotline.toml\"]",
+        &format!("files = [\"{}\"]", plan.display()),
+    );
+    let path = write_config(dir.path(), &text);
+    let out = hotline()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "check passed: {stderr}");
+    let plan = plan.display();
+    for want in [
+        format!("{plan}:3: outbound[0].trunk: no trunk named \"nowhere\""),
+        format!(
+            "{plan}:10: units[0].contacts.duty: no [[outbound]] route allows number 055162345678"
+        ),
+        format!("{plan}:15: units[1].level: 5 is not a unit level"),
+        format!("{plan}:16: units[1].parent: no unit \"2999\""),
+        format!("{plan}:17: units[1].contacts.head: host \"pbx.example.org\" is not an IP address"),
+        format!("{plan}:17: units[1].contacts.duty: no seat \"1009\""),
+        format!("{plan}:18: units[1].calendar: no calendar named \"nope\""),
+    ] {
+        assert!(stderr.contains(&want), "missing {want:?} in:\n{stderr}");
+    }
 }
