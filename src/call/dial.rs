@@ -1,35 +1,47 @@
-//! The one place a call turns what a seat typed (a unit id, a number) into where the daemon
-//! dials. Consultations use it now; hunting a unit's contacts with retries will too.
+//! The one place a call turns what a seat typed (a unit id, a seat, a number) into where the
+//! daemon dials. Consultations and REFERs use it now; hunting a unit's contacts with retries
+//! will too.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::calendar::to_local;
 use crate::config::settings::Settings;
-use crate::dialplan::{DialTarget, Dialplan};
+use crate::dialplan::{DialError, DialTarget, Dialled, Dialplan};
 
-/// Why a target cannot be dialled, as the SIP status a call reports for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why a target cannot be dialled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialRefusal {
-    /// Neither a unit, a seat nor a number any route allows.
-    #[error("not a unit, seat or allowed number")]
-    Unknown,
-    /// Known, but nobody can be reached there now.
-    #[error("no contact reachable now")]
-    Unreachable,
+    /// Neither a unit, a seat nor a number any outbound route allows.
+    #[error("{0:?} is not a unit, a seat or an allowed number")]
+    Unknown(String),
+    /// A unit with nobody to call at this time.
+    #[error("{0}")]
+    Unreachable(DialError),
 }
 
 impl DialRefusal {
-    pub fn status(self) -> u16 {
+    /// The SIP status a consultation or REFER fails with.
+    pub fn status(&self) -> u16 {
         match self {
-            DialRefusal::Unknown => 404,
-            DialRefusal::Unreachable => 480,
+            // Refused, not "not found": the daemon is never a path to a number it does not allow.
+            DialRefusal::Unknown(_) => 403,
+            DialRefusal::Unreachable(_) => 480,
         }
     }
+}
+
+/// Where to dial, and the unit it belongs to (for records and ratings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub target: DialTarget,
+    pub unit: Option<String>,
 }
 
 pub struct Dialer {
     dialplan: Arc<Dialplan>,
     seats: Vec<String>,
+    utc_offset_secs: i32,
 }
 
 impl Dialer {
@@ -37,15 +49,33 @@ impl Dialer {
         Dialer {
             dialplan,
             seats: settings.seats.iter().map(|s| s.user.clone()).collect(),
+            utc_offset_secs: settings.time.utc_offset_hours * 3600,
         }
     }
 
-    /// Where `typed` (after the consult code) is dialled at `now`.
-    pub fn resolve(&self, typed: &str, _now: SystemTime) -> Result<DialTarget, DialRefusal> {
-        let _ = &self.dialplan;
-        if self.seats.iter().any(|s| s == typed) {
-            return Ok(DialTarget::Seat(typed.to_string()));
+    /// Where `typed` is dialled at `now`: a unit's contact for this time, then a seat, then
+    /// a number an outbound route allows. Anything else is refused.
+    pub fn resolve(&self, typed: &str, now: SystemTime) -> Result<Resolved, DialRefusal> {
+        if let Ok(Dialled::Unit(unit)) = self.dialplan.dialled(typed) {
+            let at = to_local(now, self.utc_offset_secs);
+            let target = self
+                .dialplan
+                .dial_unit(&unit.id, at)
+                .map_err(DialRefusal::Unreachable)?;
+            return Ok(Resolved {
+                target,
+                unit: Some(unit.id.clone()),
+            });
         }
-        Err(DialRefusal::Unknown)
+        if self.seats.iter().any(|s| s == typed) {
+            return Ok(Resolved {
+                target: DialTarget::Seat(typed.to_string()),
+                unit: None,
+            });
+        }
+        match self.dialplan.dial_number(typed) {
+            Ok(target) => Ok(Resolved { target, unit: None }),
+            Err(_) => Err(DialRefusal::Unknown(typed.to_string())),
+        }
     }
 }

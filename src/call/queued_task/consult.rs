@@ -28,6 +28,8 @@ pub(super) struct UnitLeg {
     /// Its audio and telephone-event payload types, from its answer.
     media: Option<(u8, Option<u8>)>,
     party: String,
+    /// The unit id, when a unit (not a seat or a bare number) was consulted.
+    unit: Option<String>,
     started_at: SystemTime,
     answered_at: Option<SystemTime>,
     /// False once cancelled: a 2xx that still comes is ACKed and hung up.
@@ -78,7 +80,10 @@ impl Driver {
             ConsultAction::Media(media) => self.hear(media, machine),
             ConsultAction::Event(event) => self.consult_event(event).await,
             ConsultAction::Transferred => {
-                self.transferred_to = self.unit.as_ref().map(|u| u.party.clone());
+                self.transferred_to = self
+                    .unit
+                    .as_ref()
+                    .map(|u| u.unit.clone().unwrap_or_else(|| u.party.clone()));
                 if self.seat_ended.is_none() {
                     self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
                 }
@@ -90,12 +95,11 @@ impl Driver {
     /// Resolves `typed` and rings it; the error is the SIP status the consultation fails with.
     async fn dial_unit(&mut self, typed: &str) -> Result<(), u16> {
         let now = self.io.ctx.clock.now();
-        let target = self
-            .io
-            .ctx
-            .dialer
-            .resolve(typed, now)
-            .map_err(|refusal| refusal.status())?;
+        let resolved = self.io.ctx.dialer.resolve(typed, now).map_err(|refusal| {
+            info!(%refusal, "consultation refused");
+            refusal.status()
+        })?;
+        let target = resolved.target;
         let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
         let local = LocalMedia {
             rtp_port: socket.local_addr().port(),
@@ -159,6 +163,7 @@ impl Driver {
             hub_leg: None,
             media: None,
             party: target.describe(),
+            unit: resolved.unit,
             started_at: now,
             answered_at: None,
             wanted: true,
