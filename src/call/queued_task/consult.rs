@@ -191,11 +191,12 @@ impl Driver {
         if unit.leg.is_answered() {
             return;
         }
+        let parsed = unit.leg.on_answer(response).is_ok();
         let answer: Option<Negotiated> = unit
             .leg
-            .on_answer(response)
-            .ok()
-            .and_then(|_| unit.leg.answer_sdp.as_ref())
+            .answer_sdp
+            .as_ref()
+            .filter(|_| parsed)
             .and_then(|a| sdp::negotiate(a).ok())
             .filter(|n| n.audio.codec == self.negotiated.audio.codec);
         if !unit.wanted || answer.is_none() {
