@@ -15,6 +15,8 @@ pub enum ConsultState {
     Consulting,
     /// Caller, seat and unit hear each other.
     ThreeWay,
+    /// The seat has left; caller and unit talk.
+    Transferred,
 }
 
 /// Who hears whom.
@@ -28,6 +30,8 @@ pub enum Media {
     AllThree,
     /// The seat is gone: caller and unit talk.
     CallerWithUnit,
+    /// The caller put the call on hold: the seat hears hold music.
+    SeatHolds,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +44,29 @@ pub enum ConsultInput {
     UnitBye,
     /// The seat hung up.
     SeatLeft,
+    /// The seat's phone transferred the caller (REFER, already accepted): dial the target and
+    /// hand the caller over as soon as it answers.
+    Refer(String),
+    /// The seat's phone put the call on hold (true) or resumed it (false).
+    SeatHold(bool),
+    /// The caller's side put the call on hold or resumed it.
+    CallerHold(bool),
 }
 
 /// What happened, for the call's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsultEvent {
-    Consult { target: String },
+    Consult {
+        target: String,
+    },
+    /// A REFER from the seat's phone (blind transfer) to `target`.
+    Refer {
+        target: String,
+    },
     UnitAnswered,
-    UnitFailed { status: u16 },
+    UnitFailed {
+        status: u16,
+    },
     Conference,
     Transfer,
     UnitDropped,
@@ -59,6 +78,7 @@ impl ConsultEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             ConsultEvent::Consult { .. } => "consult",
+            ConsultEvent::Refer { .. } => "blind_transfer",
             ConsultEvent::UnitAnswered => "unit_answered",
             ConsultEvent::UnitFailed { .. } => "unit_failed",
             ConsultEvent::Conference => "conference",
@@ -85,17 +105,27 @@ pub enum ConsultAction {
     Event(ConsultEvent),
     /// The seat has left: from now on the call is the caller's with the unit.
     Transferred,
+    /// Report the REFER's outcome to the seat's phone: NOTIFY with this sipfrag status.
+    NotifyRefer(u16),
+    /// The seat left after a blind transfer whose target then failed: the caller is alone.
+    CallerAlone,
 }
 
 #[derive(Debug)]
 pub struct Consult {
     state: ConsultState,
+    /// The dialling is a blind transfer (REFER): the caller goes to the target on answer.
+    blind: bool,
+    /// The seat already left (it hung up after its REFER was accepted).
+    seat_gone: bool,
 }
 
 impl Default for Consult {
     fn default() -> Self {
         Consult {
             state: ConsultState::Idle,
+            blind: false,
+            seat_gone: false,
         }
     }
 }
@@ -111,6 +141,58 @@ impl Consult {
     }
 
     pub fn handle(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
+        if self.blind && self.state == ConsultState::Dialling {
+            return self.blind_transfer(input);
+        }
+        self.consultation(input)
+    }
+
+    /// A REFER's target rings; the caller holds.
+    fn blind_transfer(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
+        use ConsultAction as A;
+        let actions = match input {
+            ConsultInput::UnitAnswered => {
+                self.state = ConsultState::Transferred;
+                let mut actions = vec![
+                    A::ConnectUnit,
+                    A::Media(Media::CallerWithUnit),
+                    A::Event(ConsultEvent::Transfer),
+                ];
+                if !self.seat_gone {
+                    actions.extend([A::NotifyRefer(200), A::ByeSeat, A::Transferred]);
+                }
+                actions
+            }
+            ConsultInput::UnitFailed(status) if self.seat_gone => {
+                self.state = ConsultState::Idle;
+                vec![
+                    A::Event(ConsultEvent::UnitFailed { status }),
+                    A::CallerAlone,
+                ]
+            }
+            ConsultInput::UnitFailed(status) => {
+                self.state = ConsultState::Idle;
+                vec![
+                    A::NotifyRefer(status),
+                    A::Media(Media::CallerWithSeat),
+                    A::Event(ConsultEvent::UnitFailed { status }),
+                ]
+            }
+            // Phones hang up once the REFER is accepted: the caller waits for the target alone.
+            ConsultInput::SeatLeft if !self.seat_gone => {
+                self.seat_gone = true;
+                vec![A::Transferred]
+            }
+            _ => vec![],
+        };
+        if self.state != ConsultState::Dialling {
+            self.blind = false;
+            self.seat_gone = false;
+        }
+        actions
+    }
+
+    fn consultation(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
         use ConsultAction as A;
         use ConsultState as S;
         use InCallFeature as F;
@@ -126,6 +208,28 @@ impl Consult {
                     A::Dial(target),
                 ],
             ),
+            (S::Idle, ConsultInput::Refer(target)) => {
+                self.blind = true;
+                (
+                    S::Dialling,
+                    vec![
+                        A::Media(Media::CallerHolds),
+                        A::Event(ConsultEvent::Refer {
+                            target: target.clone(),
+                        }),
+                        A::Dial(target),
+                    ],
+                )
+            }
+            (S::Idle, ConsultInput::SeatHold(true)) => {
+                (S::Idle, vec![A::Media(Media::CallerHolds)])
+            }
+            (S::Idle, ConsultInput::CallerHold(true)) => {
+                (S::Idle, vec![A::Media(Media::SeatHolds)])
+            }
+            (S::Idle, ConsultInput::SeatHold(false) | ConsultInput::CallerHold(false)) => {
+                (S::Idle, vec![A::Media(Media::CallerWithSeat)])
+            }
             (S::Dialling, ConsultInput::UnitAnswered) => (
                 S::Consulting,
                 vec![
@@ -156,7 +260,7 @@ impl Consult {
             ),
             (S::ThreeWay, ConsultInput::Feature(F::Conference)) => (S::ThreeWay, vec![]),
             (S::Consulting | S::ThreeWay, ConsultInput::Feature(F::Transfer)) => (
-                S::Idle,
+                S::Transferred,
                 vec![
                     A::ByeSeat,
                     A::Media(Media::CallerWithUnit),
@@ -166,7 +270,7 @@ impl Consult {
             ),
             // A seat hanging up with the unit on the line completes the transfer, as on a PBX.
             (S::Consulting | S::ThreeWay, ConsultInput::SeatLeft) => (
-                S::Idle,
+                S::Transferred,
                 vec![
                     A::Media(Media::CallerWithUnit),
                     A::Event(ConsultEvent::Transfer),
@@ -198,7 +302,9 @@ impl Consult {
         let action = match self.state {
             ConsultState::Idle => None,
             ConsultState::Dialling => Some(ConsultAction::CancelUnit),
-            ConsultState::Consulting | ConsultState::ThreeWay => Some(ConsultAction::ByeUnit),
+            ConsultState::Consulting | ConsultState::ThreeWay | ConsultState::Transferred => {
+                Some(ConsultAction::ByeUnit)
+            }
         };
         self.state = ConsultState::Idle;
         action
@@ -263,7 +369,68 @@ mod tests {
                 A::Transferred
             ]
         );
-        assert!(!c.is_active());
+        assert_eq!(c.state(), ConsultState::Transferred);
+        assert_eq!(c.hang_up(), Some(A::ByeUnit));
+    }
+
+    #[test]
+    fn a_refer_dials_and_hands_over_on_answer() {
+        let mut c = Consult::default();
+        let actions = c.handle(ConsultInput::Refer("201".into()));
+        assert_eq!(actions[0], A::Media(Media::CallerHolds));
+        assert_eq!(actions[2], A::Dial("201".into()));
+        assert_eq!(
+            c.handle(ConsultInput::UnitAnswered),
+            vec![
+                A::ConnectUnit,
+                A::Media(Media::CallerWithUnit),
+                A::Event(ConsultEvent::Transfer),
+                A::NotifyRefer(200),
+                A::ByeSeat,
+                A::Transferred
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refer_whose_target_fails_returns_to_the_seat_or_leaves_the_caller_alone() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Refer("201".into()));
+        assert_eq!(
+            c.handle(ConsultInput::UnitFailed(486)),
+            vec![
+                A::NotifyRefer(486),
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitFailed { status: 486 })
+            ]
+        );
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Refer("201".into()));
+        assert_eq!(c.handle(ConsultInput::SeatLeft), vec![A::Transferred]);
+        assert_eq!(
+            c.handle(ConsultInput::UnitFailed(480)),
+            vec![
+                A::Event(ConsultEvent::UnitFailed { status: 480 }),
+                A::CallerAlone
+            ]
+        );
+    }
+
+    #[test]
+    fn hold_and_resume_switch_the_music() {
+        let mut c = Consult::default();
+        assert_eq!(
+            c.handle(ConsultInput::SeatHold(true)),
+            vec![A::Media(Media::CallerHolds)]
+        );
+        assert_eq!(
+            c.handle(ConsultInput::SeatHold(false)),
+            vec![A::Media(Media::CallerWithSeat)]
+        );
+        assert_eq!(
+            c.handle(ConsultInput::CallerHold(true)),
+            vec![A::Media(Media::SeatHolds)]
+        );
     }
 
     #[test]

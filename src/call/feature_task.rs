@@ -143,7 +143,8 @@ impl Driver {
                         let ours = caller.answer_sdp.clone();
                         match in_dialog::answer(io, key, request, ours.as_deref(), |r| caller.decorate(io, r)).await {
                             InDialog::Bye => break EndedBy::Caller,
-                            InDialog::Refresh(Some(addr)) => self.hub.set_remote(0, addr),
+                            InDialog::Refresh(Some(addr), _) => self.hub.set_remote(0, addr),
+                            InDialog::Refer(key, request) => in_dialog::refuse_refer(io, key, &request).await,
                             InDialog::Info(info) => {
                                 let ctype = info.headers.get("Content-Type").unwrap_or("").to_string();
                                 if let Ok(digit) = parse_info(&ctype, &info.body) {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use super::caller_leg::with_sdp;
 use super::io::{CallIo, ALLOW};
-use crate::media::sdp;
+use crate::media::sdp::{self, Direction};
 use crate::sip::build;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::ServerKey;
@@ -12,13 +12,21 @@ use crate::sip::transaction::ServerKey;
 pub enum InDialog {
     /// BYE, answered 200.
     Bye,
-    /// A re-INVITE (session refresh, new address), answered with our description; carries
-    /// the peer's RTP address when its SDP has one.
-    Refresh(Option<SocketAddr>),
+    /// A re-INVITE (session refresh, new address, hold or resume), answered with our
+    /// description; carries the peer's RTP address when its SDP has one, and the direction it
+    /// offered (sendonly or inactive: the peer holds the call).
+    Refresh(Option<SocketAddr>, Direction),
+    /// REFER, not answered yet: whoever drives the call decides (202 or 403).
+    Refer(ServerKey, Request),
     /// INFO, answered 200: may carry a key press (`application/dtmf-relay`).
     Info(Request),
     /// Anything else, already answered.
     Handled,
+}
+
+/// Refuses a REFER in a call that does not transfer (a ringing call, a feature call).
+pub async fn refuse_refer(io: &CallIo, key: ServerKey, request: &Request) {
+    io.respond(key, build::response(request, 403, None)).await;
 }
 
 /// Answers `request`. `ours` is the description we gave this peer (None before we gave one);
@@ -40,20 +48,25 @@ pub async fn answer(
                 io.respond(key, build::response(&request, 491, None)).await;
                 return InDialog::Handled;
             };
-            let remote = sdp::parse(&request.body)
-                .ok()
-                .and_then(|o| o.audio_rtp_addr());
+            let offer = sdp::parse(&request.body).ok();
+            let remote = offer.as_ref().and_then(|o| o.audio_rtp_addr());
+            let direction = offer
+                .as_ref()
+                .and_then(|o| sdp::negotiate(o).ok())
+                .map_or(Direction::SendRecv, |n| n.direction);
             let mut response = build::response(&request, 200, None);
             decorate(&mut response);
-            with_sdp(&mut response, ours.to_string());
+            let answer = sdp::with_direction(ours, direction.answer(Direction::SendRecv));
+            with_sdp(&mut response, answer);
             io.respond(key, response).await;
-            InDialog::Refresh(remote)
+            InDialog::Refresh(remote, direction)
         }
         Method::Info => {
             io.respond(key.clone(), build::response(&request, 200, None))
                 .await;
             InDialog::Info(request)
         }
+        Method::Refer => InDialog::Refer(key, request),
         Method::Options | Method::Update => {
             io.respond(key, build::response(&request, 200, None)).await;
             InDialog::Handled

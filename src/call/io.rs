@@ -11,7 +11,7 @@ use crate::sip::message::{Request, Response};
 use crate::sip::transaction::{ClientKey, Owner, ServerKey};
 use crate::store::{CallRecord, Record};
 
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
 pub struct CallIo {
     pub ctx: Arc<CallContext>,

@@ -161,6 +161,35 @@ impl OutboundLeg {
         io.ack(self.flow, ack, self.call_id().to_string(), 1).await;
     }
 
+    /// The SDP we offered this leg: what a re-INVITE from it is answered with.
+    pub fn our_sdp(&self) -> &str {
+        std::str::from_utf8(&self.invite.body).unwrap_or_default()
+    }
+
+    /// Reports a REFER's progress to this leg's phone (RFC 3515 §2.4.5): a NOTIFY whose body is
+    /// the status line of the transfer's call. A final status ends the implicit subscription.
+    pub async fn notify_refer(&mut self, io: &CallIo, status: u16, reason: &str) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let mut request = dialog.request(Method::Notify);
+        request.headers.push("Event", "refer");
+        let state = if status >= 200 {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        request.headers.push("Subscription-State", state);
+        request
+            .headers
+            .push("User-Agent", io.ctx.user_agent.as_str());
+        request
+            .headers
+            .push("Content-Type", crate::sip::refer::SIPFRAG_CONTENT_TYPE);
+        request.body = Bytes::from(crate::sip::refer::sipfrag(status, reason));
+        io.send(dialog.flow, request, ids::branch()).await;
+    }
+
     pub async fn bye(&mut self, io: &CallIo) {
         let Some(dialog) = self.dialog.as_mut() else {
             return;

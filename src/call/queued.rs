@@ -490,9 +490,18 @@ impl QueuedCall {
                     false,
                 );
             }
+            (Phase::WithUnit { seat }, Input::Consult(input)) => {
+                let actions = self.consult.handle(input);
+                let alone = actions.contains(&ConsultAction::CallerAlone);
+                self.consult_actions(actions, &seat);
+                if alone {
+                    self.seat_left(seat);
+                }
+            }
             (Phase::WithUnit { seat }, Input::CallerBye) => {
-                self.actions
-                    .push_back(Action::Consult(ConsultAction::ByeUnit));
+                if let Some(action) = self.consult.hang_up() {
+                    self.actions.push_back(Action::Consult(action));
+                }
                 self.finish(
                     Disposition::Answered,
                     Some(EndedBy::Caller),
@@ -517,8 +526,9 @@ impl QueuedCall {
                 }
             }
             (Phase::WithUnit { seat }, Input::CallerAckTimeout | Input::Shutdown) => {
-                self.actions
-                    .push_back(Action::Consult(ConsultAction::ByeUnit));
+                if let Some(action) = self.consult.hang_up() {
+                    self.actions.push_back(Action::Consult(action));
+                }
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
@@ -595,9 +605,26 @@ impl QueuedCall {
         true
     }
 
+    /// The seat is gone and nobody else is on the line: the caller rates, or the call ends.
+    fn seat_left(&mut self, seat: String) {
+        if self.rating.is_some() {
+            self.ask_rating(seat);
+        } else {
+            self.actions.push_back(Action::ByeCaller);
+            self.finish(
+                Disposition::Answered,
+                Some(EndedBy::Seat),
+                Some(seat),
+                None,
+                false,
+            );
+        }
+    }
+
     fn consult_actions(&mut self, actions: Vec<ConsultAction>, seat: &str) {
         for action in actions {
-            if action == ConsultAction::Transferred {
+            if action == ConsultAction::Transferred && !matches!(self.phase, Phase::WithUnit { .. })
+            {
                 self.phase = Phase::WithUnit {
                     seat: seat.to_string(),
                 };

@@ -69,6 +69,9 @@ struct Driver {
     /// The SIP leg (index into `legs`) of the seat that answered, and its payload types.
     seat_sip_leg: Option<usize>,
     seat_media: Option<(u8, Option<u8>)>,
+    /// Whether the caller's or the seat's phone holds the call (its last re-INVITE).
+    caller_held: bool,
+    seat_held: bool,
     /// When the seat's leg ended before the call did (a transfer), and how.
     seat_ended: Option<(&'static str, SystemTime)>,
     /// The unit a seat is consulting, or the caller was transferred to.
@@ -174,6 +177,8 @@ impl Driver {
             seat_sip_leg: None,
             seat_media: None,
             seat_ended: None,
+            caller_held: false,
+            seat_held: false,
             unit: None,
             transferred_to: None,
             finished_legs: Vec::new(),
@@ -447,7 +452,8 @@ impl Driver {
     ) {
         let ours = match leg {
             From::Caller => self.caller.answer_sdp.clone(),
-            _ => None,
+            From::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
+            From::Unit => self.unit.as_ref().map(|u| u.leg.our_sdp().to_string()),
         };
         let caller = &self.caller;
         let io = &self.io;
@@ -461,18 +467,22 @@ impl Driver {
                     machine.handle(now, Input::UnitBye)
                 }
             },
-            InDialog::Refresh(Some(addr)) => match leg {
-                From::Caller => self.hub.set_remote(CALLER, addr),
-                From::Seat(_) => {
-                    if let Some(hub_leg) = self.seat_leg {
-                        self.hub.set_remote(hub_leg, addr);
-                    }
+            InDialog::Refresh(addr, direction) => {
+                let hub_leg = match leg {
+                    From::Caller => Some(CALLER),
+                    From::Seat(_) => self.seat_leg,
+                    From::Unit => self.unit.as_ref().and_then(|u| u.hub_leg),
+                };
+                if let (Some(hub_leg), Some(addr)) = (hub_leg, addr) {
+                    self.hub.set_remote(hub_leg, addr);
                 }
-                From::Unit => {
-                    if let Some(hub_leg) = self.unit.as_ref().and_then(|u| u.hub_leg) {
-                        self.hub.set_remote(hub_leg, addr);
-                    }
+                self.on_hold(leg, !direction.receives(), machine);
+            }
+            InDialog::Refer(key, request) => match leg {
+                From::Seat(i) if Some(i) == self.seat_sip_leg => {
+                    self.on_refer(key, request, machine).await
                 }
+                _ => in_dialog::refuse_refer(&self.io, key, &request).await,
             },
             InDialog::Info(info) => {
                 let ctype = info.headers.get("Content-Type").unwrap_or("");
@@ -486,6 +496,23 @@ impl Driver {
             }
             _ => {}
         }
+    }
+
+    /// A re-INVITE that holds (the peer will not receive: sendonly, inactive) or resumes.
+    fn on_hold(&mut self, leg: From, held: bool, machine: &mut QueuedCall) {
+        let input = match leg {
+            From::Caller if held != self.caller_held => {
+                self.caller_held = held;
+                ConsultInput::CallerHold(held)
+            }
+            From::Seat(i) if Some(i) == self.seat_sip_leg && held != self.seat_held => {
+                self.seat_held = held;
+                ConsultInput::SeatHold(held)
+            }
+            _ => return,
+        };
+        info!(?leg, held, "hold");
+        machine.handle(Instant::now(), Input::Consult(input));
     }
 
     async fn act(&mut self, action: Action, machine: &mut QueuedCall) {

@@ -339,12 +339,13 @@ impl CallDriver {
                 None => machine.handle(now, Input::CallerBye),
                 Some(leg) => machine.handle(now, Input::SeatBye { leg }),
             },
-            InDialog::Refresh(Some(addr)) => {
+            InDialog::Refer(key, request) => in_dialog::refuse_refer(io, key, &request).await,
+            InDialog::Refresh(Some(addr), _) => {
                 if let Some(relay) = &self.media.relay {
                     relay.set_remote(if leg.is_none() { Leg::A } else { Leg::B }, addr);
                 }
             }
-            InDialog::Refresh(None) | InDialog::Info(_) | InDialog::Handled => {}
+            InDialog::Refresh(None, _) | InDialog::Info(_) | InDialog::Handled => {}
         }
     }
 

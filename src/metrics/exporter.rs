@@ -129,6 +129,7 @@ mod tests {
         histogram!(HANDOFF_SECONDS, l::SEVERITY => "urgent").record(80.0);
         counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);
         counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
+        counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);
     }
 
     #[test]

@@ -390,7 +390,7 @@ mod tests {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2, 3, 4]);
+        assert_eq!(applied, [1, 2, 3, 4, 5]);
     }
 
     #[tokio::test]
@@ -546,7 +546,7 @@ mod tests {
                 &err,
                 StoreError::SchemaBehind {
                     found: 2,
-                    expected: 4,
+                    expected: 5,
                     ..
                 }
             ),

@@ -16,8 +16,11 @@ use crate::dialplan::DialTarget;
 use crate::media::hub::{HubLeg, LegIndex, MixParty};
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RtpSocket};
+use crate::sip::build;
 use crate::sip::flow::{Flow, Transport};
-use crate::sip::message::Response;
+use crate::sip::message::{Request, Response};
+use crate::sip::refer::{parse_refer_to, target_number};
+use crate::sip::transaction::ServerKey;
 use crate::store::{CallEventRecord, LegRecord, LegRole, Record};
 
 /// The unit contact a seat consults: its SIP leg and, once answered, its place in the hub.
@@ -79,6 +82,13 @@ impl Driver {
             }
             ConsultAction::Media(media) => self.hear(media, machine),
             ConsultAction::Event(event) => self.consult_event(event).await,
+            ConsultAction::NotifyRefer(status) => {
+                if let Some(leg) = self.seat_sip_leg {
+                    let reason = crate::sip::message::reason_phrase(status);
+                    self.legs[leg].notify_refer(&self.io, status, reason).await;
+                }
+            }
+            ConsultAction::CallerAlone => {}
             ConsultAction::Transferred => {
                 self.transferred_to = self
                     .unit
@@ -90,6 +100,78 @@ impl Driver {
                 info!(unit = ?self.transferred_to, "caller transferred to the unit");
             }
         }
+    }
+
+    /// A REFER from the served seat's phone: a blind transfer to a unit, a seat or a number the
+    /// dialplan allows. Anything else gets 403 and a security event; the daemon is never a path
+    /// to a number it does not route. A REFER with Replaces (attended transfer of a call the
+    /// phone made itself) is not supported: 501, so the phone keeps both calls.
+    pub(super) async fn on_refer(
+        &mut self,
+        key: ServerKey,
+        request: Request,
+        machine: &mut QueuedCall,
+    ) {
+        let refer_to = request
+            .headers
+            .get("Refer-To")
+            .ok_or(400u16)
+            .and_then(|v| parse_refer_to(v).map_err(|_| 400u16));
+        let decision = match &refer_to {
+            Err(status) => Err(*status),
+            Ok(r) if r.replaces.is_some() => Err(501),
+            Ok(r) => match target_number(r) {
+                Some(number) if self.unit.is_none() => {
+                    match self.io.ctx.dialer.resolve(&number, self.io.ctx.clock.now()) {
+                        Ok(_) => Ok(number),
+                        Err(refusal) => {
+                            self.refer_refused(&number, &refusal.to_string()).await;
+                            Err(403)
+                        }
+                    }
+                }
+                // A unit is already on the line or ringing: one transfer at a time.
+                Some(_) => Err(491),
+                None => {
+                    self.refer_refused(request.headers.get("Refer-To").unwrap_or(""), "no number")
+                        .await;
+                    Err(403)
+                }
+            },
+        };
+        match decision {
+            Ok(number) => {
+                self.io
+                    .respond(key, build::response(&request, 202, None))
+                    .await;
+                if let Some(leg) = self.seat_sip_leg {
+                    self.legs[leg].notify_refer(&self.io, 100, "Trying").await;
+                }
+                info!(%number, "REFER accepted");
+                machine.handle(Instant::now(), Input::Consult(ConsultInput::Refer(number)));
+            }
+            Err(status) => {
+                self.io
+                    .respond(key, build::response(&request, status, None))
+                    .await;
+            }
+        }
+    }
+
+    async fn refer_refused(&mut self, target: &str, why: &str) {
+        warn!(target, why, "REFER refused: target not allowed");
+        metrics::counter!(
+            crate::metrics::names::SECURITY_EVENTS_TOTAL,
+            crate::metrics::labels::KIND => "refer_refused"
+        )
+        .increment(1);
+        self.write(Record::CallEvent(CallEventRecord {
+            call_id: self.facts.id.clone(),
+            at: self.io.ctx.clock.now(),
+            kind: "refer_refused".to_string(),
+            detail: Some(target.chars().take(128).collect()),
+        }))
+        .await;
     }
 
     /// Resolves `typed` and rings it; the error is the SIP status the consultation fails with.
@@ -274,6 +356,18 @@ impl Driver {
             Media::CallerWithUnit => {
                 if let Some((leg, pts)) = unit {
                     self.hub.bridge(CALLER, leg, map_between(caller, pts));
+                }
+            }
+            Media::SeatHolds => {
+                self.hub.silence(CALLER);
+                if let Some((leg, pts)) = seat {
+                    let audio = self.negotiated.audio;
+                    let music = self
+                        .io
+                        .ctx
+                        .prompts
+                        .play(&["hold_music"], audio.codec, pts.0, true);
+                    self.hub.play(leg, music);
                 }
             }
         }

@@ -65,6 +65,21 @@ pub fn build_answer(local: LocalMedia, negotiated: &Negotiated, wanted: Directio
     })
 }
 
+/// `sdp` (one we rendered) with its direction attribute changed to `direction`: the answer to
+/// a re-INVITE that puts us on hold (sendonly → recvonly, inactive → inactive).
+pub fn with_direction(sdp: &str, direction: Direction) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let attribute = line.trim_end().strip_prefix("a=");
+        if attribute.is_some_and(|a| Direction::from_attribute(a).is_some()) {
+            let _ = write!(out, "a={}\r\n", direction.as_attribute());
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 fn render(p: &SdpParams) -> String {
     let addrtype = match p.local.addr {
         IpAddr::V4(_) => "IP4",

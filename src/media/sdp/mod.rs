@@ -12,7 +12,7 @@ mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 
-pub use build::{build_answer, build_offer, LocalMedia, SdpParams};
+pub use build::{build_answer, build_offer, with_direction, LocalMedia, SdpParams};
 pub use negotiate::{answer_for_caller, negotiate, offer_for_seat, Negotiated};
 pub use parse::parse;
 
