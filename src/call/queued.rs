@@ -10,16 +10,11 @@ use tokio::time::Instant;
 
 use super::consult::{Consult, ConsultAction, ConsultInput};
 use super::machine::{EndedBy, LegId};
-use crate::ratings::{NotRatedReason, RatingMap, RatingOutcome};
+use crate::ratings::dialog::{RatingDialog, RatingInput, RatingSound, RatingStep};
+use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
 
-/// How the caller rates the service when the seat hangs up first.
-#[derive(Debug, Clone)]
-pub struct RatingRules {
-    pub map: RatingMap,
-    /// How long after the prompt a key is waited for.
-    pub timeout: Duration,
-}
+pub use crate::ratings::dialog::RatingRules;
 
 /// How long the caller has to press 1 after the callback offer.
 pub const CALLBACK_DIGIT_WAIT: Duration = Duration::from_secs(8);
@@ -155,18 +150,8 @@ enum Phase {
         deadline: Option<Instant>,
     },
     ConfirmingCallback,
-    /// The rating question plays (deadline None) or waits for a key.
+    /// The caller is asked to rate the service (`rating_dialog` runs it).
     Rating {
-        seat: String,
-        attempt: u8,
-        deadline: Option<Instant>,
-    },
-    /// The rating is being committed; `thank` says whether "thank you" follows.
-    Committing {
-        seat: String,
-        thank: bool,
-    },
-    Thanking {
         seat: String,
     },
     Done,
@@ -186,6 +171,7 @@ pub struct QueuedCall {
     /// Who hung up on the caller: the seat, or the unit it was transferred to.
     left_first: EndedBy,
     rating: Option<RatingRules>,
+    rating_dialog: Option<RatingDialog>,
     /// Legs by id: the seat they ring and their state.
     legs: Vec<Option<(String, LegState)>>,
     actions: VecDeque<Action>,
@@ -200,6 +186,7 @@ impl QueuedCall {
             consult: Consult::default(),
             left_first: EndedBy::Seat,
             rating,
+            rating_dialog: None,
             legs: Vec::new(),
             actions: VecDeque::new(),
         };
@@ -214,21 +201,20 @@ impl QueuedCall {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::OfferingCallback { deadline } | Phase::Rating { deadline, .. } => deadline,
+            Phase::OfferingCallback { deadline } => deadline,
+            Phase::Rating { .. } => self.rating_dialog.as_ref().and_then(|d| d.poll_timeout()),
             _ => None,
         }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Phase::Rating {
-            seat,
-            attempt,
-            deadline: Some(at),
-        } = self.phase.clone()
-        {
-            if now >= at {
-                self.rating_miss(seat, attempt, NotRatedReason::NoDigit);
-            }
+        if let Phase::Rating { seat } = self.phase.clone() {
+            let steps = self
+                .rating_dialog
+                .as_mut()
+                .map(|d| d.handle_timeout(now))
+                .unwrap_or_default();
+            self.rating_steps(seat, steps);
             return;
         }
         if let Phase::OfferingCallback { deadline: Some(at) } = self.phase {
@@ -370,100 +356,22 @@ impl QueuedCall {
                     .push_back(Action::Acd(AcdNote::Ended { seat: seat.clone() }));
                 self.ask_rating(seat);
             }
-            (
-                Phase::Rating {
-                    seat,
-                    attempt,
-                    deadline,
-                },
-                Input::PlaybackDone,
-            ) if deadline.is_none() => {
-                let timeout = self.rating.as_ref().map(|r| r.timeout).unwrap_or_default();
-                self.phase = Phase::Rating {
-                    seat,
-                    attempt,
-                    deadline: Some(now + timeout),
+            (Phase::Rating { seat }, input) => {
+                let input = match input {
+                    Input::PlaybackDone => RatingInput::PlaybackDone,
+                    Input::Digit(key) => RatingInput::Digit(key),
+                    Input::RatingCommitted => RatingInput::Committed,
+                    Input::RatingLost => RatingInput::Lost,
+                    Input::CallerBye => RatingInput::CallerBye,
+                    Input::CallerAckTimeout | Input::Shutdown => RatingInput::Abort,
+                    _ => return,
                 };
-            }
-            (Phase::Rating { seat, attempt, .. }, Input::Digit(key)) => {
-                match self.rating.as_ref().and_then(|r| r.map.rating(key)) {
-                    Some(rating) => {
-                        self.phase = Phase::Committing { seat, thank: true };
-                        self.actions
-                            .push_back(Action::CommitRating(RatingOutcome::Rated(rating)));
-                    }
-                    None => self.rating_miss(seat, attempt, NotRatedReason::InvalidDigits),
-                }
-            }
-            (Phase::Committing { seat, thank: true }, Input::RatingCommitted) => {
-                self.phase = Phase::Thanking { seat };
-                self.actions.push_back(Action::Play(Sound::ThankYou));
-            }
-            (Phase::Committing { seat, thank: false }, Input::RatingCommitted) => {
-                self.actions.push_back(Action::ByeCaller);
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
-            }
-            (Phase::Committing { seat, .. }, Input::RatingLost) => {
-                self.actions.push_back(Action::ByeCaller);
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
-            }
-            (Phase::Thanking { seat }, Input::PlaybackDone) => {
-                self.actions.push_back(Action::ByeCaller);
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
-            }
-            (Phase::Rating { seat, .. }, Input::CallerBye) => {
-                let reason = NotRatedReason::CallerHungUp;
-                self.actions
-                    .push_back(Action::CommitRating(RatingOutcome::NotRated(reason)));
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
-            }
-            (Phase::Committing { seat, .. } | Phase::Thanking { seat }, Input::CallerBye) => {
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
-            }
-            (
-                Phase::Rating { seat, .. }
-                | Phase::Committing { seat, .. }
-                | Phase::Thanking { seat },
-                Input::CallerAckTimeout | Input::Shutdown,
-            ) => {
-                self.actions.push_back(Action::ByeCaller);
-                self.finish(
-                    Disposition::Answered,
-                    Some(self.left_first),
-                    Some(seat),
-                    None,
-                    false,
-                );
+                let steps = self
+                    .rating_dialog
+                    .as_mut()
+                    .map(|d| d.handle(now, input))
+                    .unwrap_or_default();
+                self.rating_steps(seat, steps);
             }
             (Phase::Connected { leg, seat }, Input::SeatBye { leg: from }) if from == leg => {
                 self.actions.push_back(Action::ByeCaller);
@@ -638,27 +546,40 @@ impl QueuedCall {
     }
 
     fn ask_rating(&mut self, seat: String) {
-        self.phase = Phase::Rating {
-            seat,
-            attempt: 1,
-            deadline: None,
+        let Some(rules) = self.rating.clone() else {
+            return;
         };
-        self.actions.push_back(Action::Play(Sound::RatingQuestion));
+        let (dialog, first) = RatingDialog::start(rules);
+        self.rating_dialog = Some(dialog);
+        self.phase = Phase::Rating { seat: seat.clone() };
+        self.rating_steps(seat, vec![first]);
     }
 
-    /// A wrong key or no key: the question is asked once more, then the call ends unrated.
-    fn rating_miss(&mut self, seat: String, attempt: u8, reason: NotRatedReason) {
-        if attempt < 2 {
-            self.phase = Phase::Rating {
-                seat,
-                attempt: attempt + 1,
-                deadline: None,
-            };
-            self.actions.push_back(Action::Play(Sound::RatingQuestion));
-        } else {
-            self.phase = Phase::Committing { seat, thank: false };
-            self.actions
-                .push_back(Action::CommitRating(RatingOutcome::NotRated(reason)));
+    fn rating_steps(&mut self, seat: String, steps: Vec<RatingStep>) {
+        for step in steps {
+            match step {
+                RatingStep::Play(RatingSound::Question) => {
+                    self.actions.push_back(Action::Play(Sound::RatingQuestion))
+                }
+                RatingStep::Play(RatingSound::ThankYou) => {
+                    self.actions.push_back(Action::Play(Sound::ThankYou))
+                }
+                RatingStep::Commit(outcome) => {
+                    self.actions.push_back(Action::CommitRating(outcome))
+                }
+                RatingStep::HangUp | RatingStep::End => {
+                    if step == RatingStep::HangUp {
+                        self.actions.push_back(Action::ByeCaller);
+                    }
+                    self.finish(
+                        Disposition::Answered,
+                        Some(self.left_first),
+                        Some(seat.clone()),
+                        None,
+                        false,
+                    );
+                }
+            }
         }
     }
 
@@ -730,6 +651,7 @@ impl Default for QueuedCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ratings::{NotRatedReason, RatingMap};
 
     fn drain(call: &mut QueuedCall) -> Vec<Action> {
         std::iter::from_fn(|| call.poll_action()).collect()

@@ -283,6 +283,8 @@ impl RatingSettings {
     }
 }
 
+pub mod dialog;
+
 #[cfg(test)]
 mod tests {
     use super::*;
