@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::ratings::dialog::{RatingDialog, RatingInput, RatingRules, RatingSound, RatingStep};
+use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
 
 /// Index of a seat leg in the order the call rang them.
@@ -37,6 +39,14 @@ pub enum Input {
     SeatAnswerUnusable {
         leg: LegId,
     },
+    /// A prompt to the caller finished playing.
+    PlaybackDone,
+    /// A key the caller pressed.
+    Digit(char),
+    /// The caller's rating is committed to the store.
+    RatingCommitted,
+    /// The store could not keep the rating.
+    RatingLost,
     /// The daemon is stopping.
     Shutdown,
 }
@@ -58,6 +68,10 @@ pub enum Action {
     CallerTerminated,
     ByeCaller,
     ByeSeat(LegId),
+    /// Play the rating question or "thank you" to the caller.
+    PlayRating(RatingSound),
+    /// Write the rating durably, then report `RatingCommitted` or `RatingLost`.
+    CommitRating(RatingOutcome),
     /// The call is over; write its record and release everything.
     Finished(Outcome),
 }
@@ -103,6 +117,8 @@ enum LegState {
 enum Phase {
     Ringing,
     Connected(LegId),
+    /// The seat of this leg hung up first; the caller is asked to rate the service.
+    Rating(LegId),
     Done,
 }
 
@@ -119,6 +135,8 @@ pub struct CallMachine {
     ring_deadline: Instant,
     no_response: Duration,
     told_ringing: bool,
+    rating: Option<RatingRules>,
+    rating_dialog: Option<RatingDialog>,
     actions: VecDeque<Action>,
 }
 
@@ -131,6 +149,8 @@ impl CallMachine {
             ring_deadline: now + timeouts.ring,
             no_response: timeouts.no_response,
             told_ringing: false,
+            rating: None,
+            rating_dialog: None,
             actions: VecDeque::new(),
         };
         if legs == 0 {
@@ -142,6 +162,12 @@ impl CallMachine {
         machine
     }
 
+    /// With `rules`, a caller whose seat hangs up first rates the service before the call ends.
+    pub fn with_rating(mut self, rules: Option<RatingRules>) -> Self {
+        self.rating = rules;
+        self
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
@@ -151,6 +177,9 @@ impl CallMachine {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Phase::Rating(_) = self.phase {
+            return self.rating_dialog.as_ref().and_then(|d| d.poll_timeout());
+        }
         if self.phase != Phase::Ringing {
             return None;
         }
@@ -163,6 +192,15 @@ impl CallMachine {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Phase::Rating(leg) = self.phase {
+            let steps = self
+                .rating_dialog
+                .as_mut()
+                .map(|d| d.handle_timeout(now))
+                .unwrap_or_default();
+            self.rating_steps(leg, steps);
+            return;
+        }
         if self.phase != Phase::Ringing {
             return;
         }
@@ -187,7 +225,29 @@ impl CallMachine {
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) {
-        let _ = now;
+        if let Phase::Rating(leg) = self.phase {
+            let input = match input {
+                Input::PlaybackDone => RatingInput::PlaybackDone,
+                Input::Digit(key) => RatingInput::Digit(key),
+                Input::RatingCommitted => RatingInput::Committed,
+                Input::RatingLost => RatingInput::Lost,
+                Input::CallerBye => RatingInput::CallerBye,
+                Input::CallerAckTimeout | Input::Shutdown => RatingInput::Abort,
+                Input::SeatAnswered { leg } => {
+                    // A forked seat answering late: ACK it and hang it up.
+                    self.actions.push_back(Action::AckAndHangUpSeat(leg));
+                    return;
+                }
+                _ => return,
+            };
+            let steps = self
+                .rating_dialog
+                .as_mut()
+                .map(|d| d.handle(now, input))
+                .unwrap_or_default();
+            self.rating_steps(leg, steps);
+            return;
+        }
         match (self.phase, input) {
             (Phase::Ringing, Input::CallerCancelled) => {
                 self.cancel_ringing_legs();
@@ -242,6 +302,13 @@ impl CallMachine {
                 );
             }
             (Phase::Connected(active), Input::SeatBye { leg }) if leg == active => {
+                if let Some(rules) = self.rating.clone() {
+                    let (dialog, first) = RatingDialog::start(rules);
+                    self.rating_dialog = Some(dialog);
+                    self.phase = Phase::Rating(active);
+                    self.rating_steps(active, vec![first]);
+                    return;
+                }
                 self.actions.push_back(Action::ByeCaller);
                 self.finish(
                     Disposition::Answered,
@@ -275,6 +342,23 @@ impl CallMachine {
                 );
             }
             _ => {}
+        }
+    }
+
+    fn rating_steps(&mut self, leg: LegId, steps: Vec<RatingStep>) {
+        for step in steps {
+            match step {
+                RatingStep::Play(sound) => self.actions.push_back(Action::PlayRating(sound)),
+                RatingStep::Commit(outcome) => {
+                    self.actions.push_back(Action::CommitRating(outcome))
+                }
+                RatingStep::HangUp | RatingStep::End => {
+                    if step == RatingStep::HangUp {
+                        self.actions.push_back(Action::ByeCaller);
+                    }
+                    self.finish(Disposition::Answered, None, Some(EndedBy::Seat), Some(leg));
+                }
+            }
         }
     }
 

@@ -30,15 +30,14 @@ use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RelayStats, RtpSocket};
 use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
-use crate::ratings::{RatingKind, RatingOutcome};
+use crate::ratings::RatingOutcome;
 use crate::server::acd::{wall_time, Notice};
 use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{
-    CallbackRequest, Disposition, LegRecord, LegRole, Offer, OfferOutcome, QueueOutcome,
-    RatingRecord, Record,
+    CallbackRequest, Disposition, LegRecord, LegRole, Offer, OfferOutcome, QueueOutcome, Record,
 };
 
 const CALLER: usize = 0;
@@ -645,30 +644,14 @@ impl Driver {
     /// Writes the caller's rating and waits until the store has committed it: only then may the
     /// caller hear "thank you".
     async fn commit_rating(&self, outcome: RatingOutcome) -> bool {
-        let record = RatingRecord {
-            id: format!("rating-{}", ids::tag()),
-            call_id: self.facts.id.clone(),
-            kind: RatingKind::Keypad,
-            at: self.io.ctx.clock.now(),
-            seat: self.seat.clone(),
-            unit: self.transferred_to.clone(),
+        super::rating_commit::commit(
+            &self.io,
+            &self.facts.id,
+            self.seat.clone(),
+            self.transferred_to.clone(),
             outcome,
-        };
-        let value = match outcome {
-            RatingOutcome::Rated(rating) => rating.as_str(),
-            RatingOutcome::NotRated(_) => "not_rated",
-        };
-        metrics::counter!(crate::metrics::names::RATINGS_TOTAL, "value" => value).increment(1);
-        info!(?outcome, "rating");
-        let writer = &self.io.ctx.writer;
-        let kept = match writer.submit(Record::Rating(record)).await {
-            Ok(()) => writer.flush().await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = &kept {
-            warn!(%error, "rating not kept");
-        }
-        kept.is_ok()
+        )
+        .await
     }
 
     async fn connect(&mut self, leg: usize) {

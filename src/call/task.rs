@@ -16,9 +16,12 @@ use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
 use super::outbound_leg::OutboundLeg;
 use super::{CallContext, CallEvent, CallSetup};
+use crate::media::hub::HubEvent;
+use crate::media::sdp::Negotiated;
 use crate::media::sdp::{self, LocalMedia};
 use crate::media::{Leg, PtMap, Relay, RelayHandle, RelayStats, RtpSocket};
 use crate::metrics::names;
+use crate::ratings::dialog::RatingSound;
 use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
@@ -34,6 +37,10 @@ struct Media {
     seat_socket: Option<RtpSocket>,
     caller_local: LocalMedia,
     relay: Option<RelayHandle>,
+    /// The caller's codec and payload types once connected, for prompts and its key presses.
+    caller_audio: Option<Negotiated>,
+    /// Where the relay reports the caller's keys and ends of prompts.
+    hub_events: mpsc::Sender<HubEvent>,
     /// What we offered the seats, for their re-INVITEs.
     seat_sdp: String,
     reported: RelayStats,
@@ -112,8 +119,9 @@ pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver
         owner: setup.owner,
     };
     async move {
-        match CallDriver::prepare(setup, io, facts).await {
-            Ok(driver) => driver.drive(events).await,
+        let (hub_tx, hub_rx) = mpsc::channel(16);
+        match CallDriver::prepare(setup, io, facts, hub_tx).await {
+            Ok(driver) => driver.drive(events, hub_rx).await,
             Err(refused) => {
                 let (io, facts, key, response) = *refused;
                 refuse_early(io, facts, key, response).await
@@ -147,6 +155,7 @@ impl CallDriver {
         setup: CallSetup,
         io: CallIo,
         facts: CallFacts,
+        hub_events: mpsc::Sender<HubEvent>,
     ) -> Result<CallDriver, Refused> {
         let ctx = io.ctx.clone();
         let refuse = |io: CallIo, facts: CallFacts, status: u16| {
@@ -217,6 +226,8 @@ impl CallDriver {
                 seat_socket: Some(seat_socket),
                 caller_local,
                 relay: None,
+                caller_audio: None,
+                hub_events,
                 seat_sdp: seat_offer,
                 reported: RelayStats::default(),
             },
@@ -228,7 +239,11 @@ impl CallDriver {
         })
     }
 
-    async fn drive(mut self, mut events: mpsc::Receiver<CallEvent>) {
+    async fn drive(
+        mut self,
+        mut events: mpsc::Receiver<CallEvent>,
+        mut hub_events: mpsc::Receiver<HubEvent>,
+    ) {
         let mut machine = CallMachine::new(
             Instant::now(),
             self.legs.len(),
@@ -236,7 +251,8 @@ impl CallDriver {
                 ring: self.ring,
                 no_response: self.io.ctx.no_response,
             },
-        );
+        )
+        .with_rating(self.io.ctx.ratings.clone());
         self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
@@ -257,6 +273,11 @@ impl CallDriver {
                         None => machine.handle(now, Input::Shutdown),
                     }
                 }
+                Some(event) = hub_events.recv() => match event {
+                    HubEvent::PlaybackDone { leg: 0 } => machine.handle(Instant::now(), Input::PlaybackDone),
+                    HubEvent::Digit { leg: 0, digit } => machine.handle(Instant::now(), Input::Digit(digit)),
+                    _ => {}
+                },
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     machine.handle_timeout(Instant::now());
                 }
@@ -345,6 +366,12 @@ impl CallDriver {
                     relay.set_remote(if leg.is_none() { Leg::A } else { Leg::B }, addr);
                 }
             }
+            InDialog::Info(info) if leg.is_none() => {
+                let ctype = info.headers.get("Content-Type").unwrap_or("");
+                if let Ok(digit) = crate::media::dtmf::parse_info(ctype, &info.body) {
+                    machine.handle(now, Input::Digit(digit));
+                }
+            }
             InDialog::Refresh(None, _) | InDialog::Info(_) | InDialog::Handled => {}
         }
     }
@@ -367,6 +394,23 @@ impl CallDriver {
             Action::CallerTerminated => self.caller.respond(&self.io, 487, None).await,
             Action::ByeCaller => self.caller.bye(&self.io).await,
             Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
+            Action::PlayRating(sound) => self.play_rating(sound),
+            Action::CommitRating(outcome) => {
+                let kept = super::rating_commit::commit(
+                    &self.io,
+                    &self.facts.id,
+                    self.seat.clone(),
+                    None,
+                    outcome,
+                )
+                .await;
+                let input = if kept {
+                    Input::RatingCommitted
+                } else {
+                    Input::RatingLost
+                };
+                machine.handle(Instant::now(), input);
+            }
             Action::Finished(_) => {}
         }
     }
@@ -390,6 +434,7 @@ impl CallDriver {
             seat_answer.audio_direction(),
         );
         self.caller.respond(&self.io, 200, Some(caller_sdp)).await;
+        self.media.caller_audio = Some(negotiated);
         self.start_relay(
             self.caller.offer.audio_rtp_addr(),
             seat_answer.audio_rtp_addr(),
@@ -408,7 +453,40 @@ impl CallDriver {
             self.media.caller_socket.take(),
             self.media.seat_socket.take(),
         ) {
-            self.media.relay = Some(Relay::start(a, caller, b, seat, pt_map));
+            let caller_keys = self
+                .media
+                .caller_audio
+                .as_ref()
+                .and_then(|n| n.telephone_event);
+            self.media.relay = Some(Relay::start_watched(
+                a,
+                caller,
+                caller_keys,
+                b,
+                seat,
+                pt_map,
+                self.media.hub_events.clone(),
+            ));
+        }
+    }
+
+    /// The rating question or "thank you", in the caller's codec, instead of the seat.
+    fn play_rating(&mut self, sound: RatingSound) {
+        let (Some(relay), Some(audio)) = (&self.media.relay, &self.media.caller_audio) else {
+            return;
+        };
+        let name = match sound {
+            RatingSound::Question => "rating_question",
+            RatingSound::ThankYou => "thank_you",
+        };
+        let play = self
+            .io
+            .ctx
+            .prompts
+            .play(&[name], audio.audio.codec, audio.audio.pt, false);
+        relay.play(Leg::A, play);
+        if sound == RatingSound::Question {
+            self.publish(LineState::Rating);
         }
     }
 

@@ -366,3 +366,47 @@ async fn sipp_callers_rate_by_rfc4733_and_info_keys() {
     }
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_call_that_rang_a_seat_directly_is_rated_too() {
+    let t = common::start(Options::default()).await;
+    let agent = seat_agent(
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        1,
+        AnswerMode::Answer,
+        Hangup::OwnSide,
+    )
+    .set("talk_ms", "1000")
+    .set("ring_ms", "200")
+    .timeout(Duration::from_secs(60));
+    let _seat = spawn_registered(
+        agent,
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("seat");
+    let probe = RtpProbe::start().expect("probe");
+    let number = "13900000031";
+    // 12346 rings seat 1001 without a queue; the seat hangs up first.
+    let mut call = RawCaller::call(t.daemon.sip_udp, "12346", number, probe.port()).await;
+    assert!(in_rating(&t, number).await, "no rating question");
+    call.key('3').await;
+    assert!(
+        call.wait_bye(Duration::from_secs(30)).await,
+        "no BYE after the rating"
+    );
+    let kept = eventually(Duration::from_secs(5), || async {
+        rating_of(&t, number).await.is_some()
+    })
+    .await;
+    assert!(kept, "no rating record");
+    let record = rating_of(&t, number).await.expect("rating");
+    assert_eq!(record.outcome, RatingOutcome::Rated(Rating::Dissatisfied));
+    assert_eq!(record.seat.as_deref(), Some("1001"));
+    t.daemon.shutdown().await.expect("shutdown");
+}

@@ -7,7 +7,9 @@ mod tests;
 
 use std::net::SocketAddr;
 
-use super::hub::{Hub, HubHandle, HubLeg};
+use tokio::sync::mpsc;
+
+use super::hub::{Hub, HubEvent, HubHandle, HubLeg, Play};
 pub use super::stats::{LegStats, RelayStats};
 use super::{PtMap, RtpSocket};
 
@@ -47,6 +49,34 @@ impl Relay {
         hub.bridge(0, 1, pt_map);
         RelayHandle { hub }
     }
+
+    /// As `start`, and leg A's key presses (payload type `a_telephone_event`) and ends of
+    /// playbacks go to `events`: a call that may ask its caller something at the end.
+    pub fn start_watched(
+        a: RtpSocket,
+        a_remote: Option<SocketAddr>,
+        a_telephone_event: Option<u8>,
+        b: RtpSocket,
+        b_remote: Option<SocketAddr>,
+        pt_map: PtMap,
+        events: mpsc::Sender<HubEvent>,
+    ) -> RelayHandle {
+        let legs = vec![
+            HubLeg {
+                socket: a,
+                remote: a_remote,
+                telephone_event: a_telephone_event,
+            },
+            HubLeg {
+                socket: b,
+                remote: b_remote,
+                telephone_event: None,
+            },
+        ];
+        let hub = Hub::start(legs, Some(events));
+        hub.bridge(0, 1, pt_map);
+        RelayHandle { hub }
+    }
 }
 
 /// Controls a running relay. Dropping it also ends the relay, but only [`RelayHandle::stop`]
@@ -66,6 +96,11 @@ impl RelayHandle {
     /// New SDP address for `leg` (answer, re-INVITE): used at once and latching starts over.
     pub fn set_remote(&self, leg: Leg, addr: SocketAddr) {
         self.hub.set_remote(leg.index(), addr);
+    }
+
+    /// Plays into `leg` instead of relaying to it.
+    pub fn play(&self, leg: Leg, play: Play) {
+        self.hub.play(leg.index(), play);
     }
 
     /// Ends the relay and returns once its sockets are closed.
