@@ -13,6 +13,7 @@ mod queue;
 mod rating;
 mod raw;
 mod raw_caller;
+mod refer;
 mod registration;
 mod report_command;
 mod seat_features;
