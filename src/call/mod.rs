@@ -11,6 +11,7 @@ pub mod dialog;
 pub mod feature_task;
 pub mod in_dialog;
 pub mod io;
+pub mod leg_records;
 pub mod machine;
 pub mod outbound_leg;
 pub mod queued;

@@ -37,7 +37,7 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{
-    CallbackRequest, Disposition, LegRecord, LegRole, Offer, OfferOutcome, QueueOutcome, Record,
+    CallRecord, CallbackRequest, Disposition, LegRecord, Offer, OfferOutcome, QueueOutcome, Record,
 };
 
 const CALLER: usize = 0;
@@ -460,7 +460,12 @@ impl Driver {
         match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
             InDialog::Bye => match leg {
                 From::Caller => machine.handle(now, Input::CallerBye),
-                From::Seat(leg) => machine.handle(now, Input::SeatBye { leg }),
+                From::Seat(leg) => {
+                    if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
+                        self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
+                    }
+                    machine.handle(now, Input::SeatBye { leg })
+                }
                 From::Unit => {
                     self.end_unit("bye_by_them");
                     machine.handle(now, Input::UnitBye)
@@ -537,7 +542,12 @@ impl Driver {
                 }
             }
             Action::ByeCaller => self.caller.bye(&self.io).await,
-            Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
+            Action::ByeSeat(leg) => {
+                if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
+                    self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
+                }
+                self.legs[leg].bye(&self.io).await
+            }
             Action::CommitRating(outcome) => {
                 let kept = self.commit_rating(outcome).await;
                 machine.handle(
@@ -691,46 +701,39 @@ impl Driver {
         self.publish(LineState::Connected);
     }
 
-    /// Every leg of the call with its role, times and end: the caller, the seat that served,
-    /// and each unit contact consulted.
-    async fn record_legs(&mut self, outcome: &super::queued::Outcome) {
-        let now = self.io.ctx.clock.now();
-        let them = |by: EndedBy| {
-            if outcome.ended_by == Some(by) {
+    /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
+    fn release_unit(&mut self, outcome: &super::queued::Outcome) {
+        if self.unit.is_some() {
+            let how = if outcome.ended_by == Some(EndedBy::Unit) {
                 "bye_by_them"
             } else {
                 "bye_by_us"
+            };
+            self.end_unit(how);
+        }
+    }
+
+    /// Every leg of the call with its role, times and end: the caller, the seat that served
+    /// (which may have left early, in a transfer), and each unit contact consulted.
+    async fn record_legs(
+        io: &CallIo,
+        call: &CallRecord,
+        seat_ended: Option<(&'static str, SystemTime)>,
+        units: Vec<LegRecord>,
+    ) {
+        let mut legs = vec![super::leg_records::caller(call)];
+        if let Some(mut seat) = super::leg_records::seat(call) {
+            if let Some((how, at)) = seat_ended {
+                seat.ended_how = how.to_string();
+                seat.ended_at = at;
             }
-        };
-        if self.unit.is_some() {
-            self.end_unit(them(EndedBy::Unit));
+            legs.push(seat);
         }
-        let mut legs = vec![LegRecord {
-            id: format!("{}-caller", self.facts.id),
-            call_id: self.facts.id.clone(),
-            role: LegRole::Caller,
-            party: self.facts.caller.clone(),
-            started_at: self.facts.offered_at,
-            answered_at: Some(self.facts.offered_at),
-            ended_at: now,
-            ended_how: them(EndedBy::Caller).to_string(),
-        }];
-        if let (Some(seat), Some(answered)) = (&self.seat, self.answered_at) {
-            let (how, ended_at) = self.seat_ended.unwrap_or((them(EndedBy::Seat), now));
-            legs.push(LegRecord {
-                id: format!("{}-seat", self.facts.id),
-                call_id: self.facts.id.clone(),
-                role: LegRole::Seat,
-                party: seat.clone(),
-                started_at: answered,
-                answered_at: Some(answered),
-                ended_at,
-                ended_how: how.to_string(),
-            });
-        }
-        legs.append(&mut self.finished_legs);
+        legs.extend(units);
         for leg in legs {
-            self.write(Record::Leg(leg)).await;
+            if let Err(error) = io.ctx.writer.submit(Record::Leg(leg)).await {
+                warn!(%error, "leg record not queued");
+            }
         }
     }
 
@@ -762,7 +765,7 @@ impl Driver {
 
     async fn finish(mut self, outcome: super::queued::Outcome) {
         self.report_media();
-        self.record_legs(&outcome).await;
+        self.release_unit(&outcome);
         self.io.ctx.acd.leave(self.call).await;
         self.hub.stop().await;
         self.offer_sockets.clear();
@@ -784,7 +787,7 @@ impl Driver {
             outcome.seat.clone(),
             self.answered_at,
         );
-        let r = self.record;
+        let r = std::mem::take(&mut self.record);
         let entered_at = r.entered_at.unwrap_or(self.facts.offered_at);
         // A caller who leaves before the ACD reports it (hang-up, shutdown) waited until now.
         let wait = match (r.wait.is_zero(), record.seat.is_none()) {
@@ -806,6 +809,7 @@ impl Driver {
             overflow: r.overflow.or(outcome.overflow.map(str::to_string)),
         });
         info!(disposition = record.disposition.as_str(), seat = ?record.seat, "queued call finished");
+        Self::record_legs(&self.io, &record, self.seat_ended, self.finished_legs).await;
         self.io.record(record).await;
     }
 }

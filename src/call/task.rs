@@ -27,7 +27,7 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::sip::uri::SipUri;
-use crate::store::{CallRecord, Disposition};
+use crate::store::{CallRecord, Disposition, Record};
 
 /// How often a connected call publishes its media counters to the board and metrics.
 pub const MEDIA_REPORT: Duration = Duration::from_secs(1);
@@ -540,6 +540,15 @@ impl CallDriver {
             .facts
             .record(&self.io.ctx, &outcome, seat, self.answered_at);
         info!(disposition = record.disposition.as_str(), cause = ?record.sip_cause, ended_by = ?record.ended_by, "call finished");
+        let legs = [
+            Some(super::leg_records::caller(&record)),
+            super::leg_records::seat(&record),
+        ];
+        for leg in legs.into_iter().flatten() {
+            if let Err(error) = self.io.ctx.writer.submit(Record::Leg(leg)).await {
+                warn!(%error, "leg record not queued");
+            }
+        }
         self.io.record(record).await;
     }
 }
