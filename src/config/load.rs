@@ -523,6 +523,47 @@ mod tests {
     }
 
     #[test]
+    fn survey_and_api_problems_name_file_and_line() {
+        let text = format!(
+            "{}\n[api]\ntoken = \"short\"\n\n[survey]\ntrunk = \"nowhere\"\nretries = 9\n",
+            shipped()
+        );
+        let (problems, path) = refused(&text, &[]);
+        let mut found: Vec<(String, Option<usize>)> =
+            problems.iter().map(|p| (p.key.clone(), p.line)).collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                (
+                    "api.token".to_string(),
+                    Some(line_no(&text, "token = \"short\""))
+                ),
+                (
+                    "survey.retries".to_string(),
+                    Some(line_no(&text, "retries = 9"))
+                ),
+                (
+                    "survey.trunk".to_string(),
+                    Some(line_no(&text, "trunk = \"nowhere\""))
+                ),
+            ]
+        );
+        assert!(problems
+            .iter()
+            .all(|p| p.file == Origin::File(path.clone())));
+
+        let typo = format!("{}\n[survey]\ntrunk = \"carrier\"\nretry = 3\n", shipped());
+        let (problems, _) = refused(&typo, &[]);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.reason.contains("unknown field `retry`")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn syntax_error_names_the_line() {
         let text = shipped().replacen("[rtp]", "[rtp", 1);
         let (problems, path) = refused(&text, &[]);
