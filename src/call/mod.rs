@@ -15,6 +15,7 @@ pub mod machine;
 pub mod outbound_leg;
 pub mod queued;
 pub mod queued_task;
+pub mod survey_task;
 pub mod task;
 
 use std::net::IpAddr;
