@@ -111,7 +111,7 @@ struct Attempt<'a> {
 
 /// How the ringing phase ended.
 enum Rang {
-    Answered(OutboundLeg, Negotiated),
+    Answered(Box<(OutboundLeg, Negotiated)>),
     Over(CallOutcome),
 }
 
@@ -147,7 +147,8 @@ impl Attempt<'_> {
         leg.ring(self.io).await;
         match self.ring(leg, &mut events).await {
             Rang::Over(outcome) => outcome,
-            Rang::Answered(leg, negotiated) => {
+            Rang::Answered(answered) => {
+                let (leg, negotiated) = *answered;
                 self.talk(leg, negotiated, socket, &mut events).await
             }
         }
@@ -199,7 +200,7 @@ impl Attempt<'_> {
             .filter(|_| parsed)
             .and_then(|a| sdp::negotiate(a).ok());
         match negotiated {
-            Some(n) => Rang::Answered(leg, n),
+            Some(n) => Rang::Answered(Box::new((leg, n))),
             None => {
                 warn!("survey call answered with media we cannot use");
                 leg.bye(self.io).await;
