@@ -194,6 +194,22 @@ async fn answered_survey_keeps_consent_and_both_answers() {
         (status.result, status.attitude),
         (Some(Rating::BasicallySatisfied), Some(Rating::Satisfied))
     );
+
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    cli.args(["survey", "status", &id])
+        .args(["--api", &api(&t).to_string(), "--token-file"])
+        .arg(&token_file);
+    let out = tokio::task::spawn_blocking(move || cli.output())
+        .await
+        .expect("join")
+        .expect("run hotline survey status");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("completed (1 attempt)")
+            && stdout.contains("result basically_satisfied, attitude satisfied"),
+        "{stdout}"
+    );
     t.daemon.shutdown().await.expect("clean shutdown");
 }
 
