@@ -6,7 +6,7 @@
 //! only [`SurveyHandle::advance`] moves, so that tests can make a ten-minute retry interval
 //! pass at once without touching the rest of the daemon.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -41,6 +41,8 @@ use crate::survey::{
 const COMMAND_QUEUE: usize = 256;
 /// Surveys not yet finished; beyond this the API answers 503.
 const MAX_PENDING: usize = 10_000;
+/// Finished surveys kept in memory for the API; older ones are read back from the store.
+const FINISHED_KEPT: usize = 1_000;
 
 /// Where survey calls go: the trunk's outbound address, and the number as the Request-URI's
 /// user. The one place that chooses, so that it can move to the dialplan's outbound routes.
@@ -151,6 +153,8 @@ struct Entry {
     attempts: u32,
     result: Option<Rating>,
     attitude: Option<Rating>,
+    /// How it ended, once it has.
+    finished: Option<ApiState>,
 }
 
 pub struct SurveyService {
@@ -160,6 +164,8 @@ pub struct SurveyService {
     ctx: Arc<CallContext>,
     store: SqliteStore,
     entries: HashMap<String, Entry>,
+    /// Finished surveys in `entries`, oldest first.
+    finished: VecDeque<String>,
     /// Added to the real monotonic clock (see the module's doc).
     offset: Duration,
     /// Attempts under way.
@@ -191,6 +197,7 @@ impl SurveyService {
             ctx,
             store,
             entries: HashMap::new(),
+            finished: VecDeque::new(),
             offset: Duration::ZERO,
             in_flight: 0,
             draining: false,
@@ -266,29 +273,17 @@ impl SurveyService {
     }
 
     async fn request(&mut self, body: SurveyRequestBody) -> Result<SurveyCreated, SurveyApiError> {
-        if let Some(open) = self.entries.values().find(|e| {
-            e.request.ticket == body.ticket
-                && !self
-                    .scheduler
-                    .status(&e.request.id)
-                    .is_some_and(is_finished)
-        }) {
+        if let Some(open) = self
+            .entries
+            .values()
+            .find(|e| e.request.ticket == body.ticket && e.finished.is_none())
+        {
             return Err(SurveyApiError::AlreadyRequested {
                 ticket: body.ticket,
                 id: open.request.id.clone(),
             });
         }
-        let pending = self
-            .entries
-            .values()
-            .filter(|e| {
-                !self
-                    .scheduler
-                    .status(&e.request.id)
-                    .is_some_and(is_finished)
-            })
-            .count();
-        if pending >= MAX_PENDING {
+        if self.entries.len() - self.finished.len() >= MAX_PENDING {
             return Err(SurveyApiError::QueueFull);
         }
         let request = SurveyRequest {
@@ -304,6 +299,7 @@ impl SurveyService {
             attempts: 0,
             result: None,
             attitude: None,
+            finished: None,
         };
         // The survey's record goes to the writer before any attempt's (which refer to it).
         let submitted = self.scheduler.submit(self.now(), request.clone());
@@ -331,6 +327,8 @@ impl SurveyService {
                 info!(survey = %request.id, "survey refused: number on the do-not-call list");
                 self.write(survey_record(&entry, state, self.ctx.clock.now()))
                     .await;
+                // Its record is all that is kept: the request got no id to ask about.
+                self.scheduler.forget_finished();
                 Err(SurveyApiError::DoNotCall { number })
             }
             // Ids are made here and unique; a clash would be a bug, refused rather than merged.
@@ -390,6 +388,11 @@ impl SurveyService {
 
     /// Keeps the answers of an answered attempt for the status the API shows.
     fn on_outcome(&mut self, id: &str, outcome: CallOutcome) {
+        metrics::counter!(
+            crate::metrics::names::SURVEY_CALLS_TOTAL,
+            crate::metrics::labels::OUTCOME => outcome.attempt_outcome().as_str()
+        )
+        .increment(1);
         let (Some(entry), CallOutcome::Answered(o)) = (self.entries.get_mut(id), outcome) else {
             return;
         };
@@ -429,25 +432,48 @@ impl SurveyService {
                 outcome,
             }),
             SurveyEventKind::Completed(result) => {
-                let Some(entry) = self.entries.get(&event.id) else {
-                    return;
-                };
-                let state = match result {
-                    SurveyResult::Completed => StoredState::Completed,
-                    SurveyResult::Declined => StoredState::Declined,
+                let (state, shown) = match result {
+                    SurveyResult::Completed => (StoredState::Completed, ApiState::Completed),
+                    SurveyResult::Declined => (StoredState::Declined, ApiState::Declined),
                 };
                 info!(survey = %event.id, state = state.as_str(), "survey finished");
-                survey_record(entry, state, now)
-            }
-            SurveyEventKind::GaveUp { attempts } => {
-                let Some(entry) = self.entries.get(&event.id) else {
+                let Some(record) = self.finish(&event.id, state, shown, now) else {
                     return;
                 };
+                record
+            }
+            SurveyEventKind::GaveUp { attempts } => {
                 info!(survey = %event.id, attempts, "survey given up: never answered");
-                survey_record(entry, StoredState::GaveUp, now)
+                let shown = ApiState::Unreachable;
+                let Some(record) = self.finish(&event.id, StoredState::GaveUp, shown, now) else {
+                    return;
+                };
+                record
             }
         };
         self.write(record).await;
+    }
+
+    /// A survey is over: its last record, and it leaves the scheduler. Only the latest
+    /// `FINISHED_KEPT` stay in memory; the store answers for older ones.
+    fn finish(
+        &mut self,
+        id: &str,
+        state: StoredState,
+        shown: ApiState,
+        now: SystemTime,
+    ) -> Option<Record> {
+        let entry = self.entries.get_mut(id)?;
+        entry.finished = Some(shown);
+        let record = survey_record(entry, state, now);
+        self.scheduler.forget_finished();
+        self.finished.push_back(id.to_owned());
+        while self.finished.len() > FINISHED_KEPT {
+            if let Some(old) = self.finished.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+        Some(record)
     }
 
     async fn write(&self, record: Record) {
@@ -457,12 +483,10 @@ impl SurveyService {
     }
 
     fn body(&self, entry: &Entry) -> SurveyStatusBody {
-        let status = match self.scheduler.status(&entry.request.id) {
-            Some(SurveyStatus::Dialling { .. }) => ApiState::Calling,
-            Some(SurveyStatus::Done(SurveyResult::Completed)) => ApiState::Completed,
-            Some(SurveyStatus::Done(SurveyResult::Declined)) => ApiState::Declined,
-            Some(SurveyStatus::GaveUp) => ApiState::Unreachable,
-            _ => ApiState::Queued,
+        let status = match (entry.finished, self.scheduler.status(&entry.request.id)) {
+            (Some(finished), _) => finished,
+            (None, Some(SurveyStatus::Dialling { .. })) => ApiState::Calling,
+            (None, _) => ApiState::Queued,
         };
         SurveyStatusBody {
             id: entry.request.id.clone(),
@@ -515,13 +539,6 @@ impl SurveyService {
         }
         Some(body)
     }
-}
-
-fn is_finished(status: SurveyStatus) -> bool {
-    matches!(
-        status,
-        SurveyStatus::Done(_) | SurveyStatus::GaveUp | SurveyStatus::Refused
-    )
 }
 
 fn rated(outcome: Option<RatingOutcome>) -> Option<Rating> {
