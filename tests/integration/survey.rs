@@ -231,6 +231,11 @@ async fn unanswered_call_is_tried_again_after_the_retry_interval() {
         .await
         .expect("status");
     assert_eq!((status.status, status.attempts), (SurveyState::Queued, 1));
+    // The ticket's survey is still under way: a second request for it is refused.
+    match request(&t, "13800138002", "T-2026-0002").await {
+        Err(ClientError::Refused { status: 409, .. }) => {}
+        other => panic!("a second survey for the ticket was not refused: {other:?}"),
+    }
 
     // The retry falls due when the scheduler's clock has moved on by the interval.
     let second = citizen(port, "reject")
