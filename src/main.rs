@@ -13,13 +13,19 @@ use hotline::server::Daemon;
 const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
        hotline check [--config FILE]
        hotline report ratings --month YYYY-MM [--by all|seat|unit] [--format table|csv|json] [--config FILE]
+       hotline survey call --number N --ticket T --unit U [--api ADDR] [--token-file FILE] [--config FILE]
+       hotline survey status ID [--api ADDR] [--token-file FILE] [--config FILE]
 
   run     start the daemon (the default); SIGTERM or Ctrl-C drains the calls and exits
   check   load and validate the config, every dialplan and the database, then exit
   report  the month's keypad ratings with the assessment scores (result x300, attitude x100)
+  survey  ask the running daemon (its HTTP API) for a return-visit call, or where one stands
 
   --config FILE      settings (default config/hotline.toml)
-  --ready-file FILE  once every socket is bound, write the bound addresses there as JSON";
+  --ready-file FILE  once every socket is bound, write the bound addresses there as JSON
+  --api ADDR         the daemon's API (default: api.listen of the config)
+  --token-file FILE  the API's bearer token (default: api.token_file or api.token of the config;
+                     HOTLINE_API_TOKEN, when set, wins over both)";
 
 struct Args {
     command: String,
@@ -28,6 +34,19 @@ struct Args {
     month: Option<String>,
     by: String,
     format: String,
+    survey: Option<SurveyCommand>,
+    api: Option<std::net::SocketAddr>,
+    token_file: Option<PathBuf>,
+}
+
+/// `hotline survey ...`.
+enum SurveyCommand {
+    Call {
+        number: Option<String>,
+        ticket: Option<String>,
+        unit: Option<String>,
+    },
+    Status(String),
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -39,6 +58,9 @@ fn parse_args() -> Result<Args, String> {
         month: None,
         by: "all".to_string(),
         format: "table".to_string(),
+        survey: None,
+        api: None,
+        token_file: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -47,6 +69,48 @@ fn parse_args() -> Result<Args, String> {
                 Some("ratings") => parsed.command = "report".to_string(),
                 _ => return Err("report: only `report ratings` exists".to_string()),
             },
+            "survey" => {
+                parsed.command = "survey".to_string();
+                parsed.survey = Some(match args.next().as_deref() {
+                    Some("call") => SurveyCommand::Call {
+                        number: None,
+                        ticket: None,
+                        unit: None,
+                    },
+                    Some("status") => {
+                        SurveyCommand::Status(args.next().ok_or("survey status needs an id")?)
+                    }
+                    _ => return Err("survey: `survey call` or `survey status ID`".to_string()),
+                });
+            }
+            "--number" | "--ticket" | "--unit" => {
+                let value = args.next().ok_or(format!("{arg} needs a value"))?;
+                let Some(SurveyCommand::Call {
+                    number,
+                    ticket,
+                    unit,
+                }) = parsed.survey.as_mut()
+                else {
+                    return Err(format!("{arg} belongs to `survey call`"));
+                };
+                let slot = match arg.as_str() {
+                    "--number" => number,
+                    "--ticket" => ticket,
+                    _ => unit,
+                };
+                *slot = Some(value);
+            }
+            "--api" => {
+                let value = args.next().ok_or("--api needs HOST:PORT")?;
+                parsed.api = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--api {value:?} is not HOST:PORT"))?,
+                );
+            }
+            "--token-file" => {
+                parsed.token_file = Some(args.next().ok_or("--token-file needs a file")?.into())
+            }
             "--month" => parsed.month = Some(args.next().ok_or("--month needs YYYY-MM")?),
             "--by" => parsed.by = args.next().ok_or("--by needs all, seat or unit")?,
             "--format" => parsed.format = args.next().ok_or("--format needs table, csv or json")?,
@@ -72,6 +136,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.command == "survey" {
+        return survey(args);
+    }
     let loaded = match config::load(&args.config) {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -115,7 +182,85 @@ async fn report(
     Ok(())
 }
 
+/// `hotline survey ...`: a client of the running daemon's API. The config is read only for
+/// what the command line does not give (the API's address and token).
+fn survey(args: Args) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .and_then(|rt| rt.block_on(survey_command(args)));
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("hotline: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn survey_command(args: Args) -> anyhow::Result<String> {
+    use hotline::cli_client;
+    let env_token = std::env::var("HOTLINE_API_TOKEN").ok();
+    let file_token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let given = env_token.or(file_token);
+    let settings = if args.api.is_none() || given.is_none() {
+        let loaded = config::load(&args.config).map_err(|errors| {
+            anyhow::anyhow!("{} has problems:\n{errors}", args.config.display())
+        })?;
+        let api = loaded.settings.api.clone().with_context(|| {
+            format!(
+                "{} has no [api] table; give --api and --token-file",
+                args.config.display()
+            )
+        })?;
+        Some(api)
+    } else {
+        None
+    };
+    let api = match (args.api, &settings) {
+        (Some(api), _) => api,
+        (None, Some(s)) => cli_client::connect_addr(s.listen)
+            .context("api.listen has port 0: give the daemon's address with --api")?,
+        (None, None) => anyhow::bail!("give the daemon's API address with --api"),
+    };
+    let token = match (given, &settings) {
+        (Some(token), _) => token,
+        (None, Some(s)) => s.token()?,
+        (None, None) => anyhow::bail!("give the API token with --token-file"),
+    };
+    let text = match args.survey {
+        Some(SurveyCommand::Call {
+            number,
+            ticket,
+            unit,
+        }) => {
+            let number = number.context("survey call needs --number")?;
+            let ticket = ticket.context("survey call needs --ticket")?;
+            let unit = unit.context("survey call needs --unit")?;
+            cli_client::survey_call(api, &token, &number, &ticket, &unit).await?
+        }
+        Some(SurveyCommand::Status(id)) => cli_client::survey_status(api, &token, &id).await?,
+        None => anyhow::bail!("survey: `survey call` or `survey status ID`"),
+    };
+    Ok(text)
+}
+
 async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
+    if let Some(api) = &loaded.settings.api {
+        api.token().context("the API's bearer token")?;
+    }
     let store = hotline::store::SqliteStore::open(&loaded.settings.store.path)
         .await
         .with_context(|| format!("opening the store {}", loaded.settings.store.path.display()))?;
@@ -159,6 +304,20 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
         println!("  {} -> {target}{hours}", route.number);
     }
     print_outbound_and_units(&loaded.dialplan);
+    if let Some(api) = &loaded.settings.api {
+        println!("  api on http://{}", api.listen);
+    }
+    if let Some(s) = loaded.settings.survey.as_ref().filter(|s| s.enabled) {
+        println!(
+            "  survey calls through trunk {} as {}: {} at once, {} retries {} s apart, {} numbers not to call",
+            s.trunk.as_deref().unwrap_or("-"),
+            s.caller_id,
+            s.max_concurrent,
+            s.retries,
+            s.retry_interval_secs,
+            s.do_not_call.len()
+        );
+    }
     Ok(())
 }
 
@@ -226,6 +385,7 @@ async fn run(loaded: LoadedConfig, ready_file: Option<PathBuf>) -> anyhow::Resul
             "sip_udp": daemon.sip_udp.to_string(),
             "sip_tcp": daemon.sip_tcp.to_string(),
             "metrics": daemon.metrics.to_string(),
+            "api": daemon.api.map(|a| a.to_string()),
             "pid": std::process::id(),
         });
         std::fs::write(&path, ready.to_string())

@@ -82,6 +82,9 @@ pub enum SurveyApiError {
     /// 503.
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// 503: the daemon has no `[survey]` table, or it is disabled.
+    #[error("survey calls are not enabled on this daemon")]
+    Disabled,
 }
 
 impl SurveyApiError {
@@ -89,7 +92,7 @@ impl SurveyApiError {
         match self {
             SurveyApiError::DoNotCall { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             SurveyApiError::AlreadyRequested { .. } => StatusCode::CONFLICT,
-            SurveyApiError::QueueFull | SurveyApiError::ShuttingDown => {
+            SurveyApiError::QueueFull | SurveyApiError::ShuttingDown | SurveyApiError::Disabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }

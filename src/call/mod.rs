@@ -17,6 +17,7 @@ pub mod outbound_leg;
 pub mod queued;
 pub mod queued_task;
 pub mod rating_commit;
+pub mod survey_task;
 pub mod task;
 
 use std::net::IpAddr;

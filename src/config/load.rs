@@ -523,6 +523,80 @@ mod tests {
     }
 
     #[test]
+    fn survey_and_api_problems_name_file_and_line() {
+        let text = format!(
+            "{}\n[api]\ntoken = \"short\"\n\n[survey]\ntrunk = \"nowhere\"\nretries = 9\n",
+            shipped()
+        );
+        let (problems, path) = refused(&text, &[]);
+        let mut found: Vec<(String, Option<usize>)> =
+            problems.iter().map(|p| (p.key.clone(), p.line)).collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                (
+                    "api.token".to_string(),
+                    Some(line_no(&text, "token = \"short\""))
+                ),
+                (
+                    "survey.retries".to_string(),
+                    Some(line_no(&text, "retries = 9"))
+                ),
+                (
+                    "survey.trunk".to_string(),
+                    Some(line_no(&text, "trunk = \"nowhere\""))
+                ),
+            ]
+        );
+        assert!(problems
+            .iter()
+            .all(|p| p.file == Origin::File(path.clone())));
+
+        let typo = format!("{}\n[survey]\ntrunk = \"carrier\"\nretry = 3\n", shipped());
+        let (problems, _) = refused(&typo, &[]);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.reason.contains("unknown field `retry`")),
+            "{problems:?}"
+        );
+    }
+
+    /// The shipped file's commented-out [api] and [survey] examples, uncommented, load.
+    #[test]
+    fn shipped_api_and_survey_examples_load_when_uncommented() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("api.token");
+        std::fs::write(&token, "0123456789abcdef-token\n").unwrap();
+        let mut text = String::new();
+        let mut example = false;
+        for line in shipped().lines() {
+            if line == "# [api]" || line == "# [survey]" {
+                example = true;
+            } else if line.is_empty() || !line.starts_with('#') {
+                example = false;
+            }
+            let line = match line.strip_prefix("# ") {
+                Some(rest) if example => rest,
+                _ => line,
+            };
+            text.push_str(line);
+            text.push('\n');
+        }
+        let text = text.replace("/etc/hotline/api.token", &token.display().to_string());
+        let (result, _) = load_text(&text, &[]);
+        let loaded = result.unwrap_or_else(|e| panic!("{e}"));
+        let s = &loaded.settings;
+        let survey = s.survey.as_ref().expect("[survey] uncommented");
+        assert_eq!(survey.trunk.as_deref(), Some("carrier"));
+        assert_eq!((survey.retries, survey.retry_interval_secs), (2, 600));
+        let api = s.api.as_ref().expect("[api] uncommented");
+        assert!(api.listen.ip().is_loopback());
+        assert_eq!(api.token().unwrap(), "0123456789abcdef-token");
+    }
+
+    #[test]
     fn syntax_error_names_the_line() {
         let text = shipped().replacen("[rtp]", "[rtp", 1);
         let (problems, path) = refused(&text, &[]);

@@ -37,6 +37,12 @@ pub struct Settings {
     pub seats: Vec<SeatSettings>,
     #[serde(default)]
     pub trunks: Vec<TrunkSettings>,
+    /// Return-visit (回访) survey calls; none when the table is absent.
+    #[serde(default)]
+    pub survey: Option<crate::survey::SurveySettings>,
+    /// The HTTP API (survey requests); off when the table is absent.
+    #[serde(default)]
+    pub api: Option<crate::api::ApiSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -141,7 +141,39 @@ impl Settings {
         self.check_queues(&mut issues);
         issues.extend(self.ratings.validate("ratings"));
         self.check_trunks(&mut issues);
+        self.check_survey(&mut issues);
+        if let Some(api) = &self.api {
+            issues.extend(api.validate("api"));
+        }
         issues
+    }
+
+    /// `[survey]` on its own, then against the trunks: survey calls go out through a trunk
+    /// that has an outbound address, and are requested through the API.
+    fn check_survey(&self, issues: &mut Vec<Issue>) {
+        let Some(survey) = &self.survey else {
+            return;
+        };
+        issues.extend(survey.validate("survey"));
+        if let Some(name) = survey.trunk.as_deref().filter(|t| !t.trim().is_empty()) {
+            match self.trunks.iter().find(|t| t.name == name) {
+                None => issues.push(Issue::new(
+                    "survey.trunk",
+                    format!("{name:?} is not a configured trunk"),
+                )),
+                Some(trunk) if trunk.outbound.is_none() => issues.push(Issue::new(
+                    "survey.trunk",
+                    format!("trunk {name:?} has no outbound address to place calls through"),
+                )),
+                Some(_) => {}
+            }
+        }
+        if survey.enabled && self.api.is_none() {
+            issues.push(Issue::new(
+                "survey.enabled",
+                "survey calls are requested through the API: add an [api] table",
+            ));
+        }
     }
 
     fn check_log(&self, issues: &mut Vec<Issue>) {
@@ -393,6 +425,41 @@ files = ["d.toml"]
                 "dialplan.files",
             ]
         );
+    }
+
+    #[test]
+    fn survey_needs_an_outbound_trunk_and_the_api() {
+        let trunks = r#"
+[[trunks]]
+name = "inbound"
+sources = ["127.0.0.1/32"]
+[[trunks]]
+name = "carrier"
+sources = ["127.0.0.1/32"]
+outbound = "127.0.0.1:5070"
+"#;
+        let api = "[api]\ntoken = \"0123456789abcdef\"\n";
+        let ok = settings(&format!("{api}[survey]\ntrunk = \"carrier\"\n{trunks}"));
+        assert_eq!(keys(&ok), Vec::<String>::new());
+
+        let inbound_only = settings(&format!("{api}[survey]\ntrunk = \"inbound\"\n{trunks}"));
+        let issues = inbound_only.validate();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].key, "survey.trunk");
+        assert!(
+            issues[0].reason.contains("no outbound address"),
+            "{issues:?}"
+        );
+
+        let unknown = settings(&format!("[survey]\ntrunk = \"nope\"\n{trunks}"));
+        assert_eq!(keys(&unknown), ["survey.trunk", "survey.enabled"]);
+
+        // A disabled survey needs neither a trunk nor the API.
+        assert_eq!(
+            keys(&settings("[survey]\nenabled = false\n")),
+            Vec::<String>::new()
+        );
+        assert_eq!(keys(&settings("[api]\n")), ["api.token_file"]);
     }
 
     #[test]

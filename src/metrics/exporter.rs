@@ -130,6 +130,7 @@ mod tests {
         counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);
         counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
         counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);
+        counter!(SURVEY_CALLS_TOTAL, l::OUTCOME => "answered").increment(1);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub const STATE: &str = "state";
 pub const SEVERITY: &str = "severity";
 pub const UNIT: &str = "unit";
 pub const VALUE: &str = "value";
+pub const OUTCOME: &str = "outcome";
 
 /// `direction` of SIP traffic, seen from the daemon.
 pub mod sip_direction {

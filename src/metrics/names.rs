@@ -68,6 +68,7 @@ pub const HANDOFF_SECONDS: &str = "hotline_handoff_seconds";
 pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
 pub const RATINGS_TOTAL: &str = "hotline_ratings_total";
 pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
+pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
 
 // Ringing is bounded by the ring timeout, queueing aside; fine steps in the first seconds,
 // where trunk and seat problems show.
@@ -275,6 +276,11 @@ pub static ALL: &[Metric] = &[
         "Consultations of units by seats and what came of them: consult, unit_answered, \
          unit_failed, conference, transfer, unit_dropped, consult_cancelled, unit_left.",
         &[l::KIND],
+    ),
+    counter(
+        SURVEY_CALLS_TOTAL,
+        "Return-visit survey call attempts, by outcome: answered, no_answer, busy, failed.",
+        &[l::OUTCOME],
     ),
 ];
 

@@ -3,6 +3,7 @@
 
 pub mod acd;
 pub mod core;
+pub mod surveys;
 pub mod trunks;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tracing::info;
 
 use self::acd::AcdService;
 use self::core::{Core, CoreChannels, CoreSnapshot};
+use self::surveys::{NoSurveys, SurveyHandle, SurveyPlan, SurveyService};
 use crate::auth::NonceKey;
 use crate::call::board::Board;
 use crate::call::clock::{Clock, SystemClock};
@@ -54,6 +56,8 @@ pub enum StartError {
     Metrics(#[from] MetricsError),
     #[error("queues: {0}")]
     Queues(String),
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
 }
 
 fn rating_rules(
@@ -87,11 +91,17 @@ async fn publish_gauges(rtp: RtpPortPool, writer: WriterHandle, stop: Cancellati
     }
 }
 
+/// How long stopping waits for survey calls under way to report.
+const SURVEY_DRAIN: Duration = Duration::from_secs(10);
+
 /// A running daemon. Tests start several in one process; `main` starts one.
 pub struct Daemon {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
     pub metrics: SocketAddr,
+    /// The HTTP API, when `[api]` is configured.
+    pub api: Option<SocketAddr>,
+    surveys: Option<(SurveyHandle, JoinHandle<()>)>,
     drain: CancellationToken,
     transports: CancellationToken,
     core: JoinHandle<()>,
@@ -139,6 +149,19 @@ impl Daemon {
         let metrics_addr = metrics_listener
             .local_addr()
             .map_err(bind("metrics", settings.metrics.listen))?;
+        // The token is read (and the API's socket bound) before anything starts, so a bad
+        // token file stops the start-up.
+        let api_listener = match &settings.api {
+            Some(api) => {
+                let token = api.token()?;
+                let listener = TcpListener::bind(api.listen)
+                    .await
+                    .map_err(bind("API", api.listen))?;
+                let addr = listener.local_addr().map_err(bind("API", api.listen))?;
+                Some((listener, token, addr))
+            }
+            None => None,
+        };
         let metrics_handle = crate::metrics::install()?;
 
         if let Some(parent) = settings
@@ -213,10 +236,12 @@ impl Daemon {
         );
         let udp = Arc::new(udp);
         let sender = SipSender::new(udp.clone());
-        let core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
-
         let drain = CancellationToken::new();
         let transports = CancellationToken::new();
+        let surveys = SurveyPlan::from_settings(&settings)
+            .map(|plan| SurveyService::start(plan, ctx.clone(), store.clone(), drain.clone()));
+        let core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
+
         let core = tokio::spawn(core.run(
             CoreChannels {
                 inbound: inbound_rx,
@@ -238,16 +263,33 @@ impl Daemon {
                 tracing::error!(%error, "metrics endpoint failed");
             }
         }));
+        let api_addr = api_listener.as_ref().map(|(_, _, addr)| *addr);
+        if let Some((listener, token, _)) = api_listener {
+            let service: Arc<dyn crate::api::Surveys> = match &surveys {
+                Some((handle, _)) => Arc::new(handle.clone()),
+                None => Arc::new(NoSurveys),
+            };
+            let router = crate::api::router(crate::api::ApiState::new(&token, service));
+            let api_stop = transports.clone();
+            others.push(tokio::spawn(async move {
+                let stopped = async move { api_stop.cancelled().await };
+                if let Err(error) = crate::api::serve(listener, router, stopped).await {
+                    tracing::error!(%error, "API failed");
+                }
+            }));
+        }
         others.push(tokio::spawn(publish_gauges(
             rtp.clone(),
             writer.clone(),
             transports.clone(),
         )));
-        info!(sip_udp = %local.udp, sip_tcp = %local.tcp, metrics = %metrics_addr, "hotline started");
+        info!(sip_udp = %local.udp, sip_tcp = %local.tcp, metrics = %metrics_addr, api = ?api_addr, "hotline started");
         Ok(Daemon {
             sip_udp: local.udp,
             sip_tcp: local.tcp,
             metrics: metrics_addr,
+            api: api_addr,
+            surveys,
             drain,
             transports,
             core,
@@ -285,6 +327,14 @@ impl Daemon {
         &self.store
     }
 
+    /// Moves the survey scheduler's clock forward (retries fall due at once). For tests; the
+    /// rest of the daemon keeps real time. Does nothing without a survey.
+    pub async fn advance_survey_clock(&self, by: Duration) {
+        if let Some((handle, _)) = &self.surveys {
+            handle.advance(by).await;
+        }
+    }
+
     /// Waits until every record submitted so far is committed.
     pub async fn flush_records(&self) -> Result<(), StoreError> {
         self.writer.flush().await
@@ -295,6 +345,13 @@ impl Daemon {
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.drain.cancel();
         let _ = self.core.await;
+        if let Some((handle, task)) = self.surveys {
+            drop(handle);
+            // The core has ended every call, so the attempts under way report at once.
+            if tokio::time::timeout(SURVEY_DRAIN, task).await.is_err() {
+                tracing::warn!("survey service did not stop in time");
+            }
+        }
         self.acd_stop.cancel();
         let _ = self.acd_task.await;
         self.transports.cancel();

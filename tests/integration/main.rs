@@ -18,4 +18,5 @@ mod registration;
 mod report_command;
 mod seat_features;
 mod sip_basics;
+mod survey;
 mod torture;

@@ -1,0 +1,589 @@
+//! The survey service: the task that owns the return-visit [`Scheduler`]. It takes requests
+//! from the API, starts one survey call task per attempt, hands their outcomes back to the
+//! scheduler (which decides on retries) and writes what the scheduler says to keep.
+//!
+//! The scheduler runs on the service's own monotonic clock: the real one plus an offset that
+//! only [`SurveyHandle::advance`] moves, so that tests can make a ten-minute retry interval
+//! pass at once without touching the rest of the daemon.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use crate::api::{
+    BoxFuture, SurveyApiError, SurveyCreated, SurveyRequestBody, SurveyState as ApiState,
+    SurveyStatusBody, Surveys,
+};
+use crate::call::survey_task::{self, SurveyDial};
+use crate::call::task::far_future;
+use crate::call::CallContext;
+use crate::config::settings::TrunkSettings;
+use crate::ratings::{Rating, RatingMap, RatingOutcome};
+use crate::server::acd::wall_time;
+use crate::sip::ids;
+use crate::store::{
+    AttemptOutcome, Record, SqliteStore, SurveyAttempt, SurveyRecord, SurveyState as StoredState,
+};
+use crate::survey::{
+    CallOutcome, CallRules, Scheduler, SchedulerAction, SchedulerInput, SchedulerRules,
+    SurveyEvent, SurveyEventKind, SurveyRefusal, SurveyRequest, SurveyResult, SurveySettings,
+    SurveyStatus,
+};
+
+/// Commands waiting for the service.
+const COMMAND_QUEUE: usize = 256;
+/// Surveys not yet finished; beyond this the API answers 503.
+const MAX_PENDING: usize = 10_000;
+/// Finished surveys kept in memory for the API; older ones are read back from the store.
+const FINISHED_KEPT: usize = 1_000;
+
+/// Where survey calls go: the trunk's outbound address, and the number as the Request-URI's
+/// user. The one place that chooses, so that it can move to the dialplan's outbound routes.
+pub fn trunk_target(trunk: &TrunkSettings, number: &str) -> Option<(String, SocketAddr)> {
+    let addr = trunk.outbound?;
+    Some((format!("sip:{number}@{addr}"), addr))
+}
+
+/// What the service needs from the settings, checked at start-up.
+#[derive(Debug, Clone)]
+pub struct SurveyPlan {
+    pub settings: SurveySettings,
+    pub trunk: TrunkSettings,
+}
+
+impl SurveyPlan {
+    /// `None` when the survey is off, or its trunk has no outbound address (which validation
+    /// already refuses).
+    pub fn from_settings(settings: &crate::config::settings::Settings) -> Option<SurveyPlan> {
+        let survey = settings.survey.as_ref().filter(|s| s.enabled)?;
+        let name = survey.trunk.as_deref()?;
+        let trunk = settings.trunks.iter().find(|t| t.name == name)?;
+        trunk.outbound?;
+        Some(SurveyPlan {
+            settings: survey.clone(),
+            trunk: trunk.clone(),
+        })
+    }
+}
+
+enum Command {
+    Request {
+        body: SurveyRequestBody,
+        reply: oneshot::Sender<Result<SurveyCreated, SurveyApiError>>,
+    },
+    Status {
+        id: String,
+        reply: oneshot::Sender<Option<SurveyStatusBody>>,
+    },
+    Advance {
+        by: Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// How the API and tests reach the service.
+#[derive(Clone)]
+pub struct SurveyHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl SurveyHandle {
+    /// Moves the scheduler's clock forward by `by` and fires whatever fell due (retries). For
+    /// tests: the daemon's own clock never jumps.
+    pub async fn advance(&self, by: Duration) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Command::Advance { by, reply }).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl Surveys for SurveyHandle {
+    fn request(
+        &self,
+        body: SurveyRequestBody,
+    ) -> BoxFuture<'_, Result<SurveyCreated, SurveyApiError>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.tx
+                .send(Command::Request { body, reply })
+                .await
+                .map_err(|_| SurveyApiError::ShuttingDown)?;
+            answer.await.map_err(|_| SurveyApiError::ShuttingDown)?
+        })
+    }
+
+    fn status<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<SurveyStatusBody>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let id = id.to_owned();
+            self.tx.send(Command::Status { id, reply }).await.ok()?;
+            answer.await.ok()?
+        })
+    }
+}
+
+/// The API's side when the daemon has no survey: every request is refused with 503.
+pub struct NoSurveys;
+
+impl Surveys for NoSurveys {
+    fn request(
+        &self,
+        _body: SurveyRequestBody,
+    ) -> BoxFuture<'_, Result<SurveyCreated, SurveyApiError>> {
+        Box::pin(async { Err(SurveyApiError::Disabled) })
+    }
+
+    fn status<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Option<SurveyStatusBody>> {
+        Box::pin(async { None })
+    }
+}
+
+/// A survey this run of the daemon took, as the API shows it.
+struct Entry {
+    request: SurveyRequest,
+    requested_at: SystemTime,
+    attempts: u32,
+    result: Option<Rating>,
+    attitude: Option<Rating>,
+    /// How it ended, once it has.
+    finished: Option<ApiState>,
+}
+
+pub struct SurveyService {
+    plan: SurveyPlan,
+    rules: CallRules,
+    scheduler: Scheduler,
+    ctx: Arc<CallContext>,
+    store: SqliteStore,
+    entries: HashMap<String, Entry>,
+    /// Finished surveys in `entries`, oldest first.
+    finished: VecDeque<String>,
+    /// Added to the real monotonic clock (see the module's doc).
+    offset: Duration,
+    /// Attempts under way.
+    in_flight: usize,
+    /// The daemon is stopping: no new requests, no new attempts.
+    draining: bool,
+    done_tx: mpsc::Sender<(String, CallOutcome)>,
+}
+
+impl SurveyService {
+    /// Starts the service's task. It refuses new work once `drain` fires and ends when the
+    /// attempts under way have reported.
+    pub fn start(
+        plan: SurveyPlan,
+        ctx: Arc<CallContext>,
+        store: SqliteStore,
+        drain: CancellationToken,
+    ) -> (SurveyHandle, JoinHandle<()>) {
+        let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (done_tx, done_rx) = mpsc::channel(COMMAND_QUEUE);
+        let service = SurveyService {
+            scheduler: Scheduler::new(SchedulerRules::from(&plan.settings)),
+            rules: CallRules {
+                // The prompts read out 1, 2 and 3, whatever the keypad rating uses.
+                map: RatingMap::default(),
+                answer_timeout: plan.settings.answer_timeout(),
+            },
+            plan,
+            ctx,
+            store,
+            entries: HashMap::new(),
+            finished: VecDeque::new(),
+            offset: Duration::ZERO,
+            in_flight: 0,
+            draining: false,
+            done_tx,
+        };
+        let span = tracing::info_span!("surveys");
+        let task = tokio::spawn(service.run(commands, done_rx, drain).instrument(span));
+        (SurveyHandle { tx }, task)
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut done: mpsc::Receiver<(String, CallOutcome)>,
+        drain: CancellationToken,
+    ) {
+        loop {
+            let deadline = self
+                .scheduler
+                .poll_timeout()
+                .filter(|_| !self.draining)
+                .map(|at| at.checked_sub(self.offset).unwrap_or(at));
+            tokio::select! {
+                _ = drain.cancelled(), if !self.draining => {
+                    info!(in_flight = self.in_flight, "surveys: draining");
+                    self.draining = true;
+                }
+                Some(command) = commands.recv(), if !self.draining => self.on_command(command).await,
+                Some((id, outcome)) = done.recv() => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.on_outcome(&id, outcome);
+                    let now = self.now();
+                    self.scheduler.handle(now, SchedulerInput::CallEnded { id, outcome });
+                    self.pump().await;
+                }
+                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    let now = self.now();
+                    self.scheduler.handle_timeout(now);
+                    self.pump().await;
+                }
+            }
+            if self.draining && self.in_flight == 0 {
+                return;
+            }
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now() + self.offset
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Request { body, reply } => {
+                let answer = self.request(body).await;
+                let _ = reply.send(answer);
+            }
+            Command::Status { id, reply } => {
+                let status = match self.entries.get(&id) {
+                    Some(entry) => Some(self.body(entry)),
+                    None => self.stored_status(&id).await,
+                };
+                let _ = reply.send(status);
+            }
+            Command::Advance { by, reply } => {
+                self.offset += by;
+                let now = self.now();
+                self.scheduler.handle_timeout(now);
+                self.pump().await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn request(&mut self, body: SurveyRequestBody) -> Result<SurveyCreated, SurveyApiError> {
+        if let Some(open) = self
+            .entries
+            .values()
+            .find(|e| e.request.ticket == body.ticket && e.finished.is_none())
+        {
+            return Err(SurveyApiError::AlreadyRequested {
+                ticket: body.ticket,
+                id: open.request.id.clone(),
+            });
+        }
+        if self.entries.len() - self.finished.len() >= MAX_PENDING {
+            return Err(SurveyApiError::QueueFull);
+        }
+        let request = SurveyRequest {
+            id: format!("survey-{}", ids::tag()),
+            number: body.number,
+            ticket: body.ticket,
+            unit: Some(body.unit),
+        };
+        let requested_at = self.ctx.clock.now();
+        let entry = Entry {
+            request: request.clone(),
+            requested_at,
+            attempts: 0,
+            result: None,
+            attitude: None,
+            finished: None,
+        };
+        // The survey's record goes to the writer before any attempt's (which refer to it).
+        let submitted = self.scheduler.submit(self.now(), request.clone());
+        let state = match &submitted {
+            Ok(()) => StoredState::Queued,
+            Err(_) => StoredState::RefusedDnc,
+        };
+        match submitted {
+            Ok(()) => {
+                info!(survey = %request.id, ticket = %request.ticket, "survey requested");
+                self.write(survey_record(&entry, state, self.ctx.clock.now()))
+                    .await;
+                self.entries.insert(request.id.clone(), entry);
+                self.pump().await;
+                let status = match self.scheduler.status(&request.id) {
+                    Some(SurveyStatus::Dialling { .. }) => ApiState::Calling,
+                    _ => ApiState::Queued,
+                };
+                Ok(SurveyCreated {
+                    id: request.id,
+                    status,
+                })
+            }
+            Err(SurveyRefusal::DoNotCall { number }) => {
+                info!(survey = %request.id, "survey refused: number on the do-not-call list");
+                self.write(survey_record(&entry, state, self.ctx.clock.now()))
+                    .await;
+                // Its record is all that is kept: the request got no id to ask about.
+                self.scheduler.forget_finished();
+                Err(SurveyApiError::DoNotCall { number })
+            }
+            // Ids are made here and unique; a clash would be a bug, refused rather than merged.
+            Err(SurveyRefusal::Duplicate { id }) => Err(SurveyApiError::AlreadyRequested {
+                ticket: request.ticket,
+                id,
+            }),
+        }
+    }
+
+    /// Carries out what the scheduler asks: dial, and record.
+    async fn pump(&mut self) {
+        while let Some(action) = self.scheduler.poll_action() {
+            match action {
+                SchedulerAction::Dial { id, number } => self.dial(id, number),
+                SchedulerAction::Record(event) => self.record(event).await,
+            }
+        }
+    }
+
+    fn dial(&mut self, id: String, number: String) {
+        let Some(entry) = self.entries.get(&id) else {
+            return;
+        };
+        if self.draining {
+            // Reported at once, so the scheduler's books balance; nothing is dialled.
+            let _ = self.done_tx.try_send((id, CallOutcome::Failed));
+            self.in_flight += 1;
+            return;
+        }
+        let Some((request_uri, trunk_addr)) = trunk_target(&self.plan.trunk, &number) else {
+            let _ = self.done_tx.try_send((id, CallOutcome::Failed));
+            self.in_flight += 1;
+            return;
+        };
+        let settings = &self.plan.settings;
+        let dial = SurveyDial {
+            survey_id: id.clone(),
+            attempt: entry.attempts,
+            number,
+            unit: entry.request.unit.clone(),
+            request_uri,
+            trunk_addr,
+            caller_id: settings.caller_id.clone(),
+            ring_timeout: settings.ring_timeout(),
+            rules: self.rules.clone(),
+        };
+        self.in_flight += 1;
+        let ctx = self.ctx.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let outcome = survey_task::run(dial, ctx).await;
+            // The service is gone only when the daemon has stopped.
+            let _ = done.send((id, outcome)).await;
+        });
+    }
+
+    /// Keeps the answers of an answered attempt for the status the API shows.
+    fn on_outcome(&mut self, id: &str, outcome: CallOutcome) {
+        metrics::counter!(
+            crate::metrics::names::SURVEY_CALLS_TOTAL,
+            crate::metrics::labels::OUTCOME => outcome.attempt_outcome().as_str()
+        )
+        .increment(1);
+        let (Some(entry), CallOutcome::Answered(o)) = (self.entries.get_mut(id), outcome) else {
+            return;
+        };
+        entry.result = rated(o.result);
+        entry.attitude = rated(o.attitude);
+    }
+
+    async fn record(&mut self, event: SurveyEvent) {
+        let now = self.ctx.clock.now();
+        let wall = |at: Instant| {
+            let real = at.checked_sub(self.offset).unwrap_or(at);
+            wall_time(self.ctx.clock.as_ref(), real)
+        };
+        let record = match event.kind {
+            SurveyEventKind::Attempt { n } => {
+                let Some(entry) = self.entries.get_mut(&event.id) else {
+                    return;
+                };
+                entry.attempts = n;
+                info!(survey = %event.id, attempt = n, "survey attempt");
+                survey_record(entry, StoredState::Queued, now)
+            }
+            SurveyEventKind::Answered { n, dialled_at } => Record::SurveyAttempt(SurveyAttempt {
+                survey_id: event.id,
+                n,
+                at: wall(dialled_at),
+                outcome: AttemptOutcome::Answered,
+            }),
+            SurveyEventKind::Unanswered {
+                n,
+                dialled_at,
+                outcome,
+            } => Record::SurveyAttempt(SurveyAttempt {
+                survey_id: event.id,
+                n,
+                at: wall(dialled_at),
+                outcome,
+            }),
+            SurveyEventKind::Completed(result) => {
+                let (state, shown) = match result {
+                    SurveyResult::Completed => (StoredState::Completed, ApiState::Completed),
+                    SurveyResult::Declined => (StoredState::Declined, ApiState::Declined),
+                };
+                info!(survey = %event.id, state = state.as_str(), "survey finished");
+                let Some(record) = self.finish(&event.id, state, shown, now) else {
+                    return;
+                };
+                record
+            }
+            SurveyEventKind::GaveUp { attempts } => {
+                info!(survey = %event.id, attempts, "survey given up: never answered");
+                let shown = ApiState::Unreachable;
+                let Some(record) = self.finish(&event.id, StoredState::GaveUp, shown, now) else {
+                    return;
+                };
+                record
+            }
+        };
+        self.write(record).await;
+    }
+
+    /// A survey is over: its last record, and it leaves the scheduler. Only the latest
+    /// `FINISHED_KEPT` stay in memory; the store answers for older ones.
+    fn finish(
+        &mut self,
+        id: &str,
+        state: StoredState,
+        shown: ApiState,
+        now: SystemTime,
+    ) -> Option<Record> {
+        let entry = self.entries.get_mut(id)?;
+        entry.finished = Some(shown);
+        let record = survey_record(entry, state, now);
+        self.scheduler.forget_finished();
+        self.finished.push_back(id.to_owned());
+        while self.finished.len() > FINISHED_KEPT {
+            if let Some(old) = self.finished.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+        Some(record)
+    }
+
+    async fn write(&self, record: Record) {
+        if let Err(error) = self.ctx.writer.submit(record).await {
+            warn!(%error, "survey record not queued");
+        }
+    }
+
+    fn body(&self, entry: &Entry) -> SurveyStatusBody {
+        let status = match (entry.finished, self.scheduler.status(&entry.request.id)) {
+            (Some(finished), _) => finished,
+            (None, Some(SurveyStatus::Dialling { .. })) => ApiState::Calling,
+            (None, _) => ApiState::Queued,
+        };
+        SurveyStatusBody {
+            id: entry.request.id.clone(),
+            number: entry.request.number.clone(),
+            ticket: entry.request.ticket.clone(),
+            unit: entry.request.unit.clone().unwrap_or_default(),
+            status,
+            attempts: entry.attempts,
+            result: entry.result,
+            attitude: entry.attitude,
+        }
+    }
+
+    /// A survey from an earlier run of the daemon, as last recorded.
+    async fn stored_status(&self, id: &str) -> Option<SurveyStatusBody> {
+        let record = match self.store.survey(id).await {
+            Ok(record) => record?,
+            Err(error) => {
+                warn!(%error, "survey status not read");
+                return None;
+            }
+        };
+        let status = match record.status {
+            StoredState::Queued => ApiState::Queued,
+            StoredState::Completed => ApiState::Completed,
+            StoredState::Declined => ApiState::Declined,
+            StoredState::GaveUp => ApiState::Unreachable,
+            // Refused requests got no id to ask about.
+            StoredState::RefusedDnc => return None,
+        };
+        let mut body = SurveyStatusBody {
+            id: record.id,
+            number: record.number,
+            ticket: record.ticket,
+            unit: record.unit.unwrap_or_default(),
+            status,
+            attempts: record.attempts,
+            result: None,
+            attitude: None,
+        };
+        if let Ok(ratings) = self.store.ratings().await {
+            for r in ratings.iter().filter(|r| r.call_id == body.id) {
+                let value = rated(Some(r.outcome));
+                match r.kind {
+                    crate::ratings::RatingKind::SurveyResult => body.result = value,
+                    crate::ratings::RatingKind::SurveyAttitude => body.attitude = value,
+                    crate::ratings::RatingKind::Keypad => {}
+                }
+            }
+        }
+        Some(body)
+    }
+}
+
+fn rated(outcome: Option<RatingOutcome>) -> Option<Rating> {
+    match outcome {
+        Some(RatingOutcome::Rated(rating)) => Some(rating),
+        _ => None,
+    }
+}
+
+fn survey_record(entry: &Entry, status: StoredState, now: SystemTime) -> Record {
+    Record::Survey(SurveyRecord {
+        id: entry.request.id.clone(),
+        number: entry.request.number.clone(),
+        ticket: entry.request.ticket.clone(),
+        unit: entry.request.unit.clone(),
+        requested_at: entry.requested_at,
+        status,
+        attempts: entry.attempts,
+        updated_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survey_calls_go_to_the_trunks_outbound_address() {
+        let trunk = TrunkSettings {
+            name: "carrier".into(),
+            sources: vec![],
+            auth: None,
+            outbound: Some("127.0.0.1:5070".parse().unwrap()),
+        };
+        assert_eq!(
+            trunk_target(&trunk, "13800138000"),
+            Some((
+                "sip:13800138000@127.0.0.1:5070".to_string(),
+                "127.0.0.1:5070".parse().unwrap()
+            ))
+        );
+        let inbound = TrunkSettings {
+            outbound: None,
+            ..trunk
+        };
+        assert_eq!(trunk_target(&inbound, "13800138000"), None);
+    }
+}
