@@ -21,12 +21,9 @@ use crate::media::dtmf::parse_info;
 use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg, LegIndex};
 use crate::media::sdp::{self, build_offer, LocalMedia, Negotiated, SdpParams};
 use crate::media::RtpSocket;
-use crate::ratings::RatingOutcome;
 use crate::sip::build;
 use crate::sip::flow::{Flow, Transport};
-use crate::sip::ids;
 use crate::sip::message::Response;
-use crate::store::{RatingRecord, Record};
 use crate::survey::{
     Answer, CallAction, CallInput, CallOutcome, CallRules, SurveyCall, SurveySound,
 };
@@ -364,32 +361,18 @@ impl Attempt<'_> {
         hub.play(CITIZEN, play);
     }
 
-    /// Writes one answer and waits until the store has committed it.
+    /// Writes one answer and waits until the store has committed it. A survey is answered on
+    /// at most one call: its id stands for the call.
     async fn commit(&self, answer: Answer) -> bool {
-        let record = RatingRecord {
-            id: format!("rating-{}", ids::tag()),
-            // A survey is answered on at most one call: its id stands for the call.
-            call_id: self.dial.survey_id.clone(),
-            kind: answer.question.kind(),
-            at: self.io.ctx.clock.now(),
-            seat: None,
-            unit: self.dial.unit.clone(),
-            outcome: answer.outcome,
-        };
-        let value = match answer.outcome {
-            RatingOutcome::Rated(rating) => rating.as_str(),
-            RatingOutcome::NotRated(_) => "not_rated",
-        };
-        info!(question = ?answer.question, value, "survey answer");
-        let writer = &self.io.ctx.writer;
-        let kept = match writer.submit(Record::Rating(record)).await {
-            Ok(()) => writer.flush().await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = &kept {
-            warn!(%error, "survey answer not kept");
-        }
-        kept.is_ok()
+        super::rating_commit::commit_kind(
+            self.io,
+            &self.dial.survey_id,
+            answer.question.kind(),
+            None,
+            self.dial.unit.clone(),
+            answer.outcome,
+        )
+        .await
     }
 }
 
