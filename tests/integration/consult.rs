@@ -121,14 +121,38 @@ impl Scene {
     }
 
     async fn keys(&self, keys: &str) {
-        self.seat_probe
-            .send_keys(keys, LIMIT)
-            .await
-            .unwrap_or_else(|e| panic!("the seat types {keys}: {e}"));
+        if let Err(e) = self.seat_probe.send_keys(keys, LIMIT).await {
+            panic!("the seat types {keys}: {e}\n{}", self.report().await);
+        }
     }
 
-    /// The caller hangs up (after the checks): it gets its 200 and exits 0.
+    /// What each probe received and sent, and the board, for failure messages.
+    async fn report(&self) -> String {
+        let mut report = String::new();
+        for (who, probe) in [
+            ("caller", &self.caller_probe),
+            ("seat", &self.seat_probe),
+            ("unit", &self.unit_probe),
+        ] {
+            report.push_str(&format!(
+                "{who} probe {}: received {:?}; sent {:?}\n",
+                probe.addr(),
+                probe.stats().await,
+                probe.sent()
+            ));
+        }
+        report.push_str(&format!("board: {:?}", self.t.daemon.board().snapshot()));
+        report
+    }
+
+    /// The caller hangs up (after the checks): it gets its 200 and exits 0. Every probe stops
+    /// sending first: the daemon frees the call's RTP ports when the call ends, and a daemon of
+    /// another test may take one at once; packets still sent there would be the first it hears
+    /// on its new leg, and it would latch to them (the latch takes the first source).
     async fn caller_hangs_up(&mut self) {
+        for probe in [&self.caller_probe, &self.seat_probe, &self.unit_probe] {
+            probe.set_audio(None);
+        }
         let poked = poke_hangup(&mut self.caller, LIMIT).await;
         assert!(poked.is_ok(), "{poked:?}: {}", self.caller.log_so_far());
     }
