@@ -5,6 +5,7 @@ mod calendar_routes;
 mod calls;
 mod check_command;
 mod common;
+mod consult;
 mod lifecycle;
 mod metrics_scrape;
 mod peers;

@@ -13,26 +13,34 @@ mod probe;
 mod queue;
 mod rate;
 mod sipp;
+mod tone;
+mod unit;
 
 // SIPp against SIPp (and baresip): checks the peers themselves, no daemon.
 mod selftest;
+mod selftest_consult;
+mod selftest_probe;
 mod selftest_queue;
 mod selftest_rate;
 
 pub use baresip::{Baresip, BaresipOptions};
 // Some of these are only for the daemon's queue tests.
 #[allow(unused_imports)]
-pub use probe::{alaw_to_linear, ulaw_to_linear, ProbeStats, RtpProbe};
+pub use probe::{alaw_to_linear, ulaw_to_linear, ProbeStats, RtpProbe, SentStats};
 #[allow(unused_imports)]
 pub use queue::{
-    caller_queue, caller_queue_probe, feature_call, feature_keys, seat_agent, spawn_registered,
-    AnswerMode, Hangup, KeyPress, LogEvent,
+    caller_queue, caller_queue_probe, feature_call, feature_keys, poke_hangup, seat_agent,
+    seat_agent_probe, spawn_registered, AnswerMode, Hangup, KeyPress, LogEvent,
 };
 #[allow(unused_imports)]
 pub use rate::{caller_rate, caller_rate_probe, CallerKey, RATE_TAIL};
 #[allow(unused_imports)]
 pub use sipp::Check;
 pub use sipp::{Sipp, SippProcess, SippRun};
+#[allow(unused_imports)]
+pub use tone::{goertzel_level, linear_to_ulaw, Audio, ToneLevel};
+#[allow(unused_imports)]
+pub use unit::{unit_answer, UnitAnswer};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};

@@ -10,9 +10,11 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{free_udp_port, RtpProbe, Sipp, SippProcess, SippRun};
+use tokio::net::UdpSocket;
+
+use super::{free_udp_port, RtpProbe, Sipp, SippProcess, SippRun, LOOPBACK};
 
 /// How a seat types the code after dialling the access number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +123,21 @@ pub fn seat_agent(
         )
 }
 
+/// `seat_agent` for one call that it answers with `probe`'s port in its SDP
+/// and no RTP of its own (the probe sends the seat's audio and keys), then
+/// waits for the daemon's BYE.
+pub fn seat_agent_probe(daemon: SocketAddr, user: &str, password: &str, probe: &RtpProbe) -> Sipp {
+    seat_agent(
+        daemon,
+        user,
+        password,
+        1,
+        AnswerMode::Answer,
+        Hangup::OtherSide,
+    )
+    .set("probe_port", &probe.port().to_string())
+}
+
 /// Register `user` with seat_register.xml from a free port P (the REGISTER
 /// can be challenged with 401 and its digest uri is the default one), then
 /// start `agent` (from `seat_agent`) on P, and wait until it has logged in
@@ -173,6 +190,52 @@ pub fn caller_queue_probe(daemon: SocketAddr, number: &str, probe: &RtpProbe) ->
     caller_queue(daemon, number).set("probe_port", &probe.port().to_string())
 }
 
+/// caller_queue.xml with `.set("hangup", "poke")` hangs up now: once it has
+/// been answered (its log names the Call-ID), an OPTIONS in its dialog is
+/// sent to its SIP port, again each second until it logs "caller poked" or
+/// `timeout` passes. The caller then sends its BYE. (The scenario does not
+/// answer the OPTIONS: SIPp would send the answer to its call's peer.)
+pub async fn poke_hangup(caller: &mut SippProcess, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    if !caller.wait_log("caller answered", timeout).await {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the caller was not answered:\n{}", caller.log_so_far()),
+        ));
+    }
+    let call_id = caller
+        .log_so_far()
+        .lines()
+        .filter_map(LogEvent::parse)
+        .find(|e| e.who == "caller" && e.what == "answered")
+        .and_then(|e| e.call_id)
+        .ok_or_else(|| io::Error::other("no call_id= in the caller's log"))?;
+    let socket = UdpSocket::bind(SocketAddr::from((LOOPBACK, 0))).await?;
+    let port = socket.local_addr()?.port();
+    let to = caller.local_addr();
+    let options = format!(
+        "OPTIONS sip:caller@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKpoke{port}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:test@127.0.0.1:{port}>;tag=poke{port}\r\n\
+         To: <sip:caller@{to}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    while Instant::now() < deadline {
+        socket.send_to(options.as_bytes(), to).await?;
+        let wait = Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now()));
+        if caller.wait_log("caller poked", wait).await {
+            return Ok(());
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the caller did not take the poke within {timeout:?}"),
+    ))
+}
+
 /// One `<log>` line of the scenarios above: "WHO WHAT key=value ...".
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {
@@ -191,7 +254,8 @@ pub struct LogEvent {
 }
 
 impl LogEvent {
-    fn parse(line: &str) -> Option<LogEvent> {
+    /// One line as logged; None for a line without "WHO WHAT".
+    pub fn parse(line: &str) -> Option<LogEvent> {
         let mut words = line.split_whitespace();
         let who = words.next()?.to_owned();
         let what = words.next()?.to_owned();

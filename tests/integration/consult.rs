@@ -1,0 +1,515 @@
+//! Consultations against real peers: a SIPp caller queued to a SIPp seat agent, a SIPp unit on
+//! its own port (the unit's duty contact in the dialplan), and behind each an RtpProbe that
+//! sends the party's audio from the port in its SDP: the caller 440 Hz, the unit 1 kHz, the
+//! seat silence or 700 Hz. The seat's probe types the in-call codes as RFC 4733 keys; a
+//! Goertzel filter over the last second each probe received decides who hears whom.
+
+use std::time::Duration;
+
+use hotline::call::board::LineState;
+use hotline::store::{CallEventRecord, LegRecord, LegRole};
+
+use crate::common::{self, eventually, Options, TestDaemon};
+use crate::peers::{
+    caller_queue_probe, free_udp_port, poke_hangup, seat_agent_probe, spawn_registered,
+    unit_answer, Audio, RtpProbe, SippProcess, UnitAnswer,
+};
+
+/// A bound for every wait on the daemon or a peer.
+const LIMIT: Duration = Duration::from_secs(20);
+/// SIPp's own -timeout for each peer: longer than any test.
+const PEER_TIMEOUT: Duration = Duration::from_secs(90);
+const SEAT: &str = "1001";
+const UNIT: &str = "2001";
+const CALLER_HZ: f64 = 440.0;
+const UNIT_HZ: f64 = 1000.0;
+const SEAT_HZ: f64 = 700.0;
+/// Audio packets a probe waits for after a switch: 1.2 s, of which the last second is looked
+/// at, so that packets of what it heard before the switch have left the window.
+const LISTEN_PACKETS: u64 = 60;
+
+/// The parties of one consultation, each a SIPp with its probe.
+struct Scene {
+    t: TestDaemon,
+    caller: SippProcess,
+    caller_probe: RtpProbe,
+    seat: SippProcess,
+    seat_probe: RtpProbe,
+    unit: SippProcess,
+    unit_probe: RtpProbe,
+}
+
+/// A unit whose duty line is a unit_answer.xml that answers as `unit_mode`, seat 1001 logged
+/// in with a probe sending `seat_audio`, and a caller to the queue (12350) whose probe sends
+/// 440 Hz, connected to the seat.
+async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
+    let unit_port = free_udp_port().expect("a port for the unit");
+    let unit_probe = RtpProbe::sending(Audio::tone(UNIT_HZ)).expect("unit probe");
+    let unit = unit_answer(unit_mode, &unit_probe, PEER_TIMEOUT)
+        .port(unit_port)
+        .spawn()
+        .expect("start the unit");
+    // The unit, and an outbound route for 0551 numbers through a trunk that also leads to the
+    // unit's port: whatever the daemon dials, the unit's SIPp sees it.
+    let t = common::start(Options {
+        extra_config: format!(
+            "[[trunks]]\nname = \"outside\"\nsources = [\"127.0.0.2/32\"]\n\
+             outbound = \"127.0.0.1:{unit_port}\"\n"
+        ),
+        extra_routes: format!(
+            "[[outbound]]\nprefix = \"0551\"\ntrunk = \"outside\"\ncaller_id = \"055112345\"\n\n\
+             [[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    let password = format!("seat{SEAT}-secret");
+    let seat_probe = RtpProbe::sending(seat_audio).expect("seat probe");
+    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(PEER_TIMEOUT);
+    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
+        .await
+        .expect("the seat logs in");
+    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
+    let caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
+        .set("hangup", "poke")
+        .timeout(PEER_TIMEOUT)
+        .spawn()
+        .expect("start the caller");
+    // The welcome (about 6 s), then the queue offers the seat.
+    assert!(
+        seat.wait_log("agent answered", LIMIT + LIMIT).await,
+        "{}",
+        seat.log_so_far()
+    );
+    let scene = Scene {
+        t,
+        caller,
+        caller_probe,
+        seat,
+        seat_probe,
+        unit,
+        unit_probe,
+    };
+    scene.line(LineState::Connected).await;
+    scene
+}
+
+impl Scene {
+    /// Waits until the board shows the call in `state`.
+    async fn line(&self, state: LineState) {
+        let board = self.t.daemon.board();
+        let reached = eventually(LIMIT, || async {
+            board.snapshot().iter().any(|l| l.state == state)
+        })
+        .await;
+        assert!(
+            reached,
+            "the line never reached {state:?}: {:?}",
+            board.snapshot()
+        );
+    }
+
+    /// The daemon's id of the call in progress.
+    fn call_id(&self) -> String {
+        let lines = self.t.daemon.board().snapshot();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        lines[0].id.clone()
+    }
+
+    async fn keys(&self, keys: &str) {
+        if let Err(e) = self.seat_probe.send_keys(keys, LIMIT).await {
+            panic!("the seat types {keys}: {e}\n{}", self.report().await);
+        }
+    }
+
+    /// What each probe received and sent, and the board, for failure messages.
+    async fn report(&self) -> String {
+        let mut report = String::new();
+        for (who, probe) in [
+            ("caller", &self.caller_probe),
+            ("seat", &self.seat_probe),
+            ("unit", &self.unit_probe),
+        ] {
+            report.push_str(&format!(
+                "{who} probe {}: received {:?}; sent {:?}\n",
+                probe.addr(),
+                probe.stats().await,
+                probe.sent()
+            ));
+        }
+        report.push_str(&format!("board: {:?}", self.t.daemon.board().snapshot()));
+        report
+    }
+
+    /// The caller hangs up (after the checks): it gets its 200 and exits 0. Every probe stops
+    /// sending first: the daemon frees the call's RTP ports when the call ends, and a daemon of
+    /// another test may take one at once; packets still sent there would be the first it hears
+    /// on its new leg, and it would latch to them (the latch takes the first source).
+    async fn caller_hangs_up(&mut self) {
+        for probe in [&self.caller_probe, &self.seat_probe, &self.unit_probe] {
+            probe.set_audio(None);
+        }
+        let poked = poke_hangup(&mut self.caller, LIMIT).await;
+        assert!(poked.is_ok(), "{poked:?}: {}", self.caller.log_so_far());
+    }
+}
+
+async fn events(t: &TestDaemon, call_id: &str) -> Vec<CallEventRecord> {
+    t.daemon.flush_records().await.expect("flush");
+    t.daemon
+        .store()
+        .call_events(call_id)
+        .await
+        .expect("call events")
+}
+
+/// The legs of the finished call, once its record is written.
+async fn legs(t: &TestDaemon, call_id: &str) -> Vec<LegRecord> {
+    let store = t.daemon.store();
+    let written = eventually(LIMIT, || async {
+        t.daemon.flush_records().await.is_ok()
+            && store
+                .calls()
+                .await
+                .is_ok_and(|calls| calls.iter().any(|c| c.id == call_id))
+    })
+    .await;
+    assert!(written, "no record of call {call_id}");
+    store.legs(call_id).await.expect("legs")
+}
+
+/// Forgets what `probes` received and waits until each has `LISTEN_PACKETS` of fresh audio.
+async fn listen(probes: &[(&str, &RtpProbe)]) {
+    for (_, probe) in probes {
+        probe.reset().await;
+    }
+    for (who, probe) in probes {
+        let stats = probe.wait_for_audio(LISTEN_PACKETS, LIMIT).await;
+        assert!(
+            stats.audio_packets >= LISTEN_PACKETS,
+            "the {who} hears too little: {stats:?}"
+        );
+    }
+}
+
+/// `who` hears every tone of `yes` and none of `no`.
+async fn hears(who: &str, probe: &RtpProbe, yes: &[f64], no: &[f64]) {
+    for &hz in yes {
+        let tone = probe.tone(hz).await;
+        assert!(tone.heard(), "the {who} does not hear {hz} Hz: {tone:?}");
+    }
+    for &hz in no {
+        let tone = probe.tone(hz).await;
+        assert!(!tone.heard(), "the {who} hears {hz} Hz: {tone:?}");
+    }
+}
+
+fn kinds(events: &[CallEventRecord]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+fn roles(legs: &[LegRecord]) -> Vec<&'static str> {
+    let mut roles: Vec<&str> = legs.iter().map(|l| l.role.as_str()).collect();
+    roles.sort();
+    roles
+}
+
+fn leg(legs: &[LegRecord], role: LegRole) -> &LegRecord {
+    legs.iter()
+        .find(|l| l.role == role)
+        .unwrap_or_else(|| panic!("no {role:?} leg: {legs:?}"))
+}
+
+/// Consult (the caller holds, seat and unit talk), three-way (each hears the other two, not
+/// itself), transfer (the seat gets BYE, caller and unit go on), then the caller hangs up and
+/// the unit gets BYE; the store holds every step and every leg.
+#[tokio::test]
+async fn consult_three_way_and_transfer_leave_the_caller_with_the_unit() {
+    let mut s = scene(UnitAnswer::Answer, Audio::Silence).await;
+    let call_id = s.call_id();
+
+    s.keys(&format!("*1{UNIT}#")).await;
+    assert!(
+        s.unit.wait_log("unit answered", LIMIT).await,
+        "{}",
+        s.unit.log_so_far()
+    );
+    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
+    let held = s.caller_probe.stats().await;
+    assert!(held.rms > 300.0, "the caller holds in silence: {held:?}");
+    hears("caller", &s.caller_probe, &[], &[UNIT_HZ]).await;
+    hears("seat", &s.seat_probe, &[UNIT_HZ], &[CALLER_HZ]).await;
+
+    s.keys("*3").await;
+    s.line(LineState::ThreeWay).await;
+    listen(&[
+        ("caller", &s.caller_probe),
+        ("seat", &s.seat_probe),
+        ("unit", &s.unit_probe),
+    ])
+    .await;
+    hears("seat", &s.seat_probe, &[CALLER_HZ, UNIT_HZ], &[]).await;
+    hears("caller", &s.caller_probe, &[UNIT_HZ], &[CALLER_HZ]).await;
+    hears("unit", &s.unit_probe, &[CALLER_HZ], &[UNIT_HZ]).await;
+    // The seat's keys went to the daemon only.
+    for (who, probe) in [("caller", &s.caller_probe), ("unit", &s.unit_probe)] {
+        let keys = probe.stats().await.keys();
+        assert_eq!(keys, "", "the {who} got the seat's keys");
+    }
+
+    s.keys("*2").await;
+    assert!(
+        s.seat.wait_log("agent ended", LIMIT).await,
+        "the seat got no BYE: {}",
+        s.seat.log_so_far()
+    );
+    s.line(LineState::WithUnit).await;
+    listen(&[("caller", &s.caller_probe), ("unit", &s.unit_probe)]).await;
+    hears("caller", &s.caller_probe, &[UNIT_HZ], &[CALLER_HZ]).await;
+    hears("unit", &s.unit_probe, &[CALLER_HZ], &[UNIT_HZ]).await;
+
+    s.caller_hangs_up().await;
+    let Scene {
+        t,
+        caller,
+        seat,
+        unit,
+        ..
+    } = s;
+    let caller = caller.wait().await.expect("caller ends");
+    let seat = seat.wait().await.expect("seat ends");
+    let unit = unit.wait().await.expect("unit ends");
+    assert!(caller.success(), "{caller}");
+    assert!(seat.success(), "{seat}");
+    assert!(unit.success(), "{unit}");
+    assert_eq!(
+        unit.unit_events(),
+        ["offered", "answered", "bye_from_daemon"],
+        "{unit}"
+    );
+    // The daemon rang the unit with the caller's number.
+    assert!(
+        unit.log.contains("from=13800000000"),
+        "{}",
+        unit.log.trim_end()
+    );
+
+    let events = events(&t, &call_id).await;
+    assert_eq!(
+        kinds(&events),
+        ["consult", "unit_answered", "conference", "transfer"],
+        "{events:?}"
+    );
+    assert_eq!(events[0].detail.as_deref(), Some(UNIT));
+    let legs = legs(&t, &call_id).await;
+    assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
+    assert_eq!(leg(&legs, LegRole::Seat).ended_how, "bye_by_us", "{legs:?}");
+    assert_eq!(
+        leg(&legs, LegRole::Caller).ended_how,
+        "bye_by_them",
+        "{legs:?}"
+    );
+    let unit_leg = leg(&legs, LegRole::Unit);
+    assert!(unit_leg.answered_at.is_some(), "{unit_leg:?}");
+    assert_eq!(unit_leg.ended_how, "bye_by_us", "{unit_leg:?}");
+    assert!(
+        leg(&legs, LegRole::Seat).ended_at <= unit_leg.ended_at,
+        "the seat left first: {legs:?}"
+    );
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// `*4` in a three-way call: the unit gets BYE, caller and seat hear each other again.
+#[tokio::test]
+async fn dropping_the_unit_returns_to_caller_and_seat() {
+    let mut s = scene(UnitAnswer::Answer, Audio::tone(SEAT_HZ)).await;
+    let call_id = s.call_id();
+    s.keys(&format!("*1{UNIT}#")).await;
+    assert!(
+        s.unit.wait_log("unit answered", LIMIT).await,
+        "{}",
+        s.unit.log_so_far()
+    );
+    s.keys("*3").await;
+    s.line(LineState::ThreeWay).await;
+    listen(&[("caller", &s.caller_probe), ("unit", &s.unit_probe)]).await;
+    hears("caller", &s.caller_probe, &[SEAT_HZ, UNIT_HZ], &[CALLER_HZ]).await;
+    hears("unit", &s.unit_probe, &[CALLER_HZ, SEAT_HZ], &[UNIT_HZ]).await;
+
+    s.keys("*4").await;
+    assert!(
+        s.unit.wait_log("unit bye_from_daemon", LIMIT).await,
+        "the unit got no BYE: {}",
+        s.unit.log_so_far()
+    );
+    s.line(LineState::Connected).await;
+    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
+    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
+    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+
+    s.caller_hangs_up().await;
+    let Scene {
+        t,
+        caller,
+        seat,
+        unit,
+        ..
+    } = s;
+    let caller = caller.wait().await.expect("caller ends");
+    let seat = seat.wait().await.expect("seat ends");
+    let unit = unit.wait().await.expect("unit ends");
+    assert!(caller.success(), "{caller}");
+    assert!(seat.success(), "{seat}");
+    assert!(unit.success(), "{unit}");
+    let events = events(&t, &call_id).await;
+    assert_eq!(
+        kinds(&events),
+        ["consult", "unit_answered", "conference", "unit_dropped"],
+        "{events:?}"
+    );
+    let legs = legs(&t, &call_id).await;
+    assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
+    assert_eq!(leg(&legs, LegRole::Unit).ended_how, "bye_by_us", "{legs:?}");
+    // The caller hung up on the seat, after the unit had left.
+    assert_eq!(leg(&legs, LegRole::Seat).ended_how, "bye_by_us", "{legs:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// `*0` while the unit rings: the unit gets CANCEL, caller and seat hear each other again.
+#[tokio::test]
+async fn cancelling_a_ringing_unit_returns_to_caller_and_seat() {
+    let mut s = scene(UnitAnswer::NoAnswer, Audio::tone(SEAT_HZ)).await;
+    let call_id = s.call_id();
+    s.keys(&format!("*1{UNIT}#")).await;
+    assert!(
+        s.unit.wait_log("unit offered", LIMIT).await,
+        "{}",
+        s.unit.log_so_far()
+    );
+    s.line(LineState::Consulting).await;
+    listen(&[("caller", &s.caller_probe)]).await;
+    hears("caller (on hold)", &s.caller_probe, &[], &[SEAT_HZ]).await;
+
+    s.keys("*0").await;
+    assert!(
+        s.unit.wait_log("unit cancelled", LIMIT).await,
+        "the unit got no CANCEL: {}",
+        s.unit.log_so_far()
+    );
+    s.line(LineState::Connected).await;
+    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
+    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
+    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+
+    s.caller_hangs_up().await;
+    let Scene {
+        t,
+        caller,
+        seat,
+        unit,
+        unit_probe,
+        ..
+    } = s;
+    let caller = caller.wait().await.expect("caller ends");
+    let seat = seat.wait().await.expect("seat ends");
+    let unit = unit.wait().await.expect("unit ends");
+    assert!(caller.success(), "{caller}");
+    assert!(seat.success(), "{seat}");
+    assert!(unit.success(), "{unit}");
+    assert_eq!(unit.unit_events(), ["offered", "cancelled"], "{unit}");
+    assert_eq!(
+        unit_probe.stats().await.packets,
+        0,
+        "a ringing unit gets no RTP"
+    );
+    let events = events(&t, &call_id).await;
+    assert_eq!(
+        kinds(&events),
+        ["consult", "consult_cancelled"],
+        "{events:?}"
+    );
+    let legs = legs(&t, &call_id).await;
+    assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
+    let unit_leg = leg(&legs, LegRole::Unit);
+    assert_eq!(unit_leg.ended_how, "cancelled", "{unit_leg:?}");
+    assert_eq!(unit_leg.answered_at, None, "{unit_leg:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// A number no outbound route allows (only 0551 numbers are) is never dialled: nothing reaches
+/// the unit's port, where the one route and the unit lead, the refusal is recorded as
+/// unit_failed 403, and caller and seat talk on. A 0551 number then does go out, to that port.
+#[tokio::test]
+async fn a_number_no_route_allows_is_refused_and_caller_and_seat_talk_on() {
+    let mut s = scene(UnitAnswer::Answer, Audio::tone(SEAT_HZ)).await;
+    let call_id = s.call_id();
+    s.keys("*1013800000000#").await;
+    let refused = eventually(LIMIT, || async {
+        events(&s.t, &call_id)
+            .await
+            .iter()
+            .any(|e| e.kind == "unit_failed")
+    })
+    .await;
+    let recorded = events(&s.t, &call_id).await;
+    assert!(refused, "no unit_failed: {recorded:?}");
+    assert_eq!(kinds(&recorded), ["consult", "unit_failed"], "{recorded:?}");
+    assert_eq!(recorded[0].detail.as_deref(), Some("013800000000"));
+    assert_eq!(recorded[1].detail.as_deref(), Some("403"), "{recorded:?}");
+    s.line(LineState::Connected).await;
+    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
+    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
+    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+
+    // Nothing was rung: the unit's SIPp still waits for its first INVITE.
+    assert!(s.unit.log_so_far().is_empty(), "{}", s.unit.log_so_far());
+
+    // A number the route allows goes out through it (to the same port), so the refusal above
+    // was the route's: the unit's SIPp takes the call, and *0 hangs it up again.
+    s.keys("*105516234#").await;
+    assert!(
+        s.unit.wait_log("unit answered", LIMIT).await,
+        "{}",
+        s.unit.log_so_far()
+    );
+    s.keys("*0").await;
+    s.caller_hangs_up().await;
+    let Scene {
+        t,
+        caller,
+        seat,
+        unit,
+        ..
+    } = s;
+    let caller = caller.wait().await.expect("caller ends");
+    let seat = seat.wait().await.expect("seat ends");
+    let unit = unit.wait().await.expect("unit ends");
+    assert!(caller.success(), "{caller}");
+    assert!(seat.success(), "{seat}");
+    assert!(unit.success(), "{unit}");
+    assert!(unit.log.contains("ruri=sip:05516234@127.0.0.1:"), "{unit}");
+    assert!(
+        unit.log.contains("from=055112345"),
+        "the route's caller ID: {unit}"
+    );
+    let events = events(&t, &call_id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "consult",
+            "unit_failed",
+            "consult",
+            "unit_answered",
+            "consult_cancelled"
+        ],
+        "{events:?}"
+    );
+    let legs = legs(&t, &call_id).await;
+    // One unit leg: the refused number never had one.
+    assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
