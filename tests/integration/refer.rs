@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use crate::common::{self, eventually, Options, TestDaemon};
-use crate::peers::{caller_queue, seat_agent, spawn_registered, AnswerMode, Hangup, SippProcess};
+use crate::peers::{
+    caller_queue, caller_queue_probe, free_udp_port, poke_hangup, seat_agent, spawn_registered,
+    unit_answer, AnswerMode, Audio, Hangup, RtpProbe, SippProcess, UnitAnswer,
+};
 
 const LOGIN: Duration = Duration::from_secs(20);
 
@@ -12,6 +15,17 @@ fn no_ratings() -> Options {
     Options {
         extra_config: "[ratings]\nenabled = false\n".to_string(),
         ..Options::default()
+    }
+}
+
+/// No ratings, and unit 2001 whose duty line is `sip:duty@127.0.0.1:<unit_port>`.
+fn with_unit(unit_port: u16) -> Options {
+    Options {
+        extra_routes: format!(
+            "[[units]]\nid = \"2001\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+        ),
+        ..no_ratings()
     }
 }
 
@@ -83,8 +97,9 @@ async fn a_refer_to_a_number_the_dialplan_does_not_allow_is_refused() {
     assert!(
         seat.wait_log("refer refused", Duration::from_secs(30))
             .await,
-        "the seat's REFER was not refused:\n{}",
-        seat.log_so_far()
+        "the seat's REFER was not refused:\n{}\n{}",
+        seat.log_so_far(),
+        seat.messages_so_far()
     );
     let logged = eventually(Duration::from_secs(10), || async {
         call_events(&t, "13900000041")
@@ -110,6 +125,80 @@ async fn a_refer_to_a_number_the_dialplan_does_not_allow_is_refused() {
     assert!(
         metrics.contains("hotline_security_events_total{kind=\"refer_refused\"}"),
         "no security event in the metrics"
+    );
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_blind_refer_hands_the_caller_to_the_unit_and_reports_progress() {
+    let limit = Duration::from_secs(20);
+    let unit_port = free_udp_port().expect("a port for the unit");
+    let unit_probe = RtpProbe::sending(Audio::tone(1000.0)).expect("unit probe");
+    let mut unit = unit_answer(UnitAnswer::Answer, &unit_probe, Duration::from_secs(60))
+        .port(unit_port)
+        .spawn()
+        .expect("unit");
+    let t = common::start(with_unit(unit_port)).await;
+    let mut seat = referring_seat(&t, "2001", "accepted").await;
+    let caller_probe = RtpProbe::sending(Audio::tone(440.0)).expect("caller probe");
+    let mut caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
+        .set("caller", "13900000042")
+        .set("hangup", "poke")
+        .timeout(Duration::from_secs(60))
+        .spawn()
+        .expect("caller");
+    assert!(
+        seat.wait_log("refer accepted", limit + limit).await,
+        "no 202:\n{}",
+        seat.log_so_far()
+    );
+    assert!(
+        unit.wait_log("unit answered", limit).await,
+        "the unit was not called:\n{}",
+        unit.log_so_far()
+    );
+    // NOTIFY 100 then 200, then the daemon hangs up the seat.
+    assert!(
+        seat.wait_log("agent ended", limit).await,
+        "the seat was not released:\n{}",
+        seat.log_so_far()
+    );
+    let log = seat.log_so_far();
+    let trying = log.find("frag=SIP/2.0 100");
+    let ok = log.find("frag=SIP/2.0 200");
+    assert!(
+        matches!((trying, ok), (Some(a), Some(b)) if a < b),
+        "NOTIFYs out of order or missing:\n{log}"
+    );
+    // Caller and unit hear each other.
+    caller_probe.reset().await;
+    unit_probe.reset().await;
+    caller_probe.wait_for_audio(60, limit).await;
+    unit_probe.wait_for_audio(60, limit).await;
+    let heard = caller_probe.tone(1000.0).await;
+    assert!(
+        heard.heard(),
+        "the caller does not hear the unit: {heard:?}"
+    );
+    let heard = unit_probe.tone(440.0).await;
+    assert!(
+        heard.heard(),
+        "the unit does not hear the caller: {heard:?}"
+    );
+    let events = call_events(&t, "13900000042").await;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["blind_transfer", "transfer"], "{events:?}");
+
+    for probe in [&caller_probe, &unit_probe] {
+        probe.set_audio(None);
+    }
+    poke_hangup(&mut caller, limit)
+        .await
+        .expect("caller hangs up");
+    assert!(
+        unit.wait_log("unit bye_from_daemon", limit).await,
+        "the unit was not hung up:\n{}",
+        unit.log_so_far()
     );
     t.daemon.shutdown().await.expect("shutdown");
 }

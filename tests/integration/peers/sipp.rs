@@ -324,6 +324,16 @@ impl SippProcess {
         fs::read_to_string(self.dir.path().join("logs.log")).unwrap_or_default()
     }
 
+    /// The SIP messages (-trace_msg) and errors (-trace_err) so far, for failure reports.
+    pub fn messages_so_far(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!(
+            "--- messages\n{}\n--- errors\n{}",
+            read("messages.log"),
+            read("errors.log")
+        )
+    }
+
     /// Wait until a `<log>` line contains `needle`, SIPp exits, or `timeout`
     /// passes; true if the line came.
     pub async fn wait_log(&mut self, needle: &str, timeout: Duration) -> bool {
