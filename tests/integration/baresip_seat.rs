@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use hotline::call::board::LineState;
 use hotline::store::Disposition;
 
 use hotline::config::{load_with, LoadOptions};
@@ -18,8 +19,12 @@ const LIMIT: Duration = Duration::from_secs(40);
 /// implemented", ENOSYS), even when an MD5 one is there too; `["MD5", "SHA-256"]` is not
 /// enough for it.
 async fn start_md5_only() -> TestDaemon {
+    start_md5_only_with(&Options::default()).await
+}
+
+async fn start_md5_only_with(options: &Options) -> TestDaemon {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (config, dialplan) = common::config_text(dir.path(), &Options::default());
+    let (config, dialplan) = common::config_text(dir.path(), options);
     let both = "digest_algorithms = [\"MD5\", \"SHA-256\"]";
     assert!(config.contains(both), "common config changed:\n{config}");
     let config = config.replace(both, "digest_algorithms = [\"MD5\"]");
@@ -115,5 +120,154 @@ async fn baresip_seat_answers_a_ring_all_call_with_rtp_both_ways() {
 
     let output = seat.stop().await.expect("stop baresip");
     assert!(output.contains("Call established"), "{output}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// baresip as the seat of a warm transfer, by its keypad: it logs in with *71, takes a queued
+/// caller, types *1<unit># (the caller holds, the unit's duty line answers, seat and unit
+/// talk), then *2: baresip is hung up and caller and unit talk on.
+#[tokio::test]
+async fn baresip_seat_makes_a_warm_transfer_by_keypad() {
+    use crate::peers::{
+        caller_queue_probe, free_udp_port, poke_hangup, unit_answer, Audio, BaresipOptions,
+        RtpProbe, UnitAnswer,
+    };
+    let limit = Duration::from_secs(20);
+    let unit_port = free_udp_port().expect("a port for the unit");
+    let unit_probe = RtpProbe::sending(Audio::tone(1000.0)).expect("unit probe");
+    let mut unit = unit_answer(UnitAnswer::Answer, &unit_probe, Duration::from_secs(90))
+        .port(unit_port)
+        .spawn()
+        .expect("unit");
+    let t = start_md5_only_with(&Options {
+        extra_config: "[ratings]\nenabled = false\n".to_string(),
+        extra_routes: format!(
+            "[[units]]\nid = \"2001\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    let console = free_udp_port().expect("a console port");
+    let seat = Baresip::start_with(
+        t.daemon.sip_udp,
+        "1002",
+        "seat1002-secret",
+        &BaresipOptions {
+            console_port: Some(console),
+            ..BaresipOptions::default()
+        },
+    )
+    .expect("start baresip");
+    assert!(
+        seat.wait_registered(limit).await,
+        "baresip did not register:\n{}",
+        seat.output()
+    );
+    seat.press("/dial *71\n", Duration::from_millis(20))
+        .await
+        .expect("dial *71");
+    let logged_in = eventually(limit, || async {
+        t.daemon.flush_records().await.is_ok()
+            && t.daemon
+                .store()
+                .seat_events()
+                .await
+                .is_ok_and(|e| e.iter().any(|e| e.seat == "1002" && e.to == "available"))
+    })
+    .await;
+    assert!(logged_in, "baresip did not log in:\n{}", seat.output());
+
+    let caller_probe = RtpProbe::sending(Audio::tone(440.0)).expect("caller probe");
+    let mut caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
+        .set("caller", "13900000051")
+        .set("hangup", "poke")
+        .timeout(Duration::from_secs(90))
+        .spawn()
+        .expect("caller");
+    let connected = eventually(limit + limit, || async {
+        t.daemon
+            .board()
+            .snapshot()
+            .iter()
+            .any(|l| l.seat.as_deref() == Some("1002") && l.state == LineState::Connected)
+    })
+    .await;
+    assert!(
+        connected,
+        "baresip never took the call: {:?}\n{}",
+        t.daemon.board().snapshot(),
+        seat.output()
+    );
+    // A moment for baresip's audio to start before it types.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    seat.press("*12001#", Duration::from_millis(300))
+        .await
+        .expect("keys");
+    assert!(
+        unit.wait_log("unit answered", limit).await,
+        "the unit was not consulted:\n{}\n--- baresip\n{}",
+        unit.log_so_far(),
+        seat.output()
+    );
+    seat.press("*2", Duration::from_millis(300))
+        .await
+        .expect("keys");
+    let transferred = eventually(limit, || async {
+        t.daemon
+            .board()
+            .snapshot()
+            .iter()
+            .any(|l| l.state == LineState::WithUnit)
+    })
+    .await;
+    assert!(
+        transferred,
+        "no transfer: {:?}\n--- baresip\n{}",
+        t.daemon.board().snapshot(),
+        seat.output()
+    );
+    // Caller and unit hear each other; baresip is gone.
+    caller_probe.reset().await;
+    caller_probe.wait_for_audio(60, limit).await;
+    let heard = caller_probe.tone(1000.0).await;
+    assert!(
+        heard.heard(),
+        "the caller does not hear the unit: {heard:?}"
+    );
+    assert!(
+        seat.wait_for_output("closed", limit).await,
+        "baresip's call was not ended:\n{}",
+        seat.output()
+    );
+    for probe in [&caller_probe, &unit_probe] {
+        probe.set_audio(None);
+    }
+    poke_hangup(&mut caller, limit)
+        .await
+        .expect("caller hangs up");
+    assert!(
+        unit.wait_log("unit bye_from_daemon", limit).await,
+        "{}",
+        unit.log_so_far()
+    );
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let call = calls
+        .iter()
+        .find(|c| c.caller == "13900000051")
+        .expect("the call's record");
+    let events = t
+        .daemon
+        .store()
+        .call_events(&call.id)
+        .await
+        .expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["consult", "unit_answered", "transfer"],
+        "{events:?}"
+    );
     t.daemon.shutdown().await.expect("shutdown");
 }

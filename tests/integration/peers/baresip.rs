@@ -29,6 +29,9 @@ pub struct BaresipOptions {
     /// baresip quits by itself after this long (`-t`), should the test
     /// process die without dropping the handle.
     pub lifetime: Duration,
+    /// A UDP port on 127.0.0.1 for baresip's `cons` module: each byte sent
+    /// there is a key pressed on the phone (`Baresip::press`).
+    pub console_port: Option<u16>,
 }
 
 impl Default for BaresipOptions {
@@ -37,6 +40,7 @@ impl Default for BaresipOptions {
             sip_port: 0,
             rtp_ports: "10000-30000".to_owned(),
             lifetime: Duration::from_secs(300),
+            console_port: None,
         }
     }
 }
@@ -47,6 +51,7 @@ pub struct Baresip {
     child: Child,
     output: Arc<Mutex<String>>,
     dir: TempDir,
+    console: Option<u16>,
 }
 
 impl Baresip {
@@ -65,9 +70,14 @@ impl Baresip {
         let dir = tempfile::Builder::new()
             .prefix("hotline-baresip-")
             .tempdir()?;
-        let config = fs::read_to_string(baresip_dir().join("config.template"))?
+        let mut config = fs::read_to_string(baresip_dir().join("config.template"))?
             .replace("@SIP_PORT@", &options.sip_port.to_string())
             .replace("@RTP_PORTS@", &options.rtp_ports);
+        if let Some(port) = options.console_port {
+            config.push_str(&format!(
+                "module\t\t\tcons.so\ncons_listen\t\t127.0.0.1:{port}\n"
+            ));
+        }
         let accounts = fs::read_to_string(baresip_dir().join("accounts.template"))?
             .replace("@USER@", user)
             .replace("@PASSWORD@", password)
@@ -109,7 +119,28 @@ impl Baresip {
             let output = Arc::clone(&output);
             thread::spawn(move || copy_into(pipe, &output));
         }
-        Ok(Baresip { child, output, dir })
+        Ok(Baresip {
+            child,
+            output,
+            dir,
+            console: options.console_port,
+        })
+    }
+
+    /// Presses `keys` on the phone, one at a time, `gap` apart, through the
+    /// `cons` module (the phone must have been started with a console port).
+    /// In a call, 0-9 * # are sent as key events (RFC 4733); a line that
+    /// starts with `/` is a command, e.g. "/dial *71\n".
+    pub async fn press(&self, keys: &str, gap: Duration) -> io::Result<()> {
+        let port = self
+            .console
+            .ok_or_else(|| io::Error::other("baresip started without a console port"))?;
+        let socket = tokio::net::UdpSocket::bind((super::LOOPBACK, 0)).await?;
+        for key in keys.bytes() {
+            socket.send_to(&[key], (super::LOOPBACK, port)).await?;
+            tokio::time::sleep(gap).await;
+        }
+        Ok(())
     }
 
     /// Everything baresip printed so far (stdout and stderr, interleaved).
