@@ -513,3 +513,103 @@ async fn a_number_no_route_allows_is_refused_and_caller_and_seat_talk_on() {
     assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// After a transfer the unit hangs up first: the caller is asked for a rating, and the rating
+/// names the seat that served and the unit it was handed to.
+#[tokio::test]
+async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
+    use hotline::ratings::{Rating, RatingOutcome};
+    let unit_port = free_udp_port().expect("a port for the unit");
+    let unit_probe = RtpProbe::sending(Audio::tone(UNIT_HZ)).expect("unit probe");
+    let mut unit = unit_answer(UnitAnswer::Answer, &unit_probe, PEER_TIMEOUT)
+        .set("hangup_ms", "6000")
+        .port(unit_port)
+        .spawn()
+        .expect("start the unit");
+    let t = common::start(Options {
+        extra_routes: format!(
+            "[[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    let password = format!("seat{SEAT}-secret");
+    let seat_probe = RtpProbe::sending(Audio::Silence).expect("seat probe");
+    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(PEER_TIMEOUT);
+    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
+        .await
+        .expect("the seat logs in");
+    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
+    let caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
+        .set("caller", "13900000061")
+        .set("hangup", "daemon")
+        .timeout(PEER_TIMEOUT)
+        .spawn()
+        .expect("start the caller");
+    assert!(
+        seat.wait_log("agent answered", LIMIT + LIMIT).await,
+        "{}",
+        seat.log_so_far()
+    );
+    let board = t.daemon.board();
+    let in_state = |state: LineState| {
+        let board = board.clone();
+        async move {
+            eventually(LIMIT, || async {
+                board.snapshot().iter().any(|l| l.state == state)
+            })
+            .await
+        }
+    };
+    assert!(in_state(LineState::Connected).await);
+    seat_probe
+        .send_keys(&format!("*1{UNIT}#"), LIMIT)
+        .await
+        .expect("consult");
+    assert!(
+        unit.wait_log("unit answered", LIMIT).await,
+        "{}",
+        unit.log_so_far()
+    );
+    seat_probe.send_keys("*2", LIMIT).await.expect("transfer");
+    assert!(
+        in_state(LineState::WithUnit).await,
+        "{:?}",
+        board.snapshot()
+    );
+    // The unit hangs up (hangup_ms after its answer): the caller hears the question.
+    assert!(
+        in_state(LineState::Rating).await,
+        "no rating question: {:?}\n{}",
+        board.snapshot(),
+        unit.log_so_far()
+    );
+    unit_probe.set_audio(None);
+    seat_probe.set_audio(None);
+    // Let the question start, then press 1.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    caller_probe.send_keys("1", LIMIT).await.expect("rate");
+    caller_probe.set_audio(None);
+    let run = caller.wait().await.expect("caller ends");
+    assert!(run.success(), "{run}");
+    t.daemon.flush_records().await.expect("flush");
+    let ratings = t.daemon.store().ratings().await.expect("ratings");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let call = calls
+        .iter()
+        .find(|c| c.caller == "13900000061")
+        .expect("the call's record");
+    let rating = ratings
+        .iter()
+        .find(|r| r.call_id == call.id)
+        .expect("a rating");
+    assert_eq!(rating.outcome, RatingOutcome::Rated(Rating::Satisfied));
+    assert_eq!(rating.seat.as_deref(), Some(SEAT));
+    assert_eq!(rating.unit.as_deref(), Some(UNIT));
+    assert_eq!(call.ended_by.as_deref(), Some("unit"));
+    t.daemon.shutdown().await.expect("shutdown");
+}
