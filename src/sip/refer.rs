@@ -1,10 +1,10 @@
 //! Call transfer by the phone's own buttons: the Refer-To header (RFC 3515 §2.1), the Replaces
-//! header of attended transfer (RFC 3891, RFC 5589), the policy that says which numbers a
-//! transfer may reach, and the `message/sipfrag` bodies of the NOTIFYs that report progress.
+//! header of attended transfer (RFC 3891, RFC 5589), and the `message/sipfrag` bodies of the
+//! NOTIFYs that report progress.
 //!
 //! Pure functions only. The daemon must never be a path to toll fraud: a REFER is routed by the
-//! *number* `target_number` returns, through the dialplan, never by the host of the URI the phone
-//! wrote, and anything `TransferPolicy::check` refuses gets 403 and a security event. Other URI
+//! *number* `target_number` returns, through the dialplan (`call::dial`), never by the host of the
+//! URI the phone wrote, and anything the dialplan does not allow gets 403 and a security event. Other URI
 //! headers in a Refer-To (`?Route=..`, `?Require=..`) are dropped here, never copied into the new
 //! INVITE.
 
@@ -32,11 +32,6 @@ pub enum ReferError {
     UriHeaders(&'static str),
     #[error("malformed Replaces: {0}")]
     Replaces(&'static str),
-    #[error("bad transfer pattern {pattern:?}: {reason}")]
-    Pattern {
-        pattern: String,
-        reason: &'static str,
-    },
 }
 
 /// Where a REFER sends the call.
@@ -223,139 +218,6 @@ pub fn target_number(refer_to: &ReferTo) -> Option<String> {
     }
 }
 
-/// One allowed shape of number: a fixed prefix and a total length range. Written in config as
-/// the number itself (`12345`), or a prefix followed by `X`s, one per further digit
-/// (`010XXXXXXXX`: 010 and exactly eight more digits).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern {
-    prefix: String,
-    min_len: usize,
-    max_len: usize,
-}
-
-impl Pattern {
-    pub fn exact(number: &str) -> Result<Pattern, ReferError> {
-        Pattern::prefix(number, number.len(), number.len())
-    }
-
-    /// `prefix` followed by any digits, `min_len..=max_len` long in total.
-    pub fn prefix(prefix: &str, min_len: usize, max_len: usize) -> Result<Pattern, ReferError> {
-        let bad = |reason| ReferError::Pattern {
-            pattern: prefix.to_string(),
-            reason,
-        };
-        if prefix.is_empty() {
-            return Err(bad("empty prefix would allow every number"));
-        }
-        if !valid_number(prefix) {
-            return Err(bad("prefix is not a number"));
-        }
-        if min_len < prefix.len() || min_len > max_len || max_len > MAX_NUMBER_LEN {
-            return Err(bad("bad length range"));
-        }
-        Ok(Pattern {
-            prefix: prefix.to_string(),
-            min_len,
-            max_len,
-        })
-    }
-
-    /// `12345` or `010XXXXXXXX`.
-    pub fn parse(text: &str) -> Result<Pattern, ReferError> {
-        let prefix = text.trim_end_matches(['X', 'x']);
-        let len = text.len();
-        Pattern::prefix(prefix, len, len).map_err(|e| match e {
-            ReferError::Pattern { reason, .. } => ReferError::Pattern {
-                pattern: text.to_string(),
-                reason,
-            },
-            other => other,
-        })
-    }
-
-    fn matches(&self, number: &str) -> bool {
-        number.len() >= self.min_len
-            && number.len() <= self.max_len
-            && number.starts_with(&self.prefix)
-            && number[self.prefix.len()..]
-                .chars()
-                .all(|c| c.is_ascii_digit())
-    }
-
-    fn is_international(&self) -> bool {
-        is_international(&self.prefix)
-    }
-}
-
-/// `00` (international access from China) or `+` other than `+86`.
-fn is_international(number: &str) -> bool {
-    number.starts_with("00") || (number.starts_with('+') && !number.starts_with("+86"))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefuseReason {
-    /// Not something we dial at all.
-    Malformed,
-    /// An international number no international pattern allows.
-    International,
-    /// No pattern allows it.
-    NotAllowed,
-}
-
-impl std::fmt::Display for RefuseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RefuseReason::Malformed => "not a dialable number",
-            RefuseReason::International => "international number not allowed",
-            RefuseReason::NotAllowed => "number not allowed by the transfer policy",
-        })
-    }
-}
-
-/// A transfer the policy refuses: answer the REFER 403 and raise a security event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("transfer refused: {reason}")]
-pub struct Refused {
-    pub reason: RefuseReason,
-}
-
-/// Which numbers a phone's transfer may reach. Empty allows nothing. Premium-rate ranges are
-/// not special-cased: they are refused unless a pattern lists them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TransferPolicy {
-    allowed: Vec<Pattern>,
-}
-
-impl TransferPolicy {
-    pub fn new(allowed: Vec<Pattern>) -> TransferPolicy {
-        TransferPolicy { allowed }
-    }
-
-    /// Allows `number` only if some pattern matches it; an international number (`00..`, `+`
-    /// other than `+86`) only if the matching pattern's own prefix is international.
-    pub fn check(&self, number: &str) -> Result<(), Refused> {
-        if !valid_number(number) {
-            return Err(Refused {
-                reason: RefuseReason::Malformed,
-            });
-        }
-        let international = is_international(number);
-        let allowed = self
-            .allowed
-            .iter()
-            .any(|p| p.matches(number) && (!international || p.is_international()));
-        match (allowed, international) {
-            (true, _) => Ok(()),
-            (false, true) => Err(Refused {
-                reason: RefuseReason::International,
-            }),
-            (false, false) => Err(Refused {
-                reason: RefuseReason::NotAllowed,
-            }),
-        }
-    }
-}
-
 /// A NOTIFY body reporting a REFER's progress: `SIP/2.0 200 OK\r\n`. CR, LF and other control
 /// characters in `reason` are dropped so the body stays one line.
 pub fn sipfrag(status: u16, reason: &str) -> String {
@@ -523,78 +385,6 @@ mod tests {
         assert!(parse_refer_to("sip:1@a?Replaces=x").is_err());
     }
 
-    fn policy() -> TransferPolicy {
-        TransferPolicy::new(vec![
-            Pattern::exact("12345").unwrap(),
-            Pattern::parse("8XXX").unwrap(),
-            Pattern::parse("010XXXXXXXX").unwrap(),
-            Pattern::prefix("1", 11, 11).unwrap(),
-            Pattern::parse("+8610XXXXXXXX").unwrap(),
-        ])
-    }
-
-    #[test]
-    fn policy_allows_what_is_listed() {
-        let p = policy();
-        for ok in [
-            "12345",
-            "8001",
-            "01065123456",
-            "13800138000",
-            "+861065123456",
-        ] {
-            assert_eq!(p.check(ok), Ok(()), "{ok}");
-        }
-    }
-
-    #[test]
-    fn policy_refuses_everything_else() {
-        let p = policy();
-        let refused = |n: &str| p.check(n).unwrap_err().reason;
-        assert_eq!(refused("123456"), RefuseReason::NotAllowed);
-        assert_eq!(refused("80012"), RefuseReason::NotAllowed);
-        assert_eq!(refused("800"), RefuseReason::NotAllowed);
-        assert_eq!(refused("8*01"), RefuseReason::NotAllowed);
-        assert_eq!(refused("0106512345"), RefuseReason::NotAllowed);
-        assert_eq!(refused("+862165123456"), RefuseReason::NotAllowed);
-        assert_eq!(refused("0044201234567"), RefuseReason::International);
-        assert_eq!(refused("+44201234567"), RefuseReason::International);
-        assert_eq!(refused("008613800138000"), RefuseReason::International);
-        assert_eq!(refused(""), RefuseReason::Malformed);
-        assert_eq!(refused("+"), RefuseReason::Malformed);
-        assert_eq!(refused("+86*1"), RefuseReason::Malformed);
-        assert_eq!(refused("12345;x"), RefuseReason::Malformed);
-        assert_eq!(refused(&"1".repeat(40)), RefuseReason::Malformed);
-        assert_eq!(
-            TransferPolicy::default().check("12345").unwrap_err().reason,
-            RefuseReason::NotAllowed
-        );
-    }
-
-    #[test]
-    fn international_needs_an_international_pattern() {
-        // A domestic-looking pattern never lets an international number through.
-        let p = TransferPolicy::new(vec![Pattern::prefix("0", 2, 20).unwrap()]);
-        assert_eq!(
-            p.check("0044201234567").unwrap_err().reason,
-            RefuseReason::International
-        );
-        assert_eq!(p.check("01065123456"), Ok(()));
-        let p = TransferPolicy::new(vec![Pattern::parse("+852XXXXXXXX").unwrap()]);
-        assert_eq!(p.check("+85212345678"), Ok(()));
-        assert!(p.check("+85312345678").is_err());
-    }
-
-    #[test]
-    fn patterns_are_checked() {
-        assert!(Pattern::parse("").is_err());
-        assert!(Pattern::parse("XXXX").is_err());
-        assert!(Pattern::parse("01a").is_err());
-        assert!(Pattern::parse(&format!("1{}", "X".repeat(40))).is_err());
-        assert!(Pattern::prefix("1", 5, 4).is_err());
-        assert!(Pattern::prefix("123", 2, 4).is_err());
-    }
-
     #[test]
     fn sipfrag_round_trip() {
         assert_eq!(sipfrag(200, "OK"), "SIP/2.0 200 OK\r\n");
@@ -643,7 +433,6 @@ mod tests {
         let alphabet: Vec<char> = "<>\"\\;:=?&%@,+-.()*#0123456789aAxX \t\r\n[]é中\u{0}"
             .chars()
             .collect();
-        let policy = policy();
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
             state ^= state << 13;
@@ -669,13 +458,9 @@ mod tests {
                 }
                 let s: String = chars.into_iter().collect();
                 if let Ok(r) = parse_refer_to(&s) {
-                    if let Some(n) = target_number(&r) {
-                        let _ = policy.check(&n);
-                    }
+                    let _ = target_number(&r);
                 }
                 let _ = parse_replaces(&s);
-                let _ = policy.check(&s);
-                let _ = Pattern::parse(&s);
                 let _ = parse_sipfrag(s.as_bytes());
                 let _ = parse_sipfrag(&s.as_bytes()[..s.len() / 2]);
                 let _ = sipfrag(200, &s);
