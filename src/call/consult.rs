@@ -47,6 +47,9 @@ pub enum ConsultInput {
     /// The seat's phone transferred the caller (REFER, already accepted): dial the target and
     /// hand the caller over as soon as it answers.
     Refer(String),
+    /// The seat's phone made an attended transfer (REFER with Replaces): the unit it called
+    /// through the daemon is already on this call's line.
+    AttendedTransfer,
     /// The seat's phone put the call on hold (true) or resumed it (false).
     SeatHold(bool),
     /// The caller's side put the call on hold or resumed it.
@@ -59,6 +62,8 @@ pub enum ConsultEvent {
     Consult {
         target: String,
     },
+    /// A REFER with Replaces from the seat's phone.
+    AttendedTransfer,
     /// A REFER from the seat's phone (blind transfer) to `target`.
     Refer {
         target: String,
@@ -79,6 +84,7 @@ impl ConsultEvent {
         match self {
             ConsultEvent::Consult { .. } => "consult",
             ConsultEvent::Refer { .. } => "blind_transfer",
+            ConsultEvent::AttendedTransfer => "attended_transfer",
             ConsultEvent::UnitAnswered => "unit_answered",
             ConsultEvent::UnitFailed { .. } => "unit_failed",
             ConsultEvent::Conference => "conference",
@@ -221,6 +227,16 @@ impl Consult {
                     ],
                 )
             }
+            (S::Idle, ConsultInput::AttendedTransfer) => (
+                S::Transferred,
+                vec![
+                    A::Media(Media::CallerWithUnit),
+                    A::Event(ConsultEvent::AttendedTransfer),
+                    A::NotifyRefer(200),
+                    A::ByeSeat,
+                    A::Transferred,
+                ],
+            ),
             (S::Idle, ConsultInput::SeatHold(true)) => {
                 (S::Idle, vec![A::Media(Media::CallerHolds)])
             }
@@ -414,6 +430,17 @@ mod tests {
                 A::CallerAlone
             ]
         );
+    }
+
+    #[test]
+    fn an_attended_transfer_hands_over_at_once() {
+        let mut c = Consult::default();
+        let actions = c.handle(ConsultInput::AttendedTransfer);
+        assert_eq!(actions.last(), Some(&A::Transferred));
+        assert!(actions.contains(&A::NotifyRefer(200)));
+        assert!(actions.contains(&A::ByeSeat));
+        assert_eq!(c.state(), ConsultState::Transferred);
+        assert_eq!(c.hang_up(), Some(A::ByeUnit));
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub enum Input {
     SeatAnswerUnusable {
         leg: LegId,
     },
+    /// Another call took over the answered party (an attended transfer named this call's
+    /// dialog with the caller): the caller is let go.
+    Spliced,
+    /// The call this one is spliced to has ended.
+    PeerGone,
     /// A prompt to the caller finished playing.
     PlaybackDone,
     /// A key the caller pressed.
@@ -68,6 +73,8 @@ pub enum Action {
     CallerTerminated,
     ByeCaller,
     ByeSeat(LegId),
+    /// Tell the spliced call that this one has ended.
+    TellPeerGone,
     /// Play the rating question or "thank you" to the caller.
     PlayRating(RatingSound),
     /// Write the rating durably, then report `RatingCommitted` or `RatingLost`.
@@ -119,6 +126,8 @@ enum Phase {
     Connected(LegId),
     /// The seat of this leg hung up first; the caller is asked to rate the service.
     Rating(LegId),
+    /// The caller has left; this leg talks to the party of another call.
+    Spliced(LegId),
     Done,
 }
 
@@ -248,6 +257,7 @@ impl CallMachine {
             self.rating_steps(leg, steps);
             return;
         }
+        let input_is_shutdown = input == Input::Shutdown;
         match (self.phase, input) {
             (Phase::Ringing, Input::CallerCancelled) => {
                 self.cancel_ringing_legs();
@@ -291,6 +301,31 @@ impl CallMachine {
                 self.actions.push_back(Action::ByeSeat(leg));
                 self.actions.push_back(Action::RejectCaller(488));
                 self.finish(Disposition::Failed, Some(488), Some(EndedBy::Daemon), None);
+            }
+            (Phase::Connected(active), Input::Spliced) => {
+                self.phase = Phase::Spliced(active);
+                self.actions.push_back(Action::ByeCaller);
+            }
+            (Phase::Spliced(active), Input::SeatBye { leg }) if leg == active => {
+                self.actions.push_back(Action::TellPeerGone);
+                self.finish(
+                    Disposition::Answered,
+                    None,
+                    Some(EndedBy::Seat),
+                    Some(active),
+                );
+            }
+            (Phase::Spliced(active), Input::PeerGone | Input::Shutdown) => {
+                self.actions.push_back(Action::ByeSeat(active));
+                if input_is_shutdown {
+                    self.actions.push_back(Action::TellPeerGone);
+                }
+                self.finish(
+                    Disposition::Answered,
+                    None,
+                    Some(EndedBy::Caller),
+                    Some(active),
+                );
             }
             (Phase::Connected(active), Input::CallerBye) => {
                 self.actions.push_back(Action::ByeSeat(active));
@@ -608,5 +643,31 @@ mod tests {
         let actions = drain(&mut m);
         assert_eq!(actions[0], Action::ByeCaller);
         assert_eq!(outcome(&actions).unwrap().ended_by, Some(EndedBy::Seat));
+    }
+
+    #[test]
+    fn a_spliced_call_lets_the_caller_go_and_ends_with_its_peer() {
+        let t0 = Instant::now();
+        let mut m = CallMachine::new(t0, 1, timeouts());
+        drain(&mut m);
+        m.handle(t0, Input::SeatAnswered { leg: 0 });
+        drain(&mut m);
+        m.handle(t0, Input::Spliced);
+        assert_eq!(drain(&mut m), vec![Action::ByeCaller]);
+        // The far party hangs up: the peer is told.
+        m.handle(t0, Input::SeatBye { leg: 0 });
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::TellPeerGone);
+        assert!(outcome(&actions).is_some());
+
+        let mut m = CallMachine::new(t0, 1, timeouts());
+        m.handle(t0, Input::SeatAnswered { leg: 0 });
+        m.handle(t0, Input::Spliced);
+        drain(&mut m);
+        // The peer ended: the far party is hung up, nobody is told back.
+        m.handle(t0, Input::PeerGone);
+        let actions = drain(&mut m);
+        assert_eq!(actions[0], Action::ByeSeat(0));
+        assert!(!actions.contains(&Action::TellPeerGone));
     }
 }

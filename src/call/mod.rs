@@ -56,6 +56,33 @@ pub enum CallEvent {
     AckTimeout,
     /// The daemon is stopping: end the call now.
     Shutdown,
+    /// Another call (`peer`) takes over this call's far party: an attended transfer whose
+    /// REFER named, with Replaces, this call's dialog with the seat.
+    Splice {
+        peer: Owner,
+        offer: SpliceOffer,
+        reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
+    },
+    /// The call this one is spliced to has ended.
+    PeerGone,
+}
+
+/// The RTP port (and codec) a call offers the call it splices with.
+#[derive(Debug, Clone, Copy)]
+pub struct SpliceOffer {
+    pub addr: std::net::SocketAddr,
+    pub codec: crate::media::sdp::Codec,
+    pub pt: u8,
+}
+
+/// The other call's side of a splice: its port for our audio, and who is on its line.
+#[derive(Debug, Clone)]
+pub struct SpliceAnswer {
+    pub owner: Owner,
+    pub addr: std::net::SocketAddr,
+    pub party: String,
+    /// The unit that party answers for, when the call dialled a unit.
+    pub unit: Option<String>,
 }
 
 /// From a call task to the SIP core.
@@ -96,6 +123,20 @@ pub enum CoreCommand {
     NewCall {
         reply: tokio::sync::oneshot::Sender<(Owner, mpsc::Receiver<CallEvent>)>,
     },
+    /// Splice with the call that holds the dialog `(call_id, one of tags)` (an attended
+    /// transfer's Replaces); 481 when there is none.
+    Splice {
+        from: Owner,
+        call_id: String,
+        tags: [String; 2],
+        offer: SpliceOffer,
+        reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
+    },
+    /// Passes `event` to the call `owner` (the end of a spliced call).
+    Tell {
+        owner: Owner,
+        event: CallEvent,
+    },
     /// The live bindings (phones) of a seat, for a queue offer.
     Bindings {
         seat: String,
@@ -118,6 +159,9 @@ pub struct CallSetup {
     pub targets: Vec<Binding>,
     /// The queue and priority class (a queue route); the ACD then chooses the seats.
     pub queue: Option<(String, u8)>,
+    /// A call a seat's phone placed itself: where it goes (a unit's contact, an allowed number).
+    /// Such a call is never asked for a rating.
+    pub dial: Option<dial::Resolved>,
 }
 
 /// What every call shares with the daemon.

@@ -8,10 +8,11 @@ use bytes::Bytes;
 use super::dialog::Dialog;
 use super::io::{CallIo, ALLOW};
 use super::CallContext;
+use crate::dialplan::DialTarget;
 use crate::media::sdp::{self, SessionDescription};
 use crate::registrar::Binding;
 use crate::sip::build;
-use crate::sip::flow::Flow;
+use crate::sip::flow::{Flow, Transport};
 use crate::sip::headers::NameAddr;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
@@ -68,6 +69,38 @@ impl OutboundLeg {
             flow,
         };
         OutboundLeg::new(ctx, target, caller, display, sdp)
+    }
+
+    /// The INVITE for a dial target that is not a seat (a unit's SIP contact, a number through
+    /// a trunk), sent over UDP to its address and presenting `caller` (or, through a trunk, the
+    /// route's caller ID). None for a seat, whose phones are rung through their bindings.
+    pub fn to_target(
+        ctx: &CallContext,
+        target: &DialTarget,
+        caller: &str,
+        sdp: &str,
+    ) -> Option<OutboundLeg> {
+        let (addr, from) = match target {
+            DialTarget::Seat(_) => return None,
+            DialTarget::Sip { addr, .. } => (*addr, caller),
+            DialTarget::Trunk {
+                addr, caller_id, ..
+            } => (*addr, caller_id.as_str()),
+        };
+        let flow = Flow {
+            transport: Transport::Udp,
+            remote: addr,
+        };
+        let uri = target.request_uri()?;
+        Some(OutboundLeg::to_uri(
+            ctx,
+            target.describe(),
+            uri,
+            flow,
+            from,
+            None,
+            sdp,
+        ))
     }
 
     fn new(

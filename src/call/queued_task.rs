@@ -371,6 +371,20 @@ impl Driver {
             CallEvent::Cancelled | CallEvent::Ack { .. } => {}
             CallEvent::AckTimeout => machine.handle(now, Input::CallerAckTimeout),
             CallEvent::Shutdown => machine.handle(now, Input::Shutdown),
+            // A queued call is never the one whose party is taken over.
+            CallEvent::Splice { reply, .. } => {
+                let _ = reply.send(Err(481));
+            }
+            CallEvent::PeerGone => {
+                if self.unit.as_ref().is_some_and(|u| u.peer.is_some()) {
+                    if let Some(unit) = self.unit.as_mut() {
+                        // It is gone: nobody to tell.
+                        unit.peer = None;
+                    }
+                    self.end_unit("bye_by_them");
+                    machine.handle(now, Input::UnitBye);
+                }
+            }
             CallEvent::Response { key, response } => {
                 self.on_response(now, key, response, machine).await
             }
@@ -379,7 +393,12 @@ impl Driver {
                     From::Caller
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
                     From::Seat(i)
-                } else if self.unit.as_ref().is_some_and(|u| u.leg.owns(&ess.call_id)) {
+                } else if self
+                    .unit
+                    .as_ref()
+                    .and_then(|u| u.leg.as_ref())
+                    .is_some_and(|l| l.owns(&ess.call_id))
+                {
                     From::Unit
                 } else {
                     self.io
@@ -402,7 +421,12 @@ impl Driver {
         if key.method != Method::Invite {
             return;
         }
-        if self.unit.as_ref().is_some_and(|u| u.leg.key == key) {
+        if self
+            .unit
+            .as_ref()
+            .and_then(|u| u.leg.as_ref())
+            .is_some_and(|l| l.key == key)
+        {
             self.on_unit_response(response, machine).await;
             return;
         }
@@ -452,7 +476,11 @@ impl Driver {
         let ours = match leg {
             From::Caller => self.caller.answer_sdp.clone(),
             From::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
-            From::Unit => self.unit.as_ref().map(|u| u.leg.our_sdp().to_string()),
+            From::Unit => self
+                .unit
+                .as_ref()
+                .and_then(|u| u.leg.as_ref())
+                .map(|l| l.our_sdp().to_string()),
         };
         let caller = &self.caller;
         let io = &self.io;

@@ -16,7 +16,7 @@ use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
 use super::outbound_leg::OutboundLeg;
 use super::{CallContext, CallEvent, CallSetup};
-use crate::media::hub::HubEvent;
+use crate::media::hub::{HubEvent, HubLeg, MixParty};
 use crate::media::sdp::Negotiated;
 use crate::media::sdp::{self, LocalMedia};
 use crate::media::{Leg, PtMap, Relay, RelayHandle, RelayStats, RtpSocket};
@@ -108,6 +108,15 @@ struct CallDriver {
     started: Instant,
     seat: Option<String>,
     ring: Duration,
+    /// Whether the caller rates the call when the far end hangs up first (not for a call a
+    /// seat placed itself).
+    asks_rating: bool,
+    /// The unit this call dialled, if it dialled one (a seat's own call).
+    unit: Option<String>,
+    /// The answered party's codec and payload type, for a splice.
+    far_audio: Option<(crate::media::sdp::Codec, u8)>,
+    /// The call this one is spliced to (an attended transfer took our caller's place).
+    peer: Option<super::Owner>,
 }
 
 /// Runs a call from its INVITE to its record.
@@ -196,7 +205,7 @@ impl CallDriver {
             }
         };
         let display = setup.ess.from.display.clone();
-        let legs = setup
+        let mut legs: Vec<OutboundLeg> = setup
             .targets
             .iter()
             .map(|binding| {
@@ -209,6 +218,17 @@ impl CallDriver {
                 )
             })
             .collect();
+        // A seat's own call: it asks for no rating, and may go beyond the seats.
+        let asks_rating = setup.dial.is_none() && !setup.trunk.starts_with("seat:");
+        if let Some(dialled) = &setup.dial {
+            legs.extend(OutboundLeg::to_target(
+                &ctx,
+                &dialled.target,
+                &facts.caller,
+                &seat_offer,
+            ));
+        }
+        let unit = setup.dial.as_ref().and_then(|d| d.unit.clone());
         let caller = CallerLeg::new(
             setup.invite,
             setup.key,
@@ -236,6 +256,10 @@ impl CallDriver {
             started: Instant::now(),
             seat: None,
             ring: setup.ring_timeout,
+            asks_rating,
+            unit,
+            far_audio: None,
+            peer: None,
         })
     }
 
@@ -252,7 +276,7 @@ impl CallDriver {
                 no_response: self.io.ctx.no_response,
             },
         )
-        .with_rating(self.io.ctx.ratings.clone());
+        .with_rating(self.io.ctx.ratings.clone().filter(|_| self.asks_rating));
         self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
@@ -292,6 +316,15 @@ impl CallDriver {
             CallEvent::AckTimeout => machine.handle(now, Input::CallerAckTimeout),
             CallEvent::Shutdown => machine.handle(now, Input::Shutdown),
             CallEvent::Ack { .. } => {}
+            CallEvent::Splice { peer, offer, reply } => {
+                let answer = self.splice(peer, offer).await;
+                let spliced = answer.is_ok();
+                let _ = reply.send(answer);
+                if spliced {
+                    machine.handle(now, Input::Spliced);
+                }
+            }
+            CallEvent::PeerGone => machine.handle(now, Input::PeerGone),
             CallEvent::Response { key, response } => self.on_response(now, key, response, machine),
             CallEvent::Request { key, request, ess } => {
                 let leg = if ess.call_id == self.caller.call_id() {
@@ -395,6 +428,19 @@ impl CallDriver {
             Action::ByeCaller => self.caller.bye(&self.io).await,
             Action::ByeSeat(leg) => self.legs[leg].bye(&self.io).await,
             Action::PlayRating(sound) => self.play_rating(sound),
+            Action::TellPeerGone => {
+                if let Some(peer) = self.peer.take() {
+                    let _ = self
+                        .io
+                        .ctx
+                        .core
+                        .send(super::CoreCommand::Tell {
+                            owner: peer,
+                            event: CallEvent::PeerGone,
+                        })
+                        .await;
+                }
+            }
             Action::CommitRating(outcome) => {
                 let kept = super::rating_commit::commit(
                     &self.io,
@@ -435,6 +481,9 @@ impl CallDriver {
         );
         self.caller.respond(&self.io, 200, Some(caller_sdp)).await;
         self.media.caller_audio = Some(negotiated);
+        self.far_audio = sdp::negotiate(&seat_answer)
+            .ok()
+            .map(|n| (n.audio.codec, n.audio.pt));
         self.start_relay(
             self.caller.offer.audio_rtp_addr(),
             seat_answer.audio_rtp_addr(),
@@ -468,6 +517,56 @@ impl CallDriver {
                 self.media.hub_events.clone(),
             ));
         }
+    }
+
+    /// Hands the answered party to call `peer` (an attended transfer): a new RTP port of ours
+    /// exchanges its audio with the peer's port, in the peer's codec (mixed when the codecs
+    /// differ, so the hub transcodes); the caller (the seat that made this call) is let go.
+    async fn splice(
+        &mut self,
+        peer: super::Owner,
+        offer: super::SpliceOffer,
+    ) -> Result<super::SpliceAnswer, u16> {
+        let (Some(relay), Some((codec, pt)), None) = (&self.media.relay, self.far_audio, self.peer)
+        else {
+            return Err(481);
+        };
+        let Some(seat) = self.seat.clone() else {
+            return Err(481);
+        };
+        let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
+        let addr = socket.local_addr();
+        let hub = relay.hub();
+        let link = hub.add_leg(HubLeg {
+            socket,
+            remote: Some(offer.addr),
+            telephone_event: None,
+        });
+        let far = Leg::B.index();
+        if codec == offer.codec {
+            hub.bridge(far, link, PtMap::identity().with(pt, offer.pt));
+        } else {
+            hub.mix(vec![
+                MixParty {
+                    leg: far,
+                    codec,
+                    pt,
+                },
+                MixParty {
+                    leg: link,
+                    codec: offer.codec,
+                    pt: offer.pt,
+                },
+            ]);
+        }
+        self.peer = Some(peer);
+        info!(%seat, peer, "spliced with another call");
+        Ok(super::SpliceAnswer {
+            owner: self.io.owner,
+            addr: std::net::SocketAddr::new(self.io.ctx.media_addr, addr.port()),
+            party: seat,
+            unit: self.unit.clone(),
+        })
     }
 
     /// The rating question or "thank you", in the caller's codec, instead of the seat.

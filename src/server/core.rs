@@ -361,6 +361,10 @@ impl Core {
             self.on_seat_feature(flow, key, request, ess, called);
             return;
         }
+        if self.is_seat_call(&ess, &called) {
+            self.on_seat_call(now, flow, key, request, ess, called);
+            return;
+        }
         let Some(trunk) = trunk_for(&self.trunks, flow.remote.ip()).cloned() else {
             security_event(
                 "acl_denied",
@@ -462,6 +466,7 @@ impl Core {
             ring_timeout,
             targets: Vec::new(),
             queue: None,
+            dial: None,
         };
         let ctx = self.ctx.clone();
         match kind {
@@ -518,6 +523,100 @@ impl Core {
             ]
             .iter()
             .any(|code| called.starts_with(code.as_str()))
+    }
+
+    /// A seat's phone dialling out (a unit, another seat, a number): its From is a seat and the
+    /// number is no inbound route. It must then authenticate like any seat.
+    fn is_seat_call(&self, ess: &Essentials, called: &str) -> bool {
+        let from_seat = SipUri::parse(&ess.from.uri)
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .is_some_and(|user| self.settings.seats.iter().any(|s| s.user == user));
+        from_seat && self.dialplan.route(called).is_none()
+    }
+
+    /// A call a seat's phone places: to a unit (its contact for now), another seat, or a
+    /// number an outbound route allows. This is how a phone consults a unit before its own
+    /// attended transfer (REFER with Replaces).
+    fn on_seat_call(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+        called: String,
+    ) {
+        let seat = match self.registrar.authenticate_seat(self.unix_now(), &request) {
+            SeatAuth::Challenge(response) => {
+                self.respond(&key, response);
+                return;
+            }
+            SeatAuth::Rejected { claimed } => {
+                security_event(
+                    "auth_failed",
+                    flow,
+                    &claimed,
+                    "seat INVITE failed digest authentication",
+                );
+                self.respond(
+                    &key,
+                    build::response(&request, 403, Some(&crate::sip::ids::tag())),
+                );
+                return;
+            }
+            SeatAuth::Seat(seat) => seat,
+        };
+        let resolved = match self.ctx.dialer.resolve(&called, self.ctx.clock.now()) {
+            Ok(resolved) => resolved,
+            Err(refusal) => {
+                if refusal.status() == 403 {
+                    security_event(
+                        "dial_refused",
+                        flow,
+                        &seat,
+                        "seat dialled a number the dialplan does not allow",
+                    );
+                }
+                info!(%seat, called, %refusal, "seat call refused");
+                self.respond(
+                    &key,
+                    build::response(&request, refusal.status(), Some(&crate::sip::ids::tag())),
+                );
+                return;
+            }
+        };
+        if self.draining || self.calls.len() >= self.settings.sip.max_calls {
+            self.respond(
+                &key,
+                build::response(&request, 503, Some(&crate::sip::ids::tag())),
+            );
+            return;
+        }
+        let (owner, events) = self.admit(&key);
+        let mut setup = CallSetup {
+            owner,
+            trunk: format!("seat:{seat}"),
+            flow,
+            invite: request,
+            ess,
+            key,
+            route_number: called,
+            ring_timeout: std::time::Duration::from_secs(
+                self.settings.sip.ring_timeout_secs.into(),
+            ),
+            targets: Vec::new(),
+            queue: None,
+            dial: None,
+        };
+        match &resolved.target {
+            crate::dialplan::DialTarget::Seat(user) => {
+                setup.targets = self.registrar.lookup(now, user);
+            }
+            _ => setup.dial = Some(resolved),
+        }
+        info!(%seat, called = setup.route_number, "seat call");
+        tokio::spawn(call::task::run(setup, self.ctx.clone(), events));
     }
 
     /// A seat's phone dialled a feature code: it must prove which seat it is (407).
@@ -584,6 +683,7 @@ impl Core {
             ring_timeout: std::time::Duration::ZERO,
             targets: Vec::new(),
             queue: None,
+            dial: None,
         };
         tokio::spawn(call::feature_task::run(
             setup,
@@ -684,6 +784,33 @@ impl Core {
                     self.calls.remove(&owner);
                 }
             }
+            CoreCommand::Splice {
+                from,
+                call_id,
+                tags,
+                offer,
+                reply,
+            } => {
+                let owner = tags
+                    .iter()
+                    .find_map(|tag| self.dialogs.get(&(call_id.clone(), tag.clone())))
+                    .copied()
+                    .filter(|owner| *owner != from);
+                match owner {
+                    Some(owner) => self.to_call(
+                        owner,
+                        CallEvent::Splice {
+                            peer: from,
+                            offer,
+                            reply,
+                        },
+                    ),
+                    None => {
+                        let _ = reply.send(Err(481));
+                    }
+                }
+            }
+            CoreCommand::Tell { owner, event } => self.to_call(owner, event),
             CoreCommand::Bindings { seat, reply } => {
                 let _ = reply.send(self.registrar.lookup(now, &seat));
             }

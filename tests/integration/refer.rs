@@ -202,3 +202,118 @@ async fn a_blind_refer_hands_the_caller_to_the_unit_and_reports_progress() {
     );
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// Attended transfer from the phone's own buttons (RFC 5589): the seat's phone holds the
+/// caller, calls the unit itself through the daemon, then REFERs the caller with Replaces
+/// naming that call. The daemon splices the two calls: caller and unit talk, both of the
+/// seat's calls are hung up, and when the caller hangs up the unit is hung up too.
+#[tokio::test]
+async fn an_attended_refer_with_replaces_joins_the_caller_to_the_unit_the_phone_called() {
+    use crate::peers::{feature_call, Sipp};
+    let limit = Duration::from_secs(20);
+    let unit_port = free_udp_port().expect("a port for the unit");
+    let unit_probe = RtpProbe::sending(Audio::tone(1000.0)).expect("unit probe");
+    let mut unit = unit_answer(UnitAnswer::Answer, &unit_probe, Duration::from_secs(60))
+        .port(unit_port)
+        .spawn()
+        .expect("unit");
+    let t = common::start(with_unit(unit_port)).await;
+    let daemon = t.daemon.sip_udp;
+    let password = "seat1001-secret";
+    let seat_port = free_udp_port().expect("a port for the seat");
+    let registered = Sipp::new("seat_register.xml")
+        .remote(daemon)
+        .port(seat_port)
+        .service("1001")
+        .password(password)
+        .timeout(limit)
+        .run()
+        .await
+        .expect("register");
+    assert!(registered.success(), "{registered}");
+    let login = feature_call(daemon, "1001", password, "*71")
+        .port(seat_port)
+        .timeout(limit)
+        .run()
+        .await
+        .expect("login");
+    assert!(login.success(), "{login}");
+    let mut seat = Sipp::new("seat_attended.xml")
+        .remote(daemon)
+        .port(seat_port)
+        .service("2001")
+        .set("user", "1001")
+        .auth_user("1001")
+        .password(password)
+        .auth_uri(&format!("2001@{daemon}"))
+        .out_of_call("seat_attended_incoming.xml")
+        .arg("-cid_str")
+        .arg("%u-%p-seat")
+        .timeout(Duration::from_secs(60))
+        .spawn()
+        .expect("seat");
+    let caller_probe = RtpProbe::sending(Audio::tone(440.0)).expect("caller probe");
+    let mut caller = caller_queue_probe(daemon, "12350", &caller_probe)
+        .set("caller", "13900000071")
+        .set("hangup", "poke")
+        .timeout(Duration::from_secs(60))
+        .spawn()
+        .expect("caller");
+    assert!(
+        seat.wait_log("seat b_up", limit + limit).await,
+        "the phone's own call to the unit did not come up:\n{}\n{}",
+        seat.log_so_far(),
+        seat.messages_so_far()
+    );
+    assert!(
+        seat.wait_log("refer accepted", limit).await,
+        "no 202:\n{}\n{}",
+        seat.log_so_far(),
+        seat.messages_so_far()
+    );
+    for needle in ["seat b_released", "agent ended"] {
+        assert!(
+            seat.wait_log(needle, limit).await,
+            "{needle}:\n{}",
+            seat.log_so_far()
+        );
+    }
+    assert!(
+        seat.log_so_far().contains("frag=SIP/2.0 200"),
+        "{}",
+        seat.log_so_far()
+    );
+    caller_probe.reset().await;
+    unit_probe.reset().await;
+    caller_probe.wait_for_audio(60, limit).await;
+    unit_probe.wait_for_audio(60, limit).await;
+    let heard = caller_probe.tone(1000.0).await;
+    assert!(
+        heard.heard(),
+        "the caller does not hear the unit: {heard:?}"
+    );
+    let heard = unit_probe.tone(440.0).await;
+    assert!(
+        heard.heard(),
+        "the unit does not hear the caller: {heard:?}"
+    );
+    let events = call_events(&t, "13900000071").await;
+    assert!(
+        events.iter().any(|(kind, _)| kind == "attended_transfer"),
+        "{events:?}"
+    );
+    for probe in [&caller_probe, &unit_probe] {
+        probe.set_audio(None);
+    }
+    poke_hangup(&mut caller, limit)
+        .await
+        .expect("caller hangs up");
+    assert!(
+        unit.wait_log("unit bye_from_daemon", limit).await,
+        "the unit was not hung up with the caller:\n{}",
+        unit.log_so_far()
+    );
+    let run = seat.wait().await.expect("seat ends");
+    assert!(run.success(), "{run}");
+    t.daemon.shutdown().await.expect("shutdown");
+}

@@ -11,21 +11,27 @@ use super::{Driver, CALLER};
 use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput, Media};
 use crate::call::outbound_leg::OutboundLeg;
 use crate::call::queued::{Input, QueuedCall, Sound};
-use crate::call::CoreCommand;
+use crate::call::{CoreCommand, SpliceOffer};
 use crate::dialplan::DialTarget;
 use crate::media::hub::{HubLeg, LegIndex, MixParty};
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RtpSocket};
 use crate::sip::build;
-use crate::sip::flow::{Flow, Transport};
 use crate::sip::message::{Request, Response};
-use crate::sip::refer::{parse_refer_to, target_number};
+use crate::sip::refer::{parse_refer_to, target_number, ReferTo, Replaces};
 use crate::sip::transaction::ServerKey;
 use crate::store::{CallEventRecord, LegRecord, LegRole, Record};
 
+/// How long the other call of an attended transfer may take to answer the splice.
+const SPLICE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The unit contact a seat consults: its SIP leg and, once answered, its place in the hub.
 pub(super) struct UnitLeg {
-    pub leg: OutboundLeg,
+    /// The SIP leg the daemon placed to the unit; None when the unit is another call's party
+    /// (an attended transfer spliced that call with this one).
+    pub leg: Option<OutboundLeg>,
+    /// That other call, told when this one lets the unit go.
+    pub peer: Option<crate::sip::transaction::Owner>,
     socket: Option<RtpSocket>,
     pub hub_leg: Option<LegIndex>,
     /// Its audio and telephone-event payload types, from its answer.
@@ -63,15 +69,19 @@ impl Driver {
             ConsultAction::CancelUnit => {
                 if let Some(unit) = self.unit.as_mut() {
                     unit.wanted = false;
-                    unit.leg.cancel(&self.io).await;
+                    if let Some(leg) = unit.leg.as_ref() {
+                        leg.cancel(&self.io).await;
+                    }
                 }
+                self.tell_peer().await;
                 self.end_unit("cancelled");
             }
             ConsultAction::ConnectUnit => self.connect_unit().await,
             ConsultAction::ByeUnit => {
-                if let Some(unit) = self.unit.as_mut() {
-                    unit.leg.bye(&self.io).await;
+                if let Some(leg) = self.unit.as_mut().and_then(|u| u.leg.as_mut()) {
+                    leg.bye(&self.io).await;
                 }
+                self.tell_peer().await;
                 self.end_unit("bye_by_us");
             }
             ConsultAction::ByeSeat => {
@@ -104,8 +114,7 @@ impl Driver {
 
     /// A REFER from the served seat's phone: a blind transfer to a unit, a seat or a number the
     /// dialplan allows. Anything else gets 403 and a security event; the daemon is never a path
-    /// to a number it does not route. A REFER with Replaces (attended transfer of a call the
-    /// phone made itself) is not supported: 501, so the phone keeps both calls.
+    /// to a number it does not route. A REFER with Replaces is an attended transfer.
     pub(super) async fn on_refer(
         &mut self,
         key: ServerKey,
@@ -117,9 +126,18 @@ impl Driver {
             .get("Refer-To")
             .ok_or(400u16)
             .and_then(|v| parse_refer_to(v).map_err(|_| 400u16));
+        if let Ok(ReferTo {
+            replaces: Some(replaces),
+            ..
+        }) = &refer_to
+        {
+            let replaces = replaces.clone();
+            self.attended_transfer(key, request, replaces, machine)
+                .await;
+            return;
+        }
         let decision = match &refer_to {
             Err(status) => Err(*status),
-            Ok(r) if r.replaces.is_some() => Err(501),
             Ok(r) => match target_number(r) {
                 Some(number) if self.unit.is_none() => {
                     match self.io.ctx.dialer.resolve(&number, self.io.ctx.clock.now()) {
@@ -156,6 +174,108 @@ impl Driver {
                     .await;
             }
         }
+    }
+
+    /// A REFER with Replaces (RFC 3891, RFC 5589): the seat's phone holds this caller, called
+    /// the unit itself through the daemon, and now asks us to put the caller in that call's
+    /// place. The other call gives up its seat and exchanges the unit's audio with ours over
+    /// a pair of the daemon's RTP ports; each call tells the other when it ends.
+    async fn attended_transfer(
+        &mut self,
+        key: ServerKey,
+        request: Request,
+        replaces: Replaces,
+        machine: &mut QueuedCall,
+    ) {
+        if self.unit.is_some() {
+            self.io
+                .respond(key, build::response(&request, 491, None))
+                .await;
+            return;
+        }
+        let Ok(socket) = self.io.ctx.rtp.allocate().await else {
+            self.io
+                .respond(key, build::response(&request, 503, None))
+                .await;
+            return;
+        };
+        let offer = SpliceOffer {
+            addr: std::net::SocketAddr::new(self.io.ctx.media_addr, socket.local_addr().port()),
+            codec: self.negotiated.audio.codec,
+            pt: self.negotiated.audio.pt,
+        };
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .io
+            .ctx
+            .core
+            .send(CoreCommand::Splice {
+                from: self.io.owner,
+                call_id: replaces.call_id.clone(),
+                tags: [replaces.to_tag.clone(), replaces.from_tag.clone()],
+                offer,
+                reply,
+            })
+            .await;
+        let answer = match tokio::time::timeout(SPLICE_WAIT, answer).await {
+            Ok(Ok(Ok(answer))) => answer,
+            Ok(Ok(Err(status))) => {
+                info!(status, call_id = %replaces.call_id, "REFER with Replaces: no such call");
+                self.io
+                    .respond(key, build::response(&request, status, None))
+                    .await;
+                return;
+            }
+            _ => {
+                self.io
+                    .respond(key, build::response(&request, 481, None))
+                    .await;
+                return;
+            }
+        };
+        self.io
+            .respond(key, build::response(&request, 202, None))
+            .await;
+        let hub_leg = self.hub.add_leg(HubLeg {
+            socket,
+            remote: Some(answer.addr),
+            telephone_event: None,
+        });
+        let now = self.io.ctx.clock.now();
+        info!(party = %answer.party, peer = answer.owner, "attended transfer");
+        self.unit = Some(UnitLeg {
+            leg: None,
+            peer: Some(answer.owner),
+            socket: None,
+            hub_leg: Some(hub_leg),
+            // The other call speaks our caller's codec on this port.
+            media: Some((offer.pt, None)),
+            unit: answer.unit,
+            party: answer.party,
+            started_at: now,
+            answered_at: Some(now),
+            wanted: true,
+        });
+        machine.handle(
+            Instant::now(),
+            Input::Consult(ConsultInput::AttendedTransfer),
+        );
+    }
+
+    /// Tells the call this one is spliced to that the unit is let go.
+    async fn tell_peer(&mut self) {
+        let Some(peer) = self.unit.as_mut().and_then(|u| u.peer.take()) else {
+            return;
+        };
+        let _ = self
+            .io
+            .ctx
+            .core
+            .send(CoreCommand::Tell {
+                owner: peer,
+                event: crate::call::CallEvent::PeerGone,
+            })
+            .await;
     }
 
     async fn refer_refused(&mut self, target: &str, why: &str) {
@@ -210,37 +330,13 @@ impl Driver {
                 let binding = bindings.first().ok_or(480u16)?;
                 OutboundLeg::to_seat(ctx, binding, &caller, None, &offer)
             }
-            DialTarget::Sip { uri, addr } => OutboundLeg::to_uri(
-                ctx,
-                target.describe(),
-                uri.clone(),
-                Flow {
-                    transport: Transport::Udp,
-                    remote: *addr,
-                },
-                &caller,
-                None,
-                &offer,
-            ),
-            DialTarget::Trunk {
-                addr, caller_id, ..
-            } => OutboundLeg::to_uri(
-                ctx,
-                target.describe(),
-                target.request_uri().unwrap_or_default(),
-                Flow {
-                    transport: Transport::Udp,
-                    remote: *addr,
-                },
-                caller_id,
-                None,
-                &offer,
-            ),
+            other => OutboundLeg::to_target(ctx, other, &caller, &offer).ok_or(404u16)?,
         };
         info!(target = %target.describe(), "consulting a unit");
         leg.ring(&self.io).await;
         self.unit = Some(UnitLeg {
-            leg,
+            leg: Some(leg),
+            peer: None,
             socket: Some(socket),
             hub_leg: None,
             media: None,
@@ -270,12 +366,14 @@ impl Driver {
             );
             return;
         }
-        if unit.leg.is_answered() {
+        let Some(leg) = unit.leg.as_mut() else {
+            return;
+        };
+        if leg.is_answered() {
             return;
         }
-        let parsed = unit.leg.on_answer(response).is_ok();
-        let answer: Option<Negotiated> = unit
-            .leg
+        let parsed = leg.on_answer(response).is_ok();
+        let answer: Option<Negotiated> = leg
             .answer_sdp
             .as_ref()
             .filter(|_| parsed)
@@ -283,8 +381,8 @@ impl Driver {
             .filter(|n| n.audio.codec == self.negotiated.audio.codec);
         if !unit.wanted || answer.is_none() {
             // Cancelled too late, or answered with media we cannot bridge.
-            unit.leg.ack(&self.io).await;
-            unit.leg.bye(&self.io).await;
+            leg.ack(&self.io).await;
+            leg.bye(&self.io).await;
             if unit.wanted {
                 self.end_unit("failed:488");
                 machine.handle(
@@ -309,8 +407,8 @@ impl Driver {
     }
 
     async fn connect_unit(&mut self) {
-        if let Some(unit) = self.unit.as_ref() {
-            unit.leg.ack(&self.io).await;
+        if let Some(leg) = self.unit.as_ref().and_then(|u| u.leg.as_ref()) {
+            leg.ack(&self.io).await;
         }
     }
 

@@ -20,7 +20,7 @@ pub enum Leg {
 }
 
 impl Leg {
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         match self {
             Leg::A => 0,
             Leg::B => 1,
@@ -101,6 +101,11 @@ impl RelayHandle {
     /// Plays into `leg` instead of relaying to it.
     pub fn play(&self, leg: Leg, play: Play) {
         self.hub.play(leg.index(), play);
+    }
+
+    /// The hub underneath, for a call that adds a leg to its relay (a splice with another call).
+    pub fn hub(&self) -> &HubHandle {
+        &self.hub
     }
 
     /// Ends the relay and returns once its sockets are closed.
