@@ -49,6 +49,23 @@ pub async fn answer(
                 return InDialog::Handled;
             };
             let offer = sdp::parse(&request.body).ok();
+            // A new offer must still hold the codec this leg was set up with: the daemon does
+            // not change a running stream's codec (RFC 3264 §8.3.2 lets the answerer refuse).
+            let our_codec = sdp::parse(ours.as_bytes())
+                .ok()
+                .and_then(|d| d.audio.as_ref()?.supported_codecs().next())
+                .map(|f| f.codec);
+            let keeps_codec = match (&offer, our_codec) {
+                (Some(offer), Some(ours)) => offer
+                    .audio
+                    .as_ref()
+                    .is_some_and(|a| a.supported_codecs().any(|f| f.codec == ours)),
+                _ => true,
+            };
+            if !keeps_codec {
+                io.respond(key, build::response(&request, 488, None)).await;
+                return InDialog::Handled;
+            }
             let remote = offer.as_ref().and_then(|o| o.audio_rtp_addr());
             let direction = offer
                 .as_ref()

@@ -114,3 +114,22 @@ async fn the_seat_holds_and_resumes_and_the_caller_hears_music_between() {
     );
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// A re-INVITE is a session refresh when it keeps the codec (200), and refused with 488 when it
+/// asks for another one: the daemon does not change a running stream's codec.
+#[tokio::test]
+async fn a_reinvite_that_changes_the_codec_is_refused_and_a_refresh_is_not() {
+    let t = common::start(Options {
+        extra_config: "[ratings]\nenabled = false\n".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let probe = RtpProbe::start().expect("probe");
+    let mut call =
+        crate::raw_caller::RawCaller::call(t.daemon.sip_udp, "12350", "13900000081", probe.port())
+            .await;
+    assert_eq!(call.reinvite("PCMA", 8, probe.port()).await, 488);
+    assert_eq!(call.reinvite("PCMU", 0, probe.port()).await, 200);
+    call.hang_up().await;
+    t.daemon.shutdown().await.expect("shutdown");
+}

@@ -109,6 +109,36 @@ impl RawCaller {
         }
     }
 
+    /// Re-INVITEs with an SDP offering only `codec` (payload type `pt`, e.g. "PCMA", 8) and
+    /// returns the status of the final answer; a 2xx is ACKed.
+    pub async fn reinvite(&mut self, codec: &str, pt: u8, media_port: u16) -> u16 {
+        self.cseq += 1;
+        let cseq = self.cseq;
+        let sdp = format!(
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {media_port} RTP/AVP {pt}\r\na=rtpmap:{pt} {codec}/8000\r\n"
+        );
+        self.send_in_dialog("INVITE", cseq, "application/sdp", &sdp)
+            .await;
+        loop {
+            let m = recv(&self.socket, Duration::from_secs(5))
+                .await
+                .expect("answer to the re-INVITE");
+            let Some(status) = m
+                .strip_prefix("SIP/2.0 ")
+                .and_then(|r| r.get(..3))
+                .and_then(|c| c.parse::<u16>().ok())
+            else {
+                continue;
+            };
+            if status >= 200 && m.contains("INVITE") {
+                if status < 300 {
+                    self.send_in_dialog("ACK", cseq, "", "").await;
+                }
+                return status;
+            }
+        }
+    }
+
     /// Hangs up and waits for the 200.
     pub async fn hang_up(&mut self) {
         self.cseq += 1;
