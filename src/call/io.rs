@@ -67,6 +67,20 @@ impl CallIo {
     }
 
     /// The call is over for the core: its dialogs and channel are forgotten.
+    /// The live bindings (phones) of `seat`, from the registrar.
+    pub async fn bindings(&self, seat: &str) -> Vec<crate::registrar::Binding> {
+        let (reply, bindings) = tokio::sync::oneshot::channel();
+        let _ = self
+            .ctx
+            .core
+            .send(CoreCommand::Bindings {
+                seat: seat.to_string(),
+                reply,
+            })
+            .await;
+        bindings.await.unwrap_or_default()
+    }
+
     pub async fn finished(&self) {
         self.core(CoreCommand::Finished { owner: self.owner }).await;
     }

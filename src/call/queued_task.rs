@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn, Instrument};
 
@@ -21,7 +21,7 @@ use super::machine::{EndedBy, Outcome as RingOutcome};
 use super::outbound_leg::OutboundLeg;
 use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall, Sound};
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
-use super::{CallContext, CallEvent, CallSetup, CoreCommand};
+use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
 use crate::features::in_call::{InCallFeature, InCallKeys};
 use crate::media::dtmf::parse_info;
@@ -256,17 +256,7 @@ impl Driver {
 
     /// Rings every phone of the offered seat, from one RTP port reserved for that seat.
     async fn offer(&mut self, seat: SeatId, machine: &mut QueuedCall) {
-        let (reply, bindings) = oneshot::channel();
-        let _ = self
-            .io
-            .ctx
-            .core
-            .send(CoreCommand::Bindings {
-                seat: seat.to_string(),
-                reply,
-            })
-            .await;
-        let bindings = bindings.await.unwrap_or_default();
+        let bindings = self.io.bindings(seat.as_str()).await;
         let socket = match self.io.ctx.rtp.allocate().await {
             Ok(socket) if !bindings.is_empty() => socket,
             _ => {

@@ -525,6 +525,32 @@ impl Core {
             .any(|code| called.starts_with(code.as_str()))
     }
 
+    /// The seat an INVITE from a seat's phone proves it is (digest, 407). None when the request
+    /// was answered here: challenged, or refused with 403 and a security event.
+    fn seat_of_invite(
+        &mut self,
+        flow: Flow,
+        key: &ServerKey,
+        request: &Request,
+        failure: &'static str,
+    ) -> Option<String> {
+        match self.registrar.authenticate_seat(self.unix_now(), request) {
+            SeatAuth::Challenge(response) => {
+                self.respond(key, response);
+                None
+            }
+            SeatAuth::Rejected { claimed } => {
+                security_event("auth_failed", flow, &claimed, failure);
+                self.respond(
+                    key,
+                    build::response(request, 403, Some(&crate::sip::ids::tag())),
+                );
+                None
+            }
+            SeatAuth::Seat(seat) => Some(seat),
+        }
+    }
+
     /// A seat's phone dialling out (a unit, another seat, a number): its From is a seat and the
     /// number is no inbound route. It must then authenticate like any seat.
     fn is_seat_call(&self, ess: &Essentials, called: &str) -> bool {
@@ -547,25 +573,13 @@ impl Core {
         ess: Box<Essentials>,
         called: String,
     ) {
-        let seat = match self.registrar.authenticate_seat(self.unix_now(), &request) {
-            SeatAuth::Challenge(response) => {
-                self.respond(&key, response);
-                return;
-            }
-            SeatAuth::Rejected { claimed } => {
-                security_event(
-                    "auth_failed",
-                    flow,
-                    &claimed,
-                    "seat INVITE failed digest authentication",
-                );
-                self.respond(
-                    &key,
-                    build::response(&request, 403, Some(&crate::sip::ids::tag())),
-                );
-                return;
-            }
-            SeatAuth::Seat(seat) => seat,
+        let Some(seat) = self.seat_of_invite(
+            flow,
+            &key,
+            &request,
+            "seat INVITE failed digest authentication",
+        ) else {
+            return;
         };
         let resolved = match self.ctx.dialer.resolve(&called, self.ctx.clock.now()) {
             Ok(resolved) => resolved,
@@ -628,25 +642,13 @@ impl Core {
         ess: Box<Essentials>,
         called: String,
     ) {
-        let seat = match self.registrar.authenticate_seat(self.unix_now(), &request) {
-            SeatAuth::Challenge(response) => {
-                self.respond(&key, response);
-                return;
-            }
-            SeatAuth::Rejected { claimed } => {
-                security_event(
-                    "auth_failed",
-                    flow,
-                    &claimed,
-                    "feature-code INVITE failed digest authentication",
-                );
-                self.respond(
-                    &key,
-                    build::response(&request, 403, Some(&crate::sip::ids::tag())),
-                );
-                return;
-            }
-            SeatAuth::Seat(seat) => seat,
+        let Some(seat) = self.seat_of_invite(
+            flow,
+            &key,
+            &request,
+            "feature-code INVITE failed digest authentication",
+        ) else {
+            return;
         };
         let features = &self.settings.features;
         let Ok(codes) = features.codes() else {

@@ -318,15 +318,7 @@ impl Driver {
         let caller = self.facts.caller.clone();
         let leg = match &target {
             DialTarget::Seat(user) => {
-                let (reply, bindings) = oneshot::channel();
-                let _ = ctx
-                    .core
-                    .send(CoreCommand::Bindings {
-                        seat: user.clone(),
-                        reply,
-                    })
-                    .await;
-                let bindings = bindings.await.unwrap_or_default();
+                let bindings = self.io.bindings(user).await;
                 let binding = bindings.first().ok_or(480u16)?;
                 OutboundLeg::to_seat(ctx, binding, &caller, None, &offer)
             }

@@ -477,24 +477,9 @@ impl HubTask {
             let Some(leg) = self.legs.get_mut(party.leg) else {
                 continue;
             };
-            let Some(destination) = leg.latch.remote() else {
-                bump(&leg.counters.dropped_no_remote, 1);
-                continue;
-            };
             debug_assert_eq!(frame.len(), FRAME_BYTES);
             let len = leg.out.frame_packet(party.pt, frame, &mut leg.buf[..]);
-            match leg
-                .socket
-                .socket()
-                .send_to(&leg.buf[..len], destination)
-                .await
-            {
-                Ok(_) => {
-                    bump(&leg.counters.tx_packets, 1);
-                    bump(&leg.counters.tx_bytes, len as u64);
-                }
-                Err(_) => bump(&leg.counters.send_errors, 1),
-            }
+            leg.send_own(len).await;
         }
     }
 
@@ -512,22 +497,30 @@ impl HubTask {
                 }
                 continue;
             };
-            let Some(destination) = leg.latch.remote() else {
-                bump(&leg.counters.dropped_no_remote, 1);
-                continue;
-            };
-            match leg
-                .socket
-                .socket()
-                .send_to(&leg.buf[..len], destination)
-                .await
-            {
-                Ok(_) => {
-                    bump(&leg.counters.tx_packets, 1);
-                    bump(&leg.counters.tx_bytes, len as u64);
-                }
-                Err(_) => bump(&leg.counters.send_errors, 1),
+            leg.send_own(len).await;
+        }
+    }
+}
+
+impl LegState {
+    /// Sends the first `len` bytes of the leg's buffer (a packet the hub made itself: a
+    /// prompt's, the mix's) to the leg's peer, counting it.
+    async fn send_own(&mut self, len: usize) {
+        let Some(destination) = self.latch.remote() else {
+            bump(&self.counters.dropped_no_remote, 1);
+            return;
+        };
+        match self
+            .socket
+            .socket()
+            .send_to(&self.buf[..len], destination)
+            .await
+        {
+            Ok(_) => {
+                bump(&self.counters.tx_packets, 1);
+                bump(&self.counters.tx_bytes, len as u64);
             }
+            Err(_) => bump(&self.counters.send_errors, 1),
         }
     }
 }
