@@ -410,3 +410,56 @@ async fn a_call_that_rang_a_seat_directly_is_rated_too() {
     assert_eq!(record.seat.as_deref(), Some("1001"));
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_seat_sends_the_caller_to_rating_with_its_code_typed_as_sip_info() {
+    let t = common::start(Options::default()).await;
+    let agent = seat_agent(
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        1,
+        AnswerMode::Answer,
+        Hangup::OwnSide,
+    )
+    .out_of_call("seat_info_incoming.xml")
+    .set("wait_ms", "40000")
+    .timeout(Duration::from_secs(50));
+    let mut seat = spawn_registered(
+        agent,
+        t.daemon.sip_udp,
+        "1001",
+        "seat1001-secret",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("seat");
+    let probe = RtpProbe::start().expect("probe");
+    let number = "13900000091";
+    let mut call = RawCaller::call(t.daemon.sip_udp, "12350", number, probe.port()).await;
+    assert!(
+        seat.wait_log("keys sent", Duration::from_secs(30)).await,
+        "{}",
+        seat.log_so_far()
+    );
+    // *8 by INFO: the daemon hangs up the seat and asks the caller.
+    assert!(
+        seat.wait_log("agent ended", Duration::from_secs(10)).await,
+        "the seat was not released:\n{}",
+        seat.log_so_far()
+    );
+    assert!(in_rating(&t, number).await, "no rating question");
+    call.key('2').await;
+    assert!(call.wait_bye(Duration::from_secs(30)).await);
+    let kept = eventually(Duration::from_secs(5), || async {
+        rating_of(&t, number).await.is_some()
+    })
+    .await;
+    assert!(kept, "no rating record");
+    let record = rating_of(&t, number).await.expect("rating");
+    assert_eq!(
+        record.outcome,
+        RatingOutcome::Rated(Rating::BasicallySatisfied)
+    );
+    t.daemon.shutdown().await.expect("shutdown");
+}
