@@ -17,6 +17,8 @@ pub enum ConsultState {
     ThreeWay,
     /// The seat has left; caller and unit talk.
     Transferred,
+    /// A conference goes on while one more unit rings (up to the configured parties).
+    Adding,
 }
 
 /// Who hears whom.
@@ -28,7 +30,7 @@ pub enum Media {
     /// The caller hears hold music; seat and unit talk.
     SeatWithUnit,
     AllThree,
-    /// The seat is gone: caller and unit talk.
+    /// The seat is gone: caller and unit talk (several units: all mixed).
     CallerWithUnit,
     /// The caller put the call on hold: the seat hears hold music.
     SeatHolds,
@@ -77,6 +79,8 @@ pub enum ConsultEvent {
     UnitDropped,
     Cancelled,
     UnitLeft,
+    /// A unit was asked for while the conference already had the most parties allowed.
+    ConferenceFull,
 }
 
 impl ConsultEvent {
@@ -92,6 +96,7 @@ impl ConsultEvent {
             ConsultEvent::UnitDropped => "unit_dropped",
             ConsultEvent::Cancelled => "consult_cancelled",
             ConsultEvent::UnitLeft => "unit_left",
+            ConsultEvent::ConferenceFull => "conference_full",
         }
     }
 }
@@ -104,7 +109,10 @@ pub enum ConsultAction {
     CancelUnit,
     /// ACK the unit's 2xx and give it a place in the media hub.
     ConnectUnit,
+    /// Hang up the unit that joined last.
     ByeUnit,
+    /// Hang up every unit on the line (the call is ending).
+    ByeUnits,
     /// The seat is hung up by the daemon (`*2`).
     ByeSeat,
     Media(Media),
@@ -120,16 +128,25 @@ pub enum ConsultAction {
 #[derive(Debug)]
 pub struct Consult {
     state: ConsultState,
+    /// Units answered and on the line.
+    units: u8,
+    /// Most parties (caller, seat and units) one conference may hold.
+    max_parties: u8,
     /// The dialling is a blind transfer (REFER): the caller goes to the target on answer.
     blind: bool,
     /// The seat already left (it hung up after its REFER was accepted).
     seat_gone: bool,
 }
 
+/// Caller, seat and one unit.
+pub const DEFAULT_MAX_PARTIES: u8 = 3;
+
 impl Default for Consult {
     fn default() -> Self {
         Consult {
             state: ConsultState::Idle,
+            units: 0,
+            max_parties: DEFAULT_MAX_PARTIES,
             blind: false,
             seat_gone: false,
         }
@@ -137,6 +154,14 @@ impl Default for Consult {
 }
 
 impl Consult {
+    /// A conference of at most `max_parties` (at least three: caller, seat and a unit).
+    pub fn with_max_parties(max_parties: u8) -> Consult {
+        Consult {
+            max_parties: max_parties.max(DEFAULT_MAX_PARTIES),
+            ..Consult::default()
+        }
+    }
+
     pub fn state(&self) -> ConsultState {
         self.state
     }
@@ -159,6 +184,7 @@ impl Consult {
         let actions = match input {
             ConsultInput::UnitAnswered => {
                 self.state = ConsultState::Transferred;
+                self.units = 1;
                 let mut actions = vec![
                     A::ConnectUnit,
                     A::Media(Media::CallerWithUnit),
@@ -203,7 +229,80 @@ impl Consult {
         use ConsultState as S;
         use InCallFeature as F;
         let back = |event| vec![A::Media(Media::CallerWithSeat), A::Event(event)];
+        let units = self.units;
         let (next, actions) = match (self.state, input) {
+            // More units into a running conference, up to the parties allowed.
+            (S::ThreeWay, ConsultInput::Feature(F::Consult(target)))
+                if 2 + units < self.max_parties =>
+            {
+                (
+                    S::Adding,
+                    vec![
+                        A::Event(ConsultEvent::Consult {
+                            target: target.clone(),
+                        }),
+                        A::Dial(target),
+                    ],
+                )
+            }
+            (S::ThreeWay, ConsultInput::Feature(F::Consult(_))) => {
+                (S::ThreeWay, vec![A::Event(ConsultEvent::ConferenceFull)])
+            }
+            (S::Adding, ConsultInput::UnitAnswered) => {
+                self.units += 1;
+                (
+                    S::ThreeWay,
+                    vec![
+                        A::ConnectUnit,
+                        A::Media(Media::AllThree),
+                        A::Event(ConsultEvent::UnitAnswered),
+                        A::Event(ConsultEvent::Conference),
+                    ],
+                )
+            }
+            (S::Adding, ConsultInput::UnitFailed(status)) => (
+                S::ThreeWay,
+                vec![A::Event(ConsultEvent::UnitFailed { status })],
+            ),
+            (S::Adding, ConsultInput::Feature(F::Cancel)) => (
+                S::ThreeWay,
+                vec![A::CancelUnit, A::Event(ConsultEvent::Cancelled)],
+            ),
+            (S::Adding, ConsultInput::UnitBye) => {
+                self.units = units.saturating_sub(1);
+                (
+                    S::Adding,
+                    vec![A::Media(Media::AllThree), A::Event(ConsultEvent::UnitLeft)],
+                )
+            }
+            (S::ThreeWay, ConsultInput::Feature(F::DropUnit)) if units > 1 => {
+                self.units -= 1;
+                (
+                    S::ThreeWay,
+                    vec![
+                        A::ByeUnit,
+                        A::Media(Media::AllThree),
+                        A::Event(ConsultEvent::UnitDropped),
+                    ],
+                )
+            }
+            (S::ThreeWay, ConsultInput::UnitBye) if units > 1 => {
+                self.units -= 1;
+                (
+                    S::ThreeWay,
+                    vec![A::Media(Media::AllThree), A::Event(ConsultEvent::UnitLeft)],
+                )
+            }
+            (S::Transferred, ConsultInput::UnitBye) if units > 1 => {
+                self.units -= 1;
+                (
+                    S::Transferred,
+                    vec![
+                        A::Media(Media::CallerWithUnit),
+                        A::Event(ConsultEvent::UnitLeft),
+                    ],
+                )
+            }
             (S::Idle, ConsultInput::Feature(F::Consult(target))) => (
                 S::Dialling,
                 vec![
@@ -309,21 +408,32 @@ impl Consult {
             }
             (state, _) => (state, vec![]),
         };
+        if actions.contains(&A::ConnectUnit) && next != S::ThreeWay {
+            self.units = 1;
+        }
+        if next == S::Idle {
+            self.units = 0;
+        }
+        if next == S::Transferred && self.units == 0 {
+            self.units = 1;
+        }
         self.state = next;
         actions
     }
 
     /// The call is ending: whatever unit is ringing or on the line is let go.
-    pub fn hang_up(&mut self) -> Option<ConsultAction> {
-        let action = match self.state {
-            ConsultState::Idle => None,
-            ConsultState::Dialling => Some(ConsultAction::CancelUnit),
+    pub fn hang_up(&mut self) -> Vec<ConsultAction> {
+        let actions = match self.state {
+            ConsultState::Idle => vec![],
+            ConsultState::Dialling => vec![ConsultAction::CancelUnit],
             ConsultState::Consulting | ConsultState::ThreeWay | ConsultState::Transferred => {
-                Some(ConsultAction::ByeUnit)
+                vec![ConsultAction::ByeUnits]
             }
+            ConsultState::Adding => vec![ConsultAction::CancelUnit, ConsultAction::ByeUnits],
         };
         self.state = ConsultState::Idle;
-        action
+        self.units = 0;
+        actions
     }
 }
 
@@ -386,7 +496,7 @@ mod tests {
             ]
         );
         assert_eq!(c.state(), ConsultState::Transferred);
-        assert_eq!(c.hang_up(), Some(A::ByeUnit));
+        assert_eq!(c.hang_up(), vec![A::ByeUnits]);
     }
 
     #[test]
@@ -440,7 +550,7 @@ mod tests {
         assert!(actions.contains(&A::NotifyRefer(200)));
         assert!(actions.contains(&A::ByeSeat));
         assert_eq!(c.state(), ConsultState::Transferred);
-        assert_eq!(c.hang_up(), Some(A::ByeUnit));
+        assert_eq!(c.hang_up(), vec![A::ByeUnits]);
     }
 
     #[test]
@@ -523,6 +633,83 @@ mod tests {
         assert!(c
             .handle(ConsultInput::Feature(F::Consult("202".into())))
             .is_empty());
-        assert_eq!(c.hang_up(), Some(A::ByeUnit));
+        assert_eq!(c.hang_up(), vec![A::ByeUnits]);
+    }
+
+    #[test]
+    fn a_conference_takes_more_units_up_to_its_parties() {
+        let mut c = Consult::with_max_parties(4);
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Conference));
+        // A second unit while the conference goes on.
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Consult("301".into()))),
+            vec![
+                A::Event(ConsultEvent::Consult {
+                    target: "301".into()
+                }),
+                A::Dial("301".into())
+            ]
+        );
+        assert_eq!(c.state(), ConsultState::Adding);
+        let actions = c.handle(ConsultInput::UnitAnswered);
+        assert!(actions.contains(&A::Media(Media::AllThree)));
+        assert_eq!(c.state(), ConsultState::ThreeWay);
+        // Four parties now: a third unit is refused.
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Consult("401".into()))),
+            vec![A::Event(ConsultEvent::ConferenceFull)]
+        );
+        // *4 drops the last unit and the conference goes on with the first.
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::DropUnit)),
+            vec![
+                A::ByeUnit,
+                A::Media(Media::AllThree),
+                A::Event(ConsultEvent::UnitDropped)
+            ]
+        );
+        assert_eq!(c.state(), ConsultState::ThreeWay);
+        // The last unit dropped: back to the caller.
+        let actions = c.handle(ConsultInput::Feature(F::DropUnit));
+        assert!(actions.contains(&A::Media(Media::CallerWithSeat)));
+        assert_eq!(c.state(), ConsultState::Idle);
+    }
+
+    #[test]
+    fn three_parties_by_default_and_a_transfer_keeps_every_unit() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Conference));
+        assert_eq!(
+            c.handle(ConsultInput::Feature(F::Consult("301".into()))),
+            vec![A::Event(ConsultEvent::ConferenceFull)]
+        );
+        let mut c = Consult::with_max_parties(5);
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Conference));
+        c.handle(ConsultInput::Feature(F::Consult("301".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Transfer));
+        assert_eq!(c.state(), ConsultState::Transferred);
+        // One unit leaves: the caller stays with the other.
+        assert_eq!(
+            c.handle(ConsultInput::UnitBye),
+            vec![
+                A::Media(Media::CallerWithUnit),
+                A::Event(ConsultEvent::UnitLeft)
+            ]
+        );
+        // The last one leaving is the queued call's to handle (rating).
+        assert!(c.handle(ConsultInput::UnitBye).is_empty());
+        let mut c = Consult::with_max_parties(4);
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Conference));
+        c.handle(ConsultInput::Feature(F::Consult("301".into())));
+        assert_eq!(c.hang_up(), vec![A::CancelUnit, A::ByeUnits]);
     }
 }

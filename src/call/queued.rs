@@ -195,6 +195,12 @@ impl QueuedCall {
         call
     }
 
+    /// Conferences of up to `max_parties` (caller, seat and units; three by default).
+    pub fn with_max_parties(mut self, max_parties: u8) -> Self {
+        self.consult = Consult::with_max_parties(max_parties);
+        self
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
@@ -407,7 +413,7 @@ impl QueuedCall {
                 }
             }
             (Phase::WithUnit { seat }, Input::CallerBye) => {
-                if let Some(action) = self.consult.hang_up() {
+                for action in self.consult.hang_up() {
                     self.actions.push_back(Action::Consult(action));
                 }
                 self.finish(
@@ -419,6 +425,12 @@ impl QueuedCall {
                 );
             }
             (Phase::WithUnit { seat }, Input::UnitBye) => {
+                // One of several units left: the caller stays with the others.
+                let actions = self.consult.handle(ConsultInput::UnitBye);
+                if !actions.is_empty() {
+                    self.consult_actions(actions, &seat);
+                    return;
+                }
                 self.left_first = EndedBy::Unit;
                 if self.rating.is_some() {
                     self.ask_rating(seat);
@@ -434,7 +446,7 @@ impl QueuedCall {
                 }
             }
             (Phase::WithUnit { seat }, Input::CallerAckTimeout | Input::Shutdown) => {
-                if let Some(action) = self.consult.hang_up() {
+                for action in self.consult.hang_up() {
                     self.actions.push_back(Action::Consult(action));
                 }
                 self.actions.push_back(Action::ByeCaller);
@@ -500,7 +512,7 @@ impl QueuedCall {
                 return transferred;
             }
             Input::CallerBye | Input::CallerAckTimeout | Input::Shutdown => {
-                if let Some(action) = self.consult.hang_up() {
+                for action in self.consult.hang_up() {
                     self.actions.push_back(Action::Consult(action));
                 }
                 return false;
@@ -1027,7 +1039,7 @@ mod tests {
         let mut call = consulting(t0);
         call.handle(t0, Input::CallerBye);
         let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnit));
+        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnits));
         assert!(actions.contains(&Action::ByeSeat(0)));
         assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
     }
@@ -1042,7 +1054,7 @@ mod tests {
         assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
         call.handle(t0, Input::CallerBye);
         let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnit));
+        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnits));
         assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
     }
 }

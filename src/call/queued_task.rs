@@ -74,7 +74,7 @@ struct Driver {
     /// When the seat's leg ended before the call did (a transfer), and how.
     seat_ended: Option<(&'static str, SystemTime)>,
     /// The unit a seat is consulting, or the caller was transferred to.
-    unit: Option<consult::UnitLeg>,
+    units: Vec<consult::UnitLeg>,
     transferred_to: Option<String>,
     /// Unit legs already over, to record with the call.
     finished_legs: Vec<LegRecord>,
@@ -87,7 +87,7 @@ struct Driver {
 enum From {
     Caller,
     Seat(usize),
-    Unit,
+    Unit(usize),
 }
 
 /// The queue part of the record, built from the ACD's events.
@@ -178,7 +178,7 @@ impl Driver {
             seat_ended: None,
             caller_held: false,
             seat_held: false,
-            unit: None,
+            units: Vec::new(),
             transferred_to: None,
             finished_legs: Vec::new(),
             state: LineState::Ringing,
@@ -191,7 +191,8 @@ impl Driver {
         mut hub_events: mpsc::Receiver<HubEvent>,
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;
-        let mut machine = QueuedCall::new(self.io.ctx.ratings.clone());
+        let mut machine = QueuedCall::new(self.io.ctx.ratings.clone())
+            .with_max_parties(self.io.ctx.in_call.max_parties);
         self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
@@ -366,12 +367,10 @@ impl Driver {
                 let _ = reply.send(Err(481));
             }
             CallEvent::PeerGone => {
-                if self.unit.as_ref().is_some_and(|u| u.peer.is_some()) {
-                    if let Some(unit) = self.unit.as_mut() {
-                        // It is gone: nobody to tell.
-                        unit.peer = None;
-                    }
-                    self.end_unit("bye_by_them");
+                if let Some(i) = self.units.iter().position(|u| u.peer.is_some()) {
+                    // It is gone: nobody to tell.
+                    self.units[i].peer = None;
+                    self.end_unit(i, "bye_by_them");
                     machine.handle(now, Input::UnitBye);
                 }
             }
@@ -383,13 +382,12 @@ impl Driver {
                     From::Caller
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
                     From::Seat(i)
-                } else if self
-                    .unit
-                    .as_ref()
-                    .and_then(|u| u.leg.as_ref())
-                    .is_some_and(|l| l.owns(&ess.call_id))
+                } else if let Some(i) = self
+                    .units
+                    .iter()
+                    .position(|u| u.leg.as_ref().is_some_and(|l| l.owns(&ess.call_id)))
                 {
-                    From::Unit
+                    From::Unit(i)
                 } else {
                     self.io
                         .respond(key, build::response(&request, 481, None))
@@ -411,13 +409,12 @@ impl Driver {
         if key.method != Method::Invite {
             return;
         }
-        if self
-            .unit
-            .as_ref()
-            .and_then(|u| u.leg.as_ref())
-            .is_some_and(|l| l.key == key)
+        if let Some(i) = self
+            .units
+            .iter()
+            .position(|u| u.leg.as_ref().is_some_and(|l| l.key == key))
         {
-            self.on_unit_response(response, machine).await;
+            self.on_unit_response(i, response, machine).await;
             return;
         }
         let Some(leg) = self.legs.iter().position(|l| l.key == key) else {
@@ -466,11 +463,7 @@ impl Driver {
         let ours = match leg {
             From::Caller => self.caller.answer_sdp.clone(),
             From::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
-            From::Unit => self
-                .unit
-                .as_ref()
-                .and_then(|u| u.leg.as_ref())
-                .map(|l| l.our_sdp().to_string()),
+            From::Unit(i) => self.units[i].leg.as_ref().map(|l| l.our_sdp().to_string()),
         };
         let caller = &self.caller;
         let io = &self.io;
@@ -484,8 +477,8 @@ impl Driver {
                     }
                     machine.handle(now, Input::SeatBye { leg })
                 }
-                From::Unit => {
-                    self.end_unit("bye_by_them");
+                From::Unit(i) => {
+                    self.end_unit(i, "bye_by_them");
                     machine.handle(now, Input::UnitBye)
                 }
             },
@@ -493,7 +486,7 @@ impl Driver {
                 let hub_leg = match leg {
                     From::Caller => Some(CALLER),
                     From::Seat(_) => self.seat_leg,
-                    From::Unit => self.unit.as_ref().and_then(|u| u.hub_leg),
+                    From::Unit(i) => self.units[i].hub_leg,
                 };
                 if let (Some(hub_leg), Some(addr)) = (hub_leg, addr) {
                     self.hub.set_remote(hub_leg, addr);
@@ -512,7 +505,7 @@ impl Driver {
                     match leg {
                         From::Caller => machine.handle(now, Input::Digit(digit)),
                         From::Seat(_) => self.seat_key(digit, machine),
-                        From::Unit => {}
+                        From::Unit(_) => {}
                     }
                 }
             }
@@ -721,13 +714,13 @@ impl Driver {
 
     /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
     fn release_unit(&mut self, outcome: &super::queued::Outcome) {
-        if self.unit.is_some() {
+        while !self.units.is_empty() {
             let how = if outcome.ended_by == Some(EndedBy::Unit) {
                 "bye_by_them"
             } else {
                 "bye_by_us"
             };
-            self.end_unit(how);
+            self.end_unit(self.units.len() - 1, how);
         }
     }
 

@@ -239,6 +239,10 @@ pub struct FeatureSettings {
     /// Ends the consultation (ringing or talking) and returns to the caller.
     #[serde(default = "default_cancel_consult")]
     pub cancel_consult: String,
+    /// Most parties in one conference (caller, seat and units), 3..=8: above three, `consult`
+    /// during a three-way call brings one more unit into it.
+    #[serde(default = "default_conference_max_parties")]
+    pub conference_max_parties: u8,
 }
 
 impl Default for FeatureSettings {
@@ -256,6 +260,7 @@ impl Default for FeatureSettings {
             conference: default_conference(),
             drop_unit: default_drop_unit(),
             cancel_consult: default_cancel_consult(),
+            conference_max_parties: default_conference_max_parties(),
         }
     }
 }
@@ -275,6 +280,12 @@ fn default_drop_unit() -> String {
 fn default_cancel_consult() -> String {
     "*0".to_string()
 }
+fn default_conference_max_parties() -> u8 {
+    3
+}
+
+/// How many parties a conference may be set to hold.
+pub const CONFERENCE_PARTIES_RANGE: std::ops::RangeInclusive<u8> = 3..=8;
 
 fn default_access() -> String {
     "*".to_string()
@@ -313,6 +324,7 @@ impl FeatureSettings {
             cancel: self.cancel_consult.clone(),
             to_rating: self.to_rating.clone(),
             inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
+            max_parties: self.conference_max_parties,
         }
     }
 }

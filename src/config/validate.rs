@@ -84,6 +84,12 @@ impl Settings {
                 && s.chars()
                     .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
         };
+        if !super::settings::CONFERENCE_PARTIES_RANGE.contains(&f.conference_max_parties) {
+            issues.push(Issue::new(
+                "features.conference_max_parties",
+                "must be 3 to 8 (caller, seat and up to six units)",
+            ));
+        }
         let in_call = f.in_call();
         let named = in_call.named();
         for (name, code) in named {
@@ -460,6 +466,18 @@ outbound = "127.0.0.1:5070"
             Vec::<String>::new()
         );
         assert_eq!(keys(&settings("[api]\n")), ["api.token_file"]);
+    }
+
+    #[test]
+    fn conference_parties_and_in_call_codes_are_checked() {
+        let mut s = settings("");
+        s.features.conference_max_parties = 9;
+        assert_eq!(keys(&s), ["features.conference_max_parties"]);
+        s.features.conference_max_parties = 2;
+        assert_eq!(keys(&s), ["features.conference_max_parties"]);
+        s.features.conference_max_parties = 8;
+        s.features.transfer = "*1".into();
+        assert_eq!(keys(&s), ["features.consult", "features.transfer"]);
     }
 
     #[test]

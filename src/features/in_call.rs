@@ -19,6 +19,8 @@ pub struct InCallCodes {
     pub to_rating: String,
     /// Longest pause between two keys of one code.
     pub inter_digit: Duration,
+    /// Most parties in one conference: caller, seat and units.
+    pub max_parties: u8,
 }
 
 impl Default for InCallCodes {
@@ -31,6 +33,7 @@ impl Default for InCallCodes {
             cancel: "*0".to_string(),
             to_rating: "*8".to_string(),
             inter_digit: Duration::from_secs(3),
+            max_parties: 3,
         }
     }
 }

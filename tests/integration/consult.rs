@@ -613,3 +613,151 @@ async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
     assert_eq!(call.ended_by.as_deref(), Some("unit"));
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// With `conference_max_parties = 4`, a seat in a three-way call brings a second unit in:
+/// all four hear each other but not themselves; `*4` drops the last unit and the other three
+/// go on; a fifth party is refused.
+#[tokio::test]
+async fn a_conference_takes_a_second_unit_up_to_the_configured_parties() {
+    const SECOND_HZ: f64 = 700.0;
+    let mut unit_sipps = Vec::new();
+    let mut unit_probes = Vec::new();
+    let mut unit_ports = Vec::new();
+    for hz in [UNIT_HZ, SECOND_HZ] {
+        let port = free_udp_port().expect("a port for a unit");
+        let probe = RtpProbe::sending(Audio::tone(hz)).expect("unit probe");
+        let sipp = unit_answer(UnitAnswer::Answer, &probe, PEER_TIMEOUT)
+            .port(port)
+            .spawn()
+            .expect("start a unit");
+        unit_ports.push(port);
+        unit_sipps.push(sipp);
+        unit_probes.push(probe);
+    }
+    let t = common::start(Options {
+        extra_config: "[features]\nconference_max_parties = 4\n".to_string(),
+        extra_routes: format!(
+            "[[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\n\n\
+             [[units]]\nid = \"3001\"\nname = \"和平街道办事处\"\nlevel = 3\nparent = \"{UNIT}\"\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\n",
+            unit_ports[0], unit_ports[1]
+        ),
+        ..Options::default()
+    })
+    .await;
+    let password = format!("seat{SEAT}-secret");
+    let seat_probe = RtpProbe::sending(Audio::Silence).expect("seat probe");
+    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(PEER_TIMEOUT);
+    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
+        .await
+        .expect("the seat logs in");
+    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
+    let mut caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
+        .set("hangup", "poke")
+        .timeout(PEER_TIMEOUT)
+        .spawn()
+        .expect("start the caller");
+    assert!(
+        seat.wait_log("agent answered", LIMIT + LIMIT).await,
+        "{}",
+        seat.log_so_far()
+    );
+    let board = t.daemon.board();
+    let reach = |state: LineState| {
+        let board = board.clone();
+        async move {
+            eventually(LIMIT, || async {
+                board.snapshot().iter().any(|l| l.state == state)
+            })
+            .await
+        }
+    };
+    assert!(reach(LineState::Connected).await);
+    let call_id = board.snapshot()[0].id.clone();
+    let keys = |keys: &'static str| {
+        let probe = &seat_probe;
+        async move { probe.send_keys(keys, LIMIT).await.expect("keys") }
+    };
+    keys("*12001#").await;
+    assert!(
+        unit_sipps[0].wait_log("unit answered", LIMIT).await,
+        "{}",
+        unit_sipps[0].log_so_far()
+    );
+    keys("*3").await;
+    assert!(reach(LineState::ThreeWay).await);
+    keys("*13001#").await;
+    assert!(
+        unit_sipps[1].wait_log("unit answered", LIMIT).await,
+        "{}",
+        unit_sipps[1].log_so_far()
+    );
+    // Four parties, each hearing the other three.
+    let (first, second) = (&unit_probes[0], &unit_probes[1]);
+    let all = [
+        ("caller", &caller_probe),
+        ("seat", &seat_probe),
+        ("first unit", first),
+        ("second unit", second),
+    ];
+    let heard = eventually(LIMIT, || async {
+        listen(&all).await;
+        caller_probe.tone(UNIT_HZ).await.heard() && caller_probe.tone(SECOND_HZ).await.heard()
+    })
+    .await;
+    assert!(heard, "the caller never heard both units");
+    hears("caller", &caller_probe, &[UNIT_HZ, SECOND_HZ], &[CALLER_HZ]).await;
+    hears("seat", &seat_probe, &[CALLER_HZ, UNIT_HZ, SECOND_HZ], &[]).await;
+    hears("first unit", first, &[CALLER_HZ, SECOND_HZ], &[UNIT_HZ]).await;
+    hears("second unit", second, &[CALLER_HZ, UNIT_HZ], &[SECOND_HZ]).await;
+
+    // A fifth party is refused; *4 drops the second unit, the other three go on.
+    keys("*12001#").await;
+    keys("*4").await;
+    assert!(
+        unit_sipps[1].wait_log("unit bye_from_daemon", LIMIT).await,
+        "{}",
+        unit_sipps[1].log_so_far()
+    );
+    listen(&[("caller", &caller_probe), ("first unit", first)]).await;
+    hears("caller", &caller_probe, &[UNIT_HZ], &[SECOND_HZ]).await;
+    hears("first unit", first, &[CALLER_HZ], &[SECOND_HZ]).await;
+
+    for probe in [&caller_probe, &seat_probe, first, second] {
+        probe.set_audio(None);
+    }
+    poke_hangup(&mut caller, LIMIT)
+        .await
+        .expect("caller hangs up");
+    assert!(
+        unit_sipps[0].wait_log("unit bye_from_daemon", LIMIT).await,
+        "{}",
+        unit_sipps[0].log_so_far()
+    );
+    let events = events(&t, &call_id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "consult",
+            "unit_answered",
+            "conference",
+            "consult",
+            "unit_answered",
+            "conference",
+            "conference_full",
+            "unit_dropped"
+        ],
+        "{events:?}"
+    );
+    let legs = legs(&t, &call_id).await;
+    assert_eq!(
+        legs.iter().filter(|l| l.role == LegRole::Unit).count(),
+        2,
+        "{legs:?}"
+    );
+    t.daemon.shutdown().await.expect("shutdown");
+}

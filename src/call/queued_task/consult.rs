@@ -67,22 +67,25 @@ impl Driver {
                 }
             }
             ConsultAction::CancelUnit => {
-                if let Some(unit) = self.unit.as_mut() {
-                    unit.wanted = false;
-                    if let Some(leg) = unit.leg.as_ref() {
-                        leg.cancel(&self.io).await;
-                    }
+                let Some(i) = self.units.iter().rposition(|u| u.answered_at.is_none()) else {
+                    return;
+                };
+                self.units[i].wanted = false;
+                if let Some(leg) = self.units[i].leg.as_ref() {
+                    leg.cancel(&self.io).await;
                 }
-                self.tell_peer().await;
-                self.end_unit("cancelled");
+                self.end_unit(i, "cancelled");
             }
             ConsultAction::ConnectUnit => self.connect_unit().await,
             ConsultAction::ByeUnit => {
-                if let Some(leg) = self.unit.as_mut().and_then(|u| u.leg.as_mut()) {
-                    leg.bye(&self.io).await;
+                if let Some(i) = self.units.iter().rposition(|u| u.answered_at.is_some()) {
+                    self.hang_up_unit(i).await;
                 }
-                self.tell_peer().await;
-                self.end_unit("bye_by_us");
+            }
+            ConsultAction::ByeUnits => {
+                while let Some(i) = self.units.iter().rposition(|u| u.answered_at.is_some()) {
+                    self.hang_up_unit(i).await;
+                }
             }
             ConsultAction::ByeSeat => {
                 if let Some(leg) = self.seat_sip_leg {
@@ -100,9 +103,10 @@ impl Driver {
             }
             ConsultAction::CallerAlone => {}
             ConsultAction::Transferred => {
+                // A rating after the transfer rates the first unit brought in.
                 self.transferred_to = self
-                    .unit
-                    .as_ref()
+                    .units
+                    .first()
                     .map(|u| u.unit.clone().unwrap_or_else(|| u.party.clone()));
                 if self.seat_ended.is_none() {
                     self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
@@ -139,7 +143,7 @@ impl Driver {
         let decision = match &refer_to {
             Err(status) => Err(*status),
             Ok(r) => match target_number(r) {
-                Some(number) if self.unit.is_none() => {
+                Some(number) if self.units.is_empty() => {
                     match self.io.ctx.dialer.resolve(&number, self.io.ctx.clock.now()) {
                         Ok(_) => Ok(number),
                         Err(refusal) => {
@@ -187,7 +191,7 @@ impl Driver {
         replaces: Replaces,
         machine: &mut QueuedCall,
     ) {
-        if self.unit.is_some() {
+        if !self.units.is_empty() {
             self.io
                 .respond(key, build::response(&request, 491, None))
                 .await;
@@ -243,7 +247,7 @@ impl Driver {
         });
         let now = self.io.ctx.clock.now();
         info!(party = %answer.party, peer = answer.owner, "attended transfer");
-        self.unit = Some(UnitLeg {
+        self.units.push(UnitLeg {
             leg: None,
             peer: Some(answer.owner),
             socket: None,
@@ -262,9 +266,18 @@ impl Driver {
         );
     }
 
-    /// Tells the call this one is spliced to that the unit is let go.
-    async fn tell_peer(&mut self) {
-        let Some(peer) = self.unit.as_mut().and_then(|u| u.peer.take()) else {
+    /// Hangs up unit `i` (its SIP leg, or the call it is the party of) and ends its leg.
+    async fn hang_up_unit(&mut self, i: usize) {
+        if let Some(leg) = self.units[i].leg.as_mut() {
+            leg.bye(&self.io).await;
+        }
+        self.tell_peer(i).await;
+        self.end_unit(i, "bye_by_us");
+    }
+
+    /// Tells the call unit `i` is spliced from that the unit is let go.
+    async fn tell_peer(&mut self, i: usize) {
+        let Some(peer) = self.units.get_mut(i).and_then(|u| u.peer.take()) else {
             return;
         };
         let _ = self
@@ -326,7 +339,7 @@ impl Driver {
         };
         info!(target = %target.describe(), "consulting a unit");
         leg.ring(&self.io).await;
-        self.unit = Some(UnitLeg {
+        self.units.push(UnitLeg {
             leg: Some(leg),
             peer: None,
             socket: Some(socket),
@@ -341,17 +354,22 @@ impl Driver {
         Ok(())
     }
 
-    /// The unit's final response to our INVITE.
-    pub(super) async fn on_unit_response(&mut self, response: Response, machine: &mut QueuedCall) {
-        let Some(unit) = self.unit.as_mut() else {
-            return;
-        };
+    /// Unit `i`'s final response to our INVITE.
+    pub(super) async fn on_unit_response(
+        &mut self,
+        i: usize,
+        response: Response,
+        machine: &mut QueuedCall,
+    ) {
         if response.is_provisional() {
             return;
         }
+        let Some(unit) = self.units.get_mut(i) else {
+            return;
+        };
         if !response.is_success() {
             let status = response.status;
-            self.end_unit_with(format!("failed:{status}"));
+            self.end_unit_with(i, format!("failed:{status}"));
             machine.handle(
                 Instant::now(),
                 Input::Consult(ConsultInput::UnitFailed(status)),
@@ -376,7 +394,7 @@ impl Driver {
             leg.ack(&self.io).await;
             leg.bye(&self.io).await;
             if unit.wanted {
-                self.end_unit("failed:488");
+                self.end_unit(i, "failed:488");
                 machine.handle(
                     Instant::now(),
                     Input::Consult(ConsultInput::UnitFailed(488)),
@@ -398,8 +416,9 @@ impl Driver {
         machine.handle(Instant::now(), Input::Consult(ConsultInput::UnitAnswered));
     }
 
+    /// ACKs the unit that just answered: the newest, as only one rings at a time.
     async fn connect_unit(&mut self) {
-        if let Some(leg) = self.unit.as_ref().and_then(|u| u.leg.as_ref()) {
+        if let Some(leg) = self.units.last().and_then(|u| u.leg.as_ref()) {
             leg.ack(&self.io).await;
         }
     }
@@ -408,7 +427,12 @@ impl Driver {
     fn hear(&mut self, media: Media, machine: &mut QueuedCall) {
         let caller = (self.negotiated.audio.pt, self.negotiated.telephone_event);
         let seat = self.seat_leg.zip(self.seat_media);
-        let unit = self.unit.as_ref().and_then(|u| u.hub_leg.zip(u.media));
+        let units: Vec<(LegIndex, (u8, Option<u8>))> = self
+            .units
+            .iter()
+            .filter_map(|u| u.hub_leg.zip(u.media))
+            .collect();
+        let unit = units.first().copied();
         match media {
             Media::CallerWithSeat => {
                 if let Some((leg, pts)) = seat {
@@ -434,7 +458,7 @@ impl Driver {
                     codec,
                     pt: caller.0,
                 }];
-                for (leg, pts) in [seat, unit].into_iter().flatten() {
+                for (leg, pts) in seat.into_iter().chain(units.iter().copied()) {
                     parties.push(MixParty {
                         leg,
                         codec,
@@ -443,11 +467,22 @@ impl Driver {
                 }
                 self.hub.mix(parties);
             }
-            Media::CallerWithUnit => {
-                if let Some((leg, pts)) = unit {
-                    self.hub.bridge(CALLER, leg, map_between(caller, pts));
+            Media::CallerWithUnit => match units.as_slice() {
+                [(leg, pts)] => self.hub.bridge(CALLER, *leg, map_between(caller, *pts)),
+                several => {
+                    let codec = self.negotiated.audio.codec;
+                    let parties = [(CALLER, caller)]
+                        .into_iter()
+                        .chain(several.iter().copied())
+                        .map(|(leg, pts)| MixParty {
+                            leg,
+                            codec,
+                            pt: pts.0,
+                        })
+                        .collect();
+                    self.hub.mix(parties);
                 }
-            }
+            },
             Media::SeatHolds => {
                 self.hub.silence(CALLER);
                 if let Some((leg, pts)) = seat {
@@ -467,7 +502,7 @@ impl Driver {
         let detail = match &event {
             ConsultEvent::Consult { target } => Some(target.clone()),
             ConsultEvent::UnitFailed { status } => Some(status.to_string()),
-            _ => self.unit.as_ref().map(|u| u.party.clone()),
+            _ => self.units.last().map(|u| u.party.clone()),
         };
         info!(event = event.kind(), ?detail, "consultation");
         metrics::counter!(crate::metrics::names::CONSULT_EVENTS_TOTAL, "kind" => event.kind())
@@ -481,15 +516,16 @@ impl Driver {
         .await;
     }
 
-    /// The unit's leg is over: its record is written and its place freed.
-    pub(super) fn end_unit(&mut self, how: &str) {
-        self.end_unit_with(how.to_string());
+    /// Unit `i`'s leg is over: its record is written and its place freed.
+    pub(super) fn end_unit(&mut self, i: usize, how: &str) {
+        self.end_unit_with(i, how.to_string());
     }
 
-    fn end_unit_with(&mut self, how: String) {
-        let Some(unit) = self.unit.take() else {
+    fn end_unit_with(&mut self, i: usize, how: String) {
+        if i >= self.units.len() {
             return;
-        };
+        }
+        let unit = self.units.remove(i);
         if let Some(leg) = unit.hub_leg {
             self.hub.silence(leg);
         }
