@@ -158,6 +158,15 @@ impl Scene {
     }
 }
 
+/// Whether the board shows a line in `state` within the limit.
+async fn reaches(t: &TestDaemon, state: LineState) -> bool {
+    let board = t.daemon.board();
+    eventually(LIMIT, || async {
+        board.snapshot().iter().any(|l| l.state == state)
+    })
+    .await
+}
+
 async fn events(t: &TestDaemon, call_id: &str) -> Vec<CallEventRecord> {
     t.daemon.flush_records().await.expect("flush");
     t.daemon
@@ -556,16 +565,7 @@ async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
         seat.log_so_far()
     );
     let board = t.daemon.board();
-    let in_state = |state: LineState| {
-        let board = board.clone();
-        async move {
-            eventually(LIMIT, || async {
-                board.snapshot().iter().any(|l| l.state == state)
-            })
-            .await
-        }
-    };
-    assert!(in_state(LineState::Connected).await);
+    assert!(reaches(&t, LineState::Connected).await);
     seat_probe
         .send_keys(&format!("*1{UNIT}#"), LIMIT)
         .await
@@ -577,13 +577,13 @@ async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
     );
     seat_probe.send_keys("*2", LIMIT).await.expect("transfer");
     assert!(
-        in_state(LineState::WithUnit).await,
+        reaches(&t, LineState::WithUnit).await,
         "{:?}",
         board.snapshot()
     );
     // The unit hangs up (hangup_ms after its answer): the caller hears the question.
     assert!(
-        in_state(LineState::Rating).await,
+        reaches(&t, LineState::Rating).await,
         "no rating question: {:?}\n{}",
         board.snapshot(),
         unit.log_so_far()
@@ -667,16 +667,7 @@ async fn a_conference_takes_a_second_unit_up_to_the_configured_parties() {
         seat.log_so_far()
     );
     let board = t.daemon.board();
-    let reach = |state: LineState| {
-        let board = board.clone();
-        async move {
-            eventually(LIMIT, || async {
-                board.snapshot().iter().any(|l| l.state == state)
-            })
-            .await
-        }
-    };
-    assert!(reach(LineState::Connected).await);
+    assert!(reaches(&t, LineState::Connected).await);
     let call_id = board.snapshot()[0].id.clone();
     let keys = |keys: &'static str| {
         let probe = &seat_probe;
@@ -689,7 +680,7 @@ async fn a_conference_takes_a_second_unit_up_to_the_configured_parties() {
         unit_sipps[0].log_so_far()
     );
     keys("*3").await;
-    assert!(reach(LineState::ThreeWay).await);
+    assert!(reaches(&t, LineState::ThreeWay).await);
     keys("*13001#").await;
     assert!(
         unit_sipps[1].wait_log("unit answered", LIMIT).await,
