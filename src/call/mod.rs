@@ -159,8 +159,11 @@ pub struct CallSetup {
     pub targets: Vec<Binding>,
     /// The queue and priority class (a queue route); the ACD then chooses the seats.
     pub queue: Option<(String, u8)>,
-    /// A call a seat's phone placed itself: where it goes (a unit's contact, an allowed number).
-    /// Such a call is never asked for a rating.
+    /// The seat whose phone placed this call itself (to a unit, a seat, a number); such a
+    /// call is never asked for a rating.
+    pub placed_by: Option<String>,
+    /// Where a seat's own call goes when it is not a seat (a unit's contact, an allowed
+    /// number).
     pub dial: Option<dial::Resolved>,
 }
 

@@ -273,17 +273,7 @@ impl Driver {
                 return;
             }
         };
-        let local = LocalMedia {
-            rtp_port: socket.local_addr().port(),
-            ..self.local
-        };
-        let sdp = build_offer(&SdpParams {
-            local,
-            codecs: vec![self.negotiated.audio],
-            telephone_event: self.negotiated.telephone_event,
-            direction: Direction::SendRecv,
-            ptime: self.negotiated.ptime,
-        });
+        let sdp = self.offer_on(&socket);
         self.offer_sockets.insert(seat.to_string(), socket);
         let display = self
             .caller
@@ -513,6 +503,29 @@ impl Driver {
         }
     }
 
+    /// Our offer to a leg the call places (a seat's phone, a unit), on `socket`: the caller's
+    /// codec only, so nothing is transcoded.
+    fn offer_on(&self, socket: &RtpSocket) -> String {
+        build_offer(&SdpParams {
+            local: LocalMedia {
+                rtp_port: socket.local_addr().port(),
+                ..self.local
+            },
+            codecs: vec![self.negotiated.audio],
+            telephone_event: self.negotiated.telephone_event,
+            direction: Direction::SendRecv,
+            ptime: self.negotiated.ptime,
+        })
+    }
+
+    /// Hangs up seat leg `leg`; for the seat that served, the time its leg ended is kept.
+    async fn bye_seat(&mut self, leg: usize) {
+        if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
+            self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
+        }
+        self.legs[leg].bye(&self.io).await
+    }
+
     /// A re-INVITE that holds (the peer will not receive: sendonly, inactive) or resumes.
     fn on_hold(&mut self, leg: From, held: bool, machine: &mut QueuedCall) {
         let input = match leg {
@@ -553,12 +566,7 @@ impl Driver {
                 }
             }
             Action::ByeCaller => self.caller.bye(&self.io).await,
-            Action::ByeSeat(leg) => {
-                if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
-                    self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
-                }
-                self.legs[leg].bye(&self.io).await
-            }
+            Action::ByeSeat(leg) => self.bye_seat(leg).await,
             Action::CommitRating(outcome) => {
                 let kept = self.commit_rating(outcome).await;
                 machine.handle(

@@ -219,7 +219,7 @@ impl CallDriver {
             })
             .collect();
         // A seat's own call: it asks for no rating, and may go beyond the seats.
-        let asks_rating = setup.dial.is_none() && !setup.trunk.starts_with("seat:");
+        let asks_rating = setup.placed_by.is_none();
         if let Some(dialled) = &setup.dial {
             legs.extend(OutboundLeg::to_target(
                 &ctx,

@@ -466,6 +466,7 @@ impl Core {
             ring_timeout,
             targets: Vec::new(),
             queue: None,
+            placed_by: None,
             dial: None,
         };
         let ctx = self.ctx.clone();
@@ -621,6 +622,7 @@ impl Core {
             ),
             targets: Vec::new(),
             queue: None,
+            placed_by: Some(seat.clone()),
             dial: None,
         };
         match &resolved.target {
@@ -685,6 +687,7 @@ impl Core {
             ring_timeout: std::time::Duration::ZERO,
             targets: Vec::new(),
             queue: None,
+            placed_by: None,
             dial: None,
         };
         tokio::spawn(call::feature_task::run(

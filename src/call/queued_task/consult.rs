@@ -14,7 +14,7 @@ use crate::call::queued::{Input, QueuedCall, Sound};
 use crate::call::{CoreCommand, SpliceOffer};
 use crate::dialplan::DialTarget;
 use crate::media::hub::{HubLeg, LegIndex, MixParty};
-use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
+use crate::media::sdp::{self, Negotiated};
 use crate::media::{PtMap, RtpSocket};
 use crate::sip::build;
 use crate::sip::message::{Request, Response};
@@ -89,9 +89,8 @@ impl Driver {
             }
             ConsultAction::ByeSeat => {
                 if let Some(leg) = self.seat_sip_leg {
-                    self.legs[leg].bye(&self.io).await;
+                    self.bye_seat(leg).await;
                 }
-                self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
             }
             ConsultAction::Media(media) => self.hear(media, machine),
             ConsultAction::Event(event) => self.consult_event(event).await,
@@ -316,17 +315,7 @@ impl Driver {
         })?;
         let target = resolved.target;
         let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
-        let local = LocalMedia {
-            rtp_port: socket.local_addr().port(),
-            ..self.local
-        };
-        let offer = build_offer(&SdpParams {
-            local,
-            codecs: vec![self.negotiated.audio],
-            telephone_event: self.negotiated.telephone_event,
-            direction: Direction::SendRecv,
-            ptime: self.negotiated.ptime,
-        });
+        let offer = self.offer_on(&socket);
         let ctx = &self.io.ctx;
         let caller = self.facts.caller.clone();
         let leg = match &target {
