@@ -155,7 +155,18 @@ pub struct Transactions {
     unacked: HashMap<(String, u32), Unacked>,
     /// ACKs we sent for 2xx, resent when the 2xx is retransmitted.
     sent_acks: HashMap<(String, u32), (Flow, Bytes, Instant)>,
+    /// BYEs waiting for the ACK of our 2xx in their dialog: RFC 3261 §15 forbids a BYE before
+    /// that ACK (or the end of its wait), and a peer may rightly take an early one as unexpected.
+    held_byes: Vec<HeldBye>,
     out: Vec<Output>,
+}
+
+struct HeldBye {
+    call_id: String,
+    owner: Owner,
+    flow: Flow,
+    request: Request,
+    key: ClientKey,
 }
 
 impl Transactions {
@@ -166,6 +177,7 @@ impl Transactions {
             client: HashMap::new(),
             unacked: HashMap::new(),
             sent_acks: HashMap::new(),
+            held_byes: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -175,7 +187,10 @@ impl Transactions {
     }
 
     pub fn counts(&self) -> (usize, usize) {
-        (self.server.len(), self.client.len() + self.unacked.len())
+        (
+            self.server.len(),
+            self.client.len() + self.unacked.len() + self.held_byes.len(),
+        )
     }
 
     fn transmit(&mut self, flow: Flow, bytes: Bytes) {
@@ -208,7 +223,13 @@ impl Transactions {
                         return Incoming::Absorbed;
                     }
                 }
-                self.unacked.remove(&(ess.call_id.clone(), ess.cseq.seq));
+                if self
+                    .unacked
+                    .remove(&(ess.call_id.clone(), ess.cseq.seq))
+                    .is_some()
+                {
+                    self.release_byes(now, &ess.call_id);
+                }
                 return Incoming::Ack;
             }
             Method::Cancel => return self.on_cancel(now, flow, req, ess, key),
@@ -336,8 +357,37 @@ impl Transactions {
             branch,
             method: request.method.clone(),
         };
+        let call_id = request.headers.get("Call-ID").unwrap_or("").to_string();
+        if request.method == Method::Bye && self.awaits_ack(&call_id) {
+            self.held_byes.push(HeldBye {
+                call_id,
+                owner,
+                flow,
+                request,
+                key: key.clone(),
+            });
+            return key;
+        }
         self.start_client(now, owner, flow, request, key.clone());
         key
+    }
+
+    fn awaits_ack(&self, call_id: &str) -> bool {
+        self.unacked.keys().any(|(id, _)| id == call_id)
+    }
+
+    /// Sends the BYEs held for `call_id` once no 2xx of ours in it waits for an ACK.
+    fn release_byes(&mut self, now: Instant, call_id: &str) {
+        if self.awaits_ack(call_id) {
+            return;
+        }
+        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held_byes)
+            .into_iter()
+            .partition(|b| b.call_id == call_id);
+        self.held_byes = held;
+        for bye in ready {
+            self.start_client(now, bye.owner, bye.flow, bye.request, bye.key);
+        }
     }
 
     fn start_client(
@@ -654,12 +704,14 @@ impl Transactions {
                 response,
             });
         }
+        let mut gave_up = Vec::new();
         self.unacked.retain(|(call_id, _), u| {
             if u.give_up <= now {
                 out.push(Output::AckTimeout {
                     owner: u.owner,
                     call_id: call_id.clone(),
                 });
+                gave_up.push(call_id.clone());
                 return false;
             }
             if u.next <= now {
@@ -674,6 +726,10 @@ impl Transactions {
         });
         self.sent_acks.retain(|_, (_, _, at)| *at > now);
         self.out.extend(out);
+        // RFC 3261 §15: with the 2xx's wait over, the held BYE may go.
+        for call_id in gave_up {
+            self.release_byes(now, &call_id);
+        }
     }
 }
 

@@ -427,6 +427,96 @@ fn invite_2xx_never_acked_gives_ack_timeout() {
     assert_eq!(tx.poll_timeout(), None);
 }
 
+/// Our BYE in the peer's dialog (the Call-ID of `peer_request`), before it gets a Via.
+fn bye_in_peer_dialog() -> Request {
+    request(&format!(
+        "BYE sip:caller@192.0.2.10 SIP/2.0\n\
+         Max-Forwards: 70\n\
+         From: <sip:hotline@198.51.100.1>;tag=uas\n\
+         To: <sip:caller@192.0.2.10>;tag=from1\n\
+         Call-ID: {CALL_ID}\n\
+         CSeq: 1 BYE\n\
+         Content-Length: 0\n\n"
+    ))
+}
+
+/// Answers an INVITE from the peer with 200 and returns when the 200 has gone out.
+fn answered_invite(tx: &mut Transactions, t0: Instant) {
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKinv1");
+    let Incoming::New(key) = tx.on_request(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    tx.respond(t0, &key, &build::response(&req, 200, Some("uas")), OWNER);
+    drain(tx, udp());
+}
+
+#[test]
+fn a_bye_before_the_ack_of_our_2xx_waits_for_that_ack() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    answered_invite(&mut tx, t0);
+
+    tx.send_request(
+        t0 + ms(1),
+        OWNER,
+        udp(),
+        bye_in_peer_dialog(),
+        "z9hG4bKbye1".into(),
+    );
+    assert!(
+        drain(&mut tx, udp()).0.is_empty(),
+        "BYE sent before the ACK"
+    );
+    assert_eq!(tx.counts(), (1, 2), "the 2xx and the held BYE are pending");
+
+    let (ack, ack_ess) = peer_request("ACK", Transport::Udp, ";branch=z9hG4bKack1", 1, Some("uas"));
+    assert_eq!(
+        tx.on_request(t0 + ms(3), udp(), &ack, &ack_ess),
+        Incoming::Ack
+    );
+    let (sent, _) = drain(&mut tx, udp());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("BYE "), "{}", sent[0]);
+}
+
+#[test]
+fn a_held_bye_goes_when_the_2xx_is_never_acked() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    answered_invite(&mut tx, t0);
+    tx.send_request(t0, OWNER, udp(), bye_in_peer_dialog(), "z9hG4bKbye1".into());
+
+    let timeline = run(&mut tx, udp(), t0, TIMEOUT);
+    let byes: Vec<Duration> = timeline
+        .sent
+        .iter()
+        .filter(|(_, text)| text.starts_with("BYE "))
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(byes, [TIMEOUT], "the BYE goes when the 2xx gives up");
+    assert!(
+        matches!(timeline.events[..], [(at, Output::AckTimeout { .. })] if at == TIMEOUT),
+        "{:?}",
+        timeline.events
+    );
+}
+
+#[test]
+fn a_bye_in_another_dialog_is_not_held() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    answered_invite(&mut tx, t0);
+    tx.send_request(
+        t0,
+        OWNER,
+        udp(),
+        our_request("BYE", 2),
+        "z9hG4bKbye2".into(),
+    );
+    let (sent, _) = drain(&mut tx, udp());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+}
+
 #[test]
 fn over_tcp_a_failure_is_not_retransmitted() {
     let t0 = Instant::now();
