@@ -85,6 +85,9 @@ pub enum SurveyApiError {
     /// 503: the daemon has no `[survey]` table, or it is disabled.
     #[error("survey calls are not enabled on this daemon")]
     Disabled,
+    /// 503: the request could not be committed to the store, so it was not taken.
+    #[error("the request could not be recorded; it was not taken, try again later")]
+    NotKept,
 }
 
 impl SurveyApiError {
@@ -92,9 +95,10 @@ impl SurveyApiError {
         match self {
             SurveyApiError::DoNotCall { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             SurveyApiError::AlreadyRequested { .. } => StatusCode::CONFLICT,
-            SurveyApiError::QueueFull | SurveyApiError::ShuttingDown | SurveyApiError::Disabled => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            SurveyApiError::QueueFull
+            | SurveyApiError::ShuttingDown
+            | SurveyApiError::Disabled
+            | SurveyApiError::NotKept => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -214,6 +214,7 @@ impl SurveyService {
         mut done: mpsc::Receiver<(String, CallOutcome)>,
         drain: CancellationToken,
     ) {
+        self.resume_stored().await;
         loop {
             let deadline = self
                 .scheduler
@@ -224,6 +225,8 @@ impl SurveyService {
                 _ = drain.cancelled(), if !self.draining => {
                     info!(in_flight = self.in_flight, "surveys: draining");
                     self.draining = true;
+                    // What waits stays `queued` in the store, for the next start to take back.
+                    self.scheduler.stop_dialling();
                 }
                 Some(command) = commands.recv(), if !self.draining => self.on_command(command).await,
                 Some((id, outcome)) = done.recv() => {
@@ -301,42 +304,109 @@ impl SurveyService {
             attitude: None,
             finished: None,
         };
-        // The survey's record goes to the writer before any attempt's (which refer to it).
-        let submitted = self.scheduler.submit(self.now(), request.clone());
-        let state = match &submitted {
-            Ok(()) => StoredState::Queued,
-            Err(_) => StoredState::RefusedDnc,
-        };
-        match submitted {
-            Ok(()) => {
-                info!(survey = %request.id, ticket = %request.ticket, "survey requested");
-                self.write(survey_record(&entry, state, self.ctx.clock.now()))
-                    .await;
-                self.entries.insert(request.id.clone(), entry);
-                self.pump().await;
-                let status = match self.scheduler.status(&request.id) {
-                    Some(SurveyStatus::Dialling { .. }) => ApiState::Calling,
-                    _ => ApiState::Queued,
-                };
-                Ok(SurveyCreated {
-                    id: request.id,
-                    status,
-                })
-            }
-            Err(SurveyRefusal::DoNotCall { number }) => {
-                info!(survey = %request.id, "survey refused: number on the do-not-call list");
-                self.write(survey_record(&entry, state, self.ctx.clock.now()))
-                    .await;
-                // Its record is all that is kept: the request got no id to ask about.
-                self.scheduler.forget_finished();
-                Err(SurveyApiError::DoNotCall { number })
-            }
-            // Ids are made here and unique; a clash would be a bug, refused rather than merged.
-            Err(SurveyRefusal::Duplicate { id }) => Err(SurveyApiError::AlreadyRequested {
-                ticket: request.ticket,
-                id,
-            }),
+        let now = self.ctx.clock.now();
+        if self.scheduler.refuses(&request.number) {
+            info!(survey = %request.id, "survey refused: number on the do-not-call list");
+            // Its record is all that is kept: the request gets no id to ask about.
+            self.keep(survey_record(&entry, StoredState::RefusedDnc, now))
+                .await?;
+            return Err(SurveyApiError::DoNotCall {
+                number: request.number,
+            });
         }
+        // Committed before the API says it was taken, and before any attempt refers to it.
+        self.keep(survey_record(&entry, StoredState::Queued, now))
+            .await?;
+        if let Err(refusal) = self.scheduler.submit(self.now(), request.clone()) {
+            // Ids are made here and unique, and the list was checked above: a bug, refused
+            // rather than merged.
+            warn!(survey = %request.id, %refusal, "survey not scheduled");
+            return Err(SurveyApiError::NotKept);
+        }
+        info!(survey = %request.id, ticket = %request.ticket, "survey requested");
+        self.entries.insert(request.id.clone(), entry);
+        self.pump().await;
+        let status = match self.scheduler.status(&request.id) {
+            Some(SurveyStatus::Dialling { .. }) => ApiState::Calling,
+            _ => ApiState::Queued,
+        };
+        Ok(SurveyCreated {
+            id: request.id,
+            status,
+        })
+    }
+
+    /// Writes `record` and waits until it is committed.
+    async fn keep(&self, record: Record) -> Result<(), SurveyApiError> {
+        let kept = match self.ctx.writer.submit(record).await {
+            Ok(()) => self.ctx.writer.flush().await,
+            Err(error) => Err(error),
+        };
+        kept.map_err(|error| {
+            warn!(%error, "survey request not recorded");
+            SurveyApiError::NotKept
+        })
+    }
+
+    /// Takes back the surveys an earlier run of the daemon left `queued`, so that a restart
+    /// loses none: each keeps its attempts, and a retry falls due `retry_interval` after the
+    /// last one was dialled.
+    async fn resume_stored(&mut self) {
+        let stored = match self.store.surveys().await {
+            Ok(stored) => stored,
+            Err(error) => {
+                warn!(%error, "queued surveys not read back; they wait for the next start");
+                return;
+            }
+        };
+        let now = self.now();
+        let wall_now = self.ctx.clock.now();
+        let interval = self.plan.settings.retry_interval();
+        let mut refused = Vec::new();
+        let mut resumed = 0usize;
+        for record in stored {
+            if record.status != StoredState::Queued {
+                continue;
+            }
+            let due = if record.attempts == 0 {
+                now
+            } else {
+                let due_wall = record.updated_at + interval;
+                now + due_wall.duration_since(wall_now).unwrap_or(Duration::ZERO)
+            };
+            let request = SurveyRequest {
+                id: record.id.clone(),
+                number: record.number,
+                ticket: record.ticket,
+                unit: record.unit,
+            };
+            let entry = Entry {
+                request: request.clone(),
+                requested_at: record.requested_at,
+                attempts: record.attempts,
+                result: None,
+                attitude: None,
+                finished: None,
+            };
+            self.entries.insert(record.id.clone(), entry);
+            match self.scheduler.resume(now, request, record.attempts, due) {
+                Ok(()) => resumed += 1,
+                Err(SurveyRefusal::DoNotCall { .. }) => refused.push(record.id),
+                Err(SurveyRefusal::Duplicate { .. }) => {}
+            }
+        }
+        for id in refused {
+            info!(survey = %id, "queued survey refused: number now on the do-not-call list");
+            if let Some(entry) = self.entries.remove(&id) {
+                self.write(survey_record(&entry, StoredState::RefusedDnc, wall_now))
+                    .await;
+            }
+        }
+        self.scheduler.forget_finished();
+        if resumed > 0 {
+            info!(resumed, "queued surveys taken back from the store");
+        }
+        self.pump().await;
     }
 
     /// Carries out what the scheduler asks: dial, and record.
@@ -353,12 +423,6 @@ impl SurveyService {
         let Some(entry) = self.entries.get(&id) else {
             return;
         };
-        if self.draining {
-            // Reported at once, so the scheduler's books balance; nothing is dialled.
-            let _ = self.done_tx.try_send((id, CallOutcome::Failed));
-            self.in_flight += 1;
-            return;
-        }
         let Some((request_uri, trunk_addr)) = trunk_target(&self.plan.trunk, &number) else {
             let _ = self.done_tx.try_send((id, CallOutcome::Failed));
             self.in_flight += 1;

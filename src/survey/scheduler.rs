@@ -189,6 +189,8 @@ pub struct Scheduler {
     /// The timer table: retries by due time (the id breaks ties).
     retries: BTreeSet<(Instant, String)>,
     dialling: usize,
+    /// The daemon is stopping: what waits stays queued, for the next run to dial.
+    dialling_stopped: bool,
     actions: VecDeque<SchedulerAction>,
 }
 
@@ -202,6 +204,7 @@ impl Scheduler {
             ready: VecDeque::new(),
             retries: BTreeSet::new(),
             dialling: 0,
+            dialling_stopped: false,
             actions: VecDeque::new(),
         }
     }
@@ -211,7 +214,7 @@ impl Scheduler {
         if self.entries.contains_key(&request.id) {
             return Err(SurveyRefusal::Duplicate { id: request.id });
         }
-        let refused = self.do_not_call.contains(&dial_key(&request.number));
+        let refused = self.refuses(&request.number);
         let status = if refused {
             SurveyStatus::Refused
         } else {
@@ -234,6 +237,72 @@ impl Scheduler {
         self.ready.push_back(request.id);
         self.pump(now);
         Ok(())
+    }
+
+    /// Takes back a survey an earlier run of the daemon left queued, with the `attempts` it
+    /// made; the next is dialled once `due` has come. A survey whose attempts are all used
+    /// (the earlier run stopped before recording that) is given up here.
+    pub fn resume(
+        &mut self,
+        now: Instant,
+        request: SurveyRequest,
+        attempts: u32,
+        due: Instant,
+    ) -> Result<(), SurveyRefusal> {
+        if self.entries.contains_key(&request.id) {
+            return Err(SurveyRefusal::Duplicate { id: request.id });
+        }
+        // The list may have grown since the survey was taken.
+        if self.refuses(&request.number) {
+            self.entries.insert(
+                request.id.clone(),
+                Entry {
+                    number: request.number.clone(),
+                    status: SurveyStatus::Refused,
+                    attempts,
+                    dialled_at: None,
+                },
+            );
+            return Err(SurveyRefusal::DoNotCall {
+                number: request.number,
+            });
+        }
+        let exhausted = attempts > self.rules.retries;
+        let status = if exhausted {
+            SurveyStatus::GaveUp
+        } else if due > now {
+            self.retries.insert((due, request.id.clone()));
+            SurveyStatus::Waiting {
+                next_attempt_at: due,
+            }
+        } else {
+            self.ready.push_back(request.id.clone());
+            SurveyStatus::Queued
+        };
+        self.entries.insert(
+            request.id.clone(),
+            Entry {
+                number: request.number,
+                status,
+                attempts,
+                dialled_at: None,
+            },
+        );
+        if exhausted {
+            self.record(now, &request.id, SurveyEventKind::GaveUp { attempts });
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Whether `number` is on the do-not-call list, in any form `dial_key` reads.
+    pub fn refuses(&self, number: &str) -> bool {
+        self.do_not_call.contains(&dial_key(number))
+    }
+
+    /// No new attempt from now on; the ones under way still report.
+    pub fn stop_dialling(&mut self) {
+        self.dialling_stopped = true;
     }
 
     pub fn handle(&mut self, now: Instant, input: SchedulerInput) {
@@ -319,7 +388,7 @@ impl Scheduler {
 
     /// Dials ready surveys while lines are free.
     fn pump(&mut self, now: Instant) {
-        while self.dialling < self.rules.max_concurrent {
+        while !self.dialling_stopped && self.dialling < self.rules.max_concurrent {
             let Some(id) = self.ready.pop_front() else {
                 break;
             };
@@ -606,6 +675,88 @@ mod tests {
             events(&drain(&mut s))[1..],
             [SurveyEventKind::GaveUp { attempts: 1 }]
         );
+    }
+
+    #[test]
+    fn a_resumed_survey_waits_for_its_retry_then_counts_on_from_its_attempts() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(rules());
+        s.resume(t0, request(1), 1, t0 + INTERVAL).unwrap();
+        assert_eq!(drain(&mut s), []);
+        assert_eq!(
+            s.status("survey-1"),
+            Some(SurveyStatus::Waiting {
+                next_attempt_at: t0 + INTERVAL
+            })
+        );
+        assert_eq!(s.poll_timeout(), Some(t0 + INTERVAL));
+
+        s.handle_timeout(t0 + INTERVAL);
+        let actions = drain(&mut s);
+        assert_eq!(dials(&actions), ["survey-1"]);
+        assert_eq!(events(&actions), [SurveyEventKind::Attempt { n: 2 }]);
+    }
+
+    #[test]
+    fn a_resumed_survey_already_due_is_dialled_at_once_within_the_line_limit() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(rules());
+        for n in 1..=3 {
+            s.resume(t0, request(n), 0, t0).unwrap();
+        }
+        let actions = drain(&mut s);
+        assert_eq!(dials(&actions), ["survey-1", "survey-2"]);
+        assert_eq!(s.status("survey-3"), Some(SurveyStatus::Queued));
+    }
+
+    #[test]
+    fn a_resumed_survey_with_every_attempt_used_is_given_up() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(rules());
+        s.resume(t0, request(1), 3, t0).unwrap();
+        let actions = drain(&mut s);
+        assert_eq!(dials(&actions), Vec::<&str>::new());
+        assert_eq!(events(&actions), [SurveyEventKind::GaveUp { attempts: 3 }]);
+        assert_eq!(s.status("survey-1"), Some(SurveyStatus::GaveUp));
+    }
+
+    #[test]
+    fn a_resumed_survey_whose_number_is_now_on_the_do_not_call_list_is_refused() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(rules());
+        let request = SurveyRequest {
+            number: "13900000000".into(),
+            ..request(1)
+        };
+        assert!(matches!(
+            s.resume(t0, request, 1, t0),
+            Err(SurveyRefusal::DoNotCall { .. })
+        ));
+        assert_eq!(drain(&mut s), []);
+        assert_eq!(s.status("survey-1"), Some(SurveyStatus::Refused));
+    }
+
+    #[test]
+    fn once_dialling_stops_nothing_new_is_dialled_and_ends_are_still_recorded() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(SchedulerRules {
+            max_concurrent: 1,
+            ..rules()
+        });
+        s.submit(t0, request(1)).unwrap();
+        s.submit(t0, request(2)).unwrap();
+        drain(&mut s);
+        s.stop_dialling();
+        s.handle(t0, ended("survey-1", CallOutcome::NoAnswer));
+        let actions = drain(&mut s);
+        assert_eq!(dials(&actions), Vec::<&str>::new());
+        assert!(matches!(
+            events(&actions)[..],
+            [SurveyEventKind::Unanswered { n: 1, .. }]
+        ));
+        assert_eq!(s.status("survey-2"), Some(SurveyStatus::Queued));
+        s.handle_timeout(t0 + INTERVAL);
+        assert_eq!(dials(&drain(&mut s)), Vec::<&str>::new());
     }
 
     #[test]

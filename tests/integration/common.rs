@@ -152,16 +152,33 @@ pub async fn start(options: Options) -> TestDaemon {
     let (config, dialplan) = config_text(dir.path(), &options);
     std::fs::write(dir.path().join("hotline.toml"), config).expect("write config");
     std::fs::write(dir.path().join("dialplan.toml"), dialplan).expect("write dialplan");
-    let loaded = load_with(
+    let daemon = Daemon::start(load(&dir)).await.expect("daemon starts");
+    TestDaemon { daemon, dir }
+}
+
+fn load(dir: &TempDir) -> hotline::config::LoadedConfig {
+    load_with(
         &dir.path().join("hotline.toml"),
         &LoadOptions {
             base_dir: None,
             env: Some(Default::default()),
         },
     )
-    .unwrap_or_else(|e| panic!("test config refused:\n{e}"));
-    let daemon = Daemon::start(loaded).await.expect("daemon starts");
-    TestDaemon { daemon, dir }
+    .unwrap_or_else(|e| panic!("test config refused:\n{e}"))
+}
+
+impl TestDaemon {
+    /// Stops the daemon cleanly and starts a new one on the same config and database, as an
+    /// operator's restart would. Its ports are new ones.
+    #[allow(dead_code)] // not every test binary restarts
+    pub async fn restart(self) -> TestDaemon {
+        let TestDaemon { daemon, dir } = self;
+        daemon.shutdown().await.expect("clean shutdown");
+        let daemon = Daemon::start(load(&dir))
+            .await
+            .expect("daemon starts again");
+        TestDaemon { daemon, dir }
+    }
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `limit`.

@@ -259,6 +259,56 @@ async fn unanswered_call_is_tried_again_after_the_retry_interval() {
 }
 
 #[tokio::test]
+async fn a_survey_waiting_for_its_retry_is_taken_back_after_a_restart() {
+    let port = free_udp_port().expect("port");
+    let t = daemon(port).await;
+    let first = citizen(port, "reject")
+        .set("status", "480")
+        .spawn()
+        .expect("sipp");
+    let id = request(&t, "13800138005", "T-2026-0005")
+        .await
+        .expect("requested");
+    finished(first).await;
+    assert!(wait_for_attempts(&t, &id, 1).await, "first attempt kept");
+
+    let t = t.restart().await;
+    // Taken back with its attempt, and waiting for its retry rather than dialled at once.
+    let status = cli_client::fetch_survey(api(&t), TOKEN, &id)
+        .await
+        .expect("status after the restart");
+    assert_eq!((status.status, status.attempts), (SurveyState::Queued, 1));
+    match request(&t, "13800138005", "T-2026-0005").await {
+        Err(ClientError::Refused { status: 409, .. }) => {}
+        other => panic!("the ticket's survey was forgotten by the restart: {other:?}"),
+    }
+
+    let second = citizen(port, "answer")
+        .set("keys", "121")
+        .spawn()
+        .expect("sipp");
+    t.daemon.advance_survey_clock(RETRY_INTERVAL).await;
+    let run = finished(second).await;
+    assert!(
+        run.messages.contains("INVITE sip:13800138005@127.0.0.1:"),
+        "{run}"
+    );
+    assert!(wait_for_attempts(&t, &id, 2).await, "second attempt kept");
+    assert_eq!(
+        attempts(&t, &id).await,
+        [AttemptOutcome::NoAnswer, AttemptOutcome::Answered]
+    );
+    let finished_survey = eventually(Duration::from_secs(10), || async {
+        t.daemon.flush_records().await.expect("flush");
+        let survey = t.daemon.store().survey(&id).await.unwrap().unwrap();
+        (survey.status, survey.attempts) == (Stored::Completed, 2)
+    })
+    .await;
+    assert!(finished_survey, "the resumed survey never completed");
+    t.daemon.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn do_not_call_number_is_refused_and_never_dialled() {
     let port = free_udp_port().expect("port");
     let t = daemon(port).await;
