@@ -1,9 +1,13 @@
 //! A named working-day calendar as it appears in configuration, and the questions asked of it.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::date::{CivilDateTime, Date, TimeOfDay};
 use crate::config::Issue;
+
+const SECS_PER_DAY: u64 = 86_400;
 
 /// ```toml
 /// [[calendars]]
@@ -51,6 +55,38 @@ impl Calendar {
                     .hours
                     .iter()
                     .any(|h| h.open <= at.time && at.time < h.close))
+    }
+
+    /// How long from `at` until the calendar is open: zero while it is open.
+    pub fn wait_until_open(&self, at: CivilDateTime) -> Duration {
+        if self.is_open(at) {
+            return Duration::ZERO;
+        }
+        let now = u64::from(at.time.seconds_since_midnight());
+        let opens: Vec<u64> = if self.hours.is_empty() {
+            vec![0]
+        } else {
+            self.hours
+                .iter()
+                .map(|h| u64::from(h.open.seconds_since_midnight()))
+                .collect()
+        };
+        let mut day = at.date;
+        // Holidays are a finite list, so a working day comes within their number plus a week.
+        for ahead in 0..=(self.holidays.len() as u64 + 8) {
+            if self.is_working_day(day) {
+                let first = opens
+                    .iter()
+                    .copied()
+                    .filter(|&open| ahead > 0 || open > now)
+                    .min();
+                if let Some(open) = first {
+                    return Duration::from_secs(ahead * SECS_PER_DAY + open - now);
+                }
+            }
+            day = day.succ();
+        }
+        Duration::from_secs((self.holidays.len() as u64 + 8) * SECS_PER_DAY)
     }
 
     /// The first working day after `date` (never `date` itself).
@@ -139,6 +175,53 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    fn at(date: &str, time: &str) -> CivilDateTime {
+        CivilDateTime {
+            date: d(date),
+            time: time.parse().unwrap(),
+        }
+    }
+
+    fn hm(hours: u64, minutes: u64) -> Duration {
+        Duration::from_secs(hours * 3600 + minutes * 60)
+    }
+
+    #[test]
+    fn the_wait_until_open_is_zero_while_open_and_runs_to_the_next_span_or_working_day() {
+        let cal = cn_2026();
+        assert_eq!(
+            cal.wait_until_open(at("2026-09-30", "09:00")),
+            Duration::ZERO
+        );
+        // Before the morning span, at lunch, after hours.
+        assert_eq!(cal.wait_until_open(at("2026-09-30", "07:00")), hm(1, 30));
+        assert_eq!(cal.wait_until_open(at("2026-09-30", "12:00")), hm(1, 30));
+        // 2026-09-30 is a Wednesday; 10-01..10-07 are off, 10-08 (Thursday) is worked.
+        assert_eq!(
+            cal.wait_until_open(at("2026-09-30", "17:30")),
+            hm(7 * 24 + 15, 0)
+        );
+        // Saturday 10-10 is a make-up working day; Sunday 10-11 is not.
+        assert_eq!(cal.wait_until_open(at("2026-10-09", "20:00")), hm(12, 30));
+        assert_eq!(
+            cal.wait_until_open(at("2026-10-10", "18:00")),
+            hm(24 + 14, 30)
+        );
+    }
+
+    #[test]
+    fn a_calendar_without_hours_opens_at_midnight_of_its_next_working_day() {
+        let cal = Calendar {
+            hours: Vec::new(),
+            ..cn_2026()
+        };
+        assert_eq!(
+            cal.wait_until_open(at("2026-10-08", "03:00")),
+            Duration::ZERO
+        );
+        assert_eq!(cal.wait_until_open(at("2026-10-07", "23:00")), hm(1, 0));
     }
 
     #[test]

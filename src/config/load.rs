@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn survey_and_api_problems_name_file_and_line() {
         let text = format!(
-            "{}\n[api]\ntoken = \"short\"\n\n[survey]\ntrunk = \"nowhere\"\nretries = 9\n",
+            "{}\n[api]\ntoken = \"short\"\n\n[survey]\ntrunk = \"nowhere\"\nretries = 9\ncalendar = \"nohours\"\n",
             shipped()
         );
         let (problems, path) = refused(&text, &[]);
@@ -538,6 +538,10 @@ mod tests {
                 (
                     "api.token".to_string(),
                     Some(line_no(&text, "token = \"short\""))
+                ),
+                (
+                    "survey.calendar".to_string(),
+                    Some(line_no(&text, "calendar = \"nohours\""))
                 ),
                 (
                     "survey.retries".to_string(),

@@ -174,6 +174,14 @@ impl Settings {
                 Some(_) => {}
             }
         }
+        if let Some(name) = &survey.calendar {
+            if !self.calendars.iter().any(|c| &c.name == name) {
+                issues.push(Issue::new(
+                    "survey.calendar",
+                    format!("{name:?} is not a configured calendar"),
+                ));
+            }
+        }
         if survey.enabled && self.api.is_none() {
             issues.push(Issue::new(
                 "survey.enabled",
@@ -459,6 +467,17 @@ outbound = "127.0.0.1:5070"
 
         let unknown = settings(&format!("[survey]\ntrunk = \"nope\"\n{trunks}"));
         assert_eq!(keys(&unknown), ["survey.trunk", "survey.enabled"]);
+
+        // Calling hours name a configured calendar.
+        let hours = "[[calendars]]\nname = \"office\"\n";
+        let with_hours = settings(&format!(
+            "{api}[survey]\ntrunk = \"carrier\"\ncalendar = \"office\"\n{trunks}{hours}"
+        ));
+        assert_eq!(keys(&with_hours), Vec::<String>::new());
+        let no_such = settings(&format!(
+            "{api}[survey]\ntrunk = \"carrier\"\ncalendar = \"night\"\n{trunks}{hours}"
+        ));
+        assert_eq!(keys(&no_such), ["survey.calendar"]);
 
         // A disabled survey needs neither a trunk nor the API.
         assert_eq!(

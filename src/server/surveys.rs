@@ -21,6 +21,7 @@ use crate::api::{
     BoxFuture, SurveyApiError, SurveyCreated, SurveyRequestBody, SurveyState as ApiState,
     SurveyStatusBody, Surveys,
 };
+use crate::calendar::{to_local, Calendar};
 use crate::call::survey_task::{self, SurveyDial};
 use crate::call::task::far_future;
 use crate::call::CallContext;
@@ -56,6 +57,8 @@ pub fn trunk_target(trunk: &TrunkSettings, number: &str) -> Option<(String, Sock
 pub struct SurveyPlan {
     pub settings: SurveySettings,
     pub trunk: TrunkSettings,
+    /// Calling hours (`[survey] calendar`) and the offset of local time, in seconds.
+    pub hours: Option<(Calendar, i32)>,
 }
 
 impl SurveyPlan {
@@ -66,9 +69,14 @@ impl SurveyPlan {
         let name = survey.trunk.as_deref()?;
         let trunk = settings.trunks.iter().find(|t| t.name == name)?;
         trunk.outbound?;
+        let hours = survey.calendar.as_ref().and_then(|name| {
+            let calendar = settings.calendars.iter().find(|c| &c.name == name)?;
+            Some((calendar.clone(), settings.time.utc_offset_hours * 3600))
+        });
         Some(SurveyPlan {
             settings: survey.clone(),
             trunk: trunk.clone(),
+            hours,
         })
     }
 }
@@ -170,6 +178,8 @@ pub struct SurveyService {
     offset: Duration,
     /// Attempts under way.
     in_flight: usize,
+    /// Outside calling hours: when they open, on the service's clock.
+    opens_at: Option<Instant>,
     /// The daemon is stopping: no new requests, no new attempts.
     draining: bool,
     done_tx: mpsc::Sender<(String, CallOutcome)>,
@@ -200,6 +210,7 @@ impl SurveyService {
             finished: VecDeque::new(),
             offset: Duration::ZERO,
             in_flight: 0,
+            opens_at: None,
             draining: false,
             done_tx,
         };
@@ -214,29 +225,43 @@ impl SurveyService {
         mut done: mpsc::Receiver<(String, CallOutcome)>,
         drain: CancellationToken,
     ) {
+        self.gate();
         self.resume_stored().await;
         loop {
             let deadline = self
                 .scheduler
                 .poll_timeout()
                 .filter(|_| !self.draining)
-                .map(|at| at.checked_sub(self.offset).unwrap_or(at));
+                .map(|at| self.real(at));
+            let opens_at = self
+                .opens_at
+                .filter(|_| !self.draining)
+                .map(|at| self.real(at));
+            let wake = match (deadline, opens_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 _ = drain.cancelled(), if !self.draining => {
                     info!(in_flight = self.in_flight, "surveys: draining");
                     self.draining = true;
                     // What waits stays `queued` in the store, for the next start to take back.
-                    self.scheduler.stop_dialling();
+                    self.gate();
                 }
-                Some(command) = commands.recv(), if !self.draining => self.on_command(command).await,
+                Some(command) = commands.recv(), if !self.draining => {
+                    self.gate();
+                    self.on_command(command).await;
+                }
                 Some((id, outcome)) = done.recv() => {
+                    self.gate();
                     self.in_flight = self.in_flight.saturating_sub(1);
                     self.on_outcome(&id, outcome);
                     let now = self.now();
                     self.scheduler.handle(now, SchedulerInput::CallEnded { id, outcome });
                     self.pump().await;
                 }
-                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                _ = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {
+                    self.gate();
                     let now = self.now();
                     self.scheduler.handle_timeout(now);
                     self.pump().await;
@@ -246,6 +271,27 @@ impl SurveyService {
                 return;
             }
         }
+    }
+
+    /// Lets the scheduler start attempts only inside calling hours and while the daemon is not
+    /// stopping; outside the hours, remembers when they open.
+    fn gate(&mut self) {
+        let now = self.now();
+        let wait = match &self.plan.hours {
+            Some((calendar, offset)) => {
+                let wall = self.ctx.clock.now() + self.offset;
+                calendar.wait_until_open(to_local(wall, *offset))
+            }
+            None => Duration::ZERO,
+        };
+        self.opens_at = (!wait.is_zero()).then(|| now + wait);
+        self.scheduler
+            .set_dialling(now, wait.is_zero() && !self.draining);
+    }
+
+    /// An instant on the service's clock as one on the real monotonic clock.
+    fn real(&self, at: Instant) -> Instant {
+        at.checked_sub(self.offset).unwrap_or(at)
     }
 
     fn now(&self) -> Instant {
@@ -267,6 +313,7 @@ impl SurveyService {
             }
             Command::Advance { by, reply } => {
                 self.offset += by;
+                self.gate();
                 let now = self.now();
                 self.scheduler.handle_timeout(now);
                 self.pump().await;
@@ -466,10 +513,7 @@ impl SurveyService {
 
     async fn record(&mut self, event: SurveyEvent) {
         let now = self.ctx.clock.now();
-        let wall = |at: Instant| {
-            let real = at.checked_sub(self.offset).unwrap_or(at);
-            wall_time(self.ctx.clock.as_ref(), real)
-        };
+        let wall = |at: Instant| wall_time(self.ctx.clock.as_ref(), self.real(at));
         let record = match event.kind {
             SurveyEventKind::Attempt { n } => {
                 let Some(entry) = self.entries.get_mut(&event.id) else {

@@ -189,7 +189,7 @@ pub struct Scheduler {
     /// The timer table: retries by due time (the id breaks ties).
     retries: BTreeSet<(Instant, String)>,
     dialling: usize,
-    /// The daemon is stopping: what waits stays queued, for the next run to dial.
+    /// Outside calling hours, or the daemon is stopping: what waits stays queued.
     dialling_stopped: bool,
     actions: VecDeque<SchedulerAction>,
 }
@@ -300,9 +300,14 @@ impl Scheduler {
         self.do_not_call.contains(&dial_key(number))
     }
 
-    /// No new attempt from now on; the ones under way still report.
-    pub fn stop_dialling(&mut self) {
-        self.dialling_stopped = true;
+    /// Whether new attempts may start (calling hours, a stopping daemon). The ones under way
+    /// still report; when dialling is allowed again, what waits is dialled at once.
+    pub fn set_dialling(&mut self, now: Instant, allowed: bool) {
+        let was_stopped = self.dialling_stopped;
+        self.dialling_stopped = !allowed;
+        if allowed && was_stopped {
+            self.pump(now);
+        }
     }
 
     pub fn handle(&mut self, now: Instant, input: SchedulerInput) {
@@ -746,7 +751,7 @@ mod tests {
         s.submit(t0, request(1)).unwrap();
         s.submit(t0, request(2)).unwrap();
         drain(&mut s);
-        s.stop_dialling();
+        s.set_dialling(t0, false);
         s.handle(t0, ended("survey-1", CallOutcome::NoAnswer));
         let actions = drain(&mut s);
         assert_eq!(dials(&actions), Vec::<&str>::new());
@@ -757,6 +762,10 @@ mod tests {
         assert_eq!(s.status("survey-2"), Some(SurveyStatus::Queued));
         s.handle_timeout(t0 + INTERVAL);
         assert_eq!(dials(&drain(&mut s)), Vec::<&str>::new());
+
+        // Calling hours open again: the waiting survey goes first, then the retry.
+        s.set_dialling(t0 + INTERVAL, true);
+        assert_eq!(dials(&drain(&mut s)), ["survey-2"]);
     }
 
     #[test]

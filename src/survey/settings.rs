@@ -48,6 +48,10 @@ pub struct SurveySettings {
     /// `+86` / `0086` ignored.
     #[serde(default)]
     pub do_not_call: Vec<String>,
+    /// Calling hours: the name of a `[[calendars]]` entry; survey calls are placed only while
+    /// it is open (its working days and hours). Without it, at any time.
+    #[serde(default)]
+    pub calendar: Option<String>,
 }
 
 impl Default for SurveySettings {
@@ -62,6 +66,7 @@ impl Default for SurveySettings {
             ring_timeout_secs: default_ring_timeout(),
             answer_timeout_secs: default_answer_timeout(),
             do_not_call: Vec::new(),
+            calendar: None,
         }
     }
 }

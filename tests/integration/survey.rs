@@ -4,9 +4,10 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hotline::api::{SurveyRequestBody, SurveyState};
+use hotline::calendar::to_local;
 use hotline::cli_client::{self, ClientError};
 use hotline::ratings::{Rating, RatingKind, RatingOutcome};
 use hotline::store::{AttemptOutcome, SurveyState as Stored};
@@ -22,6 +23,11 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(600);
 
 /// A daemon whose survey calls go to 127.0.0.1:`trunk_port`.
 async fn daemon(trunk_port: u16) -> TestDaemon {
+    daemon_with(trunk_port, "", "").await
+}
+
+/// `survey_lines` are added to `[survey]`, `tables` at the end of the config.
+async fn daemon_with(trunk_port: u16, survey_lines: &str, tables: &str) -> TestDaemon {
     let extra_config = format!(
         r#"
 [api]
@@ -36,11 +42,14 @@ retry_interval_secs = {interval}
 ring_timeout_secs = 20
 answer_timeout_secs = 5
 do_not_call = ["+86 139-0000-0000"]
+{survey_lines}
 
 [[trunks]]
 name = "citizens-out"
 sources = ["127.0.0.2/32"]
 outbound = "127.0.0.1:{trunk_port}"
+
+{tables}
 "#,
         interval = RETRY_INTERVAL.as_secs(),
     );
@@ -305,6 +314,48 @@ async fn a_survey_waiting_for_its_retry_is_taken_back_after_a_restart() {
     })
     .await;
     assert!(finished_survey, "the resumed survey never completed");
+    t.daemon.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn outside_calling_hours_a_survey_waits_until_they_open() {
+    // Today and tomorrow (local time, as the daemon reckons it) are holidays, so the calling
+    // hours open at midnight of a working day, days from now.
+    let today = to_local(SystemTime::now(), 8 * 3600).date;
+    let tables = format!(
+        "[[calendars]]\nname = \"survey-hours\"\nholidays = [\"{today}\", \"{}\"]\n",
+        today.succ()
+    );
+    let port = free_udp_port().expect("port");
+    let t = daemon_with(port, "calendar = \"survey-hours\"", &tables).await;
+    let id = request(&t, "13800138006", "T-2026-0006")
+        .await
+        .expect("requested");
+    let status = cli_client::fetch_survey(api(&t), TOKEN, &id)
+        .await
+        .expect("status");
+    assert_eq!((status.status, status.attempts), (SurveyState::Queued, 0));
+
+    let uas = citizen(port, "answer")
+        .set("keys", "121")
+        .spawn()
+        .expect("sipp");
+    // Half a day at a time, so the clock stops inside the first opening whatever the weekday.
+    for _ in 0..16 {
+        t.daemon
+            .advance_survey_clock(Duration::from_secs(12 * 3600))
+            .await;
+        let status = cli_client::fetch_survey(api(&t), TOKEN, &id)
+            .await
+            .expect("status");
+        if status.attempts > 0 {
+            break;
+        }
+    }
+    let run = finished(uas).await;
+    assert!(run.messages.contains("INVITE sip:13800138006@"), "{run}");
+    assert!(wait_for_attempts(&t, &id, 1).await, "the attempt kept");
+    assert_eq!(attempts(&t, &id).await, [AttemptOutcome::Answered]);
     t.daemon.shutdown().await.expect("clean shutdown");
 }
 
