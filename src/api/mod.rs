@@ -73,6 +73,9 @@ pub enum SurveyApiError {
     /// 422.
     #[error("{number} is on the do-not-call list")]
     DoNotCall { number: String },
+    /// 422: no outbound route allows the number; it is never dialled.
+    #[error("no outbound route allows {number}")]
+    NoRoute { number: String },
     /// 409: the ticket already has a survey that is not finished.
     #[error("ticket {ticket} already has survey {id}")]
     AlreadyRequested { ticket: String, id: String },
@@ -93,7 +96,9 @@ pub enum SurveyApiError {
 impl SurveyApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            SurveyApiError::DoNotCall { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            SurveyApiError::DoNotCall { .. } | SurveyApiError::NoRoute { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             SurveyApiError::AlreadyRequested { .. } => StatusCode::CONFLICT,
             SurveyApiError::QueueFull
             | SurveyApiError::ShuttingDown

@@ -53,6 +53,14 @@ impl Dialer {
         }
     }
 
+    /// A phone number through the outbound routes alone: for calls to citizens, which must
+    /// never land on a seat or a unit.
+    pub fn number(&self, number: &str) -> Result<DialTarget, DialRefusal> {
+        self.dialplan
+            .dial_number(number)
+            .map_err(|_| DialRefusal::Unknown(number.to_string()))
+    }
+
     /// Where `typed` is dialled at `now`: a unit's contact for this time, then a seat, then
     /// a number an outbound route allows. Anything else is refused.
     pub fn resolve(&self, typed: &str, now: SystemTime) -> Result<Resolved, DialRefusal> {
@@ -77,5 +85,27 @@ impl Dialer {
             Ok(target) => Ok(Resolved { target, unit: None }),
             Err(_) => Err(DialRefusal::Unknown(typed.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::Dialer;
+    use crate::dialplan::test_support::settings;
+    use crate::dialplan::Dialplan;
+
+    /// A dialer over the dialplan test settings (trunk "carrier" at 192.0.2.1:5060) with
+    /// `routes` as its only dialplan file.
+    pub fn dialer_with_routes(routes: &str) -> Dialer {
+        let settings = settings();
+        let dialplan = Dialplan::compile(
+            &[(PathBuf::from("routes.toml"), routes.to_string())],
+            &settings,
+        )
+        .expect("test routes compile");
+        Dialer::new(Arc::new(dialplan), &settings)
     }
 }

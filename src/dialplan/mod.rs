@@ -11,7 +11,7 @@ mod error;
 mod outbound;
 mod target;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod units;
 
 use std::collections::HashMap;

@@ -7,7 +7,7 @@ use crate::config::settings::Settings;
 
 /// Seats 1001 and 1002; a trunk "carrier" that places calls and one "inbound" that does not;
 /// the "office" calendar with the 2026 National Day holidays and make-up days.
-pub(super) fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     toml::from_str(
         r#"
 [sip]
@@ -47,7 +47,7 @@ hours = [{ open = "08:30", close = "12:00" }, { open = "13:30", close = "17:30" 
     .expect("test settings")
 }
 
-pub(super) fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError> {
+pub(crate) fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError> {
     let sources: Vec<_> = files
         .iter()
         .map(|(name, text)| (PathBuf::from(name), text.to_string()))

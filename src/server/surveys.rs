@@ -22,10 +22,11 @@ use crate::api::{
     SurveyStatusBody, Surveys,
 };
 use crate::calendar::{to_local, Calendar};
+use crate::call::dial::{DialRefusal, Dialer};
 use crate::call::survey_task::{self, SurveyDial};
 use crate::call::task::far_future;
 use crate::call::CallContext;
-use crate::config::settings::TrunkSettings;
+use crate::dialplan::DialTarget;
 use crate::ratings::{Rating, RatingMap, RatingOutcome};
 use crate::server::acd::wall_time;
 use crate::sip::ids;
@@ -45,37 +46,82 @@ const MAX_PENDING: usize = 10_000;
 /// Finished surveys kept in memory for the API; older ones are read back from the store.
 const FINISHED_KEPT: usize = 1_000;
 
-/// Where survey calls go: the trunk's outbound address, and the number as the Request-URI's
-/// user. The one place that chooses, so that it can move to the dialplan's outbound routes.
-pub fn trunk_target(trunk: &TrunkSettings, number: &str) -> Option<(String, SocketAddr)> {
-    let addr = trunk.outbound?;
-    Some((format!("sip:{number}@{addr}"), addr))
+/// How survey calls leave the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SurveyRoute {
+    /// `[survey] trunk`: every number, as requested, to that trunk's outbound address.
+    Trunk { name: String, addr: SocketAddr },
+    /// No trunk named: the dialplan's outbound routes choose the trunk and rewrite the number,
+    /// as for the calls seats make; a number no route allows is never dialled.
+    Outbound,
+}
+
+impl SurveyRoute {
+    /// Where `number` is dialled, presenting `caller_id`. The one place that chooses.
+    pub fn target(
+        &self,
+        dialer: &Dialer,
+        number: &str,
+        caller_id: &str,
+    ) -> Result<DialTarget, DialRefusal> {
+        let target = match self {
+            SurveyRoute::Trunk { name, addr } => DialTarget::Trunk {
+                trunk: name.clone(),
+                number: number.to_owned(),
+                addr: *addr,
+                caller_id: caller_id.to_owned(),
+            },
+            SurveyRoute::Outbound => dialer.number(number)?,
+        };
+        // The citizen sees the hotline's survey number, whatever the route presents otherwise.
+        Ok(match target {
+            DialTarget::Trunk {
+                trunk,
+                number,
+                addr,
+                ..
+            } => DialTarget::Trunk {
+                trunk,
+                number,
+                addr,
+                caller_id: caller_id.to_owned(),
+            },
+            other => other,
+        })
+    }
 }
 
 /// What the service needs from the settings, checked at start-up.
 #[derive(Debug, Clone)]
 pub struct SurveyPlan {
     pub settings: SurveySettings,
-    pub trunk: TrunkSettings,
+    pub route: SurveyRoute,
     /// Calling hours (`[survey] calendar`) and the offset of local time, in seconds.
     pub hours: Option<(Calendar, i32)>,
 }
 
 impl SurveyPlan {
-    /// `None` when the survey is off, or its trunk has no outbound address (which validation
-    /// already refuses).
+    /// `None` when the survey is off, or its trunk is unknown or has no outbound address
+    /// (which validation already refuses).
     pub fn from_settings(settings: &crate::config::settings::Settings) -> Option<SurveyPlan> {
         let survey = settings.survey.as_ref().filter(|s| s.enabled)?;
-        let name = survey.trunk.as_deref()?;
-        let trunk = settings.trunks.iter().find(|t| t.name == name)?;
-        trunk.outbound?;
+        let route = match survey.trunk.as_deref() {
+            Some(name) => {
+                let trunk = settings.trunks.iter().find(|t| t.name == name)?;
+                SurveyRoute::Trunk {
+                    name: name.to_owned(),
+                    addr: trunk.outbound?,
+                }
+            }
+            None => SurveyRoute::Outbound,
+        };
         let hours = survey.calendar.as_ref().and_then(|name| {
             let calendar = settings.calendars.iter().find(|c| &c.name == name)?;
             Some((calendar.clone(), settings.time.utc_offset_hours * 3600))
         });
         Some(SurveyPlan {
             settings: survey.clone(),
-            trunk: trunk.clone(),
+            route,
             hours,
         })
     }
@@ -361,6 +407,16 @@ impl SurveyService {
                 number: request.number,
             });
         }
+        if let Err(refusal) = self.plan.route.target(
+            &self.ctx.dialer,
+            &request.number,
+            &self.plan.settings.caller_id,
+        ) {
+            info!(survey = %request.id, %refusal, "survey refused: no route for the number");
+            return Err(SurveyApiError::NoRoute {
+                number: request.number,
+            });
+        }
         // Committed before the API says it was taken, and before any attempt refers to it.
         self.keep(survey_record(&entry, StoredState::Queued, now))
             .await?;
@@ -470,12 +526,23 @@ impl SurveyService {
         let Some(entry) = self.entries.get(&id) else {
             return;
         };
-        let Some((request_uri, trunk_addr)) = trunk_target(&self.plan.trunk, &number) else {
-            let _ = self.done_tx.try_send((id, CallOutcome::Failed));
-            self.in_flight += 1;
-            return;
-        };
         let settings = &self.plan.settings;
+        let target = self
+            .plan
+            .route
+            .target(&self.ctx.dialer, &number, &settings.caller_id);
+        let (request_uri, trunk_addr) = match &target {
+            Ok(target @ (DialTarget::Trunk { addr, .. } | DialTarget::Sip { addr, .. })) => {
+                (target.request_uri().unwrap_or_default(), *addr)
+            }
+            // The routes changed since the request (a reload), or a bug: nothing is dialled.
+            Ok(DialTarget::Seat(_)) | Err(_) => {
+                warn!(survey = %id, "no route for the survey call: nothing dialled");
+                let _ = self.done_tx.try_send((id, CallOutcome::Failed));
+                self.in_flight += 1;
+                return;
+            }
+        };
         let dial = SurveyDial {
             survey_id: id.clone(),
             attempt: entry.attempts,
@@ -674,24 +741,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn survey_calls_go_to_the_trunks_outbound_address() {
-        let trunk = TrunkSettings {
+    fn a_named_trunk_takes_every_number_as_requested_with_the_survey_caller_id() {
+        let route = SurveyRoute::Trunk {
             name: "carrier".into(),
-            sources: vec![],
-            auth: None,
-            outbound: Some("127.0.0.1:5070".parse().unwrap()),
+            addr: "127.0.0.1:5070".parse().unwrap(),
         };
+        let dialer = crate::call::dial::test_support::dialer_with_routes("");
+        let target = route.target(&dialer, "13800138000", "12345").unwrap();
         assert_eq!(
-            trunk_target(&trunk, "13800138000"),
-            Some((
-                "sip:13800138000@127.0.0.1:5070".to_string(),
-                "127.0.0.1:5070".parse().unwrap()
-            ))
+            target.request_uri().as_deref(),
+            Some("sip:13800138000@127.0.0.1:5070")
         );
-        let inbound = TrunkSettings {
-            outbound: None,
-            ..trunk
-        };
-        assert_eq!(trunk_target(&inbound, "13800138000"), None);
+        assert!(matches!(target, DialTarget::Trunk { caller_id, .. } if caller_id == "12345"));
+    }
+
+    #[test]
+    fn without_a_trunk_the_outbound_routes_choose_and_rewrite() {
+        let dialer = crate::call::dial::test_support::dialer_with_routes(
+            r#"
+[[outbound]]
+prefix = "138"
+trunk = "carrier"
+caller_id = "055112345"
+prepend = "0"
+"#,
+        );
+        let target = SurveyRoute::Outbound
+            .target(&dialer, "13800138000", "12345")
+            .unwrap();
+        assert_eq!(
+            target.request_uri().as_deref(),
+            Some("sip:013800138000@192.0.2.1:5060")
+        );
+        assert!(matches!(target, DialTarget::Trunk { caller_id, .. } if caller_id == "12345"));
+        assert!(SurveyRoute::Outbound
+            .target(&dialer, "13900000000", "12345")
+            .is_err());
     }
 }

@@ -24,8 +24,9 @@ pub const ANSWER_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=60;
 pub struct SurveySettings {
     #[serde(default = "default_enabled")]
     pub enabled: bool,
-    /// Name of the trunk survey calls go out through. Required when enabled; that it names a
-    /// configured trunk is checked where trunks are known.
+    /// Name of the trunk survey calls go out through, every number as requested. Without it,
+    /// the dialplan's outbound routes choose. That it names a configured trunk is checked where
+    /// trunks are known.
     #[serde(default)]
     pub trunk: Option<String>,
     /// The number presented to the citizen.
@@ -116,13 +117,8 @@ impl SurveySettings {
                 reason,
             })
         };
-        match self.trunk.as_deref() {
-            None if self.enabled => push(
-                "trunk".into(),
-                "is required when the survey is enabled".into(),
-            ),
-            Some(t) if t.trim().is_empty() => push("trunk".into(), "must not be empty".into()),
-            _ => {}
+        if self.trunk.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            push("trunk".into(), "must not be empty".into());
         }
         if !is_number(&self.caller_id) {
             push(
@@ -226,18 +222,10 @@ mod tests {
     }
 
     #[test]
-    fn a_disabled_survey_needs_no_trunk() {
-        let s = parse("enabled = false").unwrap();
-        assert!(s.validate("survey").is_empty());
+    fn a_survey_without_a_trunk_goes_through_the_outbound_routes() {
         let s = parse("").unwrap();
-        let issues = s.validate("survey");
-        assert_eq!(
-            issues,
-            [Issue {
-                key: "survey.trunk".into(),
-                reason: "is required when the survey is enabled".into()
-            }]
-        );
+        assert_eq!(s.trunk, None);
+        assert!(s.validate("survey").is_empty());
     }
 
     #[test]

@@ -23,11 +23,17 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(600);
 
 /// A daemon whose survey calls go to 127.0.0.1:`trunk_port`.
 async fn daemon(trunk_port: u16) -> TestDaemon {
-    daemon_with(trunk_port, "", "").await
+    daemon_with(trunk_port, "trunk = \"citizens-out\"", "", "").await
 }
 
-/// `survey_lines` are added to `[survey]`, `tables` at the end of the config.
-async fn daemon_with(trunk_port: u16, survey_lines: &str, tables: &str) -> TestDaemon {
+/// `survey_lines` are added to `[survey]`, `tables` at the end of the config, `routes` to the
+/// dialplan.
+async fn daemon_with(
+    trunk_port: u16,
+    survey_lines: &str,
+    tables: &str,
+    routes: &str,
+) -> TestDaemon {
     let extra_config = format!(
         r#"
 [api]
@@ -35,7 +41,6 @@ listen = "127.0.0.1:0"
 token = "{TOKEN}"
 
 [survey]
-trunk = "citizens-out"
 caller_id = "12345"
 retries = 2
 retry_interval_secs = {interval}
@@ -55,6 +60,7 @@ outbound = "127.0.0.1:{trunk_port}"
     );
     common::start(Options {
         extra_config,
+        extra_routes: routes.to_string(),
         ..Options::default()
     })
     .await
@@ -327,7 +333,8 @@ async fn outside_calling_hours_a_survey_waits_until_they_open() {
         today.succ()
     );
     let port = free_udp_port().expect("port");
-    let t = daemon_with(port, "calendar = \"survey-hours\"", &tables).await;
+    let survey_lines = "trunk = \"citizens-out\"\ncalendar = \"survey-hours\"";
+    let t = daemon_with(port, survey_lines, &tables, "").await;
     let id = request(&t, "13800138006", "T-2026-0006")
         .await
         .expect("requested");
@@ -354,6 +361,49 @@ async fn outside_calling_hours_a_survey_waits_until_they_open() {
     }
     let run = finished(uas).await;
     assert!(run.messages.contains("INVITE sip:13800138006@"), "{run}");
+    assert!(wait_for_attempts(&t, &id, 1).await, "the attempt kept");
+    assert_eq!(attempts(&t, &id).await, [AttemptOutcome::Answered]);
+    t.daemon.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn without_a_survey_trunk_the_outbound_routes_choose_and_rewrite_the_number() {
+    let port = free_udp_port().expect("port");
+    let routes = r#"
+[[outbound]]
+prefix = "138"
+trunk = "citizens-out"
+caller_id = "055112345"
+prepend = "0"
+"#;
+    let t = daemon_with(port, "", "", routes).await;
+    let uas = citizen(port, "answer")
+        .set("keys", "121")
+        .spawn()
+        .expect("sipp");
+
+    match request(&t, "15900000000", "T-2026-0007").await {
+        Err(ClientError::Refused { status, message }) => {
+            assert_eq!(status, 422);
+            assert!(message.contains("no outbound route"), "{message}");
+        }
+        other => panic!("a number no route allows was not refused: {other:?}"),
+    }
+    let id = request(&t, "13800138008", "T-2026-0008")
+        .await
+        .expect("requested");
+    let run = finished(uas).await;
+    // Rewritten by the route; presenting the survey's number, not the route's.
+    assert!(
+        run.messages.contains("INVITE sip:013800138008@127.0.0.1:"),
+        "{run}"
+    );
+    assert!(
+        run.messages.contains("From: \"12345\" <sip:12345@"),
+        "{run}"
+    );
+    assert!(!run.messages.contains("055112345"), "{run}");
+    assert!(!run.messages.contains("15900000000"), "{run}");
     assert!(wait_for_attempts(&t, &id, 1).await, "the attempt kept");
     assert_eq!(attempts(&t, &id).await, [AttemptOutcome::Answered]);
     t.daemon.shutdown().await.expect("clean shutdown");
