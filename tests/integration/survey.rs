@@ -114,6 +114,43 @@ async fn finished(uas: SippProcess) -> crate::peers::SippRun {
     run
 }
 
+/// Requests a survey whose first call gets 480; returns its id once the attempt is kept.
+async fn first_attempt_unanswered(t: &TestDaemon, port: u16, number: &str, ticket: &str) -> String {
+    let first = citizen(port, "reject")
+        .set("status", "480")
+        .spawn()
+        .expect("sipp");
+    let id = request(t, number, ticket).await.expect("requested");
+    finished(first).await;
+    assert!(wait_for_attempts(t, &id, 1).await, "first attempt kept");
+    id
+}
+
+/// The survey is `queued` with one attempt, not being dialled, and its ticket is taken: a
+/// second request for it is refused.
+async fn waits_for_its_retry(t: &TestDaemon, id: &str, ticket: &str) {
+    let status = cli_client::fetch_survey(api(t), TOKEN, id)
+        .await
+        .expect("status");
+    assert_eq!((status.status, status.attempts), (SurveyState::Queued, 1));
+    match request(t, &status.number, ticket).await {
+        Err(ClientError::Refused { status: 409, .. }) => {}
+        other => panic!("a second survey for the ticket was not refused: {other:?}"),
+    }
+}
+
+/// The retry falls due when the scheduler's clock has moved on by the interval: `uas` gets it.
+async fn retry_dials(t: &TestDaemon, uas: Sipp, number: &str) {
+    let uas = uas.spawn().expect("sipp");
+    t.daemon.advance_survey_clock(RETRY_INTERVAL).await;
+    let run = finished(uas).await;
+    assert!(
+        run.messages
+            .contains(&format!("INVITE sip:{number}@127.0.0.1:")),
+        "{run}"
+    );
+}
+
 #[tokio::test]
 async fn answered_survey_keeps_consent_and_both_answers() {
     let port = free_udp_port().expect("port");
@@ -232,37 +269,12 @@ async fn answered_survey_keeps_consent_and_both_answers() {
 async fn unanswered_call_is_tried_again_after_the_retry_interval() {
     let port = free_udp_port().expect("port");
     let t = daemon(port).await;
-    let first = citizen(port, "reject")
-        .set("status", "480")
-        .spawn()
-        .expect("sipp");
-    let id = request(&t, "13800138002", "T-2026-0002")
-        .await
-        .expect("requested");
-    finished(first).await;
-    assert!(wait_for_attempts(&t, &id, 1).await, "first attempt kept");
+    let id = first_attempt_unanswered(&t, port, "13800138002", "T-2026-0002").await;
     assert_eq!(attempts(&t, &id).await, [AttemptOutcome::NoAnswer]);
-    let status = cli_client::fetch_survey(api(&t), TOKEN, &id)
-        .await
-        .expect("status");
-    assert_eq!((status.status, status.attempts), (SurveyState::Queued, 1));
-    // The ticket's survey is still under way: a second request for it is refused.
-    match request(&t, "13800138002", "T-2026-0002").await {
-        Err(ClientError::Refused { status: 409, .. }) => {}
-        other => panic!("a second survey for the ticket was not refused: {other:?}"),
-    }
+    waits_for_its_retry(&t, &id, "T-2026-0002").await;
 
-    // The retry falls due when the scheduler's clock has moved on by the interval.
-    let second = citizen(port, "reject")
-        .set("status", "486")
-        .spawn()
-        .expect("sipp");
-    t.daemon.advance_survey_clock(RETRY_INTERVAL).await;
-    let run = finished(second).await;
-    assert!(
-        run.messages.contains("INVITE sip:13800138002@127.0.0.1:"),
-        "{run}"
-    );
+    let second = citizen(port, "reject").set("status", "486");
+    retry_dials(&t, second, "13800138002").await;
     assert!(wait_for_attempts(&t, &id, 2).await, "second attempt kept");
     assert_eq!(
         attempts(&t, &id).await,
@@ -277,37 +289,14 @@ async fn unanswered_call_is_tried_again_after_the_retry_interval() {
 async fn a_survey_waiting_for_its_retry_is_taken_back_after_a_restart() {
     let port = free_udp_port().expect("port");
     let t = daemon(port).await;
-    let first = citizen(port, "reject")
-        .set("status", "480")
-        .spawn()
-        .expect("sipp");
-    let id = request(&t, "13800138005", "T-2026-0005")
-        .await
-        .expect("requested");
-    finished(first).await;
-    assert!(wait_for_attempts(&t, &id, 1).await, "first attempt kept");
+    let id = first_attempt_unanswered(&t, port, "13800138005", "T-2026-0005").await;
 
     let t = t.restart().await;
     // Taken back with its attempt, and waiting for its retry rather than dialled at once.
-    let status = cli_client::fetch_survey(api(&t), TOKEN, &id)
-        .await
-        .expect("status after the restart");
-    assert_eq!((status.status, status.attempts), (SurveyState::Queued, 1));
-    match request(&t, "13800138005", "T-2026-0005").await {
-        Err(ClientError::Refused { status: 409, .. }) => {}
-        other => panic!("the ticket's survey was forgotten by the restart: {other:?}"),
-    }
+    waits_for_its_retry(&t, &id, "T-2026-0005").await;
 
-    let second = citizen(port, "answer")
-        .set("keys", "121")
-        .spawn()
-        .expect("sipp");
-    t.daemon.advance_survey_clock(RETRY_INTERVAL).await;
-    let run = finished(second).await;
-    assert!(
-        run.messages.contains("INVITE sip:13800138005@127.0.0.1:"),
-        "{run}"
-    );
+    let second = citizen(port, "answer").set("keys", "121");
+    retry_dials(&t, second, "13800138005").await;
     assert!(wait_for_attempts(&t, &id, 2).await, "second attempt kept");
     assert_eq!(
         attempts(&t, &id).await,
