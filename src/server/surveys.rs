@@ -304,15 +304,15 @@ impl SurveyService {
                     self.on_outcome(&id, outcome);
                     let now = self.now();
                     self.scheduler.handle(now, SchedulerInput::CallEnded { id, outcome });
-                    self.pump().await;
                 }
                 _ = sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {
                     self.gate();
                     let now = self.now();
                     self.scheduler.handle_timeout(now);
-                    self.pump().await;
                 }
             }
+            // Whatever the scheduler asked for, the calling hours' opening included.
+            self.pump().await;
             if self.draining && self.in_flight == 0 {
                 return;
             }
