@@ -308,9 +308,16 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
         println!("  api on http://{}", api.listen);
     }
     if let Some(s) = loaded.settings.survey.as_ref().filter(|s| s.enabled) {
+        let through = match s.trunk.as_deref() {
+            Some(trunk) => format!("trunk {trunk}"),
+            None => "the outbound routes".to_string(),
+        };
+        let hours = match s.calendar.as_deref() {
+            Some(calendar) => format!(" while calendar {calendar} is open"),
+            None => String::new(),
+        };
         println!(
-            "  survey calls through trunk {} as {}: {} at once, {} retries {} s apart, {} numbers not to call",
-            s.trunk.as_deref().unwrap_or("-"),
+            "  survey calls through {through} as {}{hours}: {} at once, {} retries {} s apart, {} numbers not to call",
             s.caller_id,
             s.max_concurrent,
             s.retries,
