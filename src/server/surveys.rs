@@ -455,7 +455,7 @@ impl SurveyService {
     /// loses none: each keeps its attempts, and a retry falls due `retry_interval` after the
     /// last one was dialled.
     async fn resume_stored(&mut self) {
-        let stored = match self.store.surveys().await {
+        let stored = match self.store.surveys_in_state(StoredState::Queued).await {
             Ok(stored) => stored,
             Err(error) => {
                 warn!(%error, "queued surveys not read back; they wait for the next start");
@@ -468,9 +468,6 @@ impl SurveyService {
         let mut refused = Vec::new();
         let mut resumed = 0usize;
         for record in stored {
-            if record.status != StoredState::Queued {
-                continue;
-            }
             let due = if record.attempts == 0 {
                 now
             } else {

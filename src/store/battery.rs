@@ -50,6 +50,7 @@ macro_rules! store_battery {
             writer_keeps_the_rest_of_a_batch_around_a_refused_rating,
             surveys_round_trip_ordered_by_request_time_then_id,
             a_later_survey_record_replaces_the_row,
+            surveys_are_read_by_state,
             survey_attempts_round_trip_in_attempt_order,
             a_survey_attempt_needs_its_survey_and_a_new_number,
             survey_times_before_the_epoch_are_refused,
@@ -962,6 +963,50 @@ pub(crate) async fn surveys_round_trip_ordered_by_request_time_then_id<B: Backen
     for s in &surveys {
         assert_eq!(store.survey(&s.id).await.unwrap(), Some(s.clone()));
     }
+}
+
+pub(crate) async fn surveys_are_read_by_state<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let queued_late = SurveyRecord {
+        requested_at: at(1_718_100_500_000),
+        ..survey(1)
+    };
+    let queued_early = survey(2);
+    let completed = SurveyRecord {
+        status: SurveyState::Completed,
+        ..survey(3)
+    };
+    // Queued once, then moved on: read in its latest state only.
+    let moved_on = SurveyRecord {
+        status: SurveyState::GaveUp,
+        attempts: 3,
+        ..survey(4)
+    };
+    let written: Vec<Record> = [
+        queued_late.clone(),
+        queued_early.clone(),
+        completed.clone(),
+        survey(4),
+        moved_on.clone(),
+    ]
+    .into_iter()
+    .map(Record::Survey)
+    .collect();
+    store.write_batch(&written).await.unwrap();
+
+    assert_eq!(
+        store.surveys_in_state(SurveyState::Queued).await.unwrap(),
+        vec![queued_early, queued_late]
+    );
+    assert_eq!(
+        store.surveys_in_state(SurveyState::GaveUp).await.unwrap(),
+        vec![moved_on]
+    );
+    assert_eq!(
+        store.surveys_in_state(SurveyState::Declined).await.unwrap(),
+        vec![]
+    );
 }
 
 pub(crate) async fn a_later_survey_record_replaces_the_row<B: Backend>() {

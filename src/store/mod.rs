@@ -68,6 +68,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every survey as last recorded, ordered by request time, then id.
     fn surveys(&self) -> impl Future<Output = Result<Vec<SurveyRecord>, StoreError>> + Send;
 
+    /// The surveys whose last record is in `status`, ordered by request time, then id.
+    fn surveys_in_state(
+        &self,
+        status: SurveyState,
+    ) -> impl Future<Output = Result<Vec<SurveyRecord>, StoreError>> + Send;
+
     /// The survey as last recorded.
     fn survey(
         &self,

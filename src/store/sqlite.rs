@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 
 use super::{
     CallEventRecord, CallRecord, CallbackRequest, LegRecord, RatingRecord, Record, SeatEvent,
-    Store, StoreError, SurveyAttempt, SurveyRecord,
+    Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -170,6 +170,14 @@ impl SqliteStore {
         surveys::all(&self.pool).await
     }
 
+    /// The surveys whose last record is in `status`, ordered by request time, then id.
+    pub async fn surveys_in_state(
+        &self,
+        status: SurveyState,
+    ) -> Result<Vec<SurveyRecord>, StoreError> {
+        surveys::in_state(&self.pool, status).await
+    }
+
     /// The survey as last recorded.
     pub async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
         surveys::by_id(&self.pool, id).await
@@ -224,6 +232,10 @@ impl Store for SqliteStore {
 
     async fn surveys(&self) -> Result<Vec<SurveyRecord>, StoreError> {
         SqliteStore::surveys(self).await
+    }
+
+    async fn surveys_in_state(&self, status: SurveyState) -> Result<Vec<SurveyRecord>, StoreError> {
+        SqliteStore::surveys_in_state(self, status).await
     }
 
     async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
@@ -390,7 +402,7 @@ mod tests {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2, 3, 4, 5]);
+        assert_eq!(applied, [1, 2, 3, 4, 5, 6]);
     }
 
     #[tokio::test]
@@ -546,7 +558,7 @@ mod tests {
                 &err,
                 StoreError::SchemaBehind {
                     found: 2,
-                    expected: 5,
+                    expected: 6,
                     ..
                 }
             ),

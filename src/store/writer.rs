@@ -414,6 +414,14 @@ mod tests {
             Ok(latest)
         }
 
+        async fn surveys_in_state(
+            &self,
+            status: crate::store::SurveyState,
+        ) -> Result<Vec<SurveyRecord>, StoreError> {
+            let all = self.surveys().await?;
+            Ok(all.into_iter().filter(|s| s.status == status).collect())
+        }
+
         async fn survey(&self, id: &str) -> Result<Option<SurveyRecord>, StoreError> {
             Ok(self.surveys().await?.into_iter().find(|s| s.id == id))
         }

@@ -5,7 +5,7 @@ use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::store::millis::{from_millis, to_millis};
 use crate::store::{
-    StoreError, SurveyAttempt, SurveyRecord, UnknownAttemptOutcome, UnknownSurveyState,
+    StoreError, SurveyAttempt, SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownSurveyState,
 };
 
 const SELECT: &str = "SELECT id, number, ticket, unit, requested_at, status, attempts, \
@@ -70,6 +70,20 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<SurveyRecord>, StoreErr
     let rows: Vec<SurveyRow> = sqlx::query_as(&format!("{SELECT} ORDER BY requested_at, id"))
         .fetch_all(pool)
         .await?;
+    rows.into_iter().map(SurveyRow::into_record).collect()
+}
+
+/// The surveys in `status`, oldest request first, ties by id.
+pub(super) async fn in_state(
+    pool: &SqlitePool,
+    status: SurveyState,
+) -> Result<Vec<SurveyRecord>, StoreError> {
+    let rows: Vec<SurveyRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE status = ? ORDER BY requested_at, id"
+    ))
+    .bind(status.as_str())
+    .fetch_all(pool)
+    .await?;
     rows.into_iter().map(SurveyRow::into_record).collect()
 }
 
