@@ -131,6 +131,7 @@ mod tests {
         counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
         counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);
         counter!(SURVEY_CALLS_TOTAL, l::OUTCOME => "answered").increment(1);
+        gauge!(SURVEYS_PENDING, l::STATE => "queued").set(3.0);
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
 pub const RATINGS_TOTAL: &str = "hotline_ratings_total";
 pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
+pub const SURVEYS_PENDING: &str = "hotline_surveys_pending";
 
 // Ringing is bounded by the ring timeout, queueing aside; fine steps in the first seconds,
 // where trunk and seat problems show.
@@ -281,6 +282,12 @@ pub static ALL: &[Metric] = &[
         SURVEY_CALLS_TOTAL,
         "Return-visit survey call attempts, by outcome: answered, no_answer, busy, failed.",
         &[l::OUTCOME],
+    ),
+    gauge(
+        SURVEYS_PENDING,
+        "Return-visit surveys not yet finished, by state: queued (for a line, a retry or the \
+         calling hours) or calling.",
+        &[l::STATE],
     ),
 ];
 

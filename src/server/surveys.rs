@@ -273,6 +273,7 @@ impl SurveyService {
     ) {
         self.gate();
         self.resume_stored().await;
+        self.report_pending();
         loop {
             let deadline = self
                 .scheduler
@@ -313,6 +314,7 @@ impl SurveyService {
             }
             // Whatever the scheduler asked for, the calling hours' opening included.
             self.pump().await;
+            self.report_pending();
             if self.draining && self.in_flight == 0 {
                 return;
             }
@@ -333,6 +335,21 @@ impl SurveyService {
         self.opens_at = (!wait.is_zero()).then(|| now + wait);
         self.scheduler
             .set_dialling(now, wait.is_zero() && !self.draining);
+    }
+
+    /// The `hotline_surveys_pending` gauge: surveys not finished, calling or waiting.
+    fn report_pending(&self) {
+        let pending = self.entries.len().saturating_sub(self.finished.len());
+        let calling = self.scheduler.dialling();
+        let gauge = |state: &'static str, n: usize| {
+            metrics::gauge!(
+                crate::metrics::names::SURVEYS_PENDING,
+                crate::metrics::labels::STATE => state
+            )
+            .set(n as f64);
+        };
+        gauge("calling", calling);
+        gauge("queued", pending.saturating_sub(calling));
     }
 
     /// An instant on the service's clock as one on the real monotonic clock.
