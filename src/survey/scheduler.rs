@@ -253,22 +253,11 @@ impl Scheduler {
             return Err(SurveyRefusal::Duplicate { id: request.id });
         }
         // The list may have grown since the survey was taken.
-        if self.refuses(&request.number) {
-            self.entries.insert(
-                request.id.clone(),
-                Entry {
-                    number: request.number.clone(),
-                    status: SurveyStatus::Refused,
-                    attempts,
-                    dialled_at: None,
-                },
-            );
-            return Err(SurveyRefusal::DoNotCall {
-                number: request.number,
-            });
-        }
-        let exhausted = attempts > self.rules.retries;
-        let status = if exhausted {
+        let refused = self.refuses(&request.number);
+        let exhausted = !refused && attempts > self.rules.retries;
+        let status = if refused {
+            SurveyStatus::Refused
+        } else if exhausted {
             SurveyStatus::GaveUp
         } else if due > now {
             self.retries.insert((due, request.id.clone()));
@@ -282,12 +271,17 @@ impl Scheduler {
         self.entries.insert(
             request.id.clone(),
             Entry {
-                number: request.number,
+                number: request.number.clone(),
                 status,
                 attempts,
                 dialled_at: None,
             },
         );
+        if refused {
+            return Err(SurveyRefusal::DoNotCall {
+                number: request.number,
+            });
+        }
         if exhausted {
             self.record(now, &request.id, SurveyEventKind::GaveUp { attempts });
         }
