@@ -409,7 +409,7 @@ impl QueuedCall {
                 let alone = actions.contains(&ConsultAction::CallerAlone);
                 self.consult_actions(actions, &seat);
                 if alone {
-                    self.seat_left(seat);
+                    self.last_party_left(seat, EndedBy::Seat);
                 }
             }
             (Phase::WithUnit { seat }, Input::CallerBye) => {
@@ -431,19 +431,7 @@ impl QueuedCall {
                     self.consult_actions(actions, &seat);
                     return;
                 }
-                self.left_first = EndedBy::Unit;
-                if self.rating.is_some() {
-                    self.ask_rating(seat);
-                } else {
-                    self.actions.push_back(Action::ByeCaller);
-                    self.finish(
-                        Disposition::Answered,
-                        Some(EndedBy::Unit),
-                        Some(seat),
-                        None,
-                        false,
-                    );
-                }
+                self.last_party_left(seat, EndedBy::Unit);
             }
             (Phase::WithUnit { seat }, Input::CallerAckTimeout | Input::Shutdown) => {
                 for action in self.consult.hang_up() {
@@ -525,19 +513,14 @@ impl QueuedCall {
         true
     }
 
-    /// The seat is gone and nobody else is on the line: the caller rates, or the call ends.
-    fn seat_left(&mut self, seat: String) {
+    /// `who` left and nobody but the caller is on the line: the caller rates, or the call ends.
+    fn last_party_left(&mut self, seat: String, who: EndedBy) {
+        self.left_first = who;
         if self.rating.is_some() {
             self.ask_rating(seat);
         } else {
             self.actions.push_back(Action::ByeCaller);
-            self.finish(
-                Disposition::Answered,
-                Some(EndedBy::Seat),
-                Some(seat),
-                None,
-                false,
-            );
+            self.finish(Disposition::Answered, Some(who), Some(seat), None, false);
         }
     }
 

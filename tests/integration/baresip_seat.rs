@@ -10,7 +10,7 @@ use hotline::config::{load_with, LoadOptions};
 use hotline::server::Daemon;
 
 use crate::common::{self, eventually, Options, TestDaemon};
-use crate::peers::{Baresip, Sipp};
+use crate::peers::{caller_hangs_up_then, Baresip, Sipp};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -129,8 +129,7 @@ async fn baresip_seat_answers_a_ring_all_call_with_rtp_both_ways() {
 #[tokio::test]
 async fn baresip_seat_makes_a_warm_transfer_by_keypad() {
     use crate::peers::{
-        caller_queue_probe, free_udp_port, poke_hangup, unit_answer, Audio, BaresipOptions,
-        RtpProbe, UnitAnswer,
+        caller_queue_probe, free_udp_port, unit_answer, Audio, BaresipOptions, RtpProbe, UnitAnswer,
     };
     let limit = Duration::from_secs(20);
     let unit_port = free_udp_port().expect("a port for the unit");
@@ -240,17 +239,14 @@ async fn baresip_seat_makes_a_warm_transfer_by_keypad() {
         "baresip's call was not ended:\n{}",
         seat.output()
     );
-    for probe in [&caller_probe, &unit_probe] {
-        probe.set_audio(None);
-    }
-    poke_hangup(&mut caller, limit)
-        .await
-        .expect("caller hangs up");
-    assert!(
-        unit.wait_log("unit bye_from_daemon", limit).await,
-        "{}",
-        unit.log_so_far()
-    );
+    caller_hangs_up_then(
+        &mut caller,
+        &[&caller_probe, &unit_probe],
+        &mut unit,
+        "unit bye_from_daemon",
+        limit,
+    )
+    .await;
     t.daemon.flush_records().await.expect("flush");
     let calls = t.daemon.store().calls().await.expect("calls");
     let call = calls

@@ -11,8 +11,8 @@ use hotline::store::{CallEventRecord, LegRecord, LegRole};
 
 use crate::common::{self, eventually, Options, TestDaemon};
 use crate::peers::{
-    caller_queue_probe, free_udp_port, poke_hangup, seat_agent_probe, spawn_registered,
-    unit_answer, Audio, RtpProbe, SippProcess, UnitAnswer,
+    caller_hangs_up_then, caller_queue_probe, free_udp_port, poke_hangup, seat_agent_probe,
+    spawn_registered, unit_answer, Audio, RtpProbe, SippProcess, SippRun, UnitAnswer,
 };
 
 /// A bound for every wait on the daemon or a peer.
@@ -64,27 +64,8 @@ async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
         ..Options::default()
     })
     .await;
-    let password = format!("seat{SEAT}-secret");
-    let seat_probe = RtpProbe::sending(seat_audio).expect("seat probe");
-    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
-        .set("ring_ms", "200")
-        .set("wait_ms", "80000")
-        .timeout(PEER_TIMEOUT);
-    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
-        .await
-        .expect("the seat logs in");
-    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
-    let caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
-        .set("hangup", "poke")
-        .timeout(PEER_TIMEOUT)
-        .spawn()
-        .expect("start the caller");
-    // The welcome (about 6 s), then the queue offers the seat.
-    assert!(
-        seat.wait_log("agent answered", LIMIT + LIMIT).await,
-        "{}",
-        seat.log_so_far()
-    );
+    let (seat, seat_probe, caller, caller_probe) =
+        seat_answers_a_caller(&t, seat_audio, &[("hangup", "poke")]).await;
     let scene = Scene {
         t,
         caller,
@@ -96,6 +77,41 @@ async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
     };
     scene.line(LineState::Connected).await;
     scene
+}
+
+/// Seat 1001 logged in with a probe sending `seat_audio`, and a caller to the queue (12350,
+/// with `caller_sets` for caller_queue.xml) whose probe sends 440 Hz; returns once the seat
+/// has answered: seat, seat probe, caller, caller probe.
+async fn seat_answers_a_caller(
+    t: &TestDaemon,
+    seat_audio: Audio,
+    caller_sets: &[(&str, &str)],
+) -> (SippProcess, RtpProbe, SippProcess, RtpProbe) {
+    let password = format!("seat{SEAT}-secret");
+    let seat_probe = RtpProbe::sending(seat_audio).expect("seat probe");
+    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(PEER_TIMEOUT);
+    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
+        .await
+        .expect("the seat logs in");
+    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
+    let mut caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe);
+    for (name, value) in caller_sets {
+        caller = caller.set(name, value);
+    }
+    let caller = caller
+        .timeout(PEER_TIMEOUT)
+        .spawn()
+        .expect("start the caller");
+    // The welcome (about 6 s), then the queue offers the seat.
+    assert!(
+        seat.wait_log("agent answered", LIMIT + LIMIT).await,
+        "{}",
+        seat.log_so_far()
+    );
+    (seat, seat_probe, caller, caller_probe)
 }
 
 impl Scene {
@@ -143,6 +159,34 @@ impl Scene {
         }
         report.push_str(&format!("board: {:?}", self.t.daemon.board().snapshot()));
         report
+    }
+
+    /// Back to two parties: the board shows the call connected, caller and seat hear each
+    /// other, and nobody hears the unit.
+    async fn caller_and_seat_talk(&self) {
+        self.line(LineState::Connected).await;
+        listen(&[("caller", &self.caller_probe), ("seat", &self.seat_probe)]).await;
+        hears(
+            "caller",
+            &self.caller_probe,
+            &[SEAT_HZ],
+            &[UNIT_HZ, CALLER_HZ],
+        )
+        .await;
+        hears("seat", &self.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+    }
+
+    /// The caller hangs up and every peer ends well; what is left to check: the daemon, the
+    /// unit's run and the unit's probe.
+    async fn end(mut self) -> (TestDaemon, SippRun, RtpProbe) {
+        self.caller_hangs_up().await;
+        for (who, process) in [("caller", self.caller), ("seat", self.seat)] {
+            let run = process.wait().await.expect("peer ends");
+            assert!(run.success(), "{who}: {run}");
+        }
+        let unit = self.unit.wait().await.expect("unit ends");
+        assert!(unit.success(), "{unit}");
+        (self.t, unit, self.unit_probe)
     }
 
     /// The caller hangs up (after the checks): it gets its 200 and exits 0. Every probe stops
@@ -281,20 +325,7 @@ async fn consult_three_way_and_transfer_leave_the_caller_with_the_unit() {
     hears("caller", &s.caller_probe, &[UNIT_HZ], &[CALLER_HZ]).await;
     hears("unit", &s.unit_probe, &[CALLER_HZ], &[UNIT_HZ]).await;
 
-    s.caller_hangs_up().await;
-    let Scene {
-        t,
-        caller,
-        seat,
-        unit,
-        ..
-    } = s;
-    let caller = caller.wait().await.expect("caller ends");
-    let seat = seat.wait().await.expect("seat ends");
-    let unit = unit.wait().await.expect("unit ends");
-    assert!(caller.success(), "{caller}");
-    assert!(seat.success(), "{seat}");
-    assert!(unit.success(), "{unit}");
+    let (t, unit, _) = s.end().await;
     assert_eq!(
         unit.unit_events(),
         ["offered", "answered", "bye_from_daemon"],
@@ -355,25 +386,9 @@ async fn dropping_the_unit_returns_to_caller_and_seat() {
         "the unit got no BYE: {}",
         s.unit.log_so_far()
     );
-    s.line(LineState::Connected).await;
-    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
-    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
-    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+    s.caller_and_seat_talk().await;
 
-    s.caller_hangs_up().await;
-    let Scene {
-        t,
-        caller,
-        seat,
-        unit,
-        ..
-    } = s;
-    let caller = caller.wait().await.expect("caller ends");
-    let seat = seat.wait().await.expect("seat ends");
-    let unit = unit.wait().await.expect("unit ends");
-    assert!(caller.success(), "{caller}");
-    assert!(seat.success(), "{seat}");
-    assert!(unit.success(), "{unit}");
+    let (t, _, _) = s.end().await;
     let events = events(&t, &call_id).await;
     assert_eq!(
         kinds(&events),
@@ -409,26 +424,9 @@ async fn cancelling_a_ringing_unit_returns_to_caller_and_seat() {
         "the unit got no CANCEL: {}",
         s.unit.log_so_far()
     );
-    s.line(LineState::Connected).await;
-    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
-    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
-    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+    s.caller_and_seat_talk().await;
 
-    s.caller_hangs_up().await;
-    let Scene {
-        t,
-        caller,
-        seat,
-        unit,
-        unit_probe,
-        ..
-    } = s;
-    let caller = caller.wait().await.expect("caller ends");
-    let seat = seat.wait().await.expect("seat ends");
-    let unit = unit.wait().await.expect("unit ends");
-    assert!(caller.success(), "{caller}");
-    assert!(seat.success(), "{seat}");
-    assert!(unit.success(), "{unit}");
+    let (t, unit, unit_probe) = s.end().await;
     assert_eq!(unit.unit_events(), ["offered", "cancelled"], "{unit}");
     assert_eq!(
         unit_probe.stats().await.packets,
@@ -469,10 +467,7 @@ async fn a_number_no_route_allows_is_refused_and_caller_and_seat_talk_on() {
     assert_eq!(kinds(&recorded), ["consult", "unit_failed"], "{recorded:?}");
     assert_eq!(recorded[0].detail.as_deref(), Some("013800000000"));
     assert_eq!(recorded[1].detail.as_deref(), Some("403"), "{recorded:?}");
-    s.line(LineState::Connected).await;
-    listen(&[("caller", &s.caller_probe), ("seat", &s.seat_probe)]).await;
-    hears("caller", &s.caller_probe, &[SEAT_HZ], &[UNIT_HZ, CALLER_HZ]).await;
-    hears("seat", &s.seat_probe, &[CALLER_HZ], &[UNIT_HZ, SEAT_HZ]).await;
+    s.caller_and_seat_talk().await;
 
     // Nothing was rung: the unit's SIPp still waits for its first INVITE.
     assert!(s.unit.log_so_far().is_empty(), "{}", s.unit.log_so_far());
@@ -486,20 +481,7 @@ async fn a_number_no_route_allows_is_refused_and_caller_and_seat_talk_on() {
         s.unit.log_so_far()
     );
     s.keys("*0").await;
-    s.caller_hangs_up().await;
-    let Scene {
-        t,
-        caller,
-        seat,
-        unit,
-        ..
-    } = s;
-    let caller = caller.wait().await.expect("caller ends");
-    let seat = seat.wait().await.expect("seat ends");
-    let unit = unit.wait().await.expect("unit ends");
-    assert!(caller.success(), "{caller}");
-    assert!(seat.success(), "{seat}");
-    assert!(unit.success(), "{unit}");
+    let (t, unit, _) = s.end().await;
     assert!(unit.log.contains("ruri=sip:05516234@127.0.0.1:"), "{unit}");
     assert!(
         unit.log.contains("from=055112345"),
@@ -543,27 +525,12 @@ async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
         ..Options::default()
     })
     .await;
-    let password = format!("seat{SEAT}-secret");
-    let seat_probe = RtpProbe::sending(Audio::Silence).expect("seat probe");
-    let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
-        .set("ring_ms", "200")
-        .set("wait_ms", "80000")
-        .timeout(PEER_TIMEOUT);
-    let mut seat = spawn_registered(agent, t.daemon.sip_udp, SEAT, &password, LIMIT)
-        .await
-        .expect("the seat logs in");
-    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
-    let caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe)
-        .set("caller", "13900000061")
-        .set("hangup", "daemon")
-        .timeout(PEER_TIMEOUT)
-        .spawn()
-        .expect("start the caller");
-    assert!(
-        seat.wait_log("agent answered", LIMIT + LIMIT).await,
-        "{}",
-        seat.log_so_far()
-    );
+    let (_seat, seat_probe, caller, caller_probe) = seat_answers_a_caller(
+        &t,
+        Audio::Silence,
+        &[("caller", "13900000061"), ("hangup", "daemon")],
+    )
+    .await;
     let board = t.daemon.board();
     assert!(reaches(&t, LineState::Connected).await);
     seat_probe
@@ -718,17 +685,14 @@ async fn a_conference_takes_a_second_unit_up_to_the_configured_parties() {
     hears("caller", &caller_probe, &[UNIT_HZ], &[SECOND_HZ]).await;
     hears("first unit", first, &[CALLER_HZ], &[SECOND_HZ]).await;
 
-    for probe in [&caller_probe, &seat_probe, first, second] {
-        probe.set_audio(None);
-    }
-    poke_hangup(&mut caller, LIMIT)
-        .await
-        .expect("caller hangs up");
-    assert!(
-        unit_sipps[0].wait_log("unit bye_from_daemon", LIMIT).await,
-        "{}",
-        unit_sipps[0].log_so_far()
-    );
+    caller_hangs_up_then(
+        &mut caller,
+        &[&caller_probe, &seat_probe, first, second],
+        &mut unit_sipps[0],
+        "unit bye_from_daemon",
+        LIMIT,
+    )
+    .await;
     let events = events(&t, &call_id).await;
     assert_eq!(
         kinds(&events),

@@ -8,8 +8,8 @@ use hotline::call::board::LineState;
 
 use crate::common::{self, eventually, Options};
 use crate::peers::{
-    caller_queue_probe, poke_hangup, seat_agent, spawn_registered, AnswerMode, Audio, Hangup,
-    RtpProbe,
+    caller_hangs_up_then, caller_queue_probe, seat_agent, spawn_registered, AnswerMode, Audio,
+    Hangup, RtpProbe,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -101,17 +101,14 @@ async fn the_seat_holds_and_resumes_and_the_caller_hears_music_between() {
     let back = caller_probe.tone(700.0).await;
     assert!(back.heard(), "the seat did not come back: {back:?}");
 
-    for probe in [&caller_probe, &seat_probe] {
-        probe.set_audio(None);
-    }
-    poke_hangup(&mut caller, LIMIT)
-        .await
-        .expect("caller hangs up");
-    assert!(
-        seat.wait_log("agent ended", LIMIT).await,
-        "{}",
-        seat.log_so_far()
-    );
+    caller_hangs_up_then(
+        &mut caller,
+        &[&caller_probe, &seat_probe],
+        &mut seat,
+        "agent ended",
+        LIMIT,
+    )
+    .await;
     t.daemon.shutdown().await.expect("shutdown");
 }
 

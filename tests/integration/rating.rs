@@ -9,7 +9,7 @@ use hotline::store::RatingRecord;
 
 use crate::common::{self, eventually, Options, TestDaemon};
 use crate::peers::{
-    caller_rate, seat_agent, spawn_registered, AnswerMode, Hangup, KeyPress, RtpProbe,
+    caller_rate, seat_agent, spawn_registered, AnswerMode, Hangup, KeyPress, RtpProbe, SippProcess,
 };
 use crate::raw_caller::RawCaller;
 
@@ -57,6 +57,39 @@ async fn caller(t: &TestDaemon, number: &str, plan: Plan) {
     );
 }
 
+/// Seat `user`, logged in and registered, answering up to `calls` calls after 200 ms and
+/// hanging up each after 1 s, so that its callers are asked to rate; it waits for calls for
+/// `wait`.
+async fn seat_hanging_up_first(
+    t: &TestDaemon,
+    user: &str,
+    calls: u32,
+    wait: Duration,
+) -> SippProcess {
+    let password = format!("seat{user}-secret");
+    let agent = seat_agent(
+        t.daemon.sip_udp,
+        user,
+        &password,
+        calls,
+        AnswerMode::Answer,
+        Hangup::OwnSide,
+    )
+    .set("talk_ms", "1000")
+    .set("ring_ms", "200")
+    .set("wait_ms", &wait.as_millis().to_string())
+    .timeout(wait + Duration::from_secs(10));
+    spawn_registered(
+        agent,
+        t.daemon.sip_udp,
+        user,
+        &password,
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("seat")
+}
+
 async fn rating_of(t: &TestDaemon, number: &str) -> Option<RatingRecord> {
     t.daemon.flush_records().await.expect("flush");
     let calls = t.daemon.store().calls().await.expect("calls");
@@ -74,32 +107,9 @@ async fn every_way_a_caller_can_answer_the_rating_question_is_recorded() {
         ..Options::default()
     })
     .await;
-    let password = |u: &str| format!("seat{u}-secret");
     let mut seats = Vec::new();
     for user in ["1001", "1002"] {
-        let agent = seat_agent(
-            t.daemon.sip_udp,
-            user,
-            &password(user),
-            6,
-            AnswerMode::Answer,
-            Hangup::OwnSide,
-        )
-        .set("talk_ms", "1000")
-        .set("ring_ms", "200")
-        .set("wait_ms", "110000")
-        .timeout(Duration::from_secs(120));
-        seats.push(
-            spawn_registered(
-                agent,
-                t.daemon.sip_udp,
-                user,
-                &password(user),
-                Duration::from_secs(20),
-            )
-            .await
-            .expect("seat"),
-        );
+        seats.push(seat_hanging_up_first(&t, user, 6, Duration::from_secs(110)).await);
     }
     let plans = [
         ("13900000001", Plan::Keys("1")),
@@ -155,26 +165,7 @@ async fn every_way_a_caller_can_answer_the_rating_question_is_recorded() {
 #[tokio::test]
 async fn the_rating_is_in_the_store_before_thank_you_starts() {
     let t = common::start(Options::default()).await;
-    let agent = seat_agent(
-        t.daemon.sip_udp,
-        "1001",
-        "seat1001-secret",
-        1,
-        AnswerMode::Answer,
-        Hangup::OwnSide,
-    )
-    .set("talk_ms", "1000")
-    .set("ring_ms", "200")
-    .timeout(Duration::from_secs(60));
-    let _seat = spawn_registered(
-        agent,
-        t.daemon.sip_udp,
-        "1001",
-        "seat1001-secret",
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("seat");
+    let _seat = seat_hanging_up_first(&t, "1001", 1, Duration::from_secs(50)).await;
     let probe = RtpProbe::start().expect("probe");
     let number = "13900000011";
     let mut call = RawCaller::call(t.daemon.sip_udp, "12350", number, probe.port()).await;
@@ -288,30 +279,7 @@ async fn sipp_callers_rate_by_rfc4733_and_info_keys() {
     .await;
     let mut seats = Vec::new();
     for user in ["1001", "1002", "1003", "1004"] {
-        let password = format!("seat{user}-secret");
-        let agent = seat_agent(
-            t.daemon.sip_udp,
-            user,
-            &password,
-            3,
-            AnswerMode::Answer,
-            Hangup::OwnSide,
-        )
-        .set("talk_ms", "1000")
-        .set("ring_ms", "200")
-        .set("wait_ms", "80000")
-        .timeout(Duration::from_secs(90));
-        seats.push(
-            spawn_registered(
-                agent,
-                t.daemon.sip_udp,
-                user,
-                &password,
-                Duration::from_secs(20),
-            )
-            .await
-            .expect("seat"),
-        );
+        seats.push(seat_hanging_up_first(&t, user, 3, Duration::from_secs(80)).await);
     }
     // Answered at once, greeted for about 6 s, then a seat talks for 1 s and hangs up: the
     // question plays from about 7 s (a little later for a caller who waited for a seat) to
@@ -370,26 +338,7 @@ async fn sipp_callers_rate_by_rfc4733_and_info_keys() {
 #[tokio::test]
 async fn a_call_that_rang_a_seat_directly_is_rated_too() {
     let t = common::start(Options::default()).await;
-    let agent = seat_agent(
-        t.daemon.sip_udp,
-        "1001",
-        "seat1001-secret",
-        1,
-        AnswerMode::Answer,
-        Hangup::OwnSide,
-    )
-    .set("talk_ms", "1000")
-    .set("ring_ms", "200")
-    .timeout(Duration::from_secs(60));
-    let _seat = spawn_registered(
-        agent,
-        t.daemon.sip_udp,
-        "1001",
-        "seat1001-secret",
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("seat");
+    let _seat = seat_hanging_up_first(&t, "1001", 1, Duration::from_secs(50)).await;
     let probe = RtpProbe::start().expect("probe");
     let number = "13900000031";
     // 12346 rings seat 1001 without a queue; the seat hangs up first.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::common::{self, eventually, Options, TestDaemon};
 use crate::peers::{
-    caller_queue, caller_queue_probe, free_udp_port, poke_hangup, seat_agent, spawn_registered,
-    unit_answer, AnswerMode, Audio, Hangup, RtpProbe, SippProcess, UnitAnswer,
+    caller_hangs_up_then, caller_queue, caller_queue_probe, free_udp_port, seat_agent,
+    spawn_registered, unit_answer, AnswerMode, Audio, Hangup, RtpProbe, SippProcess, UnitAnswer,
 };
 
 const LOGIN: Duration = Duration::from_secs(20);
@@ -82,6 +82,24 @@ async fn call_events(t: &TestDaemon, caller: &str) -> Vec<(String, Option<String
         .into_iter()
         .map(|e| (e.kind, e.detail))
         .collect()
+}
+
+/// After a transfer: the caller hears the unit's 1 kHz and the unit the caller's 440 Hz.
+async fn caller_and_unit_hear_each_other(caller: &RtpProbe, unit: &RtpProbe, limit: Duration) {
+    for probe in [caller, unit] {
+        probe.reset().await;
+        probe.wait_for_audio(60, limit).await;
+    }
+    let heard = caller.tone(1000.0).await;
+    assert!(
+        heard.heard(),
+        "the caller does not hear the unit: {heard:?}"
+    );
+    let heard = unit.tone(440.0).await;
+    assert!(
+        heard.heard(),
+        "the unit does not hear the caller: {heard:?}"
+    );
 }
 
 #[tokio::test]
@@ -171,35 +189,19 @@ async fn a_blind_refer_hands_the_caller_to_the_unit_and_reports_progress() {
         "NOTIFYs out of order or missing:\n{log}"
     );
     // Caller and unit hear each other.
-    caller_probe.reset().await;
-    unit_probe.reset().await;
-    caller_probe.wait_for_audio(60, limit).await;
-    unit_probe.wait_for_audio(60, limit).await;
-    let heard = caller_probe.tone(1000.0).await;
-    assert!(
-        heard.heard(),
-        "the caller does not hear the unit: {heard:?}"
-    );
-    let heard = unit_probe.tone(440.0).await;
-    assert!(
-        heard.heard(),
-        "the unit does not hear the caller: {heard:?}"
-    );
+    caller_and_unit_hear_each_other(&caller_probe, &unit_probe, limit).await;
     let events = call_events(&t, "13900000042").await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["blind_transfer", "transfer"], "{events:?}");
 
-    for probe in [&caller_probe, &unit_probe] {
-        probe.set_audio(None);
-    }
-    poke_hangup(&mut caller, limit)
-        .await
-        .expect("caller hangs up");
-    assert!(
-        unit.wait_log("unit bye_from_daemon", limit).await,
-        "the unit was not hung up:\n{}",
-        unit.log_so_far()
-    );
+    caller_hangs_up_then(
+        &mut caller,
+        &[&caller_probe, &unit_probe],
+        &mut unit,
+        "unit bye_from_daemon",
+        limit,
+    )
+    .await;
     t.daemon.shutdown().await.expect("shutdown");
 }
 
@@ -283,36 +285,20 @@ async fn an_attended_refer_with_replaces_joins_the_caller_to_the_unit_the_phone_
         "{}",
         seat.log_so_far()
     );
-    caller_probe.reset().await;
-    unit_probe.reset().await;
-    caller_probe.wait_for_audio(60, limit).await;
-    unit_probe.wait_for_audio(60, limit).await;
-    let heard = caller_probe.tone(1000.0).await;
-    assert!(
-        heard.heard(),
-        "the caller does not hear the unit: {heard:?}"
-    );
-    let heard = unit_probe.tone(440.0).await;
-    assert!(
-        heard.heard(),
-        "the unit does not hear the caller: {heard:?}"
-    );
+    caller_and_unit_hear_each_other(&caller_probe, &unit_probe, limit).await;
     let events = call_events(&t, "13900000071").await;
     assert!(
         events.iter().any(|(kind, _)| kind == "attended_transfer"),
         "{events:?}"
     );
-    for probe in [&caller_probe, &unit_probe] {
-        probe.set_audio(None);
-    }
-    poke_hangup(&mut caller, limit)
-        .await
-        .expect("caller hangs up");
-    assert!(
-        unit.wait_log("unit bye_from_daemon", limit).await,
-        "the unit was not hung up with the caller:\n{}",
-        unit.log_so_far()
-    );
+    caller_hangs_up_then(
+        &mut caller,
+        &[&caller_probe, &unit_probe],
+        &mut unit,
+        "unit bye_from_daemon",
+        limit,
+    )
+    .await;
     let run = seat.wait().await.expect("seat ends");
     assert!(run.success(), "{run}");
     t.daemon.shutdown().await.expect("shutdown");

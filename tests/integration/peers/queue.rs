@@ -190,6 +190,29 @@ pub fn caller_queue_probe(daemon: SocketAddr, number: &str, probe: &RtpProbe) ->
     caller_queue(daemon, number).set("probe_port", &probe.port().to_string())
 }
 
+/// The caller (caller_queue.xml with `.set("hangup", "poke")`) hangs up, and `other` must then
+/// log `needle` (its BYE from the daemon, say). Every probe goes quiet first: the daemon frees
+/// the call's RTP ports when the call ends and a daemon of another test may take one at once;
+/// packets still sent there would be the first it hears on its new leg, and it would latch to
+/// them.
+pub async fn caller_hangs_up_then(
+    caller: &mut SippProcess,
+    probes: &[&RtpProbe],
+    other: &mut SippProcess,
+    needle: &str,
+    timeout: Duration,
+) {
+    for probe in probes {
+        probe.set_audio(None);
+    }
+    poke_hangup(caller, timeout).await.expect("caller hangs up");
+    assert!(
+        other.wait_log(needle, timeout).await,
+        "no {needle:?} after the caller hung up:\n{}",
+        other.log_so_far()
+    );
+}
+
 /// caller_queue.xml with `.set("hangup", "poke")` hangs up now: once it has
 /// been answered (its log names the Call-ID), an OPTIONS in its dialog is
 /// sent to its SIP port, again each second until it logs "caller poked" or
