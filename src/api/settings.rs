@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::ApiError;
-use crate::config::Issue;
+use crate::checks::Issue;
 
 /// Shorter bearer tokens are refused: they are guessable.
 pub const MIN_TOKEN_CHARS: usize = 16;

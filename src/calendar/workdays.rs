@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::date::{CivilDateTime, Date, TimeOfDay};
-use crate::config::Issue;
+use crate::checks::Issue;
 
 const SECS_PER_DAY: u64 = 86_400;
 

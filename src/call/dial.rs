@@ -94,8 +94,50 @@ pub(crate) mod test_support {
     use std::sync::Arc;
 
     use super::Dialer;
-    use crate::dialplan::test_support::settings;
+    use crate::config::settings::Settings;
     use crate::dialplan::Dialplan;
+
+    /// Seats 1001 and 1002; a trunk "carrier" that places calls and one "inbound" that does not;
+    /// the "office" calendar with the 2026 National Day holidays and make-up days.
+    fn settings() -> Settings {
+        toml::from_str(
+            r#"
+[sip]
+udp = "127.0.0.1:5060"
+tcp = "127.0.0.1:5060"
+realm = "hotline.local"
+[rtp]
+bind = "127.0.0.1"
+port_min = 20000
+port_max = 20999
+[store]
+path = "x.db"
+[metrics]
+listen = "127.0.0.1:9060"
+[dialplan]
+files = ["a.toml"]
+[[seats]]
+user = "1001"
+password = "p"
+[[seats]]
+user = "1002"
+password = "p"
+[[trunks]]
+name = "carrier"
+sources = ["192.0.2.1/32"]
+outbound = "192.0.2.1:5060"
+[[trunks]]
+name = "inbound"
+sources = ["192.0.2.2/32"]
+[[calendars]]
+name = "office"
+holidays = ["2026-10-01", "2026-10-02", "2026-10-05"]
+workdays = ["2026-10-10"]
+hours = [{ open = "08:30", close = "12:00" }, { open = "13:30", close = "17:30" }]
+"#,
+        )
+        .expect("test settings")
+    }
 
     /// A dialer over the dialplan test settings (trunk "carrier" at 192.0.2.1:5060) with
     /// `routes` as its only dialplan file.
@@ -103,7 +145,7 @@ pub(crate) mod test_support {
         let settings = settings();
         let dialplan = Dialplan::compile(
             &[(PathBuf::from("routes.toml"), routes.to_string())],
-            &settings,
+            &settings.dialplan_known(),
         )
         .expect("test routes compile");
         Dialer::new(Arc::new(dialplan), &settings)

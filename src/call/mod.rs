@@ -4,7 +4,6 @@
 pub mod answered_media;
 pub mod board;
 pub mod caller_leg;
-pub mod clock;
 pub mod consult;
 pub mod dial;
 pub mod dialog;
@@ -177,11 +176,11 @@ pub struct CallContext {
     /// The address written into our SDP.
     pub media_addr: IpAddr,
     pub writer: WriterHandle,
-    pub clock: Arc<dyn clock::Clock>,
+    pub clock: Arc<dyn crate::clock::Clock>,
     pub board: board::Board,
     /// How long a seat may stay silent before it counts as unreachable.
     pub no_response: Duration,
-    pub acd: crate::server::acd::AcdHandle,
+    pub acd: crate::queue::AcdHandle,
     /// What a seat types during a call to send the caller to rating.
     pub in_call: crate::features::in_call::InCallCodes,
     /// Where a seat's consultation dials.

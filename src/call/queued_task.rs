@@ -23,15 +23,16 @@ use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
+use crate::clock::wall_time;
 use crate::features::in_call::{InCallFeature, InCallKeys};
 use crate::media::dtmf::parse_info;
 use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{PtMap, RelayStats, RtpSocket};
+use crate::queue::Notice;
 use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
 use crate::ratings::RatingOutcome;
-use crate::server::acd::{wall_time, Notice};
 use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};

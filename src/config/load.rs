@@ -9,9 +9,9 @@ use config::{Config, ConfigError, Environment, File, FileFormat};
 
 use super::error::{ConfigErrors, ConfigProblem, Origin};
 use super::settings::Settings;
-use super::spans::TomlMap;
 use crate::dialplan::{Dialplan, DialplanProblem};
 use crate::media::prompts::{PromptSet, REQUIRED};
+use crate::toml_spans::TomlMap;
 
 /// `HOTLINE__SIP__UDP` overrides `sip.udp`.
 const ENV_PREFIX: &str = "HOTLINE";
@@ -82,7 +82,7 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, Con
             None => f.clone(),
         })
         .collect();
-    let dialplan = match Dialplan::load(&files, &settings) {
+    let dialplan = match Dialplan::load(&files, &settings.dialplan_known()) {
         Ok(dialplan) => Some(dialplan),
         Err(e) => {
             problems.extend(e.problems.into_iter().map(from_dialplan));
@@ -433,7 +433,7 @@ mod tests {
             .unwrap()
             .settings;
         for file in toml_files("dialplans") {
-            Dialplan::load(std::slice::from_ref(&file), &settings)
+            Dialplan::load(std::slice::from_ref(&file), &settings.dialplan_known())
                 .unwrap_or_else(|e| panic!("{e}"));
         }
     }

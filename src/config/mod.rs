@@ -3,9 +3,7 @@
 pub mod error;
 pub mod load;
 pub mod settings;
-pub(crate) mod spans;
 pub mod validate;
 
 pub use error::{ConfigErrors, ConfigProblem, Origin};
 pub use load::{load, load_with, LoadOptions, LoadedConfig};
-pub use validate::Issue;

@@ -365,3 +365,20 @@ pub struct TrunkAuth {
     pub user: String,
     pub password: String,
 }
+
+impl Settings {
+    /// What a dialplan may name: the seats, queues, calendars and trunks defined here.
+    pub fn dialplan_known(&self) -> crate::dialplan::Known<'_> {
+        crate::dialplan::Known {
+            seats: self.seats.iter().map(|s| s.user.as_str()).collect(),
+            queues: self.queues.iter().map(|q| q.name.as_str()).collect(),
+            calendars: &self.calendars,
+            trunks: self
+                .trunks
+                .iter()
+                .map(|t| (t.name.as_str(), t.outbound))
+                .collect(),
+            default_ring_timeout: self.sip.ring_timeout_secs,
+        }
+    }
+}

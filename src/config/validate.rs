@@ -8,31 +8,13 @@ use std::collections::HashSet;
 use tracing_subscriber::EnvFilter;
 
 use super::settings::{SeatSettings, Settings};
-
-/// Ring timeouts, in seconds, that a route or `sip.ring_timeout_secs` may use.
-pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=300;
+use crate::checks::{Issue, RING_TIMEOUT_RANGE};
 
 /// Each call leg takes an RTP/RTCP port pair, so fewer than two pairs cannot carry one call.
 const MIN_RTP_PORTS: u32 = 4;
 
 /// Ports below this need privileges and collide with well-known services.
 const MIN_RTP_PORT: u16 = 1024;
-
-/// A semantic problem at a key path such as `seats[1].user`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    pub key: String,
-    pub reason: String,
-}
-
-impl Issue {
-    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            reason: reason.into(),
-        }
-    }
-}
 
 impl Settings {
     /// Every semantic problem, in file order as far as possible; empty when the settings are usable.

@@ -5,6 +5,7 @@ mod outbound;
 mod units;
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,9 +16,9 @@ use super::{
     Closed, Dialplan, DialplanError, DialplanProblem, RingTarget, Route, WhenClosed,
     DEFAULT_PRIORITY,
 };
-use crate::config::settings::Settings;
-use crate::config::spans::TomlMap;
-use crate::config::validate::RING_TIMEOUT_RANGE;
+use crate::calendar::Calendar;
+use crate::checks::RING_TIMEOUT_RANGE;
+use crate::toml_spans::TomlMap;
 use outbound::{OutboundState, RawOutbound};
 use units::{RawUnit, UnitState};
 
@@ -63,49 +64,56 @@ enum RawClosed {
     Prompt(String),
 }
 
+/// What the rest of the settings define that a dialplan may name: seats, queues, calendars and
+/// trunks (with their outbound address, None for inbound only), and the default ring timeout.
+#[derive(Debug, Clone, Default)]
+pub struct Known<'a> {
+    pub seats: Vec<&'a str>,
+    pub queues: Vec<&'a str>,
+    pub calendars: &'a [Calendar],
+    pub trunks: Vec<(&'a str, Option<SocketAddr>)>,
+    pub default_ring_timeout: u32,
+}
+
 impl Dialplan {
     /// Reads `files` (paths as the process should open them) and compiles them together.
-    pub fn load(files: &[PathBuf], settings: &Settings) -> Result<Dialplan, DialplanError> {
+    pub fn load(files: &[PathBuf], known: &Known<'_>) -> Result<Dialplan, DialplanError> {
         compile_all(
             files
                 .iter()
                 .map(|file| (file.clone(), std::fs::read_to_string(file))),
-            settings,
+            known,
         )
     }
 
     /// Compiles dialplan texts already in memory, in order; `(file, text)` names each for problems.
     pub fn compile(
         sources: &[(PathBuf, String)],
-        settings: &Settings,
+        known: &Known<'_>,
     ) -> Result<Dialplan, DialplanError> {
         compile_all(
             sources
                 .iter()
                 .map(|(file, text)| (file.clone(), Ok(text.clone()))),
-            settings,
+            known,
         )
     }
 }
 
 /// Problems come out in file order, an unreadable file's among the others.
-fn compile_all(
+fn compile_all<'a>(
     sources: impl Iterator<Item = (PathBuf, std::io::Result<String>)>,
-    settings: &Settings,
+    known: &Known<'a>,
 ) -> Result<Dialplan, DialplanError> {
     let mut compiler = Compiler {
-        seats: settings.seats.iter().map(|s| s.user.as_str()).collect(),
-        queues: settings.queues.iter().map(|q| q.name.as_str()).collect(),
-        calendars: settings.calendars.iter().map(|c| c.name.as_str()).collect(),
-        default_ring_timeout: settings.sip.ring_timeout_secs,
+        seats: known.seats.iter().copied().collect(),
+        queues: known.queues.iter().copied().collect(),
+        calendars: known.calendars.iter().map(|c| c.name.as_str()).collect(),
+        default_ring_timeout: known.default_ring_timeout,
         defined: HashMap::new(),
         routes: Vec::new(),
         outbound: OutboundState {
-            trunks: settings
-                .trunks
-                .iter()
-                .map(|t| (t.name.as_str(), t.outbound))
-                .collect(),
+            trunks: known.trunks.iter().copied().collect(),
             ..OutboundState::default()
         },
         units: UnitState::default(),
@@ -130,7 +138,7 @@ fn compile_all(
     compiler.check_parents();
     if compiler.problems.is_empty() {
         // Only the calendars units name, so a unit's schedule can always find its own.
-        let calendars = settings
+        let calendars = known
             .calendars
             .iter()
             .filter(|c| {
@@ -482,33 +490,13 @@ impl FileCx<'_, '_> {
 mod tests {
     use super::*;
 
-    fn settings() -> Settings {
-        toml::from_str(
-            r#"
-[sip]
-udp = "127.0.0.1:5060"
-tcp = "127.0.0.1:5060"
-realm = "hotline.local"
-ring_timeout_secs = 25
-[rtp]
-bind = "127.0.0.1"
-port_min = 20000
-port_max = 20999
-[store]
-path = "x.db"
-[metrics]
-listen = "127.0.0.1:9060"
-[dialplan]
-files = ["a.toml"]
-[[seats]]
-user = "1001"
-password = "p"
-[[seats]]
-user = "1002"
-password = "p"
-"#,
-        )
-        .unwrap()
+    /// Seats 1001 and 1002, no queue, calendar or trunk; routes ring 25 s by default.
+    fn known() -> Known<'static> {
+        Known {
+            seats: vec!["1001", "1002"],
+            default_ring_timeout: 25,
+            ..Known::default()
+        }
     }
 
     fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError> {
@@ -516,7 +504,7 @@ password = "p"
             .iter()
             .map(|(name, text)| (PathBuf::from(name), text.to_string()))
             .collect();
-        Dialplan::compile(&sources, &settings())
+        Dialplan::compile(&sources, &known())
     }
 
     fn problems(files: &[(&str, &str)]) -> Vec<String> {
@@ -622,7 +610,7 @@ number = "778"
     fn unreadable_file_is_a_problem() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.toml");
-        let err = Dialplan::load(std::slice::from_ref(&missing), &settings()).unwrap_err();
+        let err = Dialplan::load(std::slice::from_ref(&missing), &known()).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         assert_eq!(err.problems[0].file, missing);
         assert!(err.problems[0].reason.starts_with("cannot read"));

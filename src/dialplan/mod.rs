@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use compile::Known;
 pub use contact::{Contact, ContactError};
 pub use dial::{DialError, Dialled};
 pub use error::{DialplanError, DialplanProblem};

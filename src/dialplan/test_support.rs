@@ -2,49 +2,33 @@
 
 use std::path::PathBuf;
 
-use super::{Dialplan, DialplanError};
-use crate::config::settings::Settings;
+use super::{Dialplan, DialplanError, Known};
+use crate::calendar::Calendar;
 
 /// Seats 1001 and 1002; a trunk "carrier" that places calls and one "inbound" that does not;
 /// the "office" calendar with the 2026 National Day holidays and make-up days.
-pub(crate) fn settings() -> Settings {
-    toml::from_str(
+pub(crate) fn known(calendars: &[Calendar]) -> Known<'_> {
+    let carrier = "192.0.2.1:5060".parse().ok();
+    Known {
+        seats: vec!["1001", "1002"],
+        queues: Vec::new(),
+        calendars,
+        trunks: vec![("carrier", carrier), ("inbound", None)],
+        default_ring_timeout: 30,
+    }
+}
+
+pub(crate) fn calendars() -> Vec<Calendar> {
+    let office: Calendar = toml::from_str(
         r#"
-[sip]
-udp = "127.0.0.1:5060"
-tcp = "127.0.0.1:5060"
-realm = "hotline.local"
-[rtp]
-bind = "127.0.0.1"
-port_min = 20000
-port_max = 20999
-[store]
-path = "x.db"
-[metrics]
-listen = "127.0.0.1:9060"
-[dialplan]
-files = ["a.toml"]
-[[seats]]
-user = "1001"
-password = "p"
-[[seats]]
-user = "1002"
-password = "p"
-[[trunks]]
-name = "carrier"
-sources = ["192.0.2.1/32"]
-outbound = "192.0.2.1:5060"
-[[trunks]]
-name = "inbound"
-sources = ["192.0.2.2/32"]
-[[calendars]]
 name = "office"
 holidays = ["2026-10-01", "2026-10-02", "2026-10-05"]
 workdays = ["2026-10-10"]
 hours = [{ open = "08:30", close = "12:00" }, { open = "13:30", close = "17:30" }]
 "#,
     )
-    .expect("test settings")
+    .expect("test calendar");
+    vec![office]
 }
 
 pub(crate) fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError> {
@@ -52,7 +36,7 @@ pub(crate) fn compile(files: &[(&str, &str)]) -> Result<Dialplan, DialplanError>
         .iter()
         .map(|(name, text)| (PathBuf::from(name), text.to_string()))
         .collect();
-    Dialplan::compile(&sources, &settings())
+    Dialplan::compile(&sources, &known(&calendars()))
 }
 
 pub(super) fn problems(files: &[(&str, &str)]) -> Vec<String> {

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::validate::RING_TIMEOUT_RANGE;
-use crate::config::Issue;
+use crate::checks::Issue;
+use crate::checks::RING_TIMEOUT_RANGE;
 
 /// Position prompts take a few seconds to play; closer than this the caller hears nothing else.
 pub const MIN_POSITION_INTERVAL_SECS: u32 = 10;

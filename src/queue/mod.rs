@@ -6,7 +6,9 @@
 
 pub mod acd;
 pub mod config;
+mod handle;
 pub mod seats;
+mod service;
 mod timer;
 
 use std::fmt;
@@ -16,7 +18,9 @@ pub use acd::{
     QueueEventKind, SeatCommand, RETRY_DELAY,
 };
 pub use config::{Members, Overflow, QueueSettings, Strategy};
+pub use handle::{AcdHandle, Notice};
 pub use seats::{PauseReason, SeatChange, SeatError, SeatId, SeatState};
+pub use service::{state_name, AcdService};
 
 /// A caller's call as the ACD knows it; the lead maps it to its call task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::config::Issue;
+use crate::checks::Issue;
 
 /// A caller's verdict on the service, on the three-level scale of the assessment rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,7 +1,6 @@
 //! The daemon's lifecycle: bind every socket, start the tasks, report the bound addresses, and
 //! on shutdown end the calls, stop the transports and flush every pending record.
 
-pub mod acd;
 pub mod core;
 pub mod surveys;
 pub mod trunks;
@@ -16,17 +15,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use self::acd::AcdService;
 use self::core::{Core, CoreChannels, CoreSnapshot};
 use self::surveys::{NoSurveys, SurveyHandle, SurveyPlan, SurveyService};
 use crate::auth::NonceKey;
 use crate::call::board::Board;
-use crate::call::clock::{Clock, SystemClock};
 use crate::call::CallContext;
+use crate::clock::{Clock, SystemClock};
 use crate::config::LoadedConfig;
 use crate::media::encoded::EncodedPrompts;
 use crate::media::{MediaError, RtpPortPool};
 use crate::metrics::MetricsError;
+use crate::queue::AcdService;
 use crate::queue::{Acd, SeatId};
 use crate::registrar::Registrar;
 use crate::sip::flow::LocalAddrs;

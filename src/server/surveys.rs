@@ -26,9 +26,9 @@ use crate::call::dial::{DialRefusal, Dialer};
 use crate::call::survey_task::{self, SurveyDial};
 use crate::call::task::far_future;
 use crate::call::CallContext;
+use crate::clock::wall_time;
 use crate::dialplan::DialTarget;
 use crate::ratings::{Rating, RatingMap, RatingOutcome};
-use crate::server::acd::wall_time;
 use crate::sip::ids;
 use crate::store::{
     AttemptOutcome, Record, SqliteStore, SurveyAttempt, SurveyRecord, SurveyState as StoredState,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Issue;
+use crate::checks::Issue;
 
 /// Unanswered calls may be tried at most this many more times.
 pub const RETRIES_RANGE: std::ops::RangeInclusive<u32> = 0..=5;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::Issue;
+use crate::checks::Issue;
 use crate::queue::config::Overflow;
 use crate::queue::seats::{SeatChange, SeatError, SeatId};
 use crate::queue::CallId;

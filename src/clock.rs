@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 pub trait Clock: Send + Sync {
     fn now(&self) -> SystemTime;
 }
@@ -34,5 +36,16 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         self.0.lock().map(|t| *t).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+/// The wall-clock time of a monotonic instant in the recent past or future.
+pub fn wall_time(clock: &dyn Clock, at: Instant) -> SystemTime {
+    let now = Instant::now();
+    let wall = clock.now();
+    if at <= now {
+        wall - (now - at)
+    } else {
+        wall + (at - now)
     }
 }

@@ -1,92 +1,25 @@
-//! The ACD service: one task that owns the automatic call distributor (`queue::Acd`), takes
-//! inputs from calls and from the core (feature codes, registrations), hands each call the
-//! actions that concern it, and records every seat state change.
+//! The ACD service: one task that owns the automatic call distributor ([`Acd`]), takes
+//! inputs from calls and from the core (feature codes, registrations) through its
+//! [`AcdHandle`], hands each call the notices that concern it, and records every seat state
+//! change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::call::clock::Clock;
-use crate::metrics::names;
-use crate::queue::{
-    Acd, AcdAction, AcdInput, CallId, Overflow, PauseReason, QueueEvent, QueueEventKind,
-    SeatChange, SeatId, SeatState,
+use super::handle::{AcdHandle, Notice, Request, REQUEST_QUEUE};
+use super::{
+    Acd, AcdAction, AcdInput, CallId, PauseReason, QueueEvent, QueueEventKind, SeatChange, SeatId,
+    SeatState,
 };
+use crate::clock::{wall_time, Clock};
+use crate::metrics::names;
 use crate::store::{Record, SeatEvent, WriterHandle};
-
-const REQUEST_QUEUE: usize = 1024;
-/// Notices waiting for one call; a call this far behind loses the excess (and is logged).
-const NOTICE_QUEUE: usize = 64;
-
-/// What the ACD tells one call.
-#[derive(Debug)]
-pub enum Notice {
-    Offer {
-        seat: SeatId,
-        ring_timeout: Duration,
-    },
-    CancelOffer {
-        seat: SeatId,
-    },
-    Position(usize),
-    Overflow(Overflow),
-    Connected {
-        seat: SeatId,
-        waited: Duration,
-    },
-    /// For the call's record.
-    Event(QueueEvent),
-    /// The ACD refused an input about this call (unknown queue, a withdrawn offer).
-    Refused(String),
-}
-
-enum Request {
-    Input(AcdInput),
-    /// A call joins: its notices go to `notices` until it leaves.
-    Join {
-        call: CallId,
-        notices: mpsc::Sender<Notice>,
-    },
-    Leave {
-        call: CallId,
-    },
-}
-
-#[derive(Clone)]
-pub struct AcdHandle {
-    requests: mpsc::Sender<Request>,
-}
-
-impl AcdHandle {
-    pub async fn input(&self, input: AcdInput) {
-        if self.requests.send(Request::Input(input)).await.is_err() {
-            debug!("ACD gone (shutting down)");
-        }
-    }
-
-    /// Subscribes `call` to its notices; call before it enqueues.
-    pub async fn join(&self, call: CallId) -> mpsc::Receiver<Notice> {
-        let (notices, rx) = mpsc::channel(NOTICE_QUEUE);
-        let _ = self.requests.send(Request::Join { call, notices }).await;
-        rx
-    }
-
-    pub async fn leave(&self, call: CallId) {
-        let _ = self.requests.send(Request::Leave { call }).await;
-    }
-
-    /// For the core, which must never wait: a full queue drops the input (and logs it).
-    pub fn try_input(&self, input: AcdInput) {
-        if self.requests.try_send(Request::Input(input)).is_err() {
-            warn!("ACD request queue full; input dropped");
-        }
-    }
-}
 
 pub struct AcdService {
     acd: Acd,
@@ -117,7 +50,7 @@ impl AcdService {
             queues,
         };
         let task = tokio::spawn(service.run(rx, stop));
-        (AcdHandle { requests }, task)
+        (AcdHandle::new(requests), task)
     }
 
     async fn run(mut self, mut requests: mpsc::Receiver<Request>, stop: CancellationToken) {
@@ -285,16 +218,5 @@ pub fn state_name(state: &SeatState) -> (&'static str, Option<String>) {
                 PauseReason::NoAnswer => "no_answer".to_string(),
             }),
         ),
-    }
-}
-
-/// The wall-clock time of a monotonic instant in the recent past or future.
-pub fn wall_time(clock: &dyn Clock, at: Instant) -> SystemTime {
-    let now = Instant::now();
-    let wall = clock.now();
-    if at <= now {
-        wall - (now - at)
-    } else {
-        wall + (at - now)
     }
 }
