@@ -60,7 +60,7 @@ pub async fn run(
     setup: CallSetup,
     purpose: Purpose,
     ctx: Arc<CallContext>,
-    events: mpsc::Receiver<CallEvent>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
 ) {
     let facts = CallFacts::new(&setup, &ctx);
     let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
@@ -111,7 +111,7 @@ pub async fn run(
 impl Driver {
     async fn drive(
         mut self,
-        mut events: mpsc::Receiver<CallEvent>,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
         mut hub_events: mpsc::Receiver<HubEvent>,
     ) {
         self.caller.bind(&self.io).await;

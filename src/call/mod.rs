@@ -120,7 +120,7 @@ pub enum CoreCommand {
     },
     /// A call the daemon places itself: a number and a channel, like a call from the network.
     NewCall {
-        reply: tokio::sync::oneshot::Sender<(Owner, mpsc::Receiver<CallEvent>)>,
+        reply: tokio::sync::oneshot::Sender<(Owner, mpsc::UnboundedReceiver<CallEvent>)>,
     },
     /// Splice with the call that holds the dialog `(call_id, one of tags)` (an attended
     /// transfer's Replaces); 481 when there is none.

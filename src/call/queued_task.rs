@@ -101,7 +101,11 @@ struct QueueRecord {
     overflow: Option<String>,
 }
 
-pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver<CallEvent>) {
+pub async fn run(
+    setup: CallSetup,
+    ctx: Arc<CallContext>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+) {
     let facts = CallFacts::new(&setup, &ctx);
     let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
     let io = CallIo {
@@ -188,7 +192,7 @@ impl Driver {
 
     async fn drive(
         mut self,
-        mut events: mpsc::Receiver<CallEvent>,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
         mut hub_events: mpsc::Receiver<HubEvent>,
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;

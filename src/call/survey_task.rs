@@ -113,7 +113,7 @@ enum Rang {
 }
 
 impl Attempt<'_> {
-    async fn run(self, mut events: mpsc::Receiver<CallEvent>) -> CallOutcome {
+    async fn run(self, mut events: mpsc::UnboundedReceiver<CallEvent>) -> CallOutcome {
         let socket = match self.io.ctx.rtp.allocate().await {
             Ok(socket) => socket,
             Err(error) => {
@@ -152,7 +152,11 @@ impl Attempt<'_> {
     }
 
     /// Waits for the citizen to answer, refuse, or let it ring out.
-    async fn ring(&self, mut leg: OutboundLeg, events: &mut mpsc::Receiver<CallEvent>) -> Rang {
+    async fn ring(
+        &self,
+        mut leg: OutboundLeg,
+        events: &mut mpsc::UnboundedReceiver<CallEvent>,
+    ) -> Rang {
         let deadline = Instant::now() + self.dial.ring_timeout;
         loop {
             tokio::select! {
@@ -207,7 +211,11 @@ impl Attempt<'_> {
     }
 
     /// After a CANCEL: the 487 ends it; a 200 that crossed the CANCEL is ACKed and hung up.
-    async fn after_cancel(&self, leg: &mut OutboundLeg, events: &mut mpsc::Receiver<CallEvent>) {
+    async fn after_cancel(
+        &self,
+        leg: &mut OutboundLeg,
+        events: &mut mpsc::UnboundedReceiver<CallEvent>,
+    ) {
         let deadline = Instant::now() + CANCEL_GRACE;
         loop {
             tokio::select! {
@@ -236,7 +244,7 @@ impl Attempt<'_> {
         mut leg: OutboundLeg,
         negotiated: Negotiated,
         socket: RtpSocket,
-        events: &mut mpsc::Receiver<CallEvent>,
+        events: &mut mpsc::UnboundedReceiver<CallEvent>,
     ) -> CallOutcome {
         info!("survey call answered");
         let (hub_tx, mut hub_rx) = mpsc::channel(64);

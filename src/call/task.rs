@@ -120,7 +120,11 @@ struct CallDriver {
 }
 
 /// Runs a call from its INVITE to its record.
-pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver<CallEvent>) {
+pub async fn run(
+    setup: CallSetup,
+    ctx: Arc<CallContext>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+) {
     let facts = CallFacts::new(&setup, &ctx);
     let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
     let io = CallIo {
@@ -265,7 +269,7 @@ impl CallDriver {
 
     async fn drive(
         mut self,
-        mut events: mpsc::Receiver<CallEvent>,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
         mut hub_events: mpsc::Receiver<HubEvent>,
     ) {
         let mut machine = CallMachine::new(

@@ -45,6 +45,7 @@ pub const SIP_REQUESTS_TOTAL: &str = "hotline_sip_requests_total";
 pub const SIP_RESPONSES_TOTAL: &str = "hotline_sip_responses_total";
 pub const SIP_MALFORMED_TOTAL: &str = "hotline_sip_malformed_total";
 pub const SIP_OVERLOAD_DROPPED_TOTAL: &str = "hotline_sip_overload_dropped_total";
+pub const SIP_SEND_DROPPED_TOTAL: &str = "hotline_sip_send_dropped_total";
 
 // RTP relay.
 pub const RTP_PACKETS_RELAYED_TOTAL: &str = "hotline_rtp_packets_relayed_total";
@@ -192,6 +193,11 @@ pub static ALL: &[Metric] = &[
     counter(
         SIP_OVERLOAD_DROPPED_TOTAL,
         "SIP messages dropped unread because the core's queue was full (a flood).",
+        &[],
+    ),
+    counter(
+        SIP_SEND_DROPPED_TOTAL,
+        "SIP messages not sent because a TCP peer's write queue was full (a peer that does not read).",
         &[],
     ),
     counter(

@@ -3,13 +3,11 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::{AcdInput, CallId, Overflow, QueueEvent, SeatId};
 
 pub(super) const REQUEST_QUEUE: usize = 1024;
-/// Notices waiting for one call; a call this far behind loses the excess (and is logged).
-const NOTICE_QUEUE: usize = 64;
 
 /// What the ACD tells one call.
 #[derive(Debug)]
@@ -38,7 +36,7 @@ pub(super) enum Request {
     /// A call joins: its notices go to `notices` until it leaves.
     Join {
         call: CallId,
-        notices: mpsc::Sender<Notice>,
+        notices: mpsc::UnboundedSender<Notice>,
     },
     Leave {
         call: CallId,
@@ -62,20 +60,13 @@ impl AcdHandle {
     }
 
     /// Subscribes `call` to its notices; call before it enqueues.
-    pub async fn join(&self, call: CallId) -> mpsc::Receiver<Notice> {
-        let (notices, rx) = mpsc::channel(NOTICE_QUEUE);
+    pub async fn join(&self, call: CallId) -> mpsc::UnboundedReceiver<Notice> {
+        let (notices, rx) = mpsc::unbounded_channel();
         let _ = self.requests.send(Request::Join { call, notices }).await;
         rx
     }
 
     pub async fn leave(&self, call: CallId) {
         let _ = self.requests.send(Request::Leave { call }).await;
-    }
-
-    /// For the core, which must never wait: a full queue drops the input (and logs it).
-    pub fn try_input(&self, input: AcdInput) {
-        if self.requests.try_send(Request::Input(input)).is_err() {
-            warn!("ACD request queue full; input dropped");
-        }
     }
 }

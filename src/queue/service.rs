@@ -23,7 +23,7 @@ use crate::store::{Record, SeatEvent, WriterHandle};
 
 pub struct AcdService {
     acd: Acd,
-    calls: HashMap<CallId, mpsc::Sender<Notice>>,
+    calls: HashMap<CallId, mpsc::UnboundedSender<Notice>>,
     writer: WriterHandle,
     clock: Arc<dyn Clock>,
     /// The seats in configuration order, for the seat-state gauge.
@@ -132,11 +132,12 @@ impl AcdService {
         }
     }
 
+    /// The ACD never waits for one call and never drops a notice: a call's notice queue is
+    /// unbounded, and bounded in practice by the ACD itself (one offer at a time, a position
+    /// every announce interval). A send fails only when the call has gone.
     fn notify(&self, call: CallId, notice: Notice) {
         if let Some(notices) = self.calls.get(&call) {
-            if notices.try_send(notice).is_err() {
-                warn!(call = call.0, "call not keeping up with ACD notices");
-            }
+            let _ = notices.send(notice);
         }
     }
 

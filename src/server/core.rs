@@ -31,8 +31,6 @@ use crate::store::{CallRecord, Disposition, Record};
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
 /// How old a nonce may get before a phone is asked again (with stale=true).
 const NONCE_MAX_AGE_SECS: u64 = 300;
-/// Events waiting for one call task; a call that falls this far behind loses the excess.
-const CALL_QUEUE: usize = 64;
 
 /// What tests and ops can ask the core about its own state.
 #[derive(Debug, Clone, Default)]
@@ -57,12 +55,14 @@ pub struct Core {
     sender: SipSender,
     dialogs: HashMap<(String, String), Owner>,
     owner_dialogs: HashMap<Owner, Vec<(String, String)>>,
-    calls: HashMap<Owner, mpsc::Sender<CallEvent>>,
+    calls: HashMap<Owner, mpsc::UnboundedSender<CallEvent>>,
     invites: HashMap<ServerKey, Owner>,
     next_owner: Owner,
     draining: bool,
     /// Seats with a live binding, as last told to the ACD.
     registered: std::collections::HashSet<String>,
+    /// Registration changes for the ACD, sent by `flush`.
+    to_acd: Vec<crate::queue::AcdInput>,
 }
 
 pub struct CoreChannels {
@@ -100,6 +100,7 @@ impl Core {
             next_owner: 1,
             draining: false,
             registered: Default::default(),
+            to_acd: Vec::new(),
         }
     }
 
@@ -131,7 +132,7 @@ impl Core {
                     info!(calls = self.calls.len(), "draining: ending every call");
                     self.draining = true;
                     for events in self.calls.values() {
-                        let _ = events.try_send(CallEvent::Shutdown);
+                        let _ = events.send(CallEvent::Shutdown);
                     }
                 }
             }
@@ -162,6 +163,9 @@ impl Core {
     }
 
     async fn flush(&mut self) {
+        for input in std::mem::take(&mut self.to_acd) {
+            self.ctx.acd.input(input).await;
+        }
         let outputs: Vec<Output> = self.transactions.drain().collect();
         for output in outputs {
             match output {
@@ -181,11 +185,13 @@ impl Core {
         }
     }
 
+    /// A call's events are never dropped, and the core never waits for one call: each call's
+    /// queue is unbounded. What bounds it is the call's own SIP traffic (retransmissions are
+    /// absorbed by the transaction layer) and admission (`sip.max_calls`); a send fails only
+    /// when the call's task has already ended.
     fn to_call(&self, owner: Owner, event: CallEvent) {
         if let Some(events) = self.calls.get(&owner) {
-            if events.try_send(event).is_err() {
-                warn!(owner, "call task not keeping up; event dropped");
-            }
+            let _ = events.send(event);
         }
     }
 
@@ -319,24 +325,21 @@ impl Core {
     }
 
     /// Tells the ACD which seats gained or lost their last phone: only a registered seat is
-    /// offered queue calls.
+    /// offered queue calls. The inputs go out in `flush`, waiting for room in the ACD's queue,
+    /// so none is lost; the ACD never waits for the core, so the wait always ends.
     fn sync_registrations(&mut self, now: Instant) {
         use crate::queue::{AcdInput, SeatCommand, SeatId};
         let current: std::collections::HashSet<String> =
             self.registrar.registered_users(now).into_iter().collect();
         for seat in current.difference(&self.registered) {
-            self.ctx
-                .acd
-                .try_input(AcdInput::Seat(SeatCommand::Registered {
-                    seat: SeatId::from(seat.as_str()),
-                }));
+            self.to_acd.push(AcdInput::Seat(SeatCommand::Registered {
+                seat: SeatId::from(seat.as_str()),
+            }));
         }
         for seat in self.registered.difference(&current) {
-            self.ctx
-                .acd
-                .try_input(AcdInput::Seat(SeatCommand::Unregistered {
-                    seat: SeatId::from(seat.as_str()),
-                }));
+            self.to_acd.push(AcdInput::Seat(SeatCommand::Unregistered {
+                seat: SeatId::from(seat.as_str()),
+            }));
         }
         self.registered = current;
     }
@@ -494,10 +497,10 @@ impl Core {
     }
 
     /// A new call: its number and the channel its task reads.
-    fn admit(&mut self, key: &ServerKey) -> (Owner, mpsc::Receiver<CallEvent>) {
+    fn admit(&mut self, key: &ServerKey) -> (Owner, mpsc::UnboundedReceiver<CallEvent>) {
         let owner = self.next_owner;
         self.next_owner += 1;
-        let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         self.calls.insert(owner, events_tx);
         self.invites.insert(key.clone(), owner);
         metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
@@ -782,7 +785,7 @@ impl Core {
             CoreCommand::NewCall { reply } => {
                 let owner = self.next_owner;
                 self.next_owner += 1;
-                let (events_tx, events_rx) = mpsc::channel(CALL_QUEUE);
+                let (events_tx, events_rx) = mpsc::unbounded_channel();
                 self.calls.insert(owner, events_tx);
                 metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
                 if reply.send((owner, events_rx)).is_err() {

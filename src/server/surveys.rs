@@ -228,7 +228,8 @@ pub struct SurveyService {
     opens_at: Option<Instant>,
     /// The daemon is stopping: no new requests, no new attempts.
     draining: bool,
-    done_tx: mpsc::Sender<(String, CallOutcome)>,
+    /// Unbounded, and bounded in practice by the survey lines in flight: an outcome is never lost.
+    done_tx: mpsc::UnboundedSender<(String, CallOutcome)>,
 }
 
 impl SurveyService {
@@ -241,7 +242,7 @@ impl SurveyService {
         drain: CancellationToken,
     ) -> (SurveyHandle, JoinHandle<()>) {
         let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
-        let (done_tx, done_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let service = SurveyService {
             scheduler: Scheduler::new(SchedulerRules::from(&plan.settings)),
             rules: CallRules {
@@ -268,7 +269,7 @@ impl SurveyService {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        mut done: mpsc::Receiver<(String, CallOutcome)>,
+        mut done: mpsc::UnboundedReceiver<(String, CallOutcome)>,
         drain: CancellationToken,
     ) {
         self.gate();
@@ -552,7 +553,7 @@ impl SurveyService {
             // The routes changed since the request (a reload), or a bug: nothing is dialled.
             Ok(DialTarget::Seat(_)) | Err(_) => {
                 warn!(survey = %id, "no route for the survey call: nothing dialled");
-                let _ = self.done_tx.try_send((id, CallOutcome::Failed));
+                let _ = self.done_tx.send((id, CallOutcome::Failed));
                 self.in_flight += 1;
                 return;
             }
@@ -574,7 +575,7 @@ impl SurveyService {
         tokio::spawn(async move {
             let outcome = survey_task::run(dial, ctx).await;
             // The service is gone only when the daemon has stopped.
-            let _ = done.send((id, outcome)).await;
+            let _ = done.send((id, outcome));
         });
     }
 

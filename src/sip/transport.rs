@@ -67,9 +67,11 @@ impl SipSender {
                     .ok()
                     .and_then(|map| map.get(&flow.remote).cloned());
                 match writer {
-                    // A full writer queue means a peer that does not read: drop, SIP recovers.
+                    // A full writer queue means a peer that does not read: the core never waits
+                    // for one peer, so the message is dropped, counted, and SIP recovers.
                     Some(writer) => {
                         if writer.try_send(bytes).is_err() {
+                            metrics::counter!(names::SIP_SEND_DROPPED_TOTAL).increment(1);
                             debug!(%flow, "TCP writer queue full or closed");
                         }
                     }
