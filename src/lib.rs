@@ -21,4 +21,5 @@ pub mod sip;
 pub mod store;
 mod stored_names;
 pub mod survey;
+pub mod timer;
 pub(crate) mod toml_spans;
