@@ -5,6 +5,9 @@
 
 use crate::features::in_call::InCallFeature;
 
+/// The status a unit that rang out its ring timeout is recorded with.
+pub const RING_TIMEOUT_STATUS: u16 = 408;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsultState {
     /// Caller and seat talk; no unit on the line.
@@ -43,6 +46,9 @@ pub enum ConsultInput {
     /// The unit's contact did not answer, was busy, or could not be dialled (status 404 for a
     /// target the dialplan does not know, 403 for one it does not allow).
     UnitFailed(u16),
+    /// The ringing unit did not answer within its ring timeout: it is cancelled, and counts
+    /// as failed with 408 (the status a transaction that times out gets).
+    RingTimeout,
     UnitBye,
     /// The seat hung up.
     SeatLeft,
@@ -171,6 +177,11 @@ impl Consult {
         self.state != ConsultState::Idle
     }
 
+    /// Whether a unit's contact is ringing: its ring deadline runs.
+    pub fn is_ringing(&self) -> bool {
+        matches!(self.state, ConsultState::Dialling | ConsultState::Adding)
+    }
+
     pub fn handle(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
         if self.blind && self.state == ConsultState::Dialling {
             return self.blind_transfer(input);
@@ -181,6 +192,11 @@ impl Consult {
     /// A REFER's target rings; the caller holds.
     fn blind_transfer(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
         use ConsultAction as A;
+        if input == ConsultInput::RingTimeout {
+            let mut actions = vec![A::CancelUnit];
+            actions.extend(self.blind_transfer(ConsultInput::UnitFailed(RING_TIMEOUT_STATUS)));
+            return actions;
+        }
         let actions = match input {
             ConsultInput::UnitAnswered => {
                 self.state = ConsultState::Transferred;
@@ -263,6 +279,15 @@ impl Consult {
             (S::Adding, ConsultInput::UnitFailed(status)) => (
                 S::ThreeWay,
                 vec![A::Event(ConsultEvent::UnitFailed { status })],
+            ),
+            (S::Adding, ConsultInput::RingTimeout) => (
+                S::ThreeWay,
+                vec![
+                    A::CancelUnit,
+                    A::Event(ConsultEvent::UnitFailed {
+                        status: RING_TIMEOUT_STATUS,
+                    }),
+                ],
             ),
             (S::Adding, ConsultInput::Feature(F::Cancel)) => (
                 S::ThreeWay,
@@ -355,6 +380,13 @@ impl Consult {
             ),
             (S::Dialling, ConsultInput::UnitFailed(status)) => {
                 (S::Idle, back(ConsultEvent::UnitFailed { status }))
+            }
+            (S::Dialling, ConsultInput::RingTimeout) => {
+                let mut actions = vec![A::CancelUnit];
+                actions.extend(back(ConsultEvent::UnitFailed {
+                    status: RING_TIMEOUT_STATUS,
+                }));
+                (S::Idle, actions)
             }
             (S::Dialling, ConsultInput::Feature(F::Cancel | F::DropUnit)) => {
                 let mut actions = vec![A::CancelUnit];
@@ -474,6 +506,71 @@ mod tests {
                 A::Event(ConsultEvent::UnitAnswered)
             ]
         );
+    }
+
+    #[test]
+    fn a_unit_ringing_out_is_cancelled_and_the_caller_returns_to_the_seat() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        assert!(c.is_ringing());
+        assert_eq!(
+            c.handle(ConsultInput::RingTimeout),
+            vec![
+                A::CancelUnit,
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitFailed { status: 408 })
+            ]
+        );
+        assert_eq!(c.state(), ConsultState::Idle);
+        assert!(!c.is_ringing());
+        // Late: nothing rings any more.
+        assert_eq!(c.handle(ConsultInput::RingTimeout), vec![]);
+    }
+
+    #[test]
+    fn a_refer_target_ringing_out_is_reported_to_the_seat_or_leaves_the_caller_alone() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Refer("201".into()));
+        assert_eq!(
+            c.handle(ConsultInput::RingTimeout),
+            vec![
+                A::CancelUnit,
+                A::NotifyRefer(408),
+                A::Media(Media::CallerWithSeat),
+                A::Event(ConsultEvent::UnitFailed { status: 408 })
+            ]
+        );
+        let mut c = Consult::default();
+        c.handle(ConsultInput::Refer("201".into()));
+        c.handle(ConsultInput::SeatLeft);
+        assert_eq!(
+            c.handle(ConsultInput::RingTimeout),
+            vec![
+                A::CancelUnit,
+                A::Event(ConsultEvent::UnitFailed { status: 408 }),
+                A::CallerAlone
+            ]
+        );
+        assert!(!c.is_ringing());
+    }
+
+    #[test]
+    fn a_unit_ringing_out_while_added_to_a_conference_leaves_the_conference_as_it_was() {
+        let mut c = Consult::with_max_parties(4);
+        c.handle(ConsultInput::Feature(F::Consult("201".into())));
+        c.handle(ConsultInput::UnitAnswered);
+        c.handle(ConsultInput::Feature(F::Conference));
+        c.handle(ConsultInput::Feature(F::Consult("202".into())));
+        assert_eq!(c.state(), ConsultState::Adding);
+        assert!(c.is_ringing());
+        assert_eq!(
+            c.handle(ConsultInput::RingTimeout),
+            vec![
+                A::CancelUnit,
+                A::Event(ConsultEvent::UnitFailed { status: 408 })
+            ]
+        );
+        assert_eq!(c.state(), ConsultState::ThreeWay);
     }
 
     #[test]

@@ -197,7 +197,8 @@ impl Driver {
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;
         let mut machine = QueuedCall::new(self.io.ctx.ratings.clone())
-            .with_max_parties(self.io.ctx.in_call.max_parties);
+            .with_max_parties(self.io.ctx.in_call.max_parties)
+            .with_unit_ring_timeout(self.io.ctx.in_call.unit_ring_timeout);
         self.caller.bind(&self.io).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);

@@ -243,6 +243,10 @@ pub struct FeatureSettings {
     /// during a three-way call brings one more unit into it.
     #[serde(default = "default_conference_max_parties")]
     pub conference_max_parties: u8,
+    /// How long the contact of a unit a seat reaches for (consultation, three-way call, blind
+    /// transfer) may ring before it is given up and the caller returns to the seat.
+    #[serde(default = "default_unit_ring_timeout")]
+    pub unit_ring_timeout_secs: u32,
 }
 
 impl Default for FeatureSettings {
@@ -261,6 +265,7 @@ impl Default for FeatureSettings {
             drop_unit: default_drop_unit(),
             cancel_consult: default_cancel_consult(),
             conference_max_parties: default_conference_max_parties(),
+            unit_ring_timeout_secs: default_unit_ring_timeout(),
         }
     }
 }
@@ -282,6 +287,9 @@ fn default_cancel_consult() -> String {
 }
 fn default_conference_max_parties() -> u8 {
     3
+}
+fn default_unit_ring_timeout() -> u32 {
+    30
 }
 
 /// How many parties a conference may be set to hold.
@@ -325,6 +333,7 @@ impl FeatureSettings {
             to_rating: self.to_rating.clone(),
             inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
             max_parties: self.conference_max_parties,
+            unit_ring_timeout: std::time::Duration::from_secs(self.unit_ring_timeout_secs.into()),
         }
     }
 }

@@ -72,6 +72,16 @@ impl Settings {
                 "must be 3 to 8 (caller, seat and up to six units)",
             ));
         }
+        if !RING_TIMEOUT_RANGE.contains(&f.unit_ring_timeout_secs) {
+            issues.push(Issue::new(
+                "features.unit_ring_timeout_secs",
+                format!(
+                    "must be {} to {} seconds",
+                    RING_TIMEOUT_RANGE.start(),
+                    RING_TIMEOUT_RANGE.end()
+                ),
+            ));
+        }
         let in_call = f.in_call();
         let named = in_call.named();
         for (name, code) in named {
@@ -474,6 +484,13 @@ outbound = "127.0.0.1:5070"
         let mut s = settings("");
         s.features.conference_max_parties = 9;
         assert_eq!(keys(&s), ["features.conference_max_parties"]);
+        s.features.conference_max_parties = 3;
+        s.features.unit_ring_timeout_secs = 0;
+        assert_eq!(keys(&s), ["features.unit_ring_timeout_secs"]);
+        s.features.unit_ring_timeout_secs = 301;
+        assert_eq!(keys(&s), ["features.unit_ring_timeout_secs"]);
+        s.features.unit_ring_timeout_secs = 30;
+        s.features.conference_max_parties = 9;
         s.features.conference_max_parties = 2;
         assert_eq!(keys(&s), ["features.conference_max_parties"]);
         s.features.conference_max_parties = 8;

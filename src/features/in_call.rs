@@ -21,6 +21,8 @@ pub struct InCallCodes {
     pub inter_digit: Duration,
     /// Most parties in one conference: caller, seat and units.
     pub max_parties: u8,
+    /// How long a unit's contact may ring before the daemon gives it up.
+    pub unit_ring_timeout: Duration,
 }
 
 impl Default for InCallCodes {
@@ -34,6 +36,7 @@ impl Default for InCallCodes {
             to_rating: "*8".to_string(),
             inter_digit: Duration::from_secs(3),
             max_parties: 3,
+            unit_ring_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -43,6 +43,11 @@ struct Scene {
 /// in with a probe sending `seat_audio`, and a caller to the queue (12350) whose probe sends
 /// 440 Hz, connected to the seat.
 async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
+    scene_with(unit_mode, seat_audio, "").await
+}
+
+/// `scene`, with `settings` appended to the daemon's configuration.
+async fn scene_with(unit_mode: UnitAnswer, seat_audio: Audio, settings: &str) -> Scene {
     let unit_port = free_udp_port().expect("a port for the unit");
     let unit_probe = RtpProbe::sending(Audio::tone(UNIT_HZ)).expect("unit probe");
     let unit = unit_answer(unit_mode, &unit_probe, PEER_TIMEOUT)
@@ -54,7 +59,7 @@ async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
     let t = common::start(Options {
         extra_config: format!(
             "[[trunks]]\nname = \"outside\"\nsources = [\"127.0.0.2/32\"]\n\
-             outbound = \"127.0.0.1:{unit_port}\"\n"
+             outbound = \"127.0.0.1:{unit_port}\"\n{settings}"
         ),
         extra_routes: format!(
             "[[outbound]]\nprefix = \"0551\"\ntrunk = \"outside\"\ncaller_id = \"055112345\"\n\n\
@@ -115,6 +120,17 @@ async fn seat_answers_a_caller(
 }
 
 impl Scene {
+    /// The seat types `*1<unit>#`; returns once the unit rings and the call is consulting.
+    async fn consult_the_unit(&mut self) {
+        self.keys(&format!("*1{UNIT}#")).await;
+        assert!(
+            self.unit.wait_log("unit offered", LIMIT).await,
+            "{}",
+            self.unit.log_so_far()
+        );
+        self.line(LineState::Consulting).await;
+    }
+
     /// Waits until the board shows the call in `state`.
     async fn line(&self, state: LineState) {
         let board = self.t.daemon.board();
@@ -408,13 +424,7 @@ async fn dropping_the_unit_returns_to_caller_and_seat() {
 async fn cancelling_a_ringing_unit_returns_to_caller_and_seat() {
     let mut s = scene(UnitAnswer::NoAnswer, Audio::tone(SEAT_HZ)).await;
     let call_id = s.call_id();
-    s.keys(&format!("*1{UNIT}#")).await;
-    assert!(
-        s.unit.wait_log("unit offered", LIMIT).await,
-        "{}",
-        s.unit.log_so_far()
-    );
-    s.line(LineState::Consulting).await;
+    s.consult_the_unit().await;
     listen(&[("caller", &s.caller_probe)]).await;
     hears("caller (on hold)", &s.caller_probe, &[], &[SEAT_HZ]).await;
 
@@ -443,6 +453,46 @@ async fn cancelling_a_ringing_unit_returns_to_caller_and_seat() {
     assert_eq!(roles(&legs), ["caller", "seat", "unit"], "{legs:?}");
     let unit_leg = leg(&legs, LegRole::Unit);
     assert_eq!(unit_leg.ended_how, "cancelled", "{unit_leg:?}");
+    assert_eq!(unit_leg.answered_at, None, "{unit_leg:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// A unit's contact that rings and never answers is given up by the daemon itself at
+/// `unit_ring_timeout_secs` (3 s here): the unit gets CANCEL, caller and seat hear each other
+/// again, and the call records unit_failed 408 no sooner than the ring timeout after the consult.
+#[tokio::test]
+async fn a_unit_that_never_answers_is_given_up_at_its_ring_timeout() {
+    let mut s = scene_with(
+        UnitAnswer::NoAnswer,
+        Audio::tone(SEAT_HZ),
+        "[features]\nunit_ring_timeout_secs = 3\n",
+    )
+    .await;
+    let call_id = s.call_id();
+    s.consult_the_unit().await;
+    // Nobody types anything: the daemon gives the unit up.
+    assert!(
+        s.unit.wait_log("unit cancelled", LIMIT).await,
+        "the unit got no CANCEL: {}",
+        s.unit.log_so_far()
+    );
+    s.caller_and_seat_talk().await;
+
+    let (t, unit, _) = s.end().await;
+    assert_eq!(unit.unit_events(), ["offered", "cancelled"], "{unit}");
+    let events = events(&t, &call_id).await;
+    assert_eq!(kinds(&events), ["consult", "unit_failed"], "{events:?}");
+    assert_eq!(events[1].detail.as_deref(), Some("408"), "{events:?}");
+    let rang = events[1]
+        .at
+        .duration_since(events[0].at)
+        .expect("unit_failed after consult");
+    assert!(
+        rang >= Duration::from_millis(2900),
+        "given up after {rang:?}, before the 3 s ring timeout"
+    );
+    let legs = legs(&t, &call_id).await;
+    let unit_leg = leg(&legs, LegRole::Unit);
     assert_eq!(unit_leg.answered_at, None, "{unit_leg:?}");
     t.daemon.shutdown().await.expect("shutdown");
 }

@@ -13,11 +13,24 @@ use super::machine::{EndedBy, LegId};
 use crate::ratings::dialog::{RatingDialog, RatingInput, RatingSound, RatingStep};
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
+use crate::timer::TimerTable;
 
 pub use crate::ratings::dialog::RatingRules;
 
 /// How long the caller has to press 1 after the callback offer.
 pub const CALLBACK_DIGIT_WAIT: Duration = Duration::from_secs(8);
+
+/// A unit's contact rings this long before it is given up, unless the call is told otherwise.
+pub const DEFAULT_UNIT_RING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The call's own deadlines; the rating dialog keeps its own while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Timer {
+    /// The caller heard the callback offer and has `CALLBACK_DIGIT_WAIT` to press 1.
+    CallbackKey,
+    /// The unit a seat reaches for rings; at the deadline it is given up.
+    UnitRing,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sound {
@@ -145,10 +158,8 @@ enum Phase {
     },
     /// Playing a refusal, then hanging up.
     Refusing,
-    /// The callback offer plays or waits for a key.
-    OfferingCallback {
-        deadline: Option<Instant>,
-    },
+    /// The callback offer plays, then waits for a key (`Timer::CallbackKey`).
+    OfferingCallback,
     ConfirmingCallback,
     /// The caller is asked to rate the service (`rating_dialog` runs it).
     Rating {
@@ -175,6 +186,8 @@ pub struct QueuedCall {
     /// Legs by id: the seat they ring and their state.
     legs: Vec<Option<(String, LegState)>>,
     actions: VecDeque<Action>,
+    timers: TimerTable<Timer>,
+    unit_ring_timeout: Duration,
 }
 
 impl QueuedCall {
@@ -189,6 +202,8 @@ impl QueuedCall {
             rating_dialog: None,
             legs: Vec::new(),
             actions: VecDeque::new(),
+            timers: TimerTable::default(),
+            unit_ring_timeout: DEFAULT_UNIT_RING_TIMEOUT,
         };
         call.actions.push_back(Action::Answer);
         call.actions.push_back(Action::Play(Sound::Welcome));
@@ -201,16 +216,22 @@ impl QueuedCall {
         self
     }
 
+    /// A unit's contact rings at most `timeout` before it is given up (408).
+    pub fn with_unit_ring_timeout(mut self, timeout: Duration) -> Self {
+        self.unit_ring_timeout = timeout;
+        self
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::OfferingCallback { deadline } => deadline,
+        let rating = match self.phase {
             Phase::Rating { .. } => self.rating_dialog.as_ref().and_then(|d| d.poll_timeout()),
             _ => None,
-        }
+        };
+        [self.timers.next(), rating].into_iter().flatten().min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -221,18 +242,37 @@ impl QueuedCall {
                 .map(|d| d.handle_timeout(now))
                 .unwrap_or_default();
             self.rating_steps(seat, steps);
-            return;
         }
-        if let Phase::OfferingCallback { deadline: Some(at) } = self.phase {
-            if now >= at {
-                // No key: the offer is declined; the caller hears goodbye as a refusal.
-                self.phase = Phase::Refusing;
-                self.actions.push_back(Action::Play(Sound::AllBusy));
+        while let Some((_, timer)) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::CallbackKey => {
+                    if self.phase == Phase::OfferingCallback {
+                        // No key: the offer is declined; the caller hears goodbye as a refusal.
+                        self.phase = Phase::Refusing;
+                        self.actions.push_back(Action::Play(Sound::AllBusy));
+                    }
+                }
+                Timer::UnitRing => self.handle(now, Input::Consult(ConsultInput::RingTimeout)),
             }
         }
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) {
+        self.on_input(now, input);
+        self.arm_unit_ring(now);
+    }
+
+    /// The ring deadline runs while a unit's contact rings, from the moment it starts.
+    fn arm_unit_ring(&mut self, now: Instant) {
+        if !self.consult.is_ringing() {
+            self.timers.stop(&Timer::UnitRing);
+        } else if !self.timers.is_set(&Timer::UnitRing) {
+            self.timers
+                .set(Timer::UnitRing, now + self.unit_ring_timeout);
+        }
+    }
+
+    fn on_input(&mut self, now: Instant, input: Input) {
         if let Phase::Connected { leg, seat } = self.phase.clone() {
             if self.consultation(leg, seat, &input) {
                 return;
@@ -302,15 +342,17 @@ impl QueuedCall {
             }
             (Phase::Waiting, Input::Overflow(Overflow::Callback)) => {
                 self.cancel_all();
-                self.phase = Phase::OfferingCallback { deadline: None };
+                self.phase = Phase::OfferingCallback;
                 self.actions.push_back(Action::Play(Sound::CallbackOffer));
             }
-            (Phase::OfferingCallback { deadline: None }, Input::PlaybackDone) => {
-                self.phase = Phase::OfferingCallback {
-                    deadline: Some(now + CALLBACK_DIGIT_WAIT),
-                };
+            (Phase::OfferingCallback, Input::PlaybackDone)
+                if !self.timers.is_set(&Timer::CallbackKey) =>
+            {
+                self.timers
+                    .set(Timer::CallbackKey, now + CALLBACK_DIGIT_WAIT);
             }
-            (Phase::OfferingCallback { .. }, Input::Digit('1')) => {
+            (Phase::OfferingCallback, Input::Digit('1')) => {
+                self.timers.stop(&Timer::CallbackKey);
                 self.phase = Phase::ConfirmingCallback;
                 self.actions
                     .push_back(Action::Acd(AcdNote::CallbackRequested));
@@ -456,7 +498,7 @@ impl QueuedCall {
                 }
                 let overflow = match phase {
                     Phase::Refusing => Some("prompt"),
-                    Phase::OfferingCallback { .. } | Phase::ConfirmingCallback => Some("callback"),
+                    Phase::OfferingCallback | Phase::ConfirmingCallback => Some("callback"),
                     _ => None,
                 };
                 let requested = matches!(phase, Phase::ConfirmingCallback);
@@ -626,6 +668,7 @@ impl QueuedCall {
         callback_requested: bool,
     ) {
         self.phase = Phase::Done;
+        self.timers = TimerTable::default();
         self.actions.push_back(Action::Finished(Outcome {
             disposition,
             sip_cause: None,
@@ -644,400 +687,4 @@ impl Default for QueuedCall {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ratings::{NotRatedReason, RatingMap};
-
-    fn drain(call: &mut QueuedCall) -> Vec<Action> {
-        std::iter::from_fn(|| call.poll_action()).collect()
-    }
-
-    fn waiting(now: Instant) -> QueuedCall {
-        waiting_with(now, None)
-    }
-
-    fn waiting_with(now: Instant, rating: Option<RatingRules>) -> QueuedCall {
-        let mut call = QueuedCall::new(rating);
-        assert_eq!(
-            drain(&mut call),
-            vec![Action::Answer, Action::Play(Sound::Welcome)]
-        );
-        call.handle(now, Input::PlaybackDone);
-        assert_eq!(
-            drain(&mut call),
-            vec![Action::Acd(AcdNote::Enqueue), Action::Play(Sound::Hold)]
-        );
-        call
-    }
-
-    fn outcome(actions: &[Action]) -> Outcome {
-        actions
-            .iter()
-            .find_map(|a| match a {
-                Action::Finished(o) => Some(o.clone()),
-                _ => None,
-            })
-            .expect("finished")
-    }
-
-    #[test]
-    fn offered_seat_answers_and_the_seat_hangs_up() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(t0, Input::Position(3));
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::Position(3))]);
-        call.handle(t0, Input::PlaybackDone);
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::Hold)]);
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0, 1],
-            },
-        );
-        assert_eq!(drain(&mut call), vec![Action::Ring(0), Action::Ring(1)]);
-        call.handle(t0, Input::SeatAnswered { leg: 1 });
-        assert_eq!(
-            drain(&mut call),
-            vec![
-                Action::Cancel(0),
-                Action::Connect(1),
-                Action::Acd(AcdNote::Answered {
-                    seat: "1001".into()
-                })
-            ]
-        );
-        call.handle(t0, Input::SeatBye { leg: 1 });
-        let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::ByeCaller);
-        assert_eq!(
-            actions[1],
-            Action::Acd(AcdNote::Ended {
-                seat: "1001".into()
-            })
-        );
-        let o = outcome(&actions);
-        assert_eq!(o.disposition, Disposition::Answered);
-        assert_eq!(o.seat.as_deref(), Some("1001"));
-        assert_eq!(o.ended_by, Some(EndedBy::Seat));
-    }
-
-    #[test]
-    fn a_seat_fails_only_when_all_its_phones_fail() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0, 1],
-            },
-        );
-        drain(&mut call);
-        call.handle(
-            t0,
-            Input::SeatFailed {
-                leg: 0,
-                status: 486,
-            },
-        );
-        assert!(drain(&mut call).is_empty());
-        call.handle(
-            t0,
-            Input::SeatFailed {
-                leg: 1,
-                status: 480,
-            },
-        );
-        assert_eq!(
-            drain(&mut call),
-            vec![Action::Acd(AcdNote::Failed {
-                seat: "1001".into(),
-                status: 480
-            })]
-        );
-        // The ACD's ring timeout takes an offer back: its legs are cancelled.
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1002".into(),
-                legs: vec![2],
-            },
-        );
-        drain(&mut call);
-        call.handle(
-            t0,
-            Input::CancelOffer {
-                seat: "1002".into(),
-            },
-        );
-        assert_eq!(drain(&mut call), vec![Action::Cancel(2)]);
-    }
-
-    #[test]
-    fn caller_hanging_up_in_the_queue_is_abandoned() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0],
-            },
-        );
-        drain(&mut call);
-        call.handle(t0, Input::CallerBye);
-        let actions = drain(&mut call);
-        assert_eq!(
-            actions[..2],
-            [Action::Cancel(0), Action::Acd(AcdNote::Abandoned)]
-        );
-        let o = outcome(&actions);
-        assert_eq!(o.disposition, Disposition::Abandoned);
-        assert_eq!(o.ended_by, Some(EndedBy::Caller));
-    }
-
-    #[test]
-    fn overflow_to_a_prompt_plays_it_then_hangs_up() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(t0, Input::Overflow(Overflow::Prompt));
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::AllBusy)]);
-        call.handle(t0, Input::PlaybackDone);
-        let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::ByeCaller);
-        assert_eq!(outcome(&actions).overflow, Some("prompt"));
-    }
-
-    #[test]
-    fn callback_offer_takes_1_and_times_out_otherwise() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(t0, Input::Overflow(Overflow::Callback));
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::CallbackOffer)]);
-        call.handle(t0, Input::PlaybackDone);
-        assert_eq!(call.poll_timeout(), Some(t0 + CALLBACK_DIGIT_WAIT));
-        call.handle(t0, Input::Digit('1'));
-        assert_eq!(
-            drain(&mut call),
-            vec![
-                Action::Acd(AcdNote::CallbackRequested),
-                Action::Play(Sound::CallbackRecorded)
-            ]
-        );
-        call.handle(t0, Input::PlaybackDone);
-        let o = outcome(&drain(&mut call));
-        assert!(o.callback_requested);
-        assert_eq!(o.overflow, Some("callback"));
-
-        let mut call = waiting(t0);
-        call.handle(t0, Input::Overflow(Overflow::Callback));
-        call.handle(t0, Input::PlaybackDone);
-        drain(&mut call);
-        call.handle_timeout(t0 + CALLBACK_DIGIT_WAIT);
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::AllBusy)]);
-    }
-
-    fn rules() -> RatingRules {
-        RatingRules {
-            map: RatingMap::default(),
-            timeout: Duration::from_secs(8),
-        }
-    }
-
-    fn connected_then_seat_hangs_up(t0: Instant) -> QueuedCall {
-        let mut call = waiting_with(t0, Some(rules()));
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0],
-            },
-        );
-        call.handle(t0, Input::SeatAnswered { leg: 0 });
-        drain(&mut call);
-        call.handle(t0, Input::SeatBye { leg: 0 });
-        assert_eq!(
-            drain(&mut call),
-            vec![
-                Action::Acd(AcdNote::Ended {
-                    seat: "1001".into()
-                }),
-                Action::Play(Sound::RatingQuestion)
-            ]
-        );
-        call
-    }
-
-    #[test]
-    fn the_rating_is_committed_before_thank_you() {
-        use crate::ratings::Rating;
-        let t0 = Instant::now();
-        let mut call = connected_then_seat_hangs_up(t0);
-        call.handle(t0, Input::PlaybackDone);
-        call.handle(t0, Input::Digit('2'));
-        assert_eq!(
-            drain(&mut call),
-            vec![Action::CommitRating(RatingOutcome::Rated(
-                Rating::BasicallySatisfied
-            ))]
-        );
-        // Nothing more until the store says it is kept.
-        call.handle(t0, Input::PlaybackDone);
-        assert!(drain(&mut call).is_empty());
-        call.handle(t0, Input::RatingCommitted);
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::ThankYou)]);
-        call.handle(t0, Input::PlaybackDone);
-        let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::ByeCaller);
-        assert_eq!(outcome(&actions).seat.as_deref(), Some("1001"));
-    }
-
-    #[test]
-    fn a_wrong_key_and_silence_repeat_the_question_once() {
-        let t0 = Instant::now();
-        let mut call = connected_then_seat_hangs_up(t0);
-        call.handle(t0, Input::Digit('9'));
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::RatingQuestion)]);
-        call.handle(t0, Input::PlaybackDone);
-        assert_eq!(call.poll_timeout(), Some(t0 + Duration::from_secs(8)));
-        call.handle_timeout(t0 + Duration::from_secs(8));
-        assert_eq!(
-            drain(&mut call),
-            vec![Action::CommitRating(RatingOutcome::NotRated(
-                NotRatedReason::NoDigit
-            ))]
-        );
-        call.handle(t0, Input::RatingCommitted);
-        assert_eq!(drain(&mut call)[0], Action::ByeCaller);
-    }
-
-    #[test]
-    fn a_caller_who_hangs_up_during_the_question_is_not_rated() {
-        let t0 = Instant::now();
-        let mut call = connected_then_seat_hangs_up(t0);
-        call.handle(t0, Input::CallerBye);
-        let actions = drain(&mut call);
-        assert_eq!(
-            actions[0],
-            Action::CommitRating(RatingOutcome::NotRated(NotRatedReason::CallerHungUp))
-        );
-        assert!(matches!(actions[1], Action::Finished(_)));
-    }
-
-    #[test]
-    fn the_seat_can_send_the_caller_to_rating() {
-        let t0 = Instant::now();
-        let mut call = waiting_with(t0, Some(rules()));
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0],
-            },
-        );
-        call.handle(t0, Input::SeatAnswered { leg: 0 });
-        drain(&mut call);
-        call.handle(t0, Input::SeatAsksRating);
-        assert_eq!(
-            drain(&mut call),
-            vec![
-                Action::ByeSeat(0),
-                Action::Acd(AcdNote::Ended {
-                    seat: "1001".into()
-                }),
-                Action::Play(Sound::RatingQuestion)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_late_answer_after_connecting_is_hung_up() {
-        let t0 = Instant::now();
-        let mut call = waiting(t0);
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0],
-            },
-        );
-        call.handle(t0, Input::SeatAnswered { leg: 0 });
-        drain(&mut call);
-        call.handle(t0, Input::SeatAnswered { leg: 5 });
-        assert_eq!(drain(&mut call), vec![Action::AckAndHangUp(5)]);
-    }
-
-    fn consulting(t0: Instant) -> QueuedCall {
-        use crate::features::in_call::InCallFeature;
-        let mut call = waiting_with(t0, Some(rules()));
-        call.handle(
-            t0,
-            Input::Offer {
-                seat: "1001".into(),
-                legs: vec![0],
-            },
-        );
-        call.handle(t0, Input::SeatAnswered { leg: 0 });
-        drain(&mut call);
-        call.handle(
-            t0,
-            Input::Consult(ConsultInput::Feature(InCallFeature::Consult("201".into()))),
-        );
-        call.handle(t0, Input::Consult(ConsultInput::UnitAnswered));
-        drain(&mut call);
-        call
-    }
-
-    #[test]
-    fn after_a_transfer_the_unit_hanging_up_asks_for_the_rating() {
-        use crate::features::in_call::InCallFeature;
-        let t0 = Instant::now();
-        let mut call = consulting(t0);
-        call.handle(
-            t0,
-            Input::Consult(ConsultInput::Feature(InCallFeature::Transfer)),
-        );
-        let actions = drain(&mut call);
-        assert!(actions.contains(&Action::Acd(AcdNote::Ended {
-            seat: "1001".into()
-        })));
-        assert!(actions.contains(&Action::Consult(ConsultAction::Transferred)));
-        // The seat's BYE answered, nothing more for the seat; the unit hangs up.
-        call.handle(t0, Input::UnitBye);
-        assert_eq!(drain(&mut call), vec![Action::Play(Sound::RatingQuestion)]);
-        call.handle(t0, Input::PlaybackDone);
-        call.handle(t0, Input::Digit('1'));
-        drain(&mut call);
-        call.handle(t0, Input::RatingCommitted);
-        call.handle(t0, Input::PlaybackDone);
-        let o = outcome(&drain(&mut call));
-        assert_eq!(o.ended_by, Some(EndedBy::Unit));
-        assert_eq!(o.seat.as_deref(), Some("1001"));
-    }
-
-    #[test]
-    fn the_caller_hanging_up_during_a_consultation_lets_everyone_go() {
-        let t0 = Instant::now();
-        let mut call = consulting(t0);
-        call.handle(t0, Input::CallerBye);
-        let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnits));
-        assert!(actions.contains(&Action::ByeSeat(0)));
-        assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
-    }
-
-    #[test]
-    fn the_seat_hanging_up_on_a_consultation_leaves_the_caller_with_the_unit() {
-        let t0 = Instant::now();
-        let mut call = consulting(t0);
-        call.handle(t0, Input::SeatBye { leg: 0 });
-        let actions = drain(&mut call);
-        assert!(actions.contains(&Action::Consult(ConsultAction::Transferred)));
-        assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
-        call.handle(t0, Input::CallerBye);
-        let actions = drain(&mut call);
-        assert_eq!(actions[0], Action::Consult(ConsultAction::ByeUnits));
-        assert_eq!(outcome(&actions).ended_by, Some(EndedBy::Caller));
-    }
-}
+mod tests;
