@@ -19,7 +19,7 @@ use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::{EndedBy, Outcome as RingOutcome};
 use super::outbound_leg::OutboundLeg;
-use super::queued::{AcdNote, Action, Input, Overflow as CallOverflow, QueuedCall, Sound};
+use super::queued::{AcdNote, Action, Input, QueuedCall, Sound};
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
@@ -38,7 +38,7 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{
-    CallRecord, CallbackRequest, Disposition, LegRecord, Offer, OfferOutcome, QueueOutcome, Record,
+    CallRecord, CallbackRequest, Disposition, LegRecord, Offer, QueueOutcome, Record,
 };
 
 const CALLER: usize = 0;
@@ -85,7 +85,7 @@ struct Driver {
 
 /// Which leg a request came in on.
 #[derive(Debug, Clone, Copy)]
-enum From {
+enum Party {
     Caller,
     Seat(usize),
     Unit(usize),
@@ -248,14 +248,8 @@ impl Driver {
                 self.offer_sockets.remove(seat.as_str());
             }
             Notice::Position(n) => machine.handle(now, Input::Position(n)),
-            Notice::Overflow(Overflow::Prompt(_)) => {
-                machine.handle(now, Input::Overflow(CallOverflow::Prompt))
-            }
-            Notice::Overflow(Overflow::Callback(_)) => {
-                machine.handle(now, Input::Overflow(CallOverflow::Callback))
-            }
-            // The ACD moved the caller to another queue itself.
-            Notice::Overflow(Overflow::Queue(_)) | Notice::Connected { .. } => {}
+            Notice::Overflow(to) => machine.handle(now, Input::Overflow(to)),
+            Notice::Connected { .. } => {}
             Notice::Event(event) => self.on_queue_event(event),
             Notice::Refused(reason) => debug!(reason, "ACD refused an input about this call"),
         }
@@ -327,13 +321,7 @@ impl Driver {
             QueueEventKind::Offered { seat, outcome } => r.offers.push(Offer {
                 seat: seat.to_string(),
                 at,
-                outcome: match outcome {
-                    crate::queue::OfferOutcome::Answered => OfferOutcome::Answered,
-                    crate::queue::OfferOutcome::NoAnswer => OfferOutcome::NoAnswer,
-                    crate::queue::OfferOutcome::Busy => OfferOutcome::Busy,
-                    crate::queue::OfferOutcome::Unreachable => OfferOutcome::Unreachable,
-                    crate::queue::OfferOutcome::Cancelled => OfferOutcome::Cancelled,
-                },
+                outcome,
             }),
             QueueEventKind::Answered { waited, .. } => r.wait = waited,
             QueueEventKind::Abandoned { waited, .. } => {
@@ -375,15 +363,15 @@ impl Driver {
             }
             CallEvent::Request { key, request, ess } => {
                 let leg = if ess.call_id == self.caller.call_id() {
-                    From::Caller
+                    Party::Caller
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
-                    From::Seat(i)
+                    Party::Seat(i)
                 } else if let Some(i) = self
                     .units
                     .iter()
                     .position(|u| u.leg.as_ref().is_some_and(|l| l.owns(&ess.call_id)))
                 {
-                    From::Unit(i)
+                    Party::Unit(i)
                 } else {
                     self.io
                         .respond(key, build::response(&request, 481, None))
@@ -453,36 +441,36 @@ impl Driver {
         now: Instant,
         key: ServerKey,
         request: Request,
-        leg: From,
+        leg: Party,
         machine: &mut QueuedCall,
     ) {
         let ours = match leg {
-            From::Caller => self.caller.answer_sdp.clone(),
-            From::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
-            From::Unit(i) => self.units[i].leg.as_ref().map(|l| l.our_sdp().to_string()),
+            Party::Caller => self.caller.answer_sdp.clone(),
+            Party::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
+            Party::Unit(i) => self.units[i].leg.as_ref().map(|l| l.our_sdp().to_string()),
         };
         let caller = &self.caller;
         let io = &self.io;
         let decorate = |r: &mut Response| caller.decorate(io, r);
         match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
             InDialog::Bye => match leg {
-                From::Caller => machine.handle(now, Input::CallerBye),
-                From::Seat(leg) => {
+                Party::Caller => machine.handle(now, Input::CallerBye),
+                Party::Seat(leg) => {
                     if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
                         self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
                     }
                     machine.handle(now, Input::SeatBye { leg })
                 }
-                From::Unit(i) => {
+                Party::Unit(i) => {
                     self.end_unit(i, "bye_by_them");
                     machine.handle(now, Input::UnitBye)
                 }
             },
             InDialog::Refresh(addr, direction) => {
                 let hub_leg = match leg {
-                    From::Caller => Some(CALLER),
-                    From::Seat(_) => self.seat_leg,
-                    From::Unit(i) => self.units[i].hub_leg,
+                    Party::Caller => Some(CALLER),
+                    Party::Seat(_) => self.seat_leg,
+                    Party::Unit(i) => self.units[i].hub_leg,
                 };
                 if let (Some(hub_leg), Some(addr)) = (hub_leg, addr) {
                     self.hub.set_remote(hub_leg, addr);
@@ -490,7 +478,7 @@ impl Driver {
                 self.on_hold(leg, !direction.receives(), machine);
             }
             InDialog::Refer(key, request) => match leg {
-                From::Seat(i) if Some(i) == self.seat_sip_leg => {
+                Party::Seat(i) if Some(i) == self.seat_sip_leg => {
                     self.on_refer(key, request, machine).await
                 }
                 _ => in_dialog::refuse_refer(&self.io, key, &request).await,
@@ -499,9 +487,9 @@ impl Driver {
                 let ctype = info.headers.get("Content-Type").unwrap_or("");
                 if let Ok(digit) = parse_info(ctype, &info.body) {
                     match leg {
-                        From::Caller => machine.handle(now, Input::Digit(digit)),
-                        From::Seat(_) => self.seat_key(digit, machine),
-                        From::Unit(_) => {}
+                        Party::Caller => machine.handle(now, Input::Digit(digit)),
+                        Party::Seat(_) => self.seat_key(digit, machine),
+                        Party::Unit(_) => {}
                     }
                 }
             }
@@ -533,13 +521,13 @@ impl Driver {
     }
 
     /// A re-INVITE that holds (the peer will not receive: sendonly, inactive) or resumes.
-    fn on_hold(&mut self, leg: From, held: bool, machine: &mut QueuedCall) {
+    fn on_hold(&mut self, leg: Party, held: bool, machine: &mut QueuedCall) {
         let input = match leg {
-            From::Caller if held != self.caller_held => {
+            Party::Caller if held != self.caller_held => {
                 self.caller_held = held;
                 ConsultInput::CallerHold(held)
             }
-            From::Seat(i) if Some(i) == self.seat_sip_leg && held != self.seat_held => {
+            Party::Seat(i) if Some(i) == self.seat_sip_leg && held != self.seat_held => {
                 self.seat_held = held;
                 ConsultInput::SeatHold(held)
             }

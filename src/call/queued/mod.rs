@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::consult::{Consult, ConsultAction, ConsultInput};
 use super::machine::{EndedBy, LegId};
+use crate::queue::Overflow;
 use crate::ratings::dialog::{RatingDialog, RatingInput, RatingSound, RatingStep};
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
@@ -44,15 +45,6 @@ pub enum Sound {
     ThankYou,
 }
 
-/// What the ACD does with a caller it cannot serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Overflow {
-    /// Play this refusal and hang up.
-    Prompt,
-    /// Offer a callback: pressing 1 records one.
-    Callback,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     PlaybackDone,
@@ -66,6 +58,7 @@ pub enum Input {
         seat: String,
     },
     Position(usize),
+    /// The ACD cannot serve the caller; a move to another queue is the ACD's own business.
     Overflow(Overflow),
     SeatAnswered {
         leg: LegId,
@@ -335,12 +328,12 @@ impl QueuedCall {
                     }
                 }
             }
-            (Phase::Waiting, Input::Overflow(Overflow::Prompt)) => {
+            (Phase::Waiting, Input::Overflow(Overflow::Prompt(_))) => {
                 self.cancel_all();
                 self.phase = Phase::Refusing;
                 self.actions.push_back(Action::Play(Sound::AllBusy));
             }
-            (Phase::Waiting, Input::Overflow(Overflow::Callback)) => {
+            (Phase::Waiting, Input::Overflow(Overflow::Callback(_))) => {
                 self.cancel_all();
                 self.phase = Phase::OfferingCallback;
                 self.actions.push_back(Action::Play(Sound::CallbackOffer));

@@ -157,7 +157,7 @@ fn caller_hanging_up_in_the_queue_is_abandoned() {
 fn overflow_to_a_prompt_plays_it_then_hangs_up() {
     let t0 = Instant::now();
     let mut call = waiting(t0);
-    call.handle(t0, Input::Overflow(Overflow::Prompt));
+    call.handle(t0, Input::Overflow(Overflow::Prompt("all_busy".into())));
     assert_eq!(drain(&mut call), vec![Action::Play(Sound::AllBusy)]);
     call.handle(t0, Input::PlaybackDone);
     let actions = drain(&mut call);
@@ -169,7 +169,7 @@ fn overflow_to_a_prompt_plays_it_then_hangs_up() {
 fn callback_offer_takes_1_and_times_out_otherwise() {
     let t0 = Instant::now();
     let mut call = waiting(t0);
-    call.handle(t0, Input::Overflow(Overflow::Callback));
+    call.handle(t0, Input::Overflow(Overflow::Callback(true)));
     assert_eq!(drain(&mut call), vec![Action::Play(Sound::CallbackOffer)]);
     call.handle(t0, Input::PlaybackDone);
     assert_eq!(call.poll_timeout(), Some(t0 + CALLBACK_DIGIT_WAIT));
@@ -187,7 +187,7 @@ fn callback_offer_takes_1_and_times_out_otherwise() {
     assert_eq!(o.overflow, Some("callback"));
 
     let mut call = waiting(t0);
-    call.handle(t0, Input::Overflow(Overflow::Callback));
+    call.handle(t0, Input::Overflow(Overflow::Callback(true)));
     call.handle(t0, Input::PlaybackDone);
     drain(&mut call);
     call.handle_timeout(t0 + CALLBACK_DIGIT_WAIT);

@@ -2,6 +2,7 @@
 
 use tokio::time::Instant;
 
+use super::messages::is_miss;
 use super::{
     Acd, AcdAction, Caller, OfferOutcome, OverflowCause, Parked, QueueEventKind, QueueIx, WaitKey,
 };
@@ -118,14 +119,14 @@ impl Acd {
         self.timers.stop(&Timer::Ring { call, seat });
         let caller = self.callers.get_mut(&call).expect("offered caller exists");
         caller.offers.retain(|&s| s != seat);
-        if outcome.is_miss() {
+        if is_miss(outcome) {
             caller.tried.push(seat);
         }
         let q = caller.queue;
         let max_missed = self.queues[q].settings.max_missed_offers;
         let change = self
             .seats
-            .offer_ended(seat, outcome.is_miss(), max_missed, now);
+            .offer_ended(seat, is_miss(outcome), max_missed, now);
         let id = change.seat.clone();
         self.actions.push_back(AcdAction::SeatChanged(change));
         self.record(call, q, now, QueueEventKind::Offered { seat: id, outcome });

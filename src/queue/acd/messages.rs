@@ -148,23 +148,16 @@ pub enum QueueEventKind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfferOutcome {
-    Answered,
-    NoAnswer,
-    Busy,
-    Unreachable,
-    /// Withdrawn by the ACD: another seat answered, the caller left, the seat logged out.
-    Cancelled,
-}
+/// How an offer ended: the vocabulary of the call's record, so the ACD's events are stored as
+/// they are.
+pub use crate::store::OfferOutcome;
 
-impl OfferOutcome {
-    pub(super) fn is_miss(self) -> bool {
-        matches!(
-            self,
-            OfferOutcome::NoAnswer | OfferOutcome::Busy | OfferOutcome::Unreachable
-        )
-    }
+/// An offer the seat missed: it counts towards pausing the seat.
+pub(super) fn is_miss(outcome: OfferOutcome) -> bool {
+    matches!(
+        outcome,
+        OfferOutcome::NoAnswer | OfferOutcome::Busy | OfferOutcome::Unreachable
+    )
 }
 
 impl From<OfferFailure> for OfferOutcome {
