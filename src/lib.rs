@@ -19,3 +19,4 @@ pub mod sip;
 pub mod store;
 mod stored_names;
 pub mod survey;
+pub mod timer;

@@ -56,14 +56,14 @@ impl Acd {
             let free_but_tried = queue.members.iter().any(|&s| self.seats.can_take_offer(s));
             if free_but_tried
                 && caller.offers.is_empty()
-                && !self.timers.is_set(Timer::Retry { call })
+                && !self.timers.is_set(&Timer::Retry { call })
             {
                 self.timers
                     .set(Timer::Retry { call }, now + super::RETRY_DELAY);
             }
             return;
         }
-        self.timers.stop(Timer::Retry { call });
+        self.timers.stop(&Timer::Retry { call });
         let chosen: Vec<SeatIx> = match strategy {
             // `min_by_key` keeps the first of equals: ties go to the seat listed first.
             Strategy::LongestIdle => fresh
@@ -115,7 +115,7 @@ impl Acd {
         seat: SeatIx,
         outcome: OfferOutcome,
     ) {
-        self.timers.stop(Timer::Ring { call, seat });
+        self.timers.stop(&Timer::Ring { call, seat });
         let caller = self.callers.get_mut(&call).expect("offered caller exists");
         caller.offers.retain(|&s| s != seat);
         if outcome.is_miss() {
@@ -154,7 +154,7 @@ impl Acd {
             Timer::MaxWait { call },
             Timer::Retry { call },
         ] {
-            self.timers.stop(timer);
+            self.timers.stop(&timer);
         }
         caller
     }
@@ -207,7 +207,7 @@ impl Acd {
                 caller.tried.clear();
                 let key = caller.key;
                 self.queues[from].waiting.remove(&key);
-                self.timers.stop(Timer::Retry { call });
+                self.timers.stop(&Timer::Retry { call });
                 self.join_queue(now, call, q);
             }
             None => {

@@ -261,14 +261,14 @@ impl Acd {
         let settings = &self.queues[q].settings;
         match settings.max_wait() {
             Some(limit) => self.timers.set(Timer::MaxWait { call }, now + limit),
-            None => self.timers.stop(Timer::MaxWait { call }),
+            None => self.timers.stop(&Timer::MaxWait { call }),
         }
         match settings.position_interval() {
-            Some(every) if !self.timers.is_set(Timer::Announce { call }) => {
+            Some(every) if !self.timers.is_set(&Timer::Announce { call }) => {
                 self.timers.set(Timer::Announce { call }, now + every)
             }
             Some(_) => {}
-            None => self.timers.stop(Timer::Announce { call }),
+            None => self.timers.stop(&Timer::Announce { call }),
         }
         self.record(call, q, now, QueueEventKind::Entered { priority });
     }
@@ -319,7 +319,7 @@ impl Acd {
         seat: &SeatId,
     ) -> Result<(), AcdError> {
         let ix = self.offered_seat(call, seat)?;
-        self.timers.stop(Timer::Ring { call, seat: ix });
+        self.timers.stop(&Timer::Ring { call, seat: ix });
         let caller = self.callers.get_mut(&call).expect("offered caller exists");
         caller.offers.retain(|&s| s != ix);
         let q = caller.queue;
@@ -412,7 +412,7 @@ impl Acd {
         if let SeatState::Ringing { call } = *self.seats.state(ix) {
             self.cancel_offer(now, call, ix);
         }
-        self.timers.stop(Timer::WrapUp { seat: ix });
+        self.timers.stop(&Timer::WrapUp { seat: ix });
     }
 
     fn on_timer(&mut self, at: Instant, timer: Timer) {
