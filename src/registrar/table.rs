@@ -1,4 +1,8 @@
 //! The bindings themselves: per seat, most recently refreshed first.
+//!
+//! Each user with bindings has a number and one timer in a [`TimerTable`], armed at its earliest
+//! binding expiry, so finding the next expiry and purging cost O(log n) per expired user rather
+//! than a walk over every binding.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +13,7 @@ use super::contacts::Change;
 use super::error::RegisterError;
 use super::Binding;
 use crate::sip::flow::Flow;
+use crate::timer::TimerTable;
 
 /// Bounds memory per seat; a desk phone plus a softphone or two is the real-world need.
 pub const MAX_CONTACTS_PER_SEAT: usize = 10;
@@ -28,9 +33,23 @@ impl Origin<'_> {
     }
 }
 
+/// A user's number in the expiry timers, given out when its first binding is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct UserNo(u64);
+
+#[derive(Debug)]
+struct UserBindings {
+    no: UserNo,
+    bindings: Vec<Binding>,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Table {
-    by_user: HashMap<String, Vec<Binding>>,
+    by_user: HashMap<String, UserBindings>,
+    /// Each user's earliest binding expiry.
+    expiries: TimerTable<UserNo>,
+    users: HashMap<UserNo, String>,
+    last_no: u64,
 }
 
 impl Table {
@@ -42,21 +61,21 @@ impl Table {
         self.by_user
             .get(user)
             .into_iter()
-            .flatten()
+            .flat_map(|u| &u.bindings)
             .filter(move |b| b.expires_at > now)
     }
 
     pub(super) fn users(&self, now: Instant) -> impl Iterator<Item = &str> + '_ {
         self.by_user
             .iter()
-            .filter(move |(_, bs)| bs.iter().any(|b| b.expires_at > now))
+            .filter(move |(_, u)| u.bindings.iter().any(|b| b.expires_at > now))
             .map(|(u, _)| u.as_str())
     }
 
     pub(super) fn live_count(&self, now: Instant) -> usize {
         self.by_user
             .values()
-            .flatten()
+            .flat_map(|u| &u.bindings)
             .filter(|b| b.expires_at > now)
             .count()
     }
@@ -70,7 +89,7 @@ impl Table {
         changes: &[Change],
     ) -> Result<(), RegisterError> {
         self.purge_user(now, user);
-        let current = self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[]);
+        let current = self.current(user);
         let touched = |b: &Binding| changes.iter().any(|c| c.uri == b.contact);
         if current
             .iter()
@@ -109,43 +128,129 @@ impl Table {
         origin: &Origin<'_>,
     ) -> Result<(), RegisterError> {
         self.purge_user(now, user);
-        let current = self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[]);
-        if current.iter().any(|b| origin.is_older_than(b)) {
+        if self.current(user).iter().any(|b| origin.is_older_than(b)) {
             return Err(RegisterError::OutOfOrder);
         }
-        self.by_user.remove(user);
+        self.store(user, Vec::new());
         Ok(())
     }
 
+    /// Drops every binding expired at `now`; returns how many. Only users with one are touched.
     pub(super) fn purge(&mut self, now: Instant) -> usize {
         let mut dropped = 0;
-        self.by_user.retain(|_, bindings| {
-            let before = bindings.len();
-            bindings.retain(|b| b.expires_at > now);
-            dropped += before - bindings.len();
-            !bindings.is_empty()
-        });
+        while let Some((_, no)) = self.expiries.pop_expired(now) {
+            if let Some(user) = self.users.get(&no).cloned() {
+                dropped += self.purge_user(now, &user);
+            }
+        }
         dropped
     }
 
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        self.by_user.values().flatten().map(|b| b.expires_at).min()
+        self.expiries.next()
     }
 
-    fn purge_user(&mut self, now: Instant, user: &str) {
-        if let Some(bindings) = self.by_user.get_mut(user) {
-            bindings.retain(|b| b.expires_at > now);
-            if bindings.is_empty() {
-                self.by_user.remove(user);
-            }
-        }
+    fn current(&self, user: &str) -> &[Binding] {
+        self.by_user
+            .get(user)
+            .map(|u| u.bindings.as_slice())
+            .unwrap_or(&[])
     }
 
+    /// Drops the user's expired bindings and re-arms its timer; returns how many went.
+    fn purge_user(&mut self, now: Instant, user: &str) -> usize {
+        let Some(entry) = self.by_user.get_mut(user) else {
+            return 0;
+        };
+        let mut bindings = std::mem::take(&mut entry.bindings);
+        let before = bindings.len();
+        bindings.retain(|b| b.expires_at > now);
+        let dropped = before - bindings.len();
+        self.store(user, bindings);
+        dropped
+    }
+
+    /// Replaces the user's bindings, and keeps its timer at the earliest expiry among them.
     fn store(&mut self, user: &str, bindings: Vec<Binding>) {
-        if bindings.is_empty() {
-            self.by_user.remove(user);
-        } else {
-            self.by_user.insert(user.to_string(), bindings);
-        }
+        let Some(first) = bindings.iter().map(|b| b.expires_at).min() else {
+            if let Some(gone) = self.by_user.remove(user) {
+                self.expiries.stop(&gone.no);
+                self.users.remove(&gone.no);
+            }
+            return;
+        };
+        let no = match self.by_user.get_mut(user) {
+            Some(entry) => {
+                entry.bindings = bindings;
+                entry.no
+            }
+            None => {
+                self.last_no += 1;
+                let no = UserNo(self.last_no);
+                self.users.insert(no, user.to_string());
+                self.by_user
+                    .insert(user.to_string(), UserBindings { no, bindings });
+                no
+            }
+        };
+        self.expiries.set(no, first);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::flow::Transport;
+
+    fn register(table: &mut Table, now: Instant, user: &str, cseq: u32, contacts: &[(&str, u32)]) {
+        let origin = Origin {
+            flow: Flow {
+                transport: Transport::Udp,
+                remote: "192.0.2.10:5060".parse().unwrap(),
+            },
+            call_id: user,
+            cseq,
+        };
+        let changes: Vec<Change> = contacts
+            .iter()
+            .map(|(uri, expires_secs)| Change {
+                uri: uri.to_string(),
+                expires_secs: *expires_secs,
+            })
+            .collect();
+        table.apply(now, user, &origin, &changes).unwrap();
+    }
+
+    #[test]
+    fn purge_touches_the_expired_and_leaves_no_timer_behind() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut table = Table::default();
+        register(
+            &mut table,
+            t0,
+            "101",
+            1,
+            &[("sip:a@x", 60), ("sip:b@x", 30)],
+        );
+        register(&mut table, t0, "102", 1, &[("sip:c@x", 90)]);
+        register(&mut table, t0, "103", 1, &[("sip:d@x", 20)]);
+        assert_eq!(table.next_expiry(), Some(t0 + s(20)));
+        // 103 refreshes: its timer moves, 101's 30 s binding is next.
+        register(&mut table, t0 + s(10), "103", 2, &[("sip:d@x", 120)]);
+        assert_eq!(table.next_expiry(), Some(t0 + s(30)));
+
+        assert_eq!(table.purge(t0 + s(29)), 0);
+        assert_eq!(table.purge(t0 + s(30)), 1);
+        assert_eq!(table.live_count(t0 + s(30)), 3);
+        assert_eq!(table.next_expiry(), Some(t0 + s(60)));
+        // 102 removes its binding by hand: no timer stays for it.
+        register(&mut table, t0 + s(40), "102", 2, &[("sip:c@x", 0)]);
+        assert_eq!(table.purge(t0 + s(100)), 1);
+        assert_eq!(table.next_expiry(), Some(t0 + s(130)));
+        assert_eq!(table.purge(t0 + s(130)), 1);
+        assert_eq!(table.next_expiry(), None);
+        assert!(table.by_user.is_empty() && table.users.is_empty());
+        assert!(table.expiries.is_empty());
     }
 }

@@ -17,6 +17,10 @@ use super::ids;
 use super::message::{Method, Request, Response};
 use super::validate::Essentials;
 
+mod timers;
+
+use timers::{Record, Timer, Timers, TxId};
+
 pub const T1: Duration = Duration::from_millis(500);
 pub const T2: Duration = Duration::from_secs(4);
 pub const T4: Duration = Duration::from_secs(5);
@@ -25,6 +29,9 @@ pub const TIMEOUT: Duration = Duration::from_millis(64 * 500);
 
 /// Who a client transaction or a sent 2xx belongs to: a call task's number.
 pub type Owner = u64;
+
+/// A Call-ID and CSeq number: the INVITE that a 2xx of ours or an ACK of ours belongs to.
+type CallSeq = (String, u32);
 
 /// A server transaction: the top Via's branch and sent-by, and the method (ACK and CANCEL
 /// match the INVITE by branch, RFC 3261 §17.2.3).
@@ -112,13 +119,15 @@ pub enum Incoming {
 }
 
 struct ServerTx {
+    id: TxId,
     flow: Flow,
     last: Option<(u16, Bytes)>,
-    retransmit: Option<(Instant, Duration)>,
-    expires: Option<Instant>,
+    /// Timer G's interval, while it runs.
+    interval: Duration,
 }
 
 struct ClientTx {
+    id: TxId,
     owner: Owner,
     flow: Flow,
     request: Request,
@@ -132,29 +141,35 @@ struct ClientTx {
     cancel_wanted: bool,
     /// Nobody waits for this transaction any more: a late 2xx is ACKed and hung up here.
     abandoned: bool,
-    retransmit: Option<(Instant, Duration)>,
-    timeout: Option<Instant>,
-    expires: Option<Instant>,
+    /// Timer A's or E's interval, while it runs.
+    interval: Duration,
 }
 
 /// A 2xx to an INVITE that we keep sending until its ACK arrives (RFC 3261 §13.3.1.4).
 struct Unacked {
+    id: TxId,
     owner: Owner,
     flow: Flow,
     bytes: Bytes,
-    next: Instant,
     interval: Duration,
-    give_up: Instant,
+}
+
+/// An ACK we sent for a 2xx, kept to answer the 2xx's retransmissions.
+struct SentAck {
+    id: TxId,
+    flow: Flow,
+    bytes: Bytes,
 }
 
 pub struct Transactions {
     local: LocalAddrs,
     server: HashMap<ServerKey, ServerTx>,
     client: HashMap<ClientKey, ClientTx>,
-    /// Keyed by Call-ID and CSeq number of the INVITE.
-    unacked: HashMap<(String, u32), Unacked>,
+    unacked: HashMap<CallSeq, Unacked>,
     /// ACKs we sent for 2xx, resent when the 2xx is retransmitted.
-    sent_acks: HashMap<(String, u32), (Flow, Bytes, Instant)>,
+    sent_acks: HashMap<CallSeq, SentAck>,
+    /// Every deadline of the records above.
+    timers: Timers,
     /// BYEs waiting for the ACK of our 2xx in their dialog: RFC 3261 §15 forbids a BYE before
     /// that ACK (or the end of its wait), and a peer may rightly take an early one as unexpected.
     held_byes: Vec<HeldBye>,
@@ -177,6 +192,7 @@ impl Transactions {
             client: HashMap::new(),
             unacked: HashMap::new(),
             sent_acks: HashMap::new(),
+            timers: Timers::default(),
             held_byes: Vec::new(),
             out: Vec::new(),
         }
@@ -209,25 +225,21 @@ impl Transactions {
         let key = ServerKey::of(&req.method, ess);
         match req.method {
             Method::Ack => {
-                if let Some(tx) = self.server.get_mut(&key) {
+                if let Some(tx) = self.server.get(&key) {
                     // ACK to our non-2xx final: stop retransmitting, linger for Timer I.
                     if tx.last.as_ref().is_some_and(|(s, _)| *s >= 300) {
-                        tx.retransmit = None;
-                        tx.expires = Some(
-                            now + if flow.transport.is_reliable() {
-                                Duration::ZERO
-                            } else {
-                                T4
-                            },
-                        );
+                        self.timers.stop(tx.id, Timer::Retransmit);
+                        let linger = if flow.transport.is_reliable() {
+                            Duration::ZERO
+                        } else {
+                            T4
+                        };
+                        self.timers.set(tx.id, Timer::Expiry, now + linger);
                         return Incoming::Absorbed;
                     }
                 }
-                if self
-                    .unacked
-                    .remove(&(ess.call_id.clone(), ess.cseq.seq))
-                    .is_some()
-                {
+                if let Some(u) = self.unacked.remove(&(ess.call_id.clone(), ess.cseq.seq)) {
+                    self.timers.forget(u.id);
                     self.release_byes(now, &ess.call_id);
                 }
                 return Incoming::Ack;
@@ -242,22 +254,18 @@ impl Transactions {
             }
             return Incoming::Absorbed;
         }
-        let mut tx = ServerTx {
-            flow,
-            last: None,
-            retransmit: None,
-            // An INVITE has no timer before its final (RFC 3261 §17.2.1): the caller may ring
-            // and queue for minutes, longer than any fixed limit here, and the owner's answer
-            // must still go out. An unanswered non-INVITE is dropped after a while.
-            expires: (req.method != Method::Invite).then(|| now + TIMEOUT * 4),
-        };
         if req.method == Method::Invite {
             // RFC 3261 §17.2.1: answer at once so the peer stops retransmitting.
             let trying = super::build::response(req, 100, None).to_bytes();
-            tx.last = Some((100, trying.clone()));
+            self.store_server(key.clone(), flow, Some((100, trying.clone())));
             self.transmit(flow, trying);
+        } else {
+            // An INVITE has no timer before its final (RFC 3261 §17.2.1): the caller may ring
+            // and queue for minutes, longer than any fixed limit here, and the owner's answer
+            // must still go out. An unanswered non-INVITE is dropped after a while.
+            let id = self.store_server(key.clone(), flow, None);
+            self.timers.set(id, Timer::Expiry, now + TIMEOUT * 4);
         }
-        self.server.insert(key.clone(), tx);
         Incoming::New(key)
     }
 
@@ -287,15 +295,8 @@ impl Transactions {
         let status = if pending.is_some() { 200 } else { 481 };
         let response = super::build::response(req, status, None).to_bytes();
         self.transmit(flow, response.clone());
-        self.server.insert(
-            key,
-            ServerTx {
-                flow,
-                last: Some((status, response)),
-                retransmit: None,
-                expires: Some(now + TIMEOUT),
-            },
-        );
+        let id = self.store_server(key, flow, Some((status, response)));
+        self.timers.set(id, Timer::Expiry, now + TIMEOUT);
         let _ = ess;
         match pending {
             Some(true) => Incoming::Cancelled { invite: invite_key },
@@ -313,29 +314,26 @@ impl Transactions {
         let flow = tx.flow;
         let unreliable = !flow.transport.is_reliable();
         tx.last = Some((response.status, bytes.clone()));
+        let id = tx.id;
         if key.method == Method::Invite {
             if response.is_success() {
                 // The INVITE transaction ends on a 2xx; the 2xx itself is resent until ACKed.
-                tx.expires = Some(now + TIMEOUT);
-                if let Some((call_id, seq)) = dialog_of(response) {
-                    self.unacked.insert(
-                        (call_id, seq),
-                        Unacked {
-                            owner,
-                            flow,
-                            bytes: bytes.clone(),
-                            next: now + T1,
-                            interval: T1,
-                            give_up: now + TIMEOUT,
-                        },
-                    );
+                self.timers.set(id, Timer::Expiry, now + TIMEOUT);
+                if let Some(dialog) = dialog_of(response) {
+                    self.store_unacked(now, dialog, owner, flow, bytes.clone());
                 }
             } else if response.status >= 300 {
-                tx.retransmit = unreliable.then_some((now + T1, T1));
-                tx.expires = Some(now + TIMEOUT);
+                if unreliable {
+                    tx.interval = T1;
+                    self.timers.set(id, Timer::Retransmit, now + T1);
+                } else {
+                    self.timers.stop(id, Timer::Retransmit);
+                }
+                self.timers.set(id, Timer::Expiry, now + TIMEOUT);
             }
         } else if response.status >= 200 {
-            tx.expires = Some(now + if unreliable { TIMEOUT } else { Duration::ZERO });
+            let linger = if unreliable { TIMEOUT } else { Duration::ZERO };
+            self.timers.set(id, Timer::Expiry, now + linger);
         }
         self.transmit(flow, bytes);
     }
@@ -399,11 +397,16 @@ impl Transactions {
         key: ClientKey,
     ) {
         let bytes = request.to_bytes();
-        let unreliable = !flow.transport.is_reliable();
         self.transmit(flow, bytes.clone());
-        self.client.insert(
+        let id = self.timers.register(Record::Client(key.clone()));
+        if !flow.transport.is_reliable() {
+            self.timers.set(id, Timer::Retransmit, now + T1);
+        }
+        self.timers.set(id, Timer::Timeout, now + TIMEOUT);
+        let replaced = self.client.insert(
             key,
             ClientTx {
+                id,
                 owner,
                 flow,
                 request,
@@ -414,11 +417,12 @@ impl Transactions {
                 ack: None,
                 cancel_wanted: false,
                 abandoned: false,
-                retransmit: unreliable.then_some((now + T1, T1)),
-                timeout: Some(now + TIMEOUT),
-                expires: None,
+                interval: T1,
             },
         );
+        if let Some(old) = replaced {
+            self.timers.forget(old.id);
+        }
     }
 
     /// Cancels a pending INVITE: now if it had a provisional response, else as soon as one
@@ -457,8 +461,8 @@ impl Transactions {
             c.abandoned = true;
         }
         // With no final 64·T1 after the CANCEL, the INVITE is given up (RFC 3261 §9.1).
-        if let Some(tx) = self.client.get_mut(invite) {
-            tx.timeout = Some(now + TIMEOUT);
+        if let Some(tx) = self.client.get(invite) {
+            self.timers.set(tx.id, Timer::Timeout, now + TIMEOUT);
         }
     }
 
@@ -492,10 +496,17 @@ impl Transactions {
     ) {
         self.put_our_via(&mut ack, flow, &ids::branch());
         let bytes = ack.to_bytes();
-        self.sent_acks.insert(
-            (call_id.to_string(), seq),
-            (flow, bytes.clone(), now + TIMEOUT),
-        );
+        let dialog = (call_id.to_string(), seq);
+        let id = self.timers.register(Record::SentAck(dialog.clone()));
+        self.timers.set(id, Timer::Expiry, now + TIMEOUT);
+        let sent = SentAck {
+            id,
+            flow,
+            bytes: bytes.clone(),
+        };
+        if let Some(old) = self.sent_acks.insert(dialog, sent) {
+            self.timers.forget(old.id);
+        }
         self.transmit(flow, bytes);
     }
 
@@ -507,11 +518,9 @@ impl Transactions {
         let Some(tx) = self.client.get_mut(&key) else {
             // A 2xx retransmitted after its INVITE transaction ended: resend our ACK.
             if response.is_success() && key.method == Method::Invite {
-                if let Some((call_id, seq)) = dialog_of(&response) {
-                    if let Some((flow, bytes, _)) = self.sent_acks.get(&(call_id, seq)) {
-                        let (flow, bytes) = (*flow, bytes.clone());
-                        self.transmit(flow, bytes);
-                    }
+                if let Some(ack) = dialog_of(&response).and_then(|d| self.sent_acks.get(&d)) {
+                    let (flow, bytes) = (ack.flow, ack.bytes.clone());
+                    self.transmit(flow, bytes);
                 }
             }
             return;
@@ -525,16 +534,15 @@ impl Transactions {
             tx.got_provisional = true;
             // RFC 3261 §17.1.2.2: after a provisional, a non-INVITE retransmits every T2;
             // an INVITE stops retransmitting.
-            tx.retransmit = if invite {
-                None
-            } else {
-                tx.retransmit.map(|(_, _)| (now + T2, T2))
-            };
             if invite {
+                self.timers.stop(tx.id, Timer::Retransmit);
                 // Timer B runs only until the first provisional (RFC 3261 §17.1.1.2): a seat
                 // may ring longer than 64·T1, and a 408 here would end the transaction under
                 // the owner, who could then no longer CANCEL it.
-                tx.timeout = None;
+                self.timers.stop(tx.id, Timer::Timeout);
+            } else if self.timers.is_set(tx.id, Timer::Retransmit) {
+                tx.interval = T2;
+                self.timers.set(tx.id, Timer::Retransmit, now + T2);
             }
             let (owner, abandoned, cancel_wanted) = (tx.owner, tx.abandoned, tx.cancel_wanted);
             if first && cancel_wanted {
@@ -564,11 +572,9 @@ impl Transactions {
             // without a transaction (above) never saw these. Resend our stored ACK, and tell
             // neither the owner (a duplicate) nor hang_up_stray (a second BYE) again.
             if tx.answer_tag.is_some() && tx.answer_tag == to_tag(&response) {
-                if let Some((call_id, seq)) = dialog_of(&response) {
-                    if let Some((flow, bytes, _)) = self.sent_acks.get(&(call_id, seq)) {
-                        let (flow, bytes) = (*flow, bytes.clone());
-                        self.out.push(Output::Transmit { flow, bytes });
-                    }
+                if let Some(ack) = dialog_of(&response).and_then(|d| self.sent_acks.get(&d)) {
+                    let (flow, bytes) = (ack.flow, ack.bytes.clone());
+                    self.out.push(Output::Transmit { flow, bytes });
                 }
                 return;
             }
@@ -577,21 +583,28 @@ impl Transactions {
             tx.answer_tag = to_tag(&response);
         }
         tx.final_status = Some(response.status);
-        tx.retransmit = None;
-        tx.timeout = None;
+        self.timers.stop(tx.id, Timer::Retransmit);
+        self.timers.stop(tx.id, Timer::Timeout);
         let unreliable = !tx.flow.transport.is_reliable();
         let (owner, abandoned, flow) = (tx.owner, tx.abandoned, tx.flow);
-        if invite && response.status >= 300 {
+        let linger = if invite && response.status >= 300 {
             let ack = super::build::ack_for_failure(&tx.request, &response).to_bytes();
             tx.ack = Some(ack.clone());
-            tx.expires = Some(now + if unreliable { TIMEOUT } else { Duration::ZERO });
-            self.transmit(flow, ack);
+            self.out.push(Output::Transmit { flow, bytes: ack });
+            if unreliable {
+                TIMEOUT
+            } else {
+                Duration::ZERO
+            }
         } else if invite {
             // Keep the transaction a while to see 2xx retransmissions from forked answers.
-            tx.expires = Some(now + TIMEOUT);
+            TIMEOUT
+        } else if unreliable {
+            T4
         } else {
-            tx.expires = Some(now + if unreliable { T4 } else { Duration::ZERO });
-        }
+            Duration::ZERO
+        };
+        self.timers.set(tx.id, Timer::Expiry, now + linger);
         if abandoned {
             if invite && response.is_success() {
                 self.hang_up_stray(now, flow, owner, &key, &response);
@@ -630,105 +643,44 @@ impl Transactions {
         }
     }
 
-    // ---------------------------------------------------------------- timers
+    // ---------------------------------------------------------------- storing records
 
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let server = self
-            .server
-            .values()
-            .flat_map(|t| [t.retransmit.map(|(at, _)| at), t.expires]);
-        let client = self
-            .client
-            .values()
-            .flat_map(|t| [t.retransmit.map(|(at, _)| at), t.timeout, t.expires]);
-        let unacked = self.unacked.values().map(|u| Some(u.next.min(u.give_up)));
-        let acks = self.sent_acks.values().map(|(_, _, at)| Some(*at));
-        server
-            .chain(client)
-            .chain(unacked)
-            .chain(acks)
-            .flatten()
-            .min()
+    /// Stores a server transaction under a new number; its timers are the caller's to set.
+    fn store_server(&mut self, key: ServerKey, flow: Flow, last: Option<(u16, Bytes)>) -> TxId {
+        let id = self.timers.register(Record::Server(key.clone()));
+        let tx = ServerTx {
+            id,
+            flow,
+            last,
+            interval: T1,
+        };
+        if let Some(old) = self.server.insert(key, tx) {
+            self.timers.forget(old.id);
+        }
+        id
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let mut out = Vec::new();
-        self.server.retain(|_, tx| {
-            if let Some((at, interval)) = tx.retransmit {
-                if at <= now {
-                    if let Some((_, bytes)) = &tx.last {
-                        out.push(Output::Transmit {
-                            flow: tx.flow,
-                            bytes: bytes.clone(),
-                        });
-                    }
-                    let next = (interval * 2).min(T2);
-                    tx.retransmit = Some((now + next, next));
-                }
-            }
-            tx.expires.is_none_or(|at| at > now)
-        });
-        let mut timed_out = Vec::new();
-        self.client.retain(|key, tx| {
-            if let Some((at, interval)) = tx.retransmit {
-                if at <= now {
-                    out.push(Output::Transmit {
-                        flow: tx.flow,
-                        bytes: tx.bytes.clone(),
-                    });
-                    // Timer A doubles without bound; Timer E is capped at T2.
-                    let next = if key.method == Method::Invite {
-                        interval * 2
-                    } else {
-                        (interval * 2).min(T2)
-                    };
-                    tx.retransmit = Some((now + next, next));
-                }
-            }
-            if tx.timeout.is_some_and(|at| at <= now) {
-                if !tx.abandoned {
-                    timed_out.push((
-                        tx.owner,
-                        key.clone(),
-                        super::build::timeout_response(&tx.request),
-                    ));
-                }
-                return false;
-            }
-            tx.expires.is_none_or(|at| at > now)
-        });
-        for (owner, key, response) in timed_out {
-            out.push(Output::Response {
-                owner,
-                key,
-                response,
-            });
-        }
-        let mut gave_up = Vec::new();
-        self.unacked.retain(|(call_id, _), u| {
-            if u.give_up <= now {
-                out.push(Output::AckTimeout {
-                    owner: u.owner,
-                    call_id: call_id.clone(),
-                });
-                gave_up.push(call_id.clone());
-                return false;
-            }
-            if u.next <= now {
-                out.push(Output::Transmit {
-                    flow: u.flow,
-                    bytes: u.bytes.clone(),
-                });
-                u.interval = (u.interval * 2).min(T2);
-                u.next = now + u.interval;
-            }
-            true
-        });
-        self.sent_acks.retain(|_, (_, _, at)| *at > now);
-        self.out.extend(out);
-        // RFC 3261 §15: with the 2xx's wait over, the held BYE may go.
-        for call_id in gave_up {
-            self.release_byes(now, &call_id);
+    /// Keeps a 2xx to resend until its ACK, for 64·T1 at most (RFC 3261 §13.3.1.4).
+    fn store_unacked(
+        &mut self,
+        now: Instant,
+        dialog: CallSeq,
+        owner: Owner,
+        flow: Flow,
+        bytes: Bytes,
+    ) {
+        let id = self.timers.register(Record::Unacked(dialog.clone()));
+        self.timers.set(id, Timer::Retransmit, now + T1);
+        self.timers.set(id, Timer::GiveUp, now + TIMEOUT);
+        let u = Unacked {
+            id,
+            owner,
+            flow,
+            bytes,
+            interval: T1,
+        };
+        if let Some(old) = self.unacked.insert(dialog, u) {
+            self.timers.forget(old.id);
         }
     }
 }
@@ -750,7 +702,7 @@ fn to_tag(response: &Response) -> Option<String> {
         .map(str::to_string)
 }
 
-fn dialog_of(response: &Response) -> Option<(String, u32)> {
+fn dialog_of(response: &Response) -> Option<CallSeq> {
     let call_id = response.headers.get("Call-ID")?.to_string();
     let cseq = super::headers::CSeq::parse(response.headers.get("CSeq")?).ok()?;
     Some((call_id, cseq.seq))

@@ -1191,3 +1191,142 @@ fn a_reused_branch_in_another_call_is_a_new_request() {
         Incoming::New(_)
     ));
 }
+
+// ------------------------------------------------------------------------------ the timer table
+
+/// Fires every timer until none is left, dropping what goes out.
+fn settle(tx: &mut Transactions) {
+    for _ in 0..10_000 {
+        let Some(at) = tx.poll_timeout() else {
+            return;
+        };
+        tx.handle_timeout(at);
+        tx.drain().for_each(drop);
+    }
+    panic!("timers never settle");
+}
+
+#[test]
+fn no_timer_is_left_behind_once_everything_ends() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+
+    // Our 2xx, sent twice (the second replaces the first), then ACKed: only the INVITE
+    // transaction's end is left to time.
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKinv1");
+    let Incoming::New(key) = tx.on_request(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    let ok = build::response(&req, 200, Some("uas"));
+    tx.respond(t0, &key, &ok, OWNER);
+    tx.respond(t0 + ms(10), &key, &ok, OWNER);
+    assert_eq!(tx.timers.counts(), (3, 2), "expiry, 2xx resend and give-up");
+    let (ack, ack_ess) = peer_request("ACK", Transport::Udp, ";branch=z9hG4bKack1", 1, Some("uas"));
+    tx.on_request(t0 + ms(20), udp(), &ack, &ack_ess);
+    assert_eq!(tx.timers.counts(), (1, 1), "the ACK stops the 2xx's timers");
+
+    // A failure ACKed, a CANCELled INVITE, a non-INVITE over TCP.
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKinv2");
+    let Incoming::New(key) = tx.on_request(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    tx.respond(t0, &key, &build::response(&req, 486, Some("uas")), OWNER);
+    let (ack, ack_ess) = peer_request("ACK", Transport::Udp, ";branch=z9hG4bKinv2", 1, Some("uas"));
+    assert_eq!(
+        tx.on_request(t0 + ms(30), udp(), &ack, &ack_ess),
+        Incoming::Absorbed
+    );
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKinv3");
+    let Incoming::New(key) = tx.on_request(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    let (cancel, cancel_ess) =
+        peer_request("CANCEL", Transport::Udp, ";branch=z9hG4bKinv3", 1, None);
+    tx.on_request(t0 + ms(40), udp(), &cancel, &cancel_ess);
+    tx.respond(
+        t0 + ms(50),
+        &key,
+        &build::response(&req, 487, Some("uas")),
+        OWNER,
+    );
+    let (options, options_ess) =
+        peer_request("OPTIONS", Transport::Tcp, ";branch=z9hG4bKopt1", 2, None);
+    let Incoming::New(key) = tx.on_request(t0, tcp(), &options, &options_ess) else {
+        panic!("not new");
+    };
+    tx.respond(t0, &key, &build::response(&options, 200, None), OWNER);
+
+    tx.drain().for_each(drop);
+
+    // Ours: an INVITE answered and ACKed twice (the second ACK replaces the first), one that
+    // rings and is cancelled, and an OPTIONS nobody answers.
+    let (_, sent) = start_invite(&mut tx, t0, udp());
+    let ok = answer(&sent, 200, Some("seat"));
+    tx.on_response(t0 + ms(100), ok.clone());
+    for at in [150, 160] {
+        let ack = build::ack_for_success(&request(&sent), &ok);
+        tx.send_ack(t0 + ms(at), udp(), ack, "out-1@198.51.100.1", 1);
+    }
+    let ringing = tx.send_request(
+        t0,
+        OWNER,
+        udp(),
+        our_request("INVITE", 3),
+        "z9hG4bKout3".into(),
+    );
+    let (sent, _) = drain(&mut tx, udp());
+    let invite_sent = sent.iter().find(|s| s.contains("z9hG4bKout3")).unwrap();
+    tx.on_response(t0 + ms(200), answer(invite_sent, 180, Some("seat")));
+    tx.cancel(t0 + ms(300), &ringing, true);
+    tx.send_request(
+        t0,
+        OWNER,
+        udp(),
+        our_request("OPTIONS", 4),
+        "z9hG4bKout4".into(),
+    );
+    tx.drain().for_each(drop);
+    assert!(tx.timers.counts().0 > 0);
+
+    settle(&mut tx);
+    assert_eq!(tx.counts(), (0, 0));
+    assert_eq!(tx.timers.counts(), (0, 0), "timers or records left behind");
+}
+
+#[test]
+fn expired_timers_replay_in_deadline_order_after_a_late_wake_up() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    // Due at 500 ms: our 2xx's resend; at 600 ms: our INVITE's; at 700 ms: our OPTIONS'.
+    tx.send_request(
+        t0 + ms(200),
+        OWNER,
+        udp(),
+        our_request("OPTIONS", 2),
+        "z9hG4bKout2".into(),
+    );
+    tx.send_request(
+        t0 + ms(100),
+        OWNER,
+        udp(),
+        our_request("INVITE", 1),
+        "z9hG4bKout1".into(),
+    );
+    answered_invite(&mut tx, t0);
+    drain(&mut tx, udp());
+
+    tx.handle_timeout(t0 + ms(1_000));
+    let (sent, events) = drain(&mut tx, udp());
+    assert!(events.is_empty(), "{events:?}");
+    let firsts: Vec<&str> = sent.iter().map(|s| first_line(s)).collect();
+    assert_eq!(
+        firsts,
+        [
+            "SIP/2.0 200 OK",
+            "INVITE sip:seat@192.0.2.10 SIP/2.0",
+            "OPTIONS sip:seat@192.0.2.10 SIP/2.0"
+        ]
+    );
+    // Each was resent once, and re-armed from the late wake-up with its interval doubled.
+    assert_eq!(tx.poll_timeout(), Some(t0 + ms(2_000)));
+}

@@ -1,0 +1,151 @@
+//! The transaction layer's timer cost against the number of live transactions (issue 12).
+//!
+//! `cargo bench --bench transactions`
+//!
+//! N answered calls keep their INVITE server transactions for 64·T1 after the 2xx (the ACK has
+//! come, so only the transaction's end is pending), as a daemon at 200 calls/s carries about
+//! 6,400 of them. On top of them, on virtual time one second after they started:
+//! - `poll_timeout`: the core loop asking for its next deadline, nothing due;
+//! - `handle_timeout`: the core loop waking with nothing due;
+//! - `request turn`: a new OPTIONS over TCP through `on_request`, `respond` (200, which ends the
+//!   transaction at once over TCP), `poll_timeout`, and the `handle_timeout` that then ends it,
+//!   so N stays the same from one turn to the next.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use common::{print_context, time_rounds, Summary};
+use hotline::sip::build;
+use hotline::sip::flow::{Flow, LocalAddrs, Transport};
+use hotline::sip::message::{Message, Request};
+use hotline::sip::parse::parse;
+use hotline::sip::transaction::{Incoming, Transactions};
+use hotline::sip::validate::{check_request, Essentials};
+use tokio::time::Instant;
+
+const SIZES: [usize; 3] = [1_000, 10_000, 50_000];
+const WARMUP: u32 = 2;
+const ROUNDS: u32 = 9;
+
+fn flow(transport: Transport) -> Flow {
+    Flow {
+        transport,
+        remote: "192.0.2.10:5060".parse().expect("address"),
+    }
+}
+
+fn request(method: &str, transport: Transport, n: usize, to_tag: &str) -> (Request, Essentials) {
+    let text = format!(
+        "{method} sip:12345@198.51.100.1 SIP/2.0\r\n\
+         Via: SIP/2.0/{} 192.0.2.10:5060;branch=z9hG4bK-{method}-{n}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+4930123456@192.0.2.10>;tag=from-{n}\r\n\
+         To: <sip:12345@198.51.100.1>{to_tag}\r\n\
+         Call-ID: call-{n}@192.0.2.10\r\n\
+         CSeq: 1 {method}\r\n\
+         Content-Length: 0\r\n\r\n",
+        transport.as_str()
+    );
+    let Ok(Message::Request(req)) = parse(text.as_bytes()) else {
+        panic!("bench request does not parse");
+    };
+    let ess = check_request(&req).expect("bench request is valid");
+    (req, ess)
+}
+
+/// N answered and ACKed calls, each with its INVITE server transaction waiting out 64·T1.
+fn live_calls(n: usize, t0: Instant) -> Transactions {
+    let local = LocalAddrs {
+        udp: "198.51.100.1:5060".parse().expect("address"),
+        tcp: "198.51.100.1:5061".parse().expect("address"),
+    };
+    let mut tx = Transactions::new(local);
+    let udp = flow(Transport::Udp);
+    for i in 0..n {
+        let (invite, ess) = request("INVITE", Transport::Udp, i, "");
+        let Incoming::New(key) = tx.on_request(t0, udp, &invite, &ess) else {
+            panic!("INVITE {i} is not new");
+        };
+        tx.respond(t0, &key, &build::response(&invite, 200, Some("uas")), 1);
+        let (ack, ess) = request("ACK", Transport::Udp, i, ";tag=uas");
+        tx.on_request(t0, udp, &ack, &ess);
+    }
+    tx.drain().for_each(drop);
+    assert_eq!(tx.counts(), (n, 0), "only the server transactions are left");
+    tx
+}
+
+struct Row {
+    n: usize,
+    what: &'static str,
+    ns: Summary,
+}
+
+fn main() {
+    print_context("transactions");
+    let t0 = Instant::now();
+    let now = t0 + Duration::from_secs(1);
+    let tcp = flow(Transport::Tcp);
+    let (options, options_ess) = request("OPTIONS", Transport::Tcp, usize::MAX, "");
+    let ok = build::response(&options, 200, Some("uas"));
+
+    let mut rows = Vec::new();
+    for n in SIZES {
+        let mut tx = live_calls(n, t0);
+        let iters = (20_000_000 / n).clamp(200, 100_000) as u32;
+        let ns = Summary::of(&time_rounds(iters, WARMUP, ROUNDS, || {
+            black_box(tx.poll_timeout());
+        }));
+        rows.push(Row {
+            n,
+            what: "poll_timeout",
+            ns,
+        });
+        let ns = Summary::of(&time_rounds(iters, WARMUP, ROUNDS, || {
+            tx.handle_timeout(black_box(now));
+        }));
+        rows.push(Row {
+            n,
+            what: "handle_timeout, nothing due",
+            ns,
+        });
+        let ns = Summary::of(&time_rounds(iters / 4 + 1, WARMUP, ROUNDS, || {
+            let Incoming::New(key) = tx.on_request(now, tcp, &options, &options_ess) else {
+                panic!("OPTIONS is not new");
+            };
+            tx.respond(now, &key, &ok, 1);
+            let due = tx.poll_timeout();
+            assert_eq!(due, Some(now), "the OPTIONS ends at once over TCP");
+            tx.handle_timeout(now);
+            tx.drain().for_each(drop);
+        }));
+        assert_eq!(tx.counts(), (n, 0), "the request turns left nothing behind");
+        rows.push(Row {
+            n,
+            what: "request turn",
+            ns,
+        });
+    }
+
+    println!(
+        "\n{ROUNDS} rounds after {WARMUP} warm-up rounds, single thread; \
+         spread = (max - min) / median over the rounds"
+    );
+    println!(
+        "{:>7} {:<30} {:>12} {:>12} {:>12} {:>8}",
+        "live tx", "operation", "ns/op", "min ns", "max ns", "spread"
+    );
+    for r in &rows {
+        println!(
+            "{:>7} {:<30} {:>12.0} {:>12.0} {:>12.0} {:>7.1}%",
+            r.n,
+            r.what,
+            r.ns.median,
+            r.ns.min,
+            r.ns.max,
+            r.ns.spread_pct()
+        );
+    }
+}
