@@ -196,18 +196,19 @@ async fn the_rating_is_in_the_store_before_thank_you_starts() {
         .map(|l| l.id)
         .expect("line on the board");
     call.key('1').await;
-    // The next audio is "thank you": by the time its first packet arrives the rating is kept.
+    // The next audio is "thank you": once its first packet has arrived, the rating is kept.
+    // (Audio first, then the store: the other order races a commit made between the two looks.)
     let mut kept_before_audio = None;
     for _ in 0..500 {
-        let kept = t
-            .daemon
-            .store()
-            .ratings()
-            .await
-            .expect("ratings")
-            .iter()
-            .any(|r| r.call_id == id);
         if probe.stats().await.packets > last {
+            let kept = t
+                .daemon
+                .store()
+                .ratings()
+                .await
+                .expect("ratings")
+                .iter()
+                .any(|r| r.call_id == id);
             kept_before_audio = Some(kept);
             break;
         }
