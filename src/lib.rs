@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bus;
 pub mod calendar;
 pub mod call;
 pub mod checks;

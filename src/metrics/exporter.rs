@@ -133,6 +133,7 @@ mod tests {
         counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);
         counter!(SURVEY_CALLS_TOTAL, l::OUTCOME => "answered").increment(1);
         gauge!(SURVEYS_PENDING, l::STATE => "queued").set(3.0);
+        counter!(BUS_LAGGED_TOTAL, l::BUS => "acd").increment(1);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub const SEVERITY: &str = "severity";
 pub const UNIT: &str = "unit";
 pub const VALUE: &str = "value";
 pub const OUTCOME: &str = "outcome";
+pub const BUS: &str = "bus";
 
 /// `direction` of SIP traffic, seen from the daemon.
 pub mod sip_direction {

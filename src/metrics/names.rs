@@ -72,6 +72,9 @@ pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
 pub const SURVEYS_PENDING: &str = "hotline_surveys_pending";
 
+// Live state.
+pub const BUS_LAGGED_TOTAL: &str = "hotline_bus_lagged_total";
+
 // Ringing is bounded by the ring timeout, queueing aside; fine steps in the first seconds,
 // where trunk and seat problems show.
 const RING_BUCKETS: &[f64] = &[
@@ -262,6 +265,11 @@ pub static ALL: &[Metric] = &[
         QUEUE_WAIT_BUCKETS,
     ),
     gauge(SEATS, "Seats by state.", &[l::STATE]),
+    counter(
+        BUS_LAGGED_TOTAL,
+        "Live-state events a slow subscriber missed (it then took a snapshot), by bus.",
+        &[l::BUS],
+    ),
     seconds(
         HANDOFF_SECONDS,
         "Time from hand-off request to hand-off completion, by severity.",

@@ -2,10 +2,27 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use super::{AcdInput, CallId, Overflow, QueueEvent, SeatId};
+use super::{AcdInput, CallId, Overflow, QueueEvent, SeatId, SeatState};
+use crate::bus::{Bus, Subscription};
+
+/// What the ACD publishes as it changes: every seat state change, and the callers waiting in
+/// a queue whenever that number changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcdUpdate {
+    Seat { seat: SeatId, state: SeatState },
+    Waiting { queue: String, callers: usize },
+}
+
+/// The ACD's live state at one moment: every configured seat with its state, and every queue
+/// with its waiting callers, in configuration order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcdSnapshot {
+    pub seats: Vec<(SeatId, SeatState)>,
+    pub waiting: Vec<(String, usize)>,
+}
 
 pub(super) const REQUEST_QUEUE: usize = 1024;
 
@@ -41,16 +58,30 @@ pub(super) enum Request {
     Leave {
         call: CallId,
     },
+    Snapshot(oneshot::Sender<AcdSnapshot>),
 }
 
 #[derive(Clone)]
 pub struct AcdHandle {
     requests: mpsc::Sender<Request>,
+    updates: Bus<AcdUpdate>,
 }
 
 impl AcdHandle {
-    pub(super) fn new(requests: mpsc::Sender<Request>) -> Self {
-        Self { requests }
+    pub(super) fn new(requests: mpsc::Sender<Request>, updates: Bus<AcdUpdate>) -> Self {
+        Self { requests, updates }
+    }
+
+    /// The ACD's updates from now on; take a `snapshot` after subscribing to start from.
+    pub fn subscribe(&self) -> Subscription<AcdUpdate> {
+        self.updates.subscribe()
+    }
+
+    /// The ACD's state now; None once it has stopped.
+    pub async fn snapshot(&self) -> Option<AcdSnapshot> {
+        let (reply, rx) = oneshot::channel();
+        self.requests.send(Request::Snapshot(reply)).await.ok()?;
+        rx.await.ok()
     }
 
     pub async fn input(&self, input: AcdInput) {

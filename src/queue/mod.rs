@@ -6,6 +6,7 @@
 
 pub mod acd;
 pub mod config;
+pub mod gauges;
 mod handle;
 pub mod seats;
 mod service;
@@ -18,7 +19,7 @@ pub use acd::{
     QueueEventKind, SeatCommand, RETRY_DELAY,
 };
 pub use config::{Members, Overflow, QueueSettings, Strategy};
-pub use handle::{AcdHandle, Notice};
+pub use handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice};
 pub use seats::{PauseReason, SeatChange, SeatError, SeatId, SeatState};
 pub use service::{state_name, AcdService};
 

@@ -12,11 +12,12 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::handle::{AcdHandle, Notice, Request, REQUEST_QUEUE};
+use super::handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice, Request, REQUEST_QUEUE};
 use super::{
     Acd, AcdAction, AcdInput, CallId, PauseReason, QueueEvent, QueueEventKind, SeatChange, SeatId,
     SeatState,
 };
+use crate::bus::Bus;
 use crate::clock::{wall_time, Clock};
 use crate::metrics::names;
 use crate::store::{Record, SeatEvent, WriterHandle};
@@ -26,10 +27,16 @@ pub struct AcdService {
     calls: HashMap<CallId, mpsc::UnboundedSender<Notice>>,
     writer: WriterHandle,
     clock: Arc<dyn Clock>,
-    /// The seats in configuration order, for the seat-state gauge.
+    /// The seats and queues in configuration order, for snapshots.
     seats: Vec<SeatId>,
     queues: Vec<String>,
+    updates: Bus<AcdUpdate>,
+    /// The waiting callers last published, by queue.
+    waiting: HashMap<String, usize>,
 }
+
+/// Updates a subscriber may fall behind by before it must take a snapshot.
+const UPDATES_KEPT: usize = 1024;
 
 impl AcdService {
     pub fn start(
@@ -41,6 +48,7 @@ impl AcdService {
         stop: CancellationToken,
     ) -> (AcdHandle, tokio::task::JoinHandle<()>) {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
+        let updates = Bus::new("acd", UPDATES_KEPT);
         let service = AcdService {
             acd,
             calls: HashMap::new(),
@@ -48,13 +56,14 @@ impl AcdService {
             clock,
             seats,
             queues,
+            updates: updates.clone(),
+            waiting: HashMap::new(),
         };
         let task = tokio::spawn(service.run(rx, stop));
-        (AcdHandle::new(requests), task)
+        (AcdHandle::new(requests, updates), task)
     }
 
     async fn run(mut self, mut requests: mpsc::Receiver<Request>, stop: CancellationToken) {
-        self.publish_seats();
         loop {
             let deadline = self.acd.poll_timeout();
             tokio::select! {
@@ -79,6 +88,9 @@ impl AcdService {
             Request::Leave { call } => {
                 self.calls.remove(&call);
             }
+            Request::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
             Request::Input(input) => {
                 let call = input_call(&input);
                 if let Err(error) = self.acd.handle(Instant::now(), input) {
@@ -92,7 +104,6 @@ impl AcdService {
     }
 
     async fn drain(&mut self) {
-        let mut seats_changed = false;
         while let Some(action) = self.acd.poll_action() {
             match action {
                 AcdAction::Offer {
@@ -116,25 +127,27 @@ impl AcdService {
                     self.notify(call, Notice::Event(event));
                 }
                 AcdAction::SeatChanged(change) => {
-                    seats_changed = true;
+                    self.updates.publish(AcdUpdate::Seat {
+                        seat: change.seat.clone(),
+                        state: change.to.clone(),
+                    });
                     self.record(change).await;
                 }
             }
         }
-        if seats_changed {
-            self.publish_seats();
-        }
         for queue in &self.queues {
-            if let Some(n) = self.acd.waiting(queue) {
-                metrics::gauge!(names::QUEUE_CALLERS_WAITING, "queue" => queue.clone())
-                    .set(n as f64);
+            let Some(callers) = self.acd.waiting(queue) else {
+                continue;
+            };
+            if self.waiting.insert(queue.clone(), callers) != Some(callers) {
+                self.updates.publish(AcdUpdate::Waiting {
+                    queue: queue.clone(),
+                    callers,
+                });
             }
         }
     }
 
-    /// The ACD never waits for one call and never drops a notice: a call's notice queue is
-    /// unbounded, and bounded in practice by the ACD itself (one offer at a time, a position
-    /// every announce interval). A send fails only when the call has gone.
     fn notify(&self, call: CallId, notice: Notice) {
         if let Some(notices) = self.calls.get(&call) {
             let _ = notices.send(notice);
@@ -158,25 +171,18 @@ impl AcdService {
         }
     }
 
-    fn publish_seats(&self) {
-        let mut counts: HashMap<&'static str, usize> = [
-            "logged_out",
-            "available",
-            "ringing",
-            "on_call",
-            "wrap_up",
-            "paused",
-        ]
-        .into_iter()
-        .map(|s| (s, 0))
-        .collect();
-        for seat in &self.seats {
-            if let Some(state) = self.acd.seat_state(seat) {
-                *counts.entry(state_name(state).0).or_default() += 1;
-            }
-        }
-        for (state, n) in counts {
-            metrics::gauge!(names::SEATS, "state" => state).set(n as f64);
+    fn snapshot(&self) -> AcdSnapshot {
+        AcdSnapshot {
+            seats: self
+                .seats
+                .iter()
+                .filter_map(|seat| Some((seat.clone(), self.acd.seat_state(seat)?.clone())))
+                .collect(),
+            waiting: self
+                .queues
+                .iter()
+                .filter_map(|queue| Some((queue.clone(), self.acd.waiting(queue)?)))
+                .collect(),
         }
     }
 }

@@ -25,8 +25,8 @@ use crate::config::LoadedConfig;
 use crate::media::encoded::EncodedPrompts;
 use crate::media::{MediaError, RtpPortPool};
 use crate::metrics::MetricsError;
-use crate::queue::AcdService;
 use crate::queue::{Acd, SeatId};
+use crate::queue::{AcdHandle, AcdService};
 use crate::registrar::Registrar;
 use crate::sip::flow::LocalAddrs;
 use crate::sip::transport::{run_tcp, run_udp, SipSender};
@@ -104,6 +104,7 @@ pub struct Daemon {
     drain: CancellationToken,
     transports: CancellationToken,
     core: JoinHandle<()>,
+    acd: AcdHandle,
     acd_stop: CancellationToken,
     acd_task: JoinHandle<()>,
     writer_task: JoinHandle<()>,
@@ -206,6 +207,7 @@ impl Daemon {
             clock.clone(),
             acd_stop.clone(),
         );
+        let acd_handle = acd.clone();
         let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
         let dialplan = Arc::new(config.dialplan);
         let ctx = Arc::new(CallContext {
@@ -277,6 +279,10 @@ impl Daemon {
                 }
             }));
         }
+        others.push(tokio::spawn(crate::queue::gauges::run(
+            acd_handle.clone(),
+            transports.clone(),
+        )));
         others.push(tokio::spawn(publish_gauges(
             rtp.clone(),
             writer.clone(),
@@ -292,6 +298,7 @@ impl Daemon {
             drain,
             transports,
             core,
+            acd: acd_handle,
             acd_stop,
             acd_task,
             writer_task,
@@ -314,6 +321,11 @@ impl Daemon {
     }
 
     /// Calls in progress with their media counters.
+    /// The ACD's handle: its live updates and snapshots.
+    pub fn acd(&self) -> &AcdHandle {
+        &self.acd
+    }
+
     pub fn board(&self) -> &Board {
         &self.board
     }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use hotline::bus::{Subscription, Update};
+use hotline::queue::{AcdUpdate, SeatId, SeatState};
 use hotline::store::{CallRecord, Disposition, OfferOutcome, SeatEvent};
 
 use crate::common::{self, eventually, Options, TestDaemon};
@@ -231,5 +233,91 @@ async fn three_missed_offers_pause_the_seat_and_the_caller_who_gives_up_is_aband
         .filter(|o| o.outcome == OfferOutcome::NoAnswer)
         .count();
     assert_eq!(missed, 3, "{queue:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// The next ACD update that `wanted` accepts, within `limit`.
+async fn next_update(
+    updates: &mut Subscription<AcdUpdate>,
+    limit: Duration,
+    wanted: impl Fn(&AcdUpdate) -> bool,
+) -> Option<AcdUpdate> {
+    tokio::time::timeout(limit, async {
+        while let Some(update) = updates.recv().await {
+            if let Update::Event(event) = update {
+                if wanted(&event) {
+                    return Some(event);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The ACD's live state as events: a subscriber sees seat 1001 log in, a caller start to wait
+/// and the seat's phone ring; a snapshot taken then agrees; the caller giving up empties the
+/// queue.
+#[tokio::test]
+async fn a_subscriber_follows_seats_and_waiting_callers_live() {
+    let t = common::start(no_ratings()).await;
+    let acd = t.daemon.acd().clone();
+    let mut updates = acd.subscribe();
+    let before = acd.snapshot().await.expect("snapshot");
+    assert!(
+        before.seats.iter().all(|(_, s)| *s == SeatState::LoggedOut),
+        "{before:?}"
+    );
+    assert_eq!(before.waiting, [("q".to_string(), 0)], "{before:?}");
+
+    let seat = SeatId::from("1001");
+    let _agent = agent(&t, "1001", 1, AnswerMode::NoAnswer).await;
+    let available = next_update(&mut updates, LOGIN, |u| {
+        matches!(u, AcdUpdate::Seat { seat: s, state: SeatState::Available { .. } } if *s == seat)
+    })
+    .await;
+    assert!(available.is_some(), "no update for the seat's login");
+
+    let caller = caller_queue(t.daemon.sip_udp, "12350")
+        .set("abandon_ms", "9000")
+        .timeout(Duration::from_secs(30))
+        .spawn()
+        .expect("caller");
+    // The caller's wait and the offer to the seat, in whichever order the ACD publishes them.
+    let (mut waiting, mut ringing) = (false, false);
+    while !(waiting && ringing) {
+        let update = next_update(&mut updates, LOGIN, |u| match u {
+            AcdUpdate::Waiting { queue, callers } => queue == "q" && *callers == 1,
+            AcdUpdate::Seat { seat: s, state } => {
+                *s == seat && matches!(state, SeatState::Ringing { .. })
+            }
+        })
+        .await;
+        match update {
+            Some(AcdUpdate::Waiting { .. }) => waiting = true,
+            Some(AcdUpdate::Seat { .. }) => ringing = true,
+            None => panic!("no update (waiting: {waiting}, ringing: {ringing})"),
+        }
+    }
+    let now = acd.snapshot().await.expect("snapshot");
+    assert_eq!(now.waiting, [("q".to_string(), 1)], "{now:?}");
+    assert!(
+        now.seats
+            .iter()
+            .any(|(s, state)| *s == seat && *state != SeatState::LoggedOut),
+        "{now:?}"
+    );
+
+    let gone = next_update(
+        &mut updates,
+        LOGIN,
+        |u| matches!(u, AcdUpdate::Waiting { queue, callers: 0 } if queue == "q"),
+    )
+    .await;
+    assert!(gone.is_some(), "no update for the caller giving up");
+    let run = caller.wait().await.expect("caller ends");
+    assert!(run.success(), "{run}");
     t.daemon.shutdown().await.expect("shutdown");
 }

@@ -1,0 +1,112 @@
+//! The ACD's gauges (`hotline_seats{state}`, `hotline_queue_callers_waiting{queue}`), kept by
+//! a subscriber of its updates: it starts from a snapshot, follows the updates, and takes a new
+//! snapshot whenever it fell behind.
+
+use std::collections::HashMap;
+
+use tokio_util::sync::CancellationToken;
+
+use super::handle::{AcdHandle, AcdSnapshot, AcdUpdate};
+use super::{state_name, SeatId, SeatState};
+use crate::bus::Update;
+use crate::metrics::{labels, names};
+
+/// Every state a seat can be in, by its stored name: each gets a gauge, zero or not.
+const STATES: [&str; 6] = [
+    "logged_out",
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+];
+
+/// Seats counted by state, as the gauges show them.
+#[derive(Debug, Default)]
+pub struct SeatCounts {
+    seats: HashMap<SeatId, &'static str>,
+}
+
+impl SeatCounts {
+    pub fn set(&mut self, seat: SeatId, state: &SeatState) {
+        self.seats.insert(seat, state_name(state).0);
+    }
+
+    /// Every state with its number of seats, in `STATES` order.
+    pub fn counts(&self) -> [(&'static str, usize); 6] {
+        STATES.map(|state| (state, self.seats.values().filter(|s| **s == state).count()))
+    }
+}
+
+/// Runs until `stop` or until the ACD is gone.
+pub async fn run(acd: AcdHandle, stop: CancellationToken) {
+    let mut updates = acd.subscribe();
+    let mut seats = SeatCounts::default();
+    if let Some(snapshot) = acd.snapshot().await {
+        apply(&mut seats, snapshot);
+    }
+    loop {
+        let update = tokio::select! {
+            _ = stop.cancelled() => return,
+            update = updates.recv() => update,
+        };
+        match update {
+            Some(Update::Event(AcdUpdate::Seat { seat, state })) => {
+                seats.set(seat, &state);
+                show_seats(&seats);
+            }
+            Some(Update::Event(AcdUpdate::Waiting { queue, callers })) => {
+                show_waiting(queue, callers)
+            }
+            Some(Update::Lagged(_)) => match acd.snapshot().await {
+                Some(snapshot) => apply(&mut seats, snapshot),
+                None => return,
+            },
+            None => return,
+        }
+    }
+}
+
+fn apply(seats: &mut SeatCounts, snapshot: AcdSnapshot) {
+    for (seat, state) in snapshot.seats {
+        seats.set(seat, &state);
+    }
+    show_seats(seats);
+    for (queue, callers) in snapshot.waiting {
+        show_waiting(queue, callers);
+    }
+}
+
+fn show_seats(seats: &SeatCounts) {
+    for (state, n) in seats.counts() {
+        metrics::gauge!(names::SEATS, labels::STATE => state).set(n as f64);
+    }
+}
+
+fn show_waiting(queue: String, callers: usize) {
+    metrics::gauge!(names::QUEUE_CALLERS_WAITING, labels::QUEUE => queue).set(callers as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn seats_are_counted_by_their_latest_state() {
+        let mut seats = SeatCounts::default();
+        seats.set(SeatId::from("1001"), &SeatState::LoggedOut);
+        seats.set(SeatId::from("1002"), &SeatState::LoggedOut);
+        seats.set(
+            SeatId::from("1001"),
+            &SeatState::Available {
+                since: Instant::now(),
+            },
+        );
+        let counts = seats.counts();
+        assert_eq!(counts[0], ("logged_out", 1));
+        assert_eq!(counts[1], ("available", 1));
+        assert!(counts[2..].iter().all(|(_, n)| *n == 0), "{counts:?}");
+    }
+}
