@@ -109,7 +109,7 @@ pub async fn run(setup: CallSetup, ctx: Arc<CallContext>, events: mpsc::Receiver
         owner: setup.owner,
     };
     async move {
-        let (hub_tx, hub_rx) = mpsc::channel(64);
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         match Driver::prepare(setup, io, facts, hub_tx).await {
             Ok(driver) => driver.drive(events, hub_rx).await,
             Err(refused) => {
@@ -129,7 +129,7 @@ impl Driver {
         setup: CallSetup,
         io: CallIo,
         facts: CallFacts,
-        hub_events: mpsc::Sender<HubEvent>,
+        hub_events: mpsc::UnboundedSender<HubEvent>,
     ) -> Result<Driver, Refused> {
         let refuse = |io: CallIo, facts: CallFacts, status: u16| {
             let response = build::response(&setup.invite, status, Some(&ids::tag()));
@@ -189,7 +189,7 @@ impl Driver {
     async fn drive(
         mut self,
         mut events: mpsc::Receiver<CallEvent>,
-        mut hub_events: mpsc::Receiver<HubEvent>,
+        mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;
         let mut machine = QueuedCall::new(self.io.ctx.ratings.clone())
