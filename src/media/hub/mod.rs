@@ -116,7 +116,7 @@ pub struct Hub;
 
 impl Hub {
     /// Starts the hub's task with these legs; every leg starts silent. Key presses and ends of
-    /// playbacks go to `events`.
+    /// playbacks and overlays go to `events`, none dropped.
     pub fn start(legs: Vec<HubLeg>, events: Option<mpsc::UnboundedSender<HubEvent>>) -> HubHandle {
         let (control, control_rx) = mpsc::unbounded_channel();
         let mut counters = Vec::new();

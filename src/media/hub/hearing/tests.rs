@@ -92,44 +92,32 @@ fn an_overlay_on_a_bridge_is_mixed_with_the_other_party_then_ends() {
     assert!(!h.ticking());
 }
 
+/// `leg` hears these legs at these gains, as `HubHandle::hear` asks.
+fn hear(h: &mut Hearing, leg: LegIndex, sources: &[(LegIndex, Gain)]) {
+    let sources = sources.to_vec();
+    h.want(
+        leg,
+        Wanted::Sources {
+            sources,
+            relay: true,
+        },
+    );
+}
+
 #[test]
 fn one_source_at_unity_in_the_same_codec_is_relayed_anything_else_mixed() {
     let mut h = hearing(3);
     for leg in 0..3 {
         h.set_audio(leg, PCMU);
     }
-    h.want(
-        1,
-        Wanted::Sources {
-            sources: vec![(0, Gain::UNITY)],
-            relay: true,
-        },
-    );
+    hear(&mut h, 1, &[(0, Gain::UNITY)]);
     assert!(matches!(h.route(1), Route::Relay { from: 0, .. }));
-    h.want(
-        1,
-        Wanted::Sources {
-            sources: vec![(0, Gain::new(0.5))],
-            relay: true,
-        },
-    );
+    hear(&mut h, 1, &[(0, Gain::new(0.5))]);
     assert_eq!(h.route(1), Route::Mixed, "a gain needs decoding");
     h.set_audio(0, PCMA);
-    h.want(
-        1,
-        Wanted::Sources {
-            sources: vec![(0, Gain::UNITY)],
-            relay: true,
-        },
-    );
+    hear(&mut h, 1, &[(0, Gain::UNITY)]);
     assert_eq!(h.route(1), Route::Mixed, "another codec needs transcoding");
-    h.want(
-        1,
-        Wanted::Sources {
-            sources: vec![],
-            relay: true,
-        },
-    );
+    hear(&mut h, 1, &[]);
     assert_eq!(h.route(1), Route::Silence);
 }
 
@@ -140,19 +128,10 @@ fn a_whisper_each_hears_its_own_list() {
     for leg in 0..3 {
         h.set_audio(leg, PCMU);
     }
-    let hear = |h: &mut Hearing, leg, sources: &[LegIndex]| {
-        let sources = sources.iter().map(|&s| (s, Gain::UNITY)).collect();
-        h.want(
-            leg,
-            Wanted::Sources {
-                sources,
-                relay: true,
-            },
-        );
-    };
-    hear(&mut h, seat, &[caller, supervisor]);
-    hear(&mut h, supervisor, &[caller, seat]);
-    hear(&mut h, caller, &[seat]);
+    let u = Gain::UNITY;
+    hear(&mut h, seat, &[(caller, u), (supervisor, u)]);
+    hear(&mut h, supervisor, &[(caller, u), (seat, u)]);
+    hear(&mut h, caller, &[(seat, u)]);
     assert!(matches!(h.route(caller), Route::Relay { from: 1, .. }));
     let speaking = |seq| {
         [
