@@ -21,134 +21,31 @@
 //! thread, so the relay's own cost can be told apart from the phones'.
 
 mod common;
+#[path = "common/counting.rs"]
+mod counting;
+#[path = "common/phones.rs"]
+mod phones;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{cores, percentile_sorted, print_context, Summary};
+use counting::{
+    process_cpu_ns, threads_cpu_ns, ALLOCS, ON_COUNTED_RT, RT_ALLOCS as RELAY_ALLOCS, TRACE_BUDGET,
+};
 use hotline::media::{Leg, PtMap, Relay, RelayHandle, RtpPortPool};
+use phones::{bind_pairs, pace, LOCALHOST, PKT_LEN};
 use tokio::net::UdpSocket;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
-use tokio::time::{timeout, MissedTickBehavior};
-
-// ---------------------------------------------------------------------------
-// Allocation counting (this bench binary only).
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static RELAY_ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// Backtraces still to print while tracing is on.
-static TRACE_BUDGET: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ON_RELAY_RT: Cell<bool> = const { Cell::new(false) };
-    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count_alloc() {
-    ALLOCS.fetch_add(1, Ordering::Relaxed);
-    if ON_RELAY_RT.try_with(Cell::get).unwrap_or(false) {
-        RELAY_ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-    if TRACE_BUDGET.load(Ordering::Relaxed) > 0 {
-        trace_alloc();
-    }
-}
-
-#[cold]
-fn trace_alloc() {
-    // Printing a backtrace allocates; the flag keeps that from recursing.
-    if IN_TRACE.try_with(|t| t.replace(true)).unwrap_or(true) {
-        return;
-    }
-    let take =
-        TRACE_BUDGET.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1));
-    if take.is_ok() {
-        let thread = std::thread::current();
-        eprintln!(
-            "--- allocation on thread {:?}:\n{}",
-            thread.name(),
-            std::backtrace::Backtrace::force_capture()
-        );
-    }
-    let _ = IN_TRACE.try_with(|t| t.set(false));
-}
-
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_alloc();
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_alloc();
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_alloc();
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-// ---------------------------------------------------------------------------
-// CPU time.
-
-/// utime + stime of the whole process, in ns (clock ticks of 10 ms: USER_HZ
-/// is 100 on Linux).
-fn process_cpu_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `after_comm` starts at field 3.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks * 10_000_000
-}
-
-/// Time on CPU in ns of the threads whose name starts with `prefix`
-/// (schedstat is ns-precise, unlike the tick-based utime/stime).
-fn threads_cpu_ns(prefix: &str) -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .flatten()
-    {
-        let path = task.path();
-        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
-            continue;
-        };
-        if !comm.starts_with(prefix) {
-            continue;
-        }
-        if let Ok(s) = std::fs::read_to_string(path.join("schedstat")) {
-            total += s
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
+use tokio::time::timeout;
 
 // ---------------------------------------------------------------------------
 // Phones and packets.
 
-const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const RELAY_THREAD: &str = "relay-rt";
-/// 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz).
-const PKT_LEN: usize = 172;
 const WINDOW: u64 = 64;
 /// No progress for this long means packets were lost: the window is reopened.
 const STALL: Duration = Duration::from_millis(100);
@@ -164,15 +61,7 @@ struct Call {
 }
 
 fn setup_calls(relay_rt: &Runtime, phones_rt: &Runtime, pool: &RtpPortPool, n: usize) -> Vec<Call> {
-    let phones: Vec<(UdpSocket, UdpSocket)> = phones_rt.block_on(async {
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
-            let a = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind phone");
-            let b = UdpSocket::bind((LOCALHOST, 0)).await.expect("bind phone");
-            v.push((a, b));
-        }
-        v
-    });
+    let phones = bind_pairs(phones_rt, n);
     relay_rt.block_on(async {
         let mut calls = Vec::with_capacity(n);
         for (phone_a, phone_b) in phones {
@@ -373,50 +262,20 @@ async fn paced(calls: &[Call], base: Instant) -> Paced {
         }
     }
 
-    // One sender: a 1 ms tick, each call sending on its own 20 ms phase so
-    // the load is spread as it would be with independent phones.
     let stop = Arc::new(AtomicBool::new(false));
-    let sender = {
-        let targets: Vec<_> = calls
-            .iter()
-            .map(|c| {
-                (
-                    Arc::clone(&c.phone_a),
-                    c.relay_a,
-                    Arc::clone(&c.phone_b),
-                    c.relay_b,
-                )
-            })
-            .collect();
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            let period_ms = 1000 / PACKETS_PER_SECOND;
-            let mut tick = tokio::time::interval(Duration::from_millis(1));
-            tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
-            let mut pa: Vec<_> = (0..targets.len())
-                .map(|i| packet_template(2 * i as u32))
-                .collect();
-            let mut pb: Vec<_> = (0..targets.len())
-                .map(|i| packet_template(2 * i as u32 + 1))
-                .collect();
-            let mut seq = vec![0u64; targets.len()];
-            let mut k: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                for (i, (a, ra, b, rb)) in targets.iter().enumerate() {
-                    if (i as u64) % period_ms != k % period_ms {
-                        continue;
-                    }
-                    stamp(&mut pa[i], seq[i], base);
-                    let _ = a.send_to(&pa[i], *ra).await;
-                    stamp(&mut pb[i], seq[i], base);
-                    let _ = b.send_to(&pb[i], *rb).await;
-                    seq[i] += 1;
-                }
-                k += 1;
-            }
-        })
-    };
+    let targets = calls
+        .iter()
+        .map(|c| (c.phone_a.clone(), c.relay_a, c.phone_b.clone(), c.relay_b))
+        .collect();
+    let sender = pace(
+        targets,
+        1000 / PACKETS_PER_SECOND,
+        Arc::clone(&stop),
+        move |p, call, side, seq| {
+            *p = packet_template(2 * call as u32 + side as u32);
+            stamp(p, seq, base);
+        },
+    );
 
     tokio::time::sleep(PACED_WARMUP).await;
     measuring.store(true, Ordering::Relaxed);
@@ -474,7 +333,7 @@ fn main() {
     let relay_rt = Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name(RELAY_THREAD)
-        .on_thread_start(|| ON_RELAY_RT.with(|c| c.set(true)))
+        .on_thread_start(|| ON_COUNTED_RT.with(|c| c.set(true)))
         .enable_all()
         .build()
         .expect("relay runtime");

@@ -23,7 +23,7 @@ pub struct AnsweredMedia {
 pub async fn answer(
     io: &CallIo,
     invite: &Request,
-    events: mpsc::Sender<HubEvent>,
+    events: mpsc::UnboundedSender<HubEvent>,
 ) -> Result<AnsweredMedia, u16> {
     let offer = sdp::parse(&invite.body).map_err(|error| {
         debug!(%error, "caller offer unusable");

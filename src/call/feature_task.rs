@@ -69,7 +69,7 @@ pub async fn run(
         owner: setup.owner,
     };
     async move {
-        let (hub_tx, hub_rx) = mpsc::channel(16);
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         let refuse = |status: u16| build::response(&setup.invite, status, Some(&ids::tag()));
         let media = match super::answered_media::answer(&io, &setup.invite, hub_tx).await {
             Ok(media) => media,
@@ -112,7 +112,7 @@ impl Driver {
     async fn drive(
         mut self,
         mut events: mpsc::UnboundedReceiver<CallEvent>,
-        mut hub_events: mpsc::Receiver<HubEvent>,
+        mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
         self.caller.bind(&self.io).await;
         let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
@@ -164,6 +164,7 @@ impl Driver {
                             break EndedBy::Daemon;
                         }
                     }
+                    HubEvent::OverlayDone { .. } => {}
                 },
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     let result = self.collector.as_mut().map(|c| c.handle_timeout(Instant::now()));

@@ -113,7 +113,7 @@ pub async fn run(
         owner: setup.owner,
     };
     async move {
-        let (hub_tx, hub_rx) = mpsc::channel(64);
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         match Driver::prepare(setup, io, facts, hub_tx).await {
             Ok(driver) => driver.drive(events, hub_rx).await,
             Err(refused) => {
@@ -133,7 +133,7 @@ impl Driver {
         setup: CallSetup,
         io: CallIo,
         facts: CallFacts,
-        hub_events: mpsc::Sender<HubEvent>,
+        hub_events: mpsc::UnboundedSender<HubEvent>,
     ) -> Result<Driver, Refused> {
         let refuse = |io: CallIo, facts: CallFacts, status: u16| {
             let response = build::response(&setup.invite, status, Some(&ids::tag()));
@@ -193,7 +193,7 @@ impl Driver {
     async fn drive(
         mut self,
         mut events: mpsc::UnboundedReceiver<CallEvent>,
-        mut hub_events: mpsc::Receiver<HubEvent>,
+        mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
         let mut notices = self.io.ctx.acd.join(self.call).await;
         let mut machine = QueuedCall::new(self.io.ctx.ratings.clone())

@@ -247,7 +247,7 @@ impl Attempt<'_> {
         events: &mut mpsc::UnboundedReceiver<CallEvent>,
     ) -> CallOutcome {
         info!("survey call answered");
-        let (hub_tx, mut hub_rx) = mpsc::channel(64);
+        let (hub_tx, mut hub_rx) = mpsc::unbounded_channel();
         let hub = Hub::start(
             vec![HubLeg {
                 socket,

@@ -40,7 +40,7 @@ struct Media {
     /// The caller's codec and payload types once connected, for prompts and its key presses.
     caller_audio: Option<Negotiated>,
     /// Where the relay reports the caller's keys and ends of prompts.
-    hub_events: mpsc::Sender<HubEvent>,
+    hub_events: mpsc::UnboundedSender<HubEvent>,
     /// What we offered the seats, for their re-INVITEs.
     seat_sdp: String,
     reported: RelayStats,
@@ -132,7 +132,7 @@ pub async fn run(
         owner: setup.owner,
     };
     async move {
-        let (hub_tx, hub_rx) = mpsc::channel(16);
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         match CallDriver::prepare(setup, io, facts, hub_tx).await {
             Ok(driver) => driver.drive(events, hub_rx).await,
             Err(refused) => {
@@ -168,7 +168,7 @@ impl CallDriver {
         setup: CallSetup,
         io: CallIo,
         facts: CallFacts,
-        hub_events: mpsc::Sender<HubEvent>,
+        hub_events: mpsc::UnboundedSender<HubEvent>,
     ) -> Result<CallDriver, Refused> {
         let ctx = io.ctx.clone();
         let refuse = |io: CallIo, facts: CallFacts, status: u16| {
@@ -270,7 +270,7 @@ impl CallDriver {
     async fn drive(
         mut self,
         mut events: mpsc::UnboundedReceiver<CallEvent>,
-        mut hub_events: mpsc::Receiver<HubEvent>,
+        mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
         let mut machine = CallMachine::new(
             Instant::now(),

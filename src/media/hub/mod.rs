@@ -1,8 +1,15 @@
-//! The media of one call: every leg's RTP socket in one task. Each leg hears one thing at a
-//! time — silence, another leg (a bridge), a playback (prompts, hold music) or the conference
-//! mix of the others — and the key presses (RFC 4733) it sends are reported to the call. One
-//! fixed buffer per leg, so neither relaying nor playing allocates per packet.
+//! The media of one call: every leg's RTP socket in one task. Each leg hears silence, another
+//! leg (a bridge), a playback (prompts, hold music), the conference mix of the others, or any
+//! set of legs at their own gains, with perhaps a tone or prompt overlaid on top (see
+//! [`hearing`]); the key presses (RFC 4733) it sends are reported to the call. One fixed buffer
+//! per leg, and the mixer's buffers made when sources are set up, so neither relaying, playing
+//! nor mixing allocates per packet.
+//!
+//! Commands and events go through unbounded channels: commands come from the call's logic (a
+//! handful per call event, never per packet) and events are one per key press or playback,
+//! so neither may be dropped.
 
+mod hearing;
 mod player;
 
 use std::net::SocketAddr;
@@ -14,11 +21,14 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+pub use self::hearing::Audio;
+use self::hearing::{Hearing, Route, Wanted};
 pub use self::player::FRAME;
 use self::player::{OutStream, Playback};
 use super::dtmf::EventDetector;
 use super::latch::{Latch, Verdict};
-use super::mixer::{Mixer, PartyId, FRAME_BYTES};
+pub use super::mixer::Gain;
+use super::mixer::FRAME_BYTES;
 use super::rtp::{looks_like_rtp, rewrite_pt};
 use super::sdp::Codec;
 use super::stats::{bump, LegCounters, LegStats};
@@ -28,7 +38,6 @@ use super::{PtMap, RtpSocket};
 /// dropped.
 const BUF_LEN: usize = 2048;
 const TICK: Duration = Duration::from_millis(20);
-const COMMAND_QUEUE: usize = 64;
 
 pub type LegIndex = usize;
 
@@ -43,8 +52,17 @@ pub struct HubLeg {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubEvent {
-    Digit { leg: LegIndex, digit: char },
-    PlaybackDone { leg: LegIndex },
+    Digit {
+        leg: LegIndex,
+        digit: char,
+    },
+    PlaybackDone {
+        leg: LegIndex,
+    },
+    /// An overlay (`HubHandle::overlay`) is over; the leg hears what it heard under it.
+    OverlayDone {
+        leg: LegIndex,
+    },
 }
 
 /// A leg joining the conference mix: its codec and audio payload type.
@@ -75,19 +93,11 @@ enum Command {
     Mix(Vec<MixParty>),
     /// The leg's key presses reach the call only, never the legs that hear it.
     KeepKeys(LegIndex),
-}
-
-enum Source {
-    Silence,
-    /// Packets received on `from`, with their payload type mapped.
-    Leg {
-        from: LegIndex,
-        map: PtMap,
-        forward: bool,
-    },
-    Playing(Playback),
-    /// The conference mix of every other party.
-    Mixed,
+    SetAudio(LegIndex, Audio),
+    /// The leg hears these legs at these gains.
+    Hear(LegIndex, Vec<(LegIndex, Gain)>),
+    /// A playback on top of what the leg hears.
+    Overlay(LegIndex, Play, Gain),
 }
 
 struct LegState {
@@ -95,7 +105,6 @@ struct LegState {
     latch: Latch,
     buf: Box<[u8; BUF_LEN]>,
     counters: Arc<LegCounters>,
-    hears: Source,
     telephone_event: Option<u8>,
     detector: EventDetector,
     /// Key presses are for the call only (a seat's feature codes).
@@ -107,23 +116,25 @@ pub struct Hub;
 
 impl Hub {
     /// Starts the hub's task with these legs; every leg starts silent. Key presses and ends of
-    /// playbacks go to `events`.
-    pub fn start(legs: Vec<HubLeg>, events: Option<mpsc::Sender<HubEvent>>) -> HubHandle {
-        let (control, control_rx) = mpsc::channel(COMMAND_QUEUE);
+    /// playbacks and overlays go to `events`, none dropped.
+    pub fn start(legs: Vec<HubLeg>, events: Option<mpsc::UnboundedSender<HubEvent>>) -> HubHandle {
+        let (control, control_rx) = mpsc::unbounded_channel();
         let mut counters = Vec::new();
+        let mut hearing = Hearing::new();
         let states = legs
             .into_iter()
             .map(|leg| {
                 let c = Arc::new(LegCounters::default());
                 counters.push(c.clone());
+                hearing.add_leg(leg.telephone_event);
                 LegState::new(leg, c)
             })
             .collect();
         let task = HubTask {
             legs: states,
+            hearing,
             control: control_rx,
             events,
-            mix: None,
         };
         let join = tokio::spawn(task.run().instrument(tracing::Span::current()));
         HubHandle {
@@ -141,7 +152,6 @@ impl LegState {
             latch: Latch::new(leg.remote),
             buf: Box::new([0; BUF_LEN]),
             counters,
-            hears: Source::Silence,
             telephone_event: leg.telephone_event,
             detector: EventDetector::default(),
             keeps_keys: false,
@@ -152,15 +162,16 @@ impl LegState {
 
 /// Controls a running hub. Dropping it ends the hub; `stop` also waits for the sockets to close.
 pub struct HubHandle {
-    control: mpsc::Sender<Command>,
+    control: mpsc::UnboundedSender<Command>,
     counters: std::sync::Mutex<Vec<Arc<LegCounters>>>,
     join: JoinHandle<()>,
 }
 
 impl HubHandle {
+    /// Never drops a command: the queue is unbounded, and it fails only once the hub has ended.
     fn command(&self, command: Command) {
-        if self.control.try_send(command).is_err() {
-            tracing::warn!("media hub not keeping up with commands; one dropped");
+        if self.control.send(command).is_err() {
+            tracing::debug!("media hub already ended; command ignored");
         }
     }
 
@@ -206,6 +217,28 @@ impl HubHandle {
         self.command(Command::KeepKeys(leg));
     }
 
+    /// The leg's agreed codec and audio payload type: needed before the leg is heard, or
+    /// hears, through the mixer (`hear` with gains or several sources, `overlay`). `mix` sets
+    /// it for its parties; an overlay tells its leg's from its `Play` if nothing did.
+    pub fn set_audio(&self, leg: LegIndex, audio: Audio) {
+        self.command(Command::SetAudio(leg, audio));
+    }
+
+    /// `listener` hears these legs, each at its gain, and no longer what it heard before (it
+    /// leaves a conference, a bridge's other side still hears it). One leg at unity in the
+    /// listener's codec is relayed packet for packet; anything else is mixed. An empty list is
+    /// silence. Listen: `hear(supervisor, [(seat, 1), (caller, 1)])`; whisper:
+    /// `hear(seat, [(caller, 1), (supervisor, 1)])` and `hear(caller, [(seat, 1)])`.
+    pub fn hear(&self, listener: LegIndex, sources: Vec<(LegIndex, Gain)>) {
+        self.command(Command::Hear(listener, sources));
+    }
+
+    /// Plays `play` on top of whatever the leg hears (the other party stays audible) at
+    /// `gain`; `HubEvent::OverlayDone` when it is over. A new overlay replaces the one playing.
+    pub fn overlay(&self, leg: LegIndex, play: Play, gain: Gain) {
+        self.command(Command::Overlay(leg, play, gain));
+    }
+
     pub fn stats(&self, leg: LegIndex) -> LegStats {
         self.counters
             .lock()
@@ -225,21 +258,9 @@ impl HubHandle {
 
 struct HubTask {
     legs: Vec<LegState>,
-    control: mpsc::Receiver<Command>,
-    events: Option<mpsc::Sender<HubEvent>>,
-    mix: Option<Mix>,
-}
-
-/// The conference of a call: the mixer and, beside it, each party's leg and payload type.
-struct Mix {
-    mixer: Mixer,
-    parties: Vec<MixParty>,
-}
-
-impl Mix {
-    fn party(&self, leg: LegIndex) -> Option<&MixParty> {
-        self.parties.iter().find(|p| p.leg == leg)
-    }
+    hearing: Hearing,
+    control: mpsc::UnboundedReceiver<Command>,
+    events: Option<mpsc::UnboundedSender<HubEvent>>,
 }
 
 impl HubTask {
@@ -248,120 +269,88 @@ impl HubTask {
         // After a stall, send the missed frames so the stream keeps real time.
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
-            let playing = self.mix.is_some()
-                || self
-                    .legs
-                    .iter()
-                    .any(|l| matches!(l.hears, Source::Playing(_)));
+            let ticking = self.hearing.ticking();
+            // Commands first, so that media arriving after a command was given meets its
+            // effect; the tick before packets, so a flood of packets cannot hold frames up.
             tokio::select! {
+                biased;
                 command = self.control.recv() => match command {
                     Some(command) => self.apply(command),
                     None => break,
                 },
+                _ = tick.tick(), if ticking => self.on_tick().await,
                 (leg, received) = recv_any(&mut self.legs) => {
                     if let Ok((len, source)) = received {
                         self.on_packet(leg, len, source).await;
                     }
                 }
-                _ = tick.tick(), if playing => self.play_tick().await,
             }
         }
     }
 
     fn apply(&mut self, command: Command) {
-        match &command {
-            Command::Play(leg, _) | Command::Silence(leg) => self.leave_mix(*leg),
-            Command::Bridge(a, b, _) => {
-                self.leave_mix(*a);
-                self.leave_mix(*b);
-            }
-            _ => {}
-        }
+        let hearing = &mut self.hearing;
         match command {
             Command::SetRemote(leg, addr) => {
                 if let Some(l) = self.legs.get_mut(leg) {
                     l.latch.rearm(addr);
                 }
             }
-            Command::Play(leg, play) => {
-                if let Some(l) = self.legs.get_mut(leg) {
-                    l.hears = Source::Playing(Playback::new(
-                        play.items,
-                        play.looping,
-                        play.pt,
-                        play.silence,
-                    ));
-                }
+            Command::Play(leg, play) => hearing.want(
+                leg,
+                Wanted::Playing(Playback::new(
+                    play.items,
+                    play.looping,
+                    play.pt,
+                    play.silence,
+                )),
+            ),
+            Command::Silence(leg) => hearing.want(leg, Wanted::Silence),
+            Command::Bridge(a, b, map) => hearing.bridge(a, b, map),
+            Command::AddLeg(leg, counters) => {
+                hearing.add_leg(leg.telephone_event);
+                self.legs.push(LegState::new(leg, counters));
             }
-            Command::Silence(leg) => {
-                if let Some(l) = self.legs.get_mut(leg) {
-                    l.hears = Source::Silence;
-                }
+            Command::Mix(parties) => {
+                let parties: Vec<_> = parties
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.leg,
+                            Audio {
+                                codec: p.codec,
+                                pt: p.pt,
+                            },
+                        )
+                    })
+                    .collect();
+                hearing.mix(&parties);
             }
-            Command::Bridge(a, b, map) => {
-                if a < self.legs.len() && b < self.legs.len() && a != b {
-                    self.legs[a].hears = Source::Leg {
-                        from: b,
-                        map,
-                        forward: false,
-                    };
-                    self.legs[b].hears = Source::Leg {
-                        from: a,
-                        map,
-                        forward: true,
-                    };
-                }
-            }
-            Command::AddLeg(leg, counters) => self.legs.push(LegState::new(leg, counters)),
-            Command::Mix(parties) => self.start_mix(parties),
             Command::KeepKeys(leg) => {
                 if let Some(l) = self.legs.get_mut(leg) {
                     l.keeps_keys = true;
                 }
             }
+            Command::SetAudio(leg, audio) => hearing.set_audio(leg, audio),
+            Command::Hear(leg, sources) => hearing.want(
+                leg,
+                Wanted::Sources {
+                    sources,
+                    relay: true,
+                },
+            ),
+            Command::Overlay(leg, play, gain) => {
+                let audio = Audio::of_playback(play.pt, play.silence);
+                let playback = Playback::new(play.items, play.looping, play.pt, play.silence);
+                hearing.overlay(leg, playback, gain, audio);
+            }
         }
     }
 
-    fn start_mix(&mut self, parties: Vec<MixParty>) {
-        if let Some(old) = self.mix.take() {
-            for party in old.parties {
-                if let Some(l) = self.legs.get_mut(party.leg) {
-                    l.hears = Source::Silence;
-                }
-            }
-        }
-        let mut mixer = Mixer::new(parties.len());
-        let mut joined = Vec::with_capacity(parties.len());
-        for party in parties {
-            let Some(leg) = self.legs.get_mut(party.leg) else {
-                continue;
-            };
-            if mixer
-                .add_party(PartyId(party.leg as u64), party.codec)
-                .is_ok()
-            {
-                leg.hears = Source::Mixed;
-                joined.push(party);
-            }
-        }
-        self.mix = Some(Mix {
-            mixer,
-            parties: joined,
-        });
-    }
-
-    /// A leg that is given something else to hear leaves the conference.
-    fn leave_mix(&mut self, leg: LegIndex) {
-        let Some(mix) = &mut self.mix else {
-            return;
-        };
-        if mix.party(leg).is_none() {
-            return;
-        }
-        let _ = mix.mixer.remove_party(PartyId(leg as u64));
-        mix.parties.retain(|p| p.leg != leg);
-        if mix.parties.is_empty() {
-            self.mix = None;
+    fn report(events: &Option<mpsc::UnboundedSender<HubEvent>>, event: HubEvent) {
+        if let Some(events) = events {
+            // Fails only once the call stopped listening.
+            let _ = events.send(event);
         }
     }
 
@@ -381,39 +370,32 @@ impl HubTask {
         bump(&leg.counters.rx_packets, 1);
         bump(&leg.counters.rx_bytes, len as u64);
         let pt = packet[1] & 0x7f;
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
         let is_key = leg.telephone_event == Some(pt);
         if is_key {
             let marker = packet[1] & 0x80 != 0;
-            let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-            let header = 12 + 4 * usize::from(packet[0] & 0x0f);
             if let Some(digit) = packet
                 .get(header..)
                 .and_then(|p| leg.detector.on_packet(timestamp, marker, p))
             {
-                if let Some(events) = &self.events {
-                    let _ = events.try_send(HubEvent::Digit { leg: from, digit });
-                }
+                Self::report(&self.events, HubEvent::Digit { leg: from, digit });
             }
         }
-        if is_key && self.legs[from].keeps_keys {
+        if is_key && leg.keeps_keys {
             return;
         }
-        self.feed_mix(from, len);
-        // Every leg that hears this one gets the packet.
+        if let Some(payload) = packet.get(header..) {
+            self.hearing.on_packet(from, pt, seq, timestamp, payload);
+        }
+        // Every leg that hears this one as it is sent gets the packet.
         let original_pt = self.legs[from].buf[1];
-        for to in 0..self.legs.len() {
-            let Source::Leg {
-                from: heard,
-                map,
-                forward,
-            } = self.legs[to].hears
-            else {
+        for (to, map, forward) in self.hearing.relays_from(from) {
+            let Some(dest_leg) = self.legs.get(to) else {
                 continue;
             };
-            if heard != from || to == from {
-                continue;
-            }
-            let Some(destination) = self.legs[to].latch.remote() else {
+            let Some(destination) = dest_leg.latch.remote() else {
                 bump(&self.legs[from].counters.dropped_no_remote, 1);
                 continue;
             };
@@ -441,60 +423,30 @@ impl HubTask {
         }
     }
 
-    /// An audio packet of a conference party goes into the mixer.
-    fn feed_mix(&mut self, from: LegIndex, len: usize) {
-        let Some(mix) = &mut self.mix else {
-            return;
-        };
-        let Some(party) = mix.party(from) else {
-            return;
-        };
-        let packet = &self.legs[from].buf[..len];
-        if packet[1] & 0x7f != party.pt {
-            return;
-        }
-        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
-        let seq = u16::from_be_bytes([packet[2], packet[3]]);
-        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-        if let Some(payload) = packet.get(header..) {
-            // A frame of another size (10 ms, 30 ms ptime) is refused and counted as lost.
-            let _ = mix
-                .mixer
-                .push(PartyId(from as u64), seq, timestamp, payload);
-        }
-    }
-
-    /// One 20 ms frame of the conference to every party.
-    async fn mix_tick(&mut self) {
-        let Some(mix) = &mut self.mix else {
-            return;
-        };
-        let parties = &mix.parties;
-        for (id, frame) in mix.mixer.tick() {
-            let Some(party) = parties.iter().find(|p| p.leg as u64 == id.0) else {
-                continue;
-            };
-            let Some(leg) = self.legs.get_mut(party.leg) else {
+    /// Every 20 ms: one frame of the mixer to each mixed leg, one packet of each playback.
+    async fn on_tick(&mut self) {
+        let events = &self.events;
+        self.hearing
+            .feed_playbacks(|event| Self::report(events, event));
+        for (index, pt, frame) in self.hearing.mix_tick() {
+            let Some(leg) = self.legs.get_mut(index) else {
                 continue;
             };
             debug_assert_eq!(frame.len(), FRAME_BYTES);
-            let len = leg.out.frame_packet(party.pt, frame, &mut leg.buf[..]);
+            let len = leg.out.frame_packet(pt, frame, &mut leg.buf[..]);
             leg.send_own(len).await;
         }
-    }
-
-    async fn play_tick(&mut self) {
-        self.mix_tick().await;
         for index in 0..self.legs.len() {
+            if self.hearing.route(index) != Route::Play {
+                continue;
+            }
             let leg = &mut self.legs[index];
-            let Source::Playing(playback) = &mut leg.hears else {
+            let Some(playback) = self.hearing.playback(index) else {
                 continue;
             };
             let Some(len) = leg.out.next_packet(playback, &mut leg.buf[..]) else {
-                leg.hears = Source::Silence;
-                if let Some(events) = &self.events {
-                    let _ = events.try_send(HubEvent::PlaybackDone { leg: index });
-                }
+                self.hearing.playback_done(index);
+                Self::report(&self.events, HubEvent::PlaybackDone { leg: index });
                 continue;
             };
             leg.send_own(len).await;
@@ -554,5 +506,7 @@ async fn recv_any(legs: &mut [LegState]) -> (LegIndex, std::io::Result<(usize, S
     .await
 }
 
+#[cfg(test)]
+mod hearing_tests;
 #[cfg(test)]
 mod tests;

@@ -33,9 +33,9 @@ impl Playback {
         }
     }
 
-    /// Writes the next packet's payload into `buf[HEADER..]` and returns the payload length,
-    /// or None when the playback is over.
-    fn next_payload(&mut self, buf: &mut [u8]) -> Option<()> {
+    /// Writes the next 20 ms frame (padded with silence) into `frame[..FRAME]`, or returns None
+    /// when the playback is over.
+    pub fn next_frame(&mut self, frame: &mut [u8]) -> Option<()> {
         loop {
             let Some(item) = self.items.get(self.item) else {
                 if self.looping && self.items.iter().any(|i| !i.is_empty()) {
@@ -51,7 +51,7 @@ impl Playback {
                 continue;
             }
             let take = (item.len() - self.offset).min(FRAME);
-            let out = &mut buf[HEADER..HEADER + FRAME];
+            let out = &mut frame[..FRAME];
             out[..take].copy_from_slice(&item[self.offset..self.offset + take]);
             out[take..].fill(self.silence);
             self.offset += take;
@@ -97,7 +97,7 @@ impl OutStream {
 
     /// Fills `buf` with the next packet of `playback`; returns its length, or None at the end.
     pub fn next_packet(&mut self, playback: &mut Playback, buf: &mut [u8]) -> Option<usize> {
-        playback.next_payload(buf)?;
+        playback.next_frame(&mut buf[HEADER..])?;
         let marker = if playback.start { 0x80 } else { 0 };
         playback.start = false;
         self.header(marker | (playback.pt & 0x7f), buf);

@@ -48,7 +48,7 @@ fn ts(p: &[u8]) -> u32 {
 async fn plays_numbered_packets_then_reports_the_end() {
     let pool = pool().await;
     let (caller, caller_addr) = phone().await;
-    let (events_tx, mut events) = mpsc::channel(8);
+    let (events_tx, mut events) = mpsc::unbounded_channel();
     let hub = Hub::start(
         vec![HubLeg {
             socket: pool.allocate().await.unwrap(),
@@ -92,7 +92,7 @@ async fn plays_numbered_packets_then_reports_the_end() {
 async fn key_presses_are_reported_once() {
     let pool = pool().await;
     let (caller, _) = phone().await;
-    let (events_tx, mut events) = mpsc::channel(8);
+    let (events_tx, mut events) = mpsc::unbounded_channel();
     let socket = pool.allocate().await.unwrap();
     let hub_addr = socket.local_addr();
     let hub = Hub::start(
@@ -302,7 +302,7 @@ async fn kept_keys_are_reported_but_not_relayed() {
     let (seat, seat_addr) = phone().await;
     let seat_leg = pool.allocate().await.unwrap();
     let seat_port = seat_leg.local_addr();
-    let (events_tx, mut events) = mpsc::channel(8);
+    let (events_tx, mut events) = mpsc::unbounded_channel();
     let hub = Hub::start(
         vec![
             HubLeg {

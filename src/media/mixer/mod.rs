@@ -1,11 +1,15 @@
-//! N-party conference mixer for G.711 (PCMU and PCMA, mixed freely).
+//! N-party mixer for G.711 (PCMU and PCMA, mixed freely).
 //!
 //! Pure: no sockets, no clock. The driver pushes each party's RTP payloads
 //! as they arrive and calls [`Mixer::tick`] every 20 ms; each tick takes one
 //! frame per party from its reorder buffer (concealing a missing one by
-//! repeating the last frame at half level once, then silence), sums all
-//! parties in `i32` and gives every party the sum minus its own
-//! contribution, saturated to `i16` and encoded in that party's codec.
+//! repeating the last frame at half level once, then silence). What a party
+//! hears is its [`Listening`]: by default every other party (a conference:
+//! the sum of all parties in `i32` minus its own contribution), or a list of
+//! parties each at its own [`Gain`] (a whisper, a tone over a call), or
+//! nothing (a party that only speaks). The sum is saturated to `i16` and
+//! encoded in the listener's codec. A *direct* party is fed one frame per
+//! tick by the driver ([`Mixer::put_frame`], a playback) instead of RTP.
 //!
 //! Delay: a frame pushed just after a tick is played at the tick after
 //! `playout_delay` more ticks, so at most one tick plus the playout delay
@@ -13,10 +17,12 @@
 //! every buffer is inline in the party, and the party list is reserved up
 //! front for `max_parties`.
 
+mod gain;
 mod jitter;
 #[cfg(test)]
 mod tests;
 
+pub use self::gain::Gain;
 use self::jitter::{Jitter, Play};
 use super::g711;
 use super::sdp::Codec;
@@ -52,6 +58,19 @@ pub enum MixerError {
     UnknownParty(PartyId),
     #[error("frame of {len} bytes; the mixer takes 20 ms frames of {FRAME_BYTES}")]
     FrameSize { len: usize },
+    #[error("{0} is fed the other way (RTP through its buffer, or frames put directly)")]
+    WrongFeed(PartyId),
+}
+
+/// What one party hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listening {
+    /// Every other party at unity: a conference. What [`Mixer::add_party`] starts with.
+    Others,
+    /// These parties at these gains (a party not in the mixer is skipped).
+    Sources(Vec<(PartyId, Gain)>),
+    /// Nothing: the party only speaks, and [`Mixer::tick`] gives no frame for it.
+    Nothing,
 }
 
 /// Counters of one party's incoming frames.
@@ -83,6 +102,44 @@ struct Party {
     can_conceal: bool,
     out: [u8; FRAME_BYTES],
     stats: PartyStats,
+    listening: Listening,
+    /// Fed by [`Mixer::put_frame`] rather than through the reorder buffer.
+    direct: bool,
+    /// A frame was put since the last tick (direct parties).
+    fresh: bool,
+}
+
+impl Party {
+    /// Takes this tick's frame into `pcm` and sets `active`.
+    fn advance(&mut self) {
+        if self.direct {
+            self.active = std::mem::take(&mut self.fresh);
+            if self.active {
+                self.stats.played += 1;
+            }
+            return;
+        }
+        match self.jitter.pop() {
+            Play::Frame(frame) => {
+                g711::decode_frame(self.codec, frame, &mut self.pcm);
+                self.active = true;
+                self.can_conceal = true;
+                self.stats.played += 1;
+            }
+            Play::Conceal if self.can_conceal => {
+                for s in &mut self.pcm {
+                    *s /= 2;
+                }
+                self.active = true;
+                self.can_conceal = false;
+                self.stats.concealed += 1;
+            }
+            Play::Conceal | Play::Silent => {
+                self.active = false;
+                self.can_conceal = false;
+            }
+        }
+    }
 }
 
 /// One conference: up to `max_parties` legs.
@@ -126,7 +183,40 @@ impl Mixer {
         self.parties.is_empty()
     }
 
+    /// Raises the number of parties the mixer takes (reserving room now, not at a tick).
+    pub fn set_max_parties(&mut self, max_parties: usize) {
+        if max_parties > self.max_parties {
+            self.parties
+                .reserve(max_parties.saturating_sub(self.parties.len()));
+            self.max_parties = max_parties;
+        }
+    }
+
+    /// The parties, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = PartyId> + '_ {
+        self.parties.iter().map(|p| p.id)
+    }
+
+    pub fn codec(&self, id: PartyId) -> Option<Codec> {
+        self.parties.iter().find(|p| p.id == id).map(|p| p.codec)
+    }
+
+    pub fn contains(&self, id: PartyId) -> bool {
+        self.parties.iter().any(|p| p.id == id)
+    }
+
+    /// Adds a party fed by RTP ([`Mixer::push`]) that hears every other party.
     pub fn add_party(&mut self, id: PartyId, codec: Codec) -> Result<(), MixerError> {
+        self.add(id, codec, false)
+    }
+
+    /// Adds a party fed one frame per tick by [`Mixer::put_frame`] (a playback); it hears
+    /// nothing.
+    pub fn add_direct(&mut self, id: PartyId, codec: Codec) -> Result<(), MixerError> {
+        self.add(id, codec, true)
+    }
+
+    fn add(&mut self, id: PartyId, codec: Codec, direct: bool) -> Result<(), MixerError> {
         if self.parties.iter().any(|p| p.id == id) {
             return Err(MixerError::DuplicateParty(id));
         }
@@ -144,7 +234,38 @@ impl Mixer {
             can_conceal: false,
             out: [g711::silence(codec); FRAME_BYTES],
             stats: PartyStats::default(),
+            listening: if direct {
+                Listening::Nothing
+            } else {
+                Listening::Others
+            },
+            direct,
+            fresh: false,
         });
+        Ok(())
+    }
+
+    /// Sets what a party hears from the next tick on.
+    pub fn set_listening(&mut self, id: PartyId, listening: Listening) -> Result<(), MixerError> {
+        let i = self.index(id)?;
+        self.parties[i].listening = listening;
+        Ok(())
+    }
+
+    /// This tick's frame of a direct party: 160 bytes in its codec. A tick without one hears
+    /// the party silent.
+    pub fn put_frame(&mut self, id: PartyId, frame: &[u8]) -> Result<(), MixerError> {
+        if frame.len() != FRAME_BYTES {
+            return Err(MixerError::FrameSize { len: frame.len() });
+        }
+        let i = self.index(id)?;
+        let party = &mut self.parties[i];
+        if !party.direct {
+            return Err(MixerError::WrongFeed(id));
+        }
+        g711::decode_frame(party.codec, frame, &mut party.pcm);
+        party.fresh = true;
+        party.stats.received += 1;
         Ok(())
     }
 
@@ -181,56 +302,68 @@ impl Mixer {
             .map_err(|_| MixerError::FrameSize { len: payload.len() })?;
         let i = self.index(id)?;
         let party = &mut self.parties[i];
+        if party.direct {
+            return Err(MixerError::WrongFeed(id));
+        }
         party.jitter.push(seq, frame, &mut party.stats);
         Ok(())
     }
 
-    /// Mixes one 20 ms frame: for every party, what it hears (everyone but
-    /// itself), 160 bytes in its own codec.
+    /// Mixes one 20 ms frame: for every party that listens, what it hears, 160 bytes in its
+    /// own codec.
     pub fn tick(&mut self) -> impl Iterator<Item = (PartyId, &[u8])> + '_ {
+        let conference = self
+            .parties
+            .iter()
+            .any(|p| matches!(p.listening, Listening::Others));
         self.sum = [0; FRAME_BYTES];
         for party in &mut self.parties {
-            match party.jitter.pop() {
-                Play::Frame(frame) => {
-                    g711::decode_frame(party.codec, frame, &mut party.pcm);
-                    party.active = true;
-                    party.can_conceal = true;
-                    party.stats.played += 1;
-                }
-                Play::Conceal if party.can_conceal => {
-                    for s in &mut party.pcm {
-                        *s /= 2;
-                    }
-                    party.active = true;
-                    party.can_conceal = false;
-                    party.stats.concealed += 1;
-                }
-                Play::Conceal | Play::Silent => {
-                    party.active = false;
-                    party.can_conceal = false;
-                }
-            }
-            if party.active {
+            party.advance();
+            if conference && party.active {
                 for (acc, &s) in self.sum.iter_mut().zip(&party.pcm) {
                     *acc += i32::from(s);
                 }
             }
         }
-        let sum = &self.sum;
-        for party in &mut self.parties {
+        for i in 0..self.parties.len() {
             let mut heard = [0i16; FRAME_BYTES];
-            if party.active {
-                for ((h, &acc), &own) in heard.iter_mut().zip(sum).zip(&party.pcm) {
-                    *h = saturate(acc - i32::from(own));
+            let party = &self.parties[i];
+            match &party.listening {
+                Listening::Nothing => continue,
+                Listening::Others if party.active => {
+                    for ((h, &acc), &own) in heard.iter_mut().zip(&self.sum).zip(&party.pcm) {
+                        *h = saturate(acc - i32::from(own));
+                    }
                 }
-            } else {
-                for (h, &acc) in heard.iter_mut().zip(sum) {
-                    *h = saturate(acc);
+                Listening::Others => {
+                    for (h, &acc) in heard.iter_mut().zip(&self.sum) {
+                        *h = saturate(acc);
+                    }
+                }
+                Listening::Sources(sources) => {
+                    let mut acc = [0i32; FRAME_BYTES];
+                    for &(id, gain) in sources {
+                        let Some(source) = self.parties.iter().find(|p| p.id == id) else {
+                            continue;
+                        };
+                        if source.active {
+                            for (a, &s) in acc.iter_mut().zip(&source.pcm) {
+                                *a += gain.apply(s);
+                            }
+                        }
+                    }
+                    for (h, &a) in heard.iter_mut().zip(&acc) {
+                        *h = saturate(a);
+                    }
                 }
             }
+            let party = &mut self.parties[i];
             g711::encode_frame(party.codec, &heard, &mut party.out);
         }
-        self.parties.iter().map(|p| (p.id, &p.out[..]))
+        self.parties
+            .iter()
+            .filter(|p| !matches!(p.listening, Listening::Nothing))
+            .map(|p| (p.id, &p.out[..]))
     }
 }
 

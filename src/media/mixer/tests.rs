@@ -275,3 +275,68 @@ fn frames_of_the_wrong_size_are_refused() {
     );
     assert_eq!(m.stats(A).unwrap().received, 0);
 }
+
+#[test]
+fn a_listener_hears_only_its_sources_at_their_gains() {
+    let u = Codec::Pcmu;
+    let mut m = mixer(&[(A, u), (B, u), (C, u)]);
+    // A whisper: B hears A and C (C at half), A hears B only, C hears nothing.
+    m.set_listening(
+        B,
+        Listening::Sources(vec![(A, Gain::UNITY), (C, Gain::new(0.5))]),
+    )
+    .unwrap();
+    m.set_listening(A, Listening::Sources(vec![(B, Gain::UNITY)]))
+        .unwrap();
+    m.set_listening(C, Listening::Nothing).unwrap();
+    m.push(A, 1, 0, &frame(u, 1000)).unwrap();
+    m.push(B, 1, 0, &frame(u, -3000)).unwrap();
+    m.push(C, 1, 0, &frame(u, 2000)).unwrap();
+    let out = tick(&mut m);
+    assert_eq!(out.len(), 2, "C listens to nothing: {out:?}");
+    let (a, b, c) = (q(u, 1000), q(u, -3000), q(u, 2000));
+    assert_eq!(heard(&out, B), enc(u, a + c / 2));
+    assert_eq!(heard(&out, A), enc(u, b));
+    assert_eq!(
+        m.set_listening(PartyId(9), Listening::Nothing),
+        Err(MixerError::UnknownParty(PartyId(9)))
+    );
+}
+
+#[test]
+fn a_direct_party_is_heard_at_the_tick_it_was_put() {
+    let (u, a) = (Codec::Pcmu, Codec::Pcma);
+    let mut m = mixer(&[(A, u)]);
+    m.set_max_parties(2);
+    m.add_direct(B, a).unwrap();
+    m.set_listening(A, Listening::Sources(vec![(B, Gain::UNITY)]))
+        .unwrap();
+    m.put_frame(B, &frame(a, 1200)).unwrap();
+    let out = tick(&mut m);
+    assert_eq!(out.len(), 1, "a direct party hears nothing");
+    assert_eq!(heard(&out, A), enc(u, q(a, 1200)));
+    let out = tick(&mut m);
+    assert_eq!(heard(&out, A), enc(u, 0), "nothing put, nothing heard");
+    assert_eq!(m.push(B, 1, 0, &frame(a, 0)), Err(MixerError::WrongFeed(B)));
+    assert_eq!(m.put_frame(A, &frame(u, 0)), Err(MixerError::WrongFeed(A)));
+    assert_eq!(
+        m.put_frame(B, &[0; 80]),
+        Err(MixerError::FrameSize { len: 80 })
+    );
+    assert_eq!(m.stats(B).map(|s| (s.received, s.played)), Some((1, 1)));
+}
+
+#[test]
+fn gains_sum_and_saturate() {
+    let u = Codec::Pcmu;
+    let mut m = mixer(&[(A, u), (B, u), (C, u)]);
+    m.set_listening(
+        C,
+        Listening::Sources(vec![(A, Gain::new(4.0)), (B, Gain::new(4.0))]),
+    )
+    .unwrap();
+    m.push(A, 1, 0, &frame(u, 8000)).unwrap();
+    m.push(B, 1, 0, &frame(u, 8000)).unwrap();
+    let out = tick(&mut m);
+    assert_eq!(heard(&out, C), enc(u, i16::MAX));
+}

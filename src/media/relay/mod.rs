@@ -59,7 +59,7 @@ impl Relay {
         b: RtpSocket,
         b_remote: Option<SocketAddr>,
         pt_map: PtMap,
-        events: mpsc::Sender<HubEvent>,
+        events: mpsc::UnboundedSender<HubEvent>,
     ) -> RelayHandle {
         let legs = vec![
             HubLeg {
