@@ -1,4 +1,5 @@
-//! The RTP relay between two plain UDP "phones" on 127.0.0.1.
+//! The RTP relay (a bridged two-leg `media::hub`, the media of every two-party call) between
+//! two plain UDP "phones" on 127.0.0.1.
 //!
 //! `cargo bench --bench rtp_relay`
 //!
@@ -35,7 +36,8 @@ use common::{cores, percentile_sorted, print_context, Summary};
 use counting::{
     process_cpu_ns, threads_cpu_ns, ALLOCS, ON_COUNTED_RT, RT_ALLOCS as RELAY_ALLOCS, TRACE_BUDGET,
 };
-use hotline::media::{Leg, PtMap, Relay, RelayHandle, RtpPortPool};
+use hotline::media::hub::{Hub, HubHandle, HubLeg};
+use hotline::media::{PtMap, RtpPortPool};
 use phones::{bind_pairs, pace, LOCALHOST, PKT_LEN};
 use tokio::net::UdpSocket;
 use tokio::runtime::{Builder, Runtime};
@@ -52,7 +54,7 @@ const STALL: Duration = Duration::from_millis(100);
 
 /// One call: two phones and the relay between them.
 struct Call {
-    handle: RelayHandle,
+    handle: HubHandle,
     phone_a: Arc<UdpSocket>,
     phone_b: Arc<UdpSocket>,
     /// The relay's ports the phones send to.
@@ -70,14 +72,18 @@ fn setup_calls(relay_rt: &Runtime, phones_rt: &Runtime, pool: &RtpPortPool, n: u
             let (relay_a, relay_b) = (a.local_addr(), b.local_addr());
             // The caller's address is known from the offer; the seat's comes
             // with the answer, as in a real call.
-            let handle = Relay::start(
-                a,
-                Some(phone_a.local_addr().unwrap()),
-                b,
-                None,
+            let leg = |socket, remote| HubLeg {
+                socket,
+                remote,
+                telephone_event: None,
+            };
+            let handle = Hub::bridged(
+                leg(a, Some(phone_a.local_addr().unwrap())),
+                leg(b, None),
                 PtMap::identity(),
+                None,
             );
-            handle.set_remote(Leg::B, phone_b.local_addr().unwrap());
+            handle.set_remote(1, phone_b.local_addr().unwrap());
             calls.push(Call {
                 handle,
                 phone_a: Arc::new(phone_a),
@@ -230,7 +236,7 @@ fn relayed_total(calls: &[Call]) -> u64 {
     calls
         .iter()
         .map(|c| {
-            let s = c.handle.stats();
+            let s = c.handle.line_stats(0, 1);
             s.a.tx_packets + s.b.tx_packets
         })
         .sum()

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::media::RelayStats;
+use crate::media::LineStats;
 use crate::sip::transaction::Owner;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct LineView {
     pub seat: Option<String>,
     pub state: LineState,
     /// Leg A is the caller, leg B the seat.
-    pub media: RelayStats,
+    pub media: LineStats,
 }
 
 #[derive(Clone, Default)]

@@ -29,7 +29,7 @@ use crate::media::dtmf::parse_info;
 use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
-use crate::media::{PtMap, RelayStats, RtpSocket};
+use crate::media::{LineStats, PtMap, RtpSocket};
 use crate::queue::Notice;
 use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
 use crate::ratings::RatingOutcome;
@@ -60,7 +60,7 @@ struct Driver {
     /// The hub leg of the seat that answered.
     seat_leg: Option<usize>,
     record: QueueRecord,
-    reported: RelayStats,
+    reported: LineStats,
     answered_at: Option<SystemTime>,
     connected_at: Option<Instant>,
     seat: Option<String>,
@@ -173,7 +173,7 @@ impl Driver {
             offer_sockets: HashMap::new(),
             seat_leg: None,
             record: QueueRecord::default(),
-            reported: RelayStats::default(),
+            reported: LineStats::default(),
             answered_at: None,
             connected_at: None,
             seat: None,
@@ -767,7 +767,7 @@ impl Driver {
     }
 
     fn report_media(&mut self) {
-        let now = RelayStats {
+        let now = LineStats {
             a: self.hub.stats(CALLER),
             b: self.seat_leg.map(|l| self.hub.stats(l)).unwrap_or_default(),
         };

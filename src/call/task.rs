@@ -16,10 +16,10 @@ use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
 use super::outbound_leg::OutboundLeg;
 use super::{CallContext, CallEvent, CallSetup};
-use crate::media::hub::{HubEvent, HubLeg, MixParty};
+use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg, LegIndex, MixParty};
 use crate::media::sdp::Negotiated;
 use crate::media::sdp::{self, LocalMedia};
-use crate::media::{Leg, PtMap, Relay, RelayHandle, RelayStats, RtpSocket};
+use crate::media::{LineStats, PtMap, RtpSocket};
 use crate::metrics::names;
 use crate::ratings::dialog::RatingSound;
 use crate::sip::build;
@@ -29,6 +29,10 @@ use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::sip::uri::SipUri;
 use crate::store::{CallRecord, Disposition, Record};
 
+/// The caller's leg and the seat's in the call's hub.
+const CALLER: LegIndex = 0;
+const SEAT: LegIndex = 1;
+
 /// How often a connected call publishes its media counters to the board and metrics.
 pub const MEDIA_REPORT: Duration = Duration::from_secs(1);
 
@@ -36,14 +40,15 @@ struct Media {
     caller_socket: Option<RtpSocket>,
     seat_socket: Option<RtpSocket>,
     caller_local: LocalMedia,
-    relay: Option<RelayHandle>,
+    /// The caller's and the seat's legs, bridged once the seat answers.
+    hub: Option<HubHandle>,
     /// The caller's codec and payload types once connected, for prompts and its key presses.
     caller_audio: Option<Negotiated>,
-    /// Where the relay reports the caller's keys and ends of prompts.
+    /// Where the hub reports the caller's keys and ends of prompts.
     hub_events: mpsc::UnboundedSender<HubEvent>,
     /// What we offered the seats, for their re-INVITEs.
     seat_sdp: String,
-    reported: RelayStats,
+    reported: LineStats,
 }
 
 /// Who called whom, and when: the parts of the record known from the start.
@@ -249,11 +254,11 @@ impl CallDriver {
                 caller_socket: Some(caller_socket),
                 seat_socket: Some(seat_socket),
                 caller_local,
-                relay: None,
+                hub: None,
                 caller_audio: None,
                 hub_events,
                 seat_sdp: seat_offer,
-                reported: RelayStats::default(),
+                reported: LineStats::default(),
             },
             answered_at: None,
             answered_instant: None,
@@ -302,8 +307,8 @@ impl CallDriver {
                     }
                 }
                 Some(event) = hub_events.recv() => match event {
-                    HubEvent::PlaybackDone { leg: 0 } => machine.handle(Instant::now(), Input::PlaybackDone),
-                    HubEvent::Digit { leg: 0, digit } => machine.handle(Instant::now(), Input::Digit(digit)),
+                    HubEvent::PlaybackDone { leg: CALLER } => machine.handle(Instant::now(), Input::PlaybackDone),
+                    HubEvent::Digit { leg: CALLER, digit } => machine.handle(Instant::now(), Input::Digit(digit)),
                     _ => {}
                 },
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
@@ -399,8 +404,8 @@ impl CallDriver {
             },
             InDialog::Refer(key, request) => in_dialog::refuse_refer(io, key, &request).await,
             InDialog::Refresh(Some(addr), _) => {
-                if let Some(relay) = &self.media.relay {
-                    relay.set_remote(if leg.is_none() { Leg::A } else { Leg::B }, addr);
+                if let Some(hub) = &self.media.hub {
+                    hub.set_remote(if leg.is_none() { CALLER } else { SEAT }, addr);
                 }
             }
             InDialog::Info(info) if leg.is_none() => {
@@ -488,7 +493,7 @@ impl CallDriver {
         self.far_audio = sdp::negotiate(&seat_answer)
             .ok()
             .map(|n| (n.audio.codec, n.audio.pt));
-        self.start_relay(
+        self.start_media(
             self.caller.offer.audio_rtp_addr(),
             seat_answer.audio_rtp_addr(),
             pt_map,
@@ -501,7 +506,7 @@ impl CallDriver {
         self.publish(LineState::Connected);
     }
 
-    fn start_relay(&mut self, caller: Option<SocketAddr>, seat: Option<SocketAddr>, pt_map: PtMap) {
+    fn start_media(&mut self, caller: Option<SocketAddr>, seat: Option<SocketAddr>, pt_map: PtMap) {
         if let (Some(a), Some(b)) = (
             self.media.caller_socket.take(),
             self.media.seat_socket.take(),
@@ -511,14 +516,19 @@ impl CallDriver {
                 .caller_audio
                 .as_ref()
                 .and_then(|n| n.telephone_event);
-            self.media.relay = Some(Relay::start_watched(
-                a,
-                caller,
-                caller_keys,
-                b,
-                seat,
+            self.media.hub = Some(Hub::bridged(
+                HubLeg {
+                    socket: a,
+                    remote: caller,
+                    telephone_event: caller_keys,
+                },
+                HubLeg {
+                    socket: b,
+                    remote: seat,
+                    telephone_event: None,
+                },
                 pt_map,
-                self.media.hub_events.clone(),
+                Some(self.media.hub_events.clone()),
             ));
         }
     }
@@ -531,7 +541,7 @@ impl CallDriver {
         peer: super::Owner,
         offer: super::SpliceOffer,
     ) -> Result<super::SpliceAnswer, u16> {
-        let (Some(relay), Some((codec, pt)), None) = (&self.media.relay, self.far_audio, self.peer)
+        let (Some(hub), Some((codec, pt)), None) = (&self.media.hub, self.far_audio, self.peer)
         else {
             return Err(481);
         };
@@ -540,13 +550,12 @@ impl CallDriver {
         };
         let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
         let addr = socket.local_addr();
-        let hub = relay.hub();
         let link = hub.add_leg(HubLeg {
             socket,
             remote: Some(offer.addr),
             telephone_event: None,
         });
-        let far = Leg::B.index();
+        let far = SEAT;
         if codec == offer.codec {
             hub.bridge(far, link, PtMap::identity().with(pt, offer.pt));
         } else {
@@ -575,7 +584,7 @@ impl CallDriver {
 
     /// The rating question or "thank you", in the caller's codec, instead of the seat.
     fn play_rating(&mut self, sound: RatingSound) {
-        let (Some(relay), Some(audio)) = (&self.media.relay, &self.media.caller_audio) else {
+        let (Some(hub), Some(audio)) = (&self.media.hub, &self.media.caller_audio) else {
             return;
         };
         let name = match sound {
@@ -587,7 +596,7 @@ impl CallDriver {
             .ctx
             .prompts
             .play(&[name], audio.audio.codec, audio.audio.pt, false);
-        relay.play(Leg::A, play);
+        hub.play(CALLER, play);
         if sound == RatingSound::Question {
             self.publish(LineState::Rating);
         }
@@ -610,10 +619,10 @@ impl CallDriver {
 
     /// Publishes media counters and adds what moved since the last report to the metrics.
     fn report_media(&mut self) {
-        let Some(relay) = &self.media.relay else {
+        let Some(hub) = &self.media.hub else {
             return;
         };
-        let now = relay.stats();
+        let now = hub.line_stats(CALLER, SEAT);
         report_relayed(&self.media.reported, &now);
         self.media.reported = now;
         self.publish(if self.answered_at.is_some() {
@@ -625,8 +634,8 @@ impl CallDriver {
 
     async fn finish(mut self, outcome: Outcome) {
         self.report_media();
-        if let Some(relay) = self.media.relay.take() {
-            relay.stop().await;
+        if let Some(hub) = self.media.hub.take() {
+            hub.stop().await;
         }
         self.media.caller_socket = None;
         self.media.seat_socket = None;
@@ -657,7 +666,7 @@ impl CallDriver {
 }
 
 /// Adds the packets and bytes relayed between two snapshots (leg A = caller, B = seat).
-pub fn report_relayed(before: &RelayStats, now: &RelayStats) {
+pub fn report_relayed(before: &LineStats, now: &LineStats) {
     let to_seat = now.b.tx_packets.saturating_sub(before.b.tx_packets);
     let to_caller = now.a.tx_packets.saturating_sub(before.a.tx_packets);
     metrics::counter!(names::RTP_PACKETS_RELAYED_TOTAL, "direction" => "caller_to_seat")

@@ -22,8 +22,9 @@ pub struct LegStats {
     pub send_errors: u64,
 }
 
+/// The media of a two-party line: leg A is the caller, leg B the party it talks to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RelayStats {
+pub struct LineStats {
     pub a: LegStats,
     pub b: LegStats,
 }

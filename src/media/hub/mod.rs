@@ -31,7 +31,7 @@ pub use super::mixer::Gain;
 use super::mixer::FRAME_BYTES;
 use super::rtp::{looks_like_rtp, rewrite_pt};
 use super::sdp::Codec;
-use super::stats::{bump, LegCounters, LegStats};
+use super::stats::{bump, LegCounters, LegStats, LineStats};
 use super::{PtMap, RtpSocket};
 
 /// Large enough for any RTP audio packet; a datagram that fills it may be truncated and is
@@ -115,6 +115,19 @@ struct LegState {
 pub struct Hub;
 
 impl Hub {
+    /// A hub of two legs, `a` hearing `b` and `b` hearing `a` (`map` pairs are `(pt on a, pt
+    /// on b)`): the media of a two-party call.
+    pub fn bridged(
+        a: HubLeg,
+        b: HubLeg,
+        map: PtMap,
+        events: Option<mpsc::UnboundedSender<HubEvent>>,
+    ) -> HubHandle {
+        let hub = Hub::start(vec![a, b], events);
+        hub.bridge(0, 1, map);
+        hub
+    }
+
     /// Starts the hub's task with these legs; every leg starts silent. Key presses and ends of
     /// playbacks and overlays go to `events`, none dropped.
     pub fn start(legs: Vec<HubLeg>, events: Option<mpsc::UnboundedSender<HubEvent>>) -> HubHandle {
@@ -237,6 +250,14 @@ impl HubHandle {
     /// `gain`; `HubEvent::OverlayDone` when it is over. A new overlay replaces the one playing.
     pub fn overlay(&self, leg: LegIndex, play: Play, gain: Gain) {
         self.command(Command::Overlay(leg, play, gain));
+    }
+
+    /// The counters of leg `a` and leg `b`, as one line's.
+    pub fn line_stats(&self, a: LegIndex, b: LegIndex) -> LineStats {
+        LineStats {
+            a: self.stats(a),
+            b: self.stats(b),
+        }
     }
 
     pub fn stats(&self, leg: LegIndex) -> LegStats {
@@ -506,6 +527,8 @@ async fn recv_any(legs: &mut [LegState]) -> (LegIndex, std::io::Result<(usize, S
     .await
 }
 
+#[cfg(test)]
+mod bridge_tests;
 #[cfg(test)]
 mod hearing_tests;
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Two test "phones" (plain UDP sockets on 127.0.0.1) talk through a relay.
+//! Two test "phones" (plain UDP sockets on 127.0.0.1) talk through a bridged two-leg hub: the
+//! media of every two-party call.
 //!
 //! Drops are proven by ordering rather than by waiting: the relay handles a
 //! socket's packets in order, so if a bad packet followed by a good one
@@ -68,9 +69,9 @@ fn assert_nothing_pending(socket: &UdpSocket) {
 }
 
 /// Polls until `cond` holds; for drops that leave nothing to receive.
-async fn wait_for(handle: &RelayHandle, cond: impl Fn(&RelayStats) -> bool) {
+async fn wait_for(handle: &HubHandle, cond: impl Fn(&LineStats) -> bool) {
     timeout(WAIT, async {
-        while !cond(&handle.stats()) {
+        while !cond(&handle.line_stats(0, 1)) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     })
@@ -80,7 +81,7 @@ async fn wait_for(handle: &RelayHandle, cond: impl Fn(&RelayStats) -> bool) {
 
 struct Setup {
     pool: RtpPortPool,
-    relay: RelayHandle,
+    relay: HubHandle,
     /// Where the phones send: the relay's port for leg A and for leg B.
     port_a: SocketAddr,
     port_b: SocketAddr,
@@ -91,7 +92,12 @@ async fn setup(a_remote: Option<SocketAddr>, b_remote: Option<SocketAddr>, map: 
     let a = pool.allocate().await.unwrap();
     let b = pool.allocate().await.unwrap();
     let (port_a, port_b) = (a.local_addr(), b.local_addr());
-    let relay = Relay::start(a, a_remote, b, b_remote, map);
+    let leg = |socket, remote| HubLeg {
+        socket,
+        remote,
+        telephone_event: None,
+    };
+    let relay = Hub::bridged(leg(a, a_remote), leg(b, b_remote), map, None);
     Setup {
         pool,
         relay,
@@ -130,7 +136,7 @@ async fn relays_both_ways_and_counts() {
         assert_eq!(&p.payload[..], b"seat!");
     }
 
-    let stats = s.relay.stats();
+    let stats = s.relay.line_stats(0, 1);
     let (caller_len, seat_len) = (12 + 6, 12 + 5);
     assert_eq!(
         (stats.a.rx_packets, stats.a.rx_bytes),
@@ -189,7 +195,7 @@ async fn latches_to_nat_source_and_refuses_hijack() {
     assert_eq!(&recv_rtp(&seat).await.0.payload[..], b"legit");
     assert_nothing_pending(&seat);
     assert_nothing_pending(&signalled);
-    assert_eq!(s.relay.stats().a.dropped_foreign, 1);
+    assert_eq!(s.relay.line_stats(0, 1).a.dropped_foreign, 1);
 
     s.relay.stop().await;
     assert_eq!(s.pool.in_use(), 0);
@@ -219,7 +225,7 @@ async fn junk_is_dropped_and_does_not_latch() {
     assert_eq!(&recv_rtp(&caller).await.0.payload[..], b"back");
     assert_nothing_pending(&junk_source);
 
-    let stats = s.relay.stats();
+    let stats = s.relay.line_stats(0, 1);
     assert_eq!(stats.a.dropped_invalid, 3);
     assert_eq!(stats.a.rx_packets, 1);
     s.relay.stop().await;
@@ -236,7 +242,7 @@ async fn drops_until_remote_known_then_set_remote_rearms() {
         .unwrap();
     wait_for(&s.relay, |st| st.a.dropped_no_remote == 1).await;
 
-    s.relay.set_remote(Leg::B, addr_of(&seat));
+    s.relay.set_remote(1, addr_of(&seat));
     caller
         .send_to(&rtp(0, 2, false, b"kept"), s.port_a)
         .await
@@ -248,7 +254,7 @@ async fn drops_until_remote_known_then_set_remote_rearms() {
     assert_eq!(&recv_rtp(&caller).await.0.payload[..], b"latch");
 
     // A re-INVITE moves the seat: latching starts over from the new SDP.
-    s.relay.set_remote(Leg::B, addr_of(&seat_moved));
+    s.relay.set_remote(1, addr_of(&seat_moved));
     caller
         .send_to(&rtp(0, 3, false, b"moved"), s.port_a)
         .await
