@@ -17,6 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use common::{print_context, time_rounds, Summary};
+use hotline::call_id::CallId;
 use hotline::sip::build;
 use hotline::sip::flow::{Flow, LocalAddrs, Transport};
 use hotline::sip::message::{Message, Request};
@@ -68,7 +69,12 @@ fn live_calls(n: usize, t0: Instant) -> Transactions {
         let Incoming::New(key) = tx.on_request(t0, udp, &invite, &ess) else {
             panic!("INVITE {i} is not new");
         };
-        tx.respond(t0, &key, &build::response(&invite, 200, Some("uas")), 1);
+        tx.respond(
+            t0,
+            &key,
+            &build::response(&invite, 200, Some("uas")),
+            CallId(1),
+        );
         let (ack, ess) = request("ACK", Transport::Udp, i, ";tag=uas");
         tx.on_request(t0, udp, &ack, &ess);
     }
@@ -115,7 +121,7 @@ fn main() {
             let Incoming::New(key) = tx.on_request(now, tcp, &options, &options_ess) else {
                 panic!("OPTIONS is not new");
             };
-            tx.respond(now, &key, &ok, 1);
+            tx.respond(now, &key, &ok, CallId(1));
             let due = tx.poll_timeout();
             assert_eq!(due, Some(now), "the OPTIONS ends at once over TCP");
             tx.handle_timeout(now);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bus;
 pub mod calendar;
 pub mod call;
+pub mod call_id;
 pub mod checks;
 pub mod cli_client;
 pub mod clock;

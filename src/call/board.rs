@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::call_id::CallId;
 use crate::media::LineStats;
-use crate::sip::transaction::Owner;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineState {
@@ -35,16 +35,16 @@ pub struct LineView {
 }
 
 #[derive(Clone, Default)]
-pub struct Board(Arc<Mutex<HashMap<Owner, LineView>>>);
+pub struct Board(Arc<Mutex<HashMap<CallId, LineView>>>);
 
 impl Board {
-    pub fn update(&self, owner: Owner, view: LineView) {
+    pub fn update(&self, owner: CallId, view: LineView) {
         if let Ok(mut lines) = self.0.lock() {
             lines.insert(owner, view);
         }
     }
 
-    pub fn remove(&self, owner: Owner) {
+    pub fn remove(&self, owner: CallId) {
         if let Ok(mut lines) = self.0.lock() {
             lines.remove(&owner);
         }

@@ -5,17 +5,18 @@ use std::sync::Arc;
 use tracing::warn;
 
 use super::{CallContext, CoreCommand};
+use crate::call_id::CallId;
 use crate::metrics::names;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Request, Response};
-use crate::sip::transaction::{ClientKey, Owner, ServerKey};
+use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{CallRecord, Record};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
 pub struct CallIo {
     pub ctx: Arc<CallContext>,
-    pub owner: Owner,
+    pub owner: CallId,
 }
 
 impl CallIo {

@@ -25,11 +25,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::call_id::CallId;
 use crate::media::RtpPortPool;
 use crate::registrar::Binding;
 use crate::sip::flow::{Flow, LocalAddrs};
 use crate::sip::message::{Request, Response};
-use crate::sip::transaction::{ClientKey, Owner, ServerKey};
+use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::sip::validate::Essentials;
 use crate::store::WriterHandle;
 
@@ -58,7 +59,7 @@ pub enum CallEvent {
     /// Another call (`peer`) takes over this call's far party: an attended transfer whose
     /// REFER named, with Replaces, this call's dialog with the seat.
     Splice {
-        peer: Owner,
+        peer: CallId,
         offer: SpliceOffer,
         reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
     },
@@ -77,7 +78,7 @@ pub struct SpliceOffer {
 /// The other call's side of a splice: its port for our audio, and who is on its line.
 #[derive(Debug, Clone)]
 pub struct SpliceAnswer {
-    pub owner: Owner,
+    pub owner: CallId,
     pub addr: std::net::SocketAddr,
     pub party: String,
     /// The unit that party answers for, when the call dialled a unit.
@@ -88,13 +89,13 @@ pub struct SpliceAnswer {
 #[derive(Debug)]
 pub enum CoreCommand {
     Respond {
-        owner: Owner,
+        owner: CallId,
         key: ServerKey,
         response: Response,
     },
     /// Starts a client transaction; the request gets its Via with `branch` in the core.
     Send {
-        owner: Owner,
+        owner: CallId,
         flow: Flow,
         request: Request,
         branch: String,
@@ -110,22 +111,22 @@ pub enum CoreCommand {
     },
     /// Requests in this dialog (Call-ID and our tag) go to `owner`.
     BindDialog {
-        owner: Owner,
+        owner: CallId,
         call_id: String,
         local_tag: String,
     },
     /// The call is over: forget its dialogs and its channel.
     Finished {
-        owner: Owner,
+        owner: CallId,
     },
     /// A call the daemon places itself: a number and a channel, like a call from the network.
     NewCall {
-        reply: tokio::sync::oneshot::Sender<(Owner, mpsc::UnboundedReceiver<CallEvent>)>,
+        reply: tokio::sync::oneshot::Sender<(CallId, mpsc::UnboundedReceiver<CallEvent>)>,
     },
     /// Splice with the call that holds the dialog `(call_id, one of tags)` (an attended
     /// transfer's Replaces); 481 when there is none.
     Splice {
-        from: Owner,
+        from: CallId,
         call_id: String,
         tags: [String; 2],
         offer: SpliceOffer,
@@ -133,7 +134,7 @@ pub enum CoreCommand {
     },
     /// Passes `event` to the call `owner` (the end of a spliced call).
     Tell {
-        owner: Owner,
+        owner: CallId,
         event: CallEvent,
     },
     /// The live bindings (phones) of a seat, for a queue offer.
@@ -146,7 +147,7 @@ pub enum CoreCommand {
 /// Everything a new call needs to know, decided by the core when the INVITE arrived.
 #[derive(Debug)]
 pub struct CallSetup {
-    pub owner: Owner,
+    pub owner: CallId,
     pub trunk: String,
     pub flow: Flow,
     pub invite: Request,

@@ -150,7 +150,7 @@ impl Driver {
             local,
             hub,
         } = media;
-        let call = CallId(setup.owner);
+        let call = setup.owner;
         let caller = CallerLeg::new(
             setup.invite,
             setup.key,

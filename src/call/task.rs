@@ -64,7 +64,7 @@ pub struct CallFacts {
 impl CallFacts {
     pub fn new(setup: &CallSetup, ctx: &CallContext) -> CallFacts {
         CallFacts {
-            id: format!("call-{}", ids::tag()),
+            id: setup.owner.to_string(),
             sip_call_id: setup.ess.call_id.clone(),
             trunk: setup.trunk.clone(),
             caller: SipUri::parse(&setup.ess.from.uri)
@@ -121,7 +121,7 @@ struct CallDriver {
     /// The answered party's codec and payload type, for a splice.
     far_audio: Option<(crate::media::sdp::Codec, u8)>,
     /// The call this one is spliced to (an attended transfer took our caller's place).
-    peer: Option<super::Owner>,
+    peer: Option<super::CallId>,
 }
 
 /// Runs a call from its INVITE to its record.
@@ -538,7 +538,7 @@ impl CallDriver {
     /// differ, so the hub transcodes); the caller (the seat that made this call) is let go.
     async fn splice(
         &mut self,
-        peer: super::Owner,
+        peer: super::CallId,
         offer: super::SpliceOffer,
     ) -> Result<super::SpliceAnswer, u16> {
         let (Some(hub), Some((codec, pt)), None) = (&self.media.hub, self.far_audio, self.peer)
@@ -573,7 +573,7 @@ impl CallDriver {
             ]);
         }
         self.peer = Some(peer);
-        info!(%seat, peer, "spliced with another call");
+        info!(%seat, %peer, "spliced with another call");
         Ok(super::SpliceAnswer {
             owner: self.io.owner,
             addr: std::net::SocketAddr::new(self.io.ctx.media_addr, addr.port()),

@@ -12,8 +12,6 @@ pub mod seats;
 mod service;
 mod timer;
 
-use std::fmt;
-
 pub use acd::{
     Acd, AcdAction, AcdError, AcdInput, OfferFailure, OfferOutcome, OverflowCause, QueueEvent,
     QueueEventKind, SeatCommand, RETRY_DELAY,
@@ -23,12 +21,4 @@ pub use handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice};
 pub use seats::{PauseReason, SeatChange, SeatError, SeatId, SeatState};
 pub use service::{state_name, AcdService};
 
-/// A caller's call as the ACD knows it; the lead maps it to its call task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallId(pub u64);
-
-impl fmt::Display for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+pub use crate::call_id::CallId;

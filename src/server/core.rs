@@ -15,6 +15,7 @@ use super::trunks::{trunk_for, Trunk};
 use crate::auth::{self, Algorithm, NonceKey, Verdict};
 use crate::call::feature_task::Purpose;
 use crate::call::{self, CallContext, CallEvent, CallSetup, CoreCommand};
+use crate::call_id::{CallId, CallIds};
 use crate::config::settings::Settings;
 use crate::dialplan::{Closed, Dialplan, RingTarget};
 use crate::metrics::names;
@@ -22,7 +23,7 @@ use crate::registrar::{RegisterEvent, Registrar, SeatAuth};
 use crate::sip::build;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::transaction::{Incoming, Output, Owner, ServerKey, Transactions};
+use crate::sip::transaction::{Incoming, Output, ServerKey, Transactions};
 use crate::sip::transport::{Inbound, SipSender};
 use crate::sip::uri::SipUri;
 use crate::sip::validate::{check_support, Essentials};
@@ -31,6 +32,9 @@ use crate::store::{CallRecord, Disposition, Record};
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
 /// How old a nonce may get before a phone is asked again (with stale=true).
 const NONCE_MAX_AGE_SECS: u64 = 300;
+/// A stopping daemon waits this long at most for the answers to its last requests (the BYEs of
+/// the calls it ended, some held for the ACK of a 2xx it had just sent).
+const LAST_REQUESTS_WAIT: Duration = Duration::from_secs(5);
 
 /// What tests and ops can ask the core about its own state.
 #[derive(Debug, Clone, Default)]
@@ -53,11 +57,12 @@ pub struct Core {
     registrar: Registrar,
     nonce_key: NonceKey,
     sender: SipSender,
-    dialogs: HashMap<(String, String), Owner>,
-    owner_dialogs: HashMap<Owner, Vec<(String, String)>>,
-    calls: HashMap<Owner, mpsc::UnboundedSender<CallEvent>>,
-    invites: HashMap<ServerKey, Owner>,
-    next_owner: Owner,
+    dialogs: HashMap<(String, String), CallId>,
+    owner_dialogs: HashMap<CallId, Vec<(String, String)>>,
+    calls: HashMap<CallId, mpsc::UnboundedSender<CallEvent>>,
+    invites: HashMap<ServerKey, CallId>,
+    /// Numbers every call, admitted or refused.
+    ids: CallIds,
     draining: bool,
     /// Seats with a live binding, as last told to the ACD.
     registered: std::collections::HashSet<String>,
@@ -86,6 +91,7 @@ impl Core {
             .collect();
         Core {
             transactions: Transactions::new(ctx.local),
+            ids: CallIds::starting_at(ctx.clock.now()),
             ctx,
             settings,
             dialplan,
@@ -97,7 +103,6 @@ impl Core {
             owner_dialogs: HashMap::new(),
             calls: HashMap::new(),
             invites: HashMap::new(),
-            next_owner: 1,
             draining: false,
             registered: Default::default(),
             to_acd: Vec::new(),
@@ -106,10 +111,13 @@ impl Core {
 
     /// Runs until `shutdown` fires and every call has ended.
     pub async fn run(mut self, mut channels: CoreChannels, shutdown: CancellationToken) {
+        // Once every call has ended, how long the last requests (their BYEs) may still take.
+        let mut last_requests: Option<Instant> = None;
         loop {
             let deadline = [
                 self.transactions.poll_timeout(),
                 self.registrar.poll_timeout(),
+                last_requests,
             ]
             .into_iter()
             .flatten()
@@ -138,7 +146,11 @@ impl Core {
             }
             self.flush().await;
             if self.draining && self.calls.is_empty() {
-                return;
+                let now = Instant::now();
+                let until = *last_requests.get_or_insert(now + LAST_REQUESTS_WAIT);
+                if !self.transactions.requests_in_flight() || now >= until {
+                    return;
+                }
             }
         }
     }
@@ -189,14 +201,15 @@ impl Core {
     /// queue is unbounded. What bounds it is the call's own SIP traffic (retransmissions are
     /// absorbed by the transaction layer) and admission (`sip.max_calls`); a send fails only
     /// when the call's task has already ended.
-    fn to_call(&self, owner: Owner, event: CallEvent) {
+    fn to_call(&self, owner: CallId, event: CallEvent) {
         if let Some(events) = self.calls.get(&owner) {
             let _ = events.send(event);
         }
     }
 
     fn respond(&mut self, key: &ServerKey, response: Response) {
-        self.transactions.respond(Instant::now(), key, &response, 0);
+        self.transactions
+            .respond(Instant::now(), key, &response, CallId::CORE);
     }
 
     fn on_inbound(&mut self, message: Inbound) {
@@ -222,7 +235,7 @@ impl Core {
         }
     }
 
-    fn dialog_owner(&self, ess: &Essentials) -> Option<Owner> {
+    fn dialog_owner(&self, ess: &Essentials) -> Option<CallId> {
         let tag = ess.to.tag()?;
         self.dialogs
             .get(&(ess.call_id.clone(), tag.to_string()))
@@ -497,9 +510,8 @@ impl Core {
     }
 
     /// A new call: its number and the channel its task reads.
-    fn admit(&mut self, key: &ServerKey) -> (Owner, mpsc::UnboundedReceiver<CallEvent>) {
-        let owner = self.next_owner;
-        self.next_owner += 1;
+    fn admit(&mut self, key: &ServerKey) -> (CallId, mpsc::UnboundedReceiver<CallEvent>) {
+        let owner = self.ids.next_id();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         self.calls.insert(owner, events_tx);
         self.invites.insert(key.clone(), owner);
@@ -703,7 +715,7 @@ impl Core {
 
     /// A trunk call refused before it became a call still leaves a record.
     fn record_refused(
-        &self,
+        &mut self,
         trunk: &str,
         request: &Request,
         ess: &Essentials,
@@ -716,7 +728,7 @@ impl Core {
             .and_then(|u| u.user_decoded())
             .unwrap_or_else(|| "anonymous".to_string());
         let record = CallRecord {
-            id: format!("call-{}", crate::sip::ids::tag()),
+            id: self.ids.next_id().to_string(),
             sip_call_id: ess.call_id.clone(),
             trunk: trunk.to_string(),
             caller,
@@ -783,8 +795,7 @@ impl Core {
                 self.owner_dialogs.entry(owner).or_default().push(dialog);
             }
             CoreCommand::NewCall { reply } => {
-                let owner = self.next_owner;
-                self.next_owner += 1;
+                let owner = self.ids.next_id();
                 let (events_tx, events_rx) = mpsc::unbounded_channel();
                 self.calls.insert(owner, events_tx);
                 metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);

@@ -27,8 +27,7 @@ pub const T4: Duration = Duration::from_secs(5);
 /// Timers B, F, H and J: how long a transaction lives without an answer.
 pub const TIMEOUT: Duration = Duration::from_millis(64 * 500);
 
-/// Who a client transaction or a sent 2xx belongs to: a call task's number.
-pub type Owner = u64;
+use crate::call_id::CallId;
 
 /// A Call-ID and CSeq number: the INVITE that a 2xx of ours or an ACK of ours belongs to.
 type CallSeq = (String, u32);
@@ -91,13 +90,13 @@ pub enum Output {
     },
     /// A response for a client transaction; 408 when the peer never answered.
     Response {
-        owner: Owner,
+        owner: CallId,
         key: ClientKey,
         response: Response,
     },
     /// A 2xx we sent was never ACKed (RFC 3261 §13.3.1.4): the owner should hang up.
     AckTimeout {
-        owner: Owner,
+        owner: CallId,
         call_id: String,
     },
 }
@@ -128,7 +127,7 @@ struct ServerTx {
 
 struct ClientTx {
     id: TxId,
-    owner: Owner,
+    owner: CallId,
     flow: Flow,
     request: Request,
     bytes: Bytes,
@@ -148,7 +147,7 @@ struct ClientTx {
 /// A 2xx to an INVITE that we keep sending until its ACK arrives (RFC 3261 §13.3.1.4).
 struct Unacked {
     id: TxId,
-    owner: Owner,
+    owner: CallId,
     flow: Flow,
     bytes: Bytes,
     interval: Duration,
@@ -178,7 +177,7 @@ pub struct Transactions {
 
 struct HeldBye {
     call_id: String,
-    owner: Owner,
+    owner: CallId,
     flow: Flow,
     request: Request,
     key: ClientKey,
@@ -200,6 +199,17 @@ impl Transactions {
 
     pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
         self.out.drain(..)
+    }
+
+    /// Whether a request of ours still waits: a BYE held for the ACK of our 2xx, or a client
+    /// transaction that has had no final response. A stopping daemon waits for these, so that
+    /// the calls it ended are ended at the far side too.
+    pub fn requests_in_flight(&self) -> bool {
+        !self.held_byes.is_empty()
+            || self
+                .client
+                .values()
+                .any(|t| t.final_status.is_none() && !t.abandoned)
     }
 
     pub fn counts(&self) -> (usize, usize) {
@@ -306,7 +316,7 @@ impl Transactions {
     }
 
     /// Sends a response in a server transaction. `owner` is who hears of a 2xx never ACKed.
-    pub fn respond(&mut self, now: Instant, key: &ServerKey, response: &Response, owner: Owner) {
+    pub fn respond(&mut self, now: Instant, key: &ServerKey, response: &Response, owner: CallId) {
         let Some(tx) = self.server.get_mut(key) else {
             return;
         };
@@ -345,7 +355,7 @@ impl Transactions {
     pub fn send_request(
         &mut self,
         now: Instant,
-        owner: Owner,
+        owner: CallId,
         flow: Flow,
         mut request: Request,
         branch: String,
@@ -391,7 +401,7 @@ impl Transactions {
     fn start_client(
         &mut self,
         now: Instant,
-        owner: Owner,
+        owner: CallId,
         flow: Flow,
         request: Request,
         key: ClientKey,
@@ -623,7 +633,7 @@ impl Transactions {
         &mut self,
         now: Instant,
         flow: Flow,
-        owner: Owner,
+        owner: CallId,
         key: &ClientKey,
         response: &Response,
     ) {
@@ -665,7 +675,7 @@ impl Transactions {
         &mut self,
         now: Instant,
         dialog: CallSeq,
-        owner: Owner,
+        owner: CallId,
         flow: Flow,
         bytes: Bytes,
     ) {

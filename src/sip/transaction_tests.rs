@@ -12,7 +12,7 @@ use crate::sip::message::{Message, Method, Request, Response};
 use crate::sip::parse::parse;
 use crate::sip::validate::{check_request, Essentials};
 
-const OWNER: Owner = 7;
+const OWNER: CallId = CallId(7);
 const CALL_ID: &str = "call-1@192.0.2.10";
 
 fn ms(n: u64) -> Duration {
@@ -189,7 +189,7 @@ fn schedule(first: Duration, cap: Option<Duration>, until: Duration) -> Vec<Dura
     out
 }
 
-fn only_response(events: &[Output]) -> (Owner, &ClientKey, &Response) {
+fn only_response(events: &[Output]) -> (CallId, &ClientKey, &Response) {
     match events {
         [Output::Response {
             owner,
@@ -477,6 +477,33 @@ fn a_bye_before_the_ack_of_our_2xx_waits_for_that_ack() {
     let (sent, _) = drain(&mut tx, udp());
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].starts_with("BYE "), "{}", sent[0]);
+}
+
+#[test]
+fn a_held_bye_and_a_bye_awaiting_its_answer_are_requests_in_flight() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    answered_invite(&mut tx, t0);
+    assert!(
+        !tx.requests_in_flight(),
+        "an answered INVITE is no request of ours"
+    );
+    tx.send_request(t0, OWNER, udp(), bye_in_peer_dialog(), "z9hG4bKbye1".into());
+    drain(&mut tx, udp());
+    assert!(tx.requests_in_flight(), "the held BYE");
+
+    let (ack, ack_ess) = peer_request("ACK", Transport::Udp, ";branch=z9hG4bKack1", 1, Some("uas"));
+    tx.on_request(t0 + ms(3), udp(), &ack, &ack_ess);
+    let (sent, _) = drain(&mut tx, udp());
+    assert!(tx.requests_in_flight(), "the BYE waits for its answer");
+    let Ok(Message::Request(bye)) = parse(sent[0].as_bytes()) else {
+        panic!("not a request: {}", sent[0]);
+    };
+    let Ok(Message::Response(ok)) = parse(&build::response(&bye, 200, None).to_bytes()) else {
+        panic!("200 does not parse");
+    };
+    tx.on_response(t0 + ms(5), ok);
+    assert!(!tx.requests_in_flight(), "the BYE is answered");
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub(super) struct UnitLeg {
     /// (an attended transfer spliced that call with this one).
     pub leg: Option<OutboundLeg>,
     /// That other call, told when this one lets the unit go.
-    pub peer: Option<crate::sip::transaction::Owner>,
+    pub peer: Option<crate::call_id::CallId>,
     socket: Option<RtpSocket>,
     pub hub_leg: Option<LegIndex>,
     /// Its audio and telephone-event payload types, from its answer.
@@ -245,7 +245,7 @@ impl Driver {
             telephone_event: None,
         });
         let now = self.io.ctx.clock.now();
-        info!(party = %answer.party, peer = answer.owner, "attended transfer");
+        info!(party = %answer.party, peer = %answer.owner, "attended transfer");
         self.units.push(UnitLeg {
             leg: None,
             peer: Some(answer.owner),

@@ -98,7 +98,7 @@ impl Acd {
         self.timers
             .set(Timer::Ring { call, seat }, now + ring_timeout);
         let change = self.seats.offer(seat, call, now);
-        tracing::debug!(call = %call, seat = %change.seat, "offer");
+        tracing::debug!(call_id = %call, seat = %change.seat, "offer");
         self.actions.push_back(AcdAction::Offer {
             call,
             seat: change.seat.clone(),
@@ -185,7 +185,7 @@ impl Acd {
                 next = None;
             }
         }
-        tracing::debug!(call = %call, ?to, ?cause, ?waited, "caller overflows");
+        tracing::debug!(call_id = %call, ?to, ?cause, ?waited, "caller overflows");
         self.record(
             call,
             from,

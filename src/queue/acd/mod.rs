@@ -233,7 +233,7 @@ impl Acd {
             },
         );
         self.join_queue(now, call, q);
-        tracing::debug!(call = %call, queue, priority, "caller queued");
+        tracing::debug!(call_id = %call, queue, priority, "caller queued");
         // Offer at once if a seat is free, so that nobody is told "you are number 1" first.
         self.dispatch(now);
         if let Some(caller) = self.callers.get(&call) {
@@ -282,7 +282,7 @@ impl Acd {
         self.cancel_offers(now, call);
         let caller = self.remove_caller(call);
         let waited = now - caller.key.entered;
-        tracing::debug!(call = %call, ?waited, position, "caller abandoned");
+        tracing::debug!(call_id = %call, ?waited, position, "caller abandoned");
         self.record(
             call,
             caller.queue,
@@ -339,7 +339,7 @@ impl Acd {
         self.cancel_offers(now, call);
         let caller = self.remove_caller(call);
         let waited = now - caller.key.entered;
-        tracing::debug!(call = %call, seat = %seat, ?waited, "caller connected");
+        tracing::debug!(call_id = %call, seat = %seat, ?waited, "caller connected");
         self.actions.push_back(AcdAction::Connected {
             call,
             seat: seat.clone(),
