@@ -129,6 +129,9 @@ pub enum ConsultAction {
     NotifyRefer(u16),
     /// The seat left after a blind transfer whose target then failed: the caller is alone.
     CallerAlone,
+    /// A short tone in the seat's ear, over the call: the unit it reached for rang out and
+    /// was given up.
+    SeatTone,
 }
 
 #[derive(Debug)]
@@ -193,8 +196,12 @@ impl Consult {
     fn blind_transfer(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
         use ConsultAction as A;
         if input == ConsultInput::RingTimeout {
+            let seat_there = !self.seat_gone;
             let mut actions = vec![A::CancelUnit];
             actions.extend(self.blind_transfer(ConsultInput::UnitFailed(RING_TIMEOUT_STATUS)));
+            if seat_there {
+                actions.push(A::SeatTone);
+            }
             return actions;
         }
         let actions = match input {
@@ -287,6 +294,7 @@ impl Consult {
                     A::Event(ConsultEvent::UnitFailed {
                         status: RING_TIMEOUT_STATUS,
                     }),
+                    A::SeatTone,
                 ],
             ),
             (S::Adding, ConsultInput::Feature(F::Cancel)) => (
@@ -386,6 +394,7 @@ impl Consult {
                 actions.extend(back(ConsultEvent::UnitFailed {
                     status: RING_TIMEOUT_STATUS,
                 }));
+                actions.push(A::SeatTone);
                 (S::Idle, actions)
             }
             (S::Dialling, ConsultInput::Feature(F::Cancel | F::DropUnit)) => {
@@ -518,7 +527,8 @@ mod tests {
             vec![
                 A::CancelUnit,
                 A::Media(Media::CallerWithSeat),
-                A::Event(ConsultEvent::UnitFailed { status: 408 })
+                A::Event(ConsultEvent::UnitFailed { status: 408 }),
+                A::SeatTone
             ]
         );
         assert_eq!(c.state(), ConsultState::Idle);
@@ -537,7 +547,8 @@ mod tests {
                 A::CancelUnit,
                 A::NotifyRefer(408),
                 A::Media(Media::CallerWithSeat),
-                A::Event(ConsultEvent::UnitFailed { status: 408 })
+                A::Event(ConsultEvent::UnitFailed { status: 408 }),
+                A::SeatTone
             ]
         );
         let mut c = Consult::default();
@@ -567,7 +578,8 @@ mod tests {
             c.handle(ConsultInput::RingTimeout),
             vec![
                 A::CancelUnit,
-                A::Event(ConsultEvent::UnitFailed { status: 408 })
+                A::Event(ConsultEvent::UnitFailed { status: 408 }),
+                A::SeatTone
             ]
         );
         assert_eq!(c.state(), ConsultState::ThreeWay);

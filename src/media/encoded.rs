@@ -1,5 +1,5 @@
-//! Prompts encoded once, at start-up, in both G.711 laws, so playing one into a call costs a
-//! lookup and never a conversion.
+//! Prompts and tones encoded once, at start-up, in both G.711 laws, so playing one into a call
+//! costs a lookup and never a conversion.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,19 +19,22 @@ impl EncodedPrompts {
     pub fn new(set: &PromptSet) -> EncodedPrompts {
         let mut encoded = EncodedPrompts::default();
         for name in set.names() {
-            let Some(prompt) = set.get(name) else {
-                continue;
-            };
-            for (codec, table) in [
-                (Codec::Pcmu, &mut encoded.ulaw),
-                (Codec::Pcma, &mut encoded.alaw),
-            ] {
-                let mut out = vec![0u8; prompt.samples.len()];
-                encode_frame(codec, &prompt.samples, &mut out);
-                table.insert(name.to_string(), Arc::from(out));
+            if let Some(prompt) = set.get(name) {
+                encoded.insert(name, &prompt.samples);
             }
         }
+        for (name, samples) in super::tones::all() {
+            encoded.insert(name, &samples);
+        }
         encoded
+    }
+
+    fn insert(&mut self, name: &str, samples: &[i16]) {
+        for (codec, table) in [(Codec::Pcmu, &mut self.ulaw), (Codec::Pcma, &mut self.alaw)] {
+            let mut out = vec![0u8; samples.len()];
+            encode_frame(codec, samples, &mut out);
+            table.insert(name.to_string(), Arc::from(out));
+        }
     }
 
     pub fn get(&self, name: &str, codec: Codec) -> Option<Arc<[u8]>> {

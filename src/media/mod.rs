@@ -14,6 +14,7 @@ mod ptmap;
 mod rtp;
 pub mod sdp;
 mod stats;
+pub mod tones;
 pub mod wav;
 
 pub use error::MediaError;

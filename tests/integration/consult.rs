@@ -24,6 +24,8 @@ const UNIT: &str = "2001";
 const CALLER_HZ: f64 = 440.0;
 const UNIT_HZ: f64 = 1000.0;
 const SEAT_HZ: f64 = 700.0;
+/// The beeps in the seat's ear when a unit rang out (`media::tones::UNIT_GIVEN_UP`).
+const GIVEN_UP_HZ: f64 = 1400.0;
 /// Audio packets a probe waits for after a switch: 1.2 s, of which the last second is looked
 /// at, so that packets of what it heard before the switch have left the window.
 const LISTEN_PACKETS: u64 = 60;
@@ -459,7 +461,8 @@ async fn cancelling_a_ringing_unit_returns_to_caller_and_seat() {
 
 /// A unit's contact that rings and never answers is given up by the daemon itself at
 /// `unit_ring_timeout_secs` (3 s here): the unit gets CANCEL, caller and seat hear each other
-/// again, and the call records unit_failed 408 no sooner than the ring timeout after the consult.
+/// again (the seat over two short beeps), and the call records unit_failed 408 no sooner than the
+/// ring timeout after the consult.
 #[tokio::test]
 async fn a_unit_that_never_answers_is_given_up_at_its_ring_timeout() {
     let mut s = scene_with(
@@ -470,12 +473,18 @@ async fn a_unit_that_never_answers_is_given_up_at_its_ring_timeout() {
     .await;
     let call_id = s.call_id();
     s.consult_the_unit().await;
+    s.seat_probe.reset().await;
+    s.caller_probe.reset().await;
     // Nobody types anything: the daemon gives the unit up.
     assert!(
         s.unit.wait_log("unit cancelled", LIMIT).await,
         "the unit got no CANCEL: {}",
         s.unit.log_so_far()
     );
+    // The seat hears the given-up beeps over the caller; the caller does not hear them.
+    s.seat_probe.wait_for_audio(40, LIMIT).await;
+    hears("seat", &s.seat_probe, &[GIVEN_UP_HZ, CALLER_HZ], &[]).await;
+    hears("caller", &s.caller_probe, &[], &[GIVEN_UP_HZ]).await;
     s.caller_and_seat_talk().await;
 
     let (t, unit, _) = s.end().await;

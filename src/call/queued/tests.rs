@@ -364,6 +364,7 @@ fn a_unit_that_never_answers_is_given_up_at_its_ring_timeout() {
             Action::Consult(ConsultAction::Event(ConsultEvent::UnitFailed {
                 status: 408
             })),
+            Action::Consult(ConsultAction::SeatTone),
         ]
     );
     assert_eq!(call.poll_timeout(), None);

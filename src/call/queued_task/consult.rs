@@ -13,8 +13,9 @@ use crate::call::outbound_leg::OutboundLeg;
 use crate::call::queued::{Input, QueuedCall, Sound};
 use crate::call::{CoreCommand, SpliceOffer};
 use crate::dialplan::DialTarget;
-use crate::media::hub::{HubLeg, LegIndex, MixParty};
+use crate::media::hub::{Audio, Gain, HubLeg, LegIndex, MixParty};
 use crate::media::sdp::{self, Negotiated};
+use crate::media::tones;
 use crate::media::{PtMap, RtpSocket};
 use crate::sip::build;
 use crate::sip::message::{Request, Response};
@@ -101,6 +102,7 @@ impl Driver {
                 }
             }
             ConsultAction::CallerAlone => {}
+            ConsultAction::SeatTone => self.seat_tone(tones::UNIT_GIVEN_UP),
             ConsultAction::Transferred => {
                 // A rating after the transfer rates the first unit brought in.
                 self.transferred_to = self
@@ -410,6 +412,19 @@ impl Driver {
         if let Some(leg) = self.units.last().and_then(|u| u.leg.as_ref()) {
             leg.ack(&self.io).await;
         }
+    }
+
+    /// Plays `tone` in the seat's ear on top of what it hears; nobody else hears it.
+    fn seat_tone(&mut self, tone: &str) {
+        let Some((leg, pts)) = self.seat_leg.zip(self.seat_media) else {
+            return;
+        };
+        let codec = self.negotiated.audio.codec;
+        let audio = |pt| Audio { codec, pt };
+        self.hub.set_audio(CALLER, audio(self.negotiated.audio.pt));
+        self.hub.set_audio(leg, audio(pts.0));
+        let play = self.io.ctx.prompts.play(&[tone], codec, pts.0, false);
+        self.hub.overlay(leg, play, Gain::UNITY);
     }
 
     /// Switches who hears whom in the hub.
