@@ -46,7 +46,7 @@ pub const HEALTH_PATH: &str = "/api/v1/health";
 pub const SURVEYS_PATH: &str = "/api/v1/surveys";
 
 /// Request bodies are a few short fields; anything bigger is refused (413).
-const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// How long open requests may finish after shutdown.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -305,6 +305,3 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 fn error(status: StatusCode, message: String) -> Response {
     json(status, &ErrorBody { error: message })
 }
-
-#[cfg(test)]
-mod tests;

@@ -320,6 +320,9 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
+mod against_api;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,16 +1,18 @@
-//! The HTTP layer over real TCP on 127.0.0.1, driven by the command-line client, with an
-//! in-memory [`Surveys`].
+//! The API's HTTP layer over real TCP on 127.0.0.1, driven by this client, with an in-memory
+//! [`Surveys`]: the client's tests, and the API's as its client sees it.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::*;
+use crate::api::*;
 use crate::cli_client::{self, ClientError};
 use crate::ratings::Rating;
 
