@@ -117,6 +117,76 @@ async fn answered_call_relays_rtp_both_ways_and_is_recorded() {
     t.daemon.shutdown().await.expect("shutdown");
 }
 
+/// A flood of SIP for as long as a call is up (OPTIONS from one socket in bursts of 2,000 every
+/// 20 ms, at most 300,000): the call in progress loses nothing. The seat answers, RTP flows, the
+/// caller's BYE ends it, both peers end well, the record is whole, and the daemon answers again
+/// once the flood is over. (What the daemon sheds is counted in
+/// hotline_sip_overload_dropped_total.)
+#[tokio::test]
+async fn a_sip_flood_loses_no_call_in_progress() {
+    const BURST: u32 = 2_000;
+    const FLOOD: u32 = 300_000;
+    let t = common::start(Options::default()).await;
+    let seat = seat(&t, "1001", "seat1001-secret", "answer").await;
+    let caller = trunk(&t, "trunk_call.xml", "12345")
+        .set("hold_ms", "4000")
+        .spawn()
+        .expect("trunk");
+    let connected = eventually(Duration::from_secs(15), || async {
+        t.daemon
+            .board()
+            .snapshot()
+            .iter()
+            .any(|line| line.seat.as_deref() == Some("1001") && line.media.b.rx_packets > 10)
+    })
+    .await;
+    assert!(connected, "{:?}", t.daemon.board().snapshot());
+
+    let flood = crate::raw::RawUdp::new(t.daemon.sip_udp).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let flooding = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut n = 0;
+            while n < FLOOD && !stop.is_cancelled() {
+                for _ in 0..BURST {
+                    let _ = flood
+                        .socket
+                        .send_to(
+                            crate::raw::options(flood.port(), n).as_bytes(),
+                            flood.target,
+                        )
+                        .await;
+                    n += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            n
+        }
+    });
+
+    let caller = caller.wait().await.expect("trunk ends");
+    stop.cancel();
+    let sent = flooding.await.expect("flood ends");
+    assert!(sent >= BURST, "flooded with {sent}");
+    let seat = seat.wait().await.expect("seat ends");
+    ok(&caller);
+    ok(&seat);
+    assert_clean(&t).await;
+    let record = only_record(&t).await;
+    assert_eq!(record.disposition, Disposition::Answered, "{record:?}");
+    assert_eq!(record.ended_by.as_deref(), Some("caller"), "{record:?}");
+    assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
+
+    let after = crate::raw::RawUdp::new(t.daemon.sip_udp).await;
+    let answer = after
+        .request(crate::raw::options(after.port(), FLOOD).as_bytes())
+        .await
+        .expect("an answer after the flood");
+    assert_eq!(crate::raw::status_of(&answer), 200, "{answer}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
 /// Runs a trunk scenario against the daemon while `seat` (if any) handles its side.
 async fn call(
     t: &TestDaemon,
