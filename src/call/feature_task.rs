@@ -115,6 +115,10 @@ impl Driver {
         mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
         self.caller.bind(&self.io).await;
+        // A trunk call to an announcement has a call record; a seat's feature call has none.
+        if let Purpose::Announce { .. } = self.purpose {
+            self.io.open(self.facts.open_call(None, None)).await;
+        }
         let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
         self.caller.respond(&self.io, 200, Some(sdp)).await;
         let first = match &self.purpose {

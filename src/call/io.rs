@@ -10,7 +10,7 @@ use crate::metrics::names;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::store::{CallRecord, Record};
+use crate::store::{CallRecord, OpenCall, Record};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
@@ -84,6 +84,13 @@ impl CallIo {
 
     pub async fn finished(&self) {
         self.core(CoreCommand::Finished { owner: self.owner }).await;
+    }
+
+    /// Queues what is known of the call in progress for the store (replacing what was).
+    pub async fn open(&self, call: OpenCall) {
+        if let Err(error) = self.ctx.writer.submit(Record::OpenCall(call)).await {
+            warn!(%error, "open call not queued");
+        }
     }
 
     /// Counts the finished call and queues its record for the store.

@@ -200,6 +200,7 @@ impl Driver {
             .with_max_parties(self.io.ctx.in_call.max_parties)
             .with_unit_ring_timeout(self.io.ctx.in_call.unit_ring_timeout);
         self.caller.bind(&self.io).await;
+        self.io.open(self.facts.open_call(None, None)).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
         loop {
@@ -712,6 +713,8 @@ impl Driver {
         self.connected_at = Some(Instant::now());
         info!(%seat, "queued call connected");
         self.publish(LineState::Connected);
+        let open = self.facts.open_call(self.seat.clone(), self.answered_at);
+        self.io.open(open).await;
     }
 
     /// The unit still on the line (or ringing) when the call ends: its leg ends with it.

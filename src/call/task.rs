@@ -27,7 +27,7 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::sip::uri::SipUri;
-use crate::store::{CallRecord, Disposition, Record};
+use crate::store::{CallRecord, Disposition, OpenCall, Record};
 
 /// The caller's leg and the seat's in the call's hub.
 const CALLER: LegIndex = 0;
@@ -73,6 +73,20 @@ impl CallFacts {
                 .unwrap_or_else(|| "anonymous".to_string()),
             called: setup.route_number.clone(),
             offered_at: ctx.clock.now(),
+        }
+    }
+
+    /// The call as it is known while it is up: written so that no call is without a row.
+    pub fn open_call(&self, seat: Option<String>, answered_at: Option<SystemTime>) -> OpenCall {
+        OpenCall {
+            id: self.id.clone(),
+            sip_call_id: self.sip_call_id.clone(),
+            trunk: self.trunk.clone(),
+            caller: self.caller.clone(),
+            called: self.called.clone(),
+            seat,
+            offered_at: self.offered_at,
+            answered_at,
         }
     }
 
@@ -287,6 +301,7 @@ impl CallDriver {
         )
         .with_rating(self.io.ctx.ratings.clone().filter(|_| self.asks_rating));
         self.caller.bind(&self.io).await;
+        self.io.open(self.facts.open_call(None, None)).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
         loop {
@@ -504,6 +519,8 @@ impl CallDriver {
         metrics::histogram!(names::CALL_RING_SECONDS).record(self.started.elapsed().as_secs_f64());
         info!(seat = %self.legs[leg].seat, "call connected");
         self.publish(LineState::Connected);
+        let open = self.facts.open_call(self.seat.clone(), self.answered_at);
+        self.io.open(open).await;
     }
 
     fn start_media(&mut self, caller: Option<SocketAddr>, seat: Option<SocketAddr>, pt_map: PtMap) {

@@ -30,7 +30,7 @@ use crate::queue::{AcdHandle, AcdService};
 use crate::registrar::Registrar;
 use crate::sip::flow::LocalAddrs;
 use crate::sip::transport::{run_tcp, run_udp, SipSender};
-use crate::store::{SqliteStore, StoreError, StoreWriter, WriterHandle};
+use crate::store::{Record, SqliteStore, StoreError, StoreWriter, WriterHandle};
 
 /// Messages waiting for the core; beyond this the transports drop (a flood costs retransmits,
 /// not memory).
@@ -72,6 +72,23 @@ fn rating_rules(
 }
 
 /// Copies the state of the RTP pool and the store writer into the metrics once a second.
+/// How often the daemon writes its sign of life, the end time of calls a crash leaves open.
+const ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Writes the daemon's sign of life every `ALIVE_INTERVAL` until `stop`.
+async fn keep_alive(writer: WriterHandle, clock: Arc<dyn Clock>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(ALIVE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = writer.submit(Record::Alive(clock.now())).await {
+            tracing::warn!(%error, "sign of life not queued");
+        }
+    }
+}
+
 async fn publish_gauges(rtp: RtpPortPool, writer: WriterHandle, stop: CancellationToken) {
     use crate::metrics::names;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -176,6 +193,13 @@ impl Daemon {
             })?;
         }
         let store = SqliteStore::open(&settings.store.path).await?;
+        let interrupted = store.close_interrupted().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                calls = interrupted,
+                "calls left open by the last run were closed as interrupted"
+            );
+        }
         let (writer, writer_task) = StoreWriter::spawn(
             store.clone(),
             settings.store.queue_capacity,
@@ -218,7 +242,7 @@ impl Daemon {
             rtp: rtp.clone(),
             media_addr: settings.rtp.advertise.unwrap_or(settings.rtp.bind),
             writer: writer.clone(),
-            clock,
+            clock: clock.clone(),
             board: board.clone(),
             no_response: SEAT_NO_RESPONSE,
             acd,
@@ -281,6 +305,11 @@ impl Daemon {
         }
         others.push(tokio::spawn(crate::queue::gauges::run(
             acd_handle.clone(),
+            transports.clone(),
+        )));
+        others.push(tokio::spawn(keep_alive(
+            writer.clone(),
+            clock.clone(),
             transports.clone(),
         )));
         others.push(tokio::spawn(publish_gauges(

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     AttemptOutcome, CallRecord, CallbackRequest, Disposition, NotRatedReason, Offer, OfferOutcome,
-    QueueOutcome, Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent, Store,
-    StoreError, StoreWriter, SurveyAttempt, SurveyRecord, SurveyState,
+    OpenCall, QueueOutcome, Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent,
+    Store, StoreError, StoreWriter, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// A database under test.
@@ -56,6 +56,8 @@ macro_rules! store_battery {
             survey_times_before_the_epoch_are_refused,
             a_survey_holds_one_answer_per_question,
             unknown_surveys_read_as_nothing,
+            an_open_call_is_kept_until_its_call_record,
+            calls_left_open_are_closed_as_interrupted_at_the_last_sign_of_life,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
@@ -201,6 +203,113 @@ fn sparse_call(n: u64) -> CallRecord {
 
 fn records(calls: impl IntoIterator<Item = CallRecord>) -> Vec<Record> {
     calls.into_iter().map(Record::Call).collect()
+}
+
+/// `call(n)` as it is known while it is up.
+fn open_call(n: u64) -> OpenCall {
+    let c = call(n);
+    OpenCall {
+        id: c.id,
+        sip_call_id: c.sip_call_id,
+        trunk: c.trunk,
+        caller: c.caller,
+        called: c.called,
+        seat: None,
+        offered_at: c.offered_at,
+        answered_at: None,
+    }
+}
+
+pub(crate) async fn an_open_call_is_kept_until_its_call_record<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let taken = open_call(1);
+    store
+        .write_batch(&[Record::OpenCall(taken.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.open_calls().await.unwrap(),
+        std::slice::from_ref(&taken)
+    );
+    assert_eq!(store.calls().await.unwrap(), []);
+
+    // Answered: the row is brought up to date, not doubled.
+    let ended = call(1);
+    let answered = OpenCall {
+        seat: ended.seat.clone(),
+        answered_at: ended.answered_at,
+        ..taken
+    };
+    store
+        .write_batch(&[Record::OpenCall(answered.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.open_calls().await.unwrap(), [answered]);
+
+    store.write_batch(&records([ended.clone()])).await.unwrap();
+    assert_eq!(store.open_calls().await.unwrap(), []);
+    assert_eq!(store.calls().await.unwrap(), [ended]);
+    assert_eq!(store.close_interrupted().await.unwrap(), 0);
+}
+
+pub(crate) async fn calls_left_open_are_closed_as_interrupted_at_the_last_sign_of_life<
+    B: Backend,
+>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let ringing = open_call(1);
+    let answered = OpenCall {
+        seat: Some("1002".into()),
+        answered_at: Some(at(1_718_000_009_000)),
+        ..open_call(2)
+    };
+    let alive = at(1_718_000_060_000);
+    let late = OpenCall {
+        offered_at: at(1_718_000_090_000),
+        ..open_call(3)
+    };
+    store
+        .write_batch(&[
+            Record::Alive(at(1_718_000_030_000)),
+            Record::OpenCall(ringing.clone()),
+            Record::OpenCall(answered.clone()),
+            Record::Alive(alive),
+            Record::OpenCall(late.clone()),
+        ])
+        .await
+        .unwrap();
+
+    // The next start, on the same database.
+    let restarted = backend.open().await;
+    assert_eq!(restarted.close_interrupted().await.unwrap(), 3);
+    assert_eq!(restarted.open_calls().await.unwrap(), []);
+    let closed = restarted.calls().await.unwrap();
+    let expect = |open: &OpenCall, ended_at| CallRecord {
+        id: open.id.clone(),
+        sip_call_id: open.sip_call_id.clone(),
+        trunk: open.trunk.clone(),
+        caller: open.caller.clone(),
+        called: open.called.clone(),
+        seat: open.seat.clone(),
+        offered_at: open.offered_at,
+        answered_at: open.answered_at,
+        ended_at,
+        disposition: Disposition::Interrupted,
+        sip_cause: None,
+        ended_by: Some("daemon".into()),
+        queue: None,
+    };
+    assert_eq!(
+        closed,
+        [
+            expect(&ringing, alive),
+            expect(&answered, alive),
+            // Taken after the last sign of life: it ends where it began.
+            expect(&late, late.offered_at),
+        ]
+    );
+    assert_eq!(restarted.close_interrupted().await.unwrap(), 0);
 }
 
 pub(crate) async fn call_round_trips_with_every_field_set<B: Backend>() {

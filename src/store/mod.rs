@@ -19,7 +19,7 @@ pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
 pub use error::StoreError;
 pub use record::{
     AttemptOutcome, CallEventRecord, CallRecord, CallbackRequest, Disposition, LegRecord, LegRole,
-    Offer, OfferOutcome, QueueOutcome, RatingRecord, Record, SeatEvent, SurveyAttempt,
+    Offer, OfferOutcome, OpenCall, QueueOutcome, RatingRecord, Record, SeatEvent, SurveyAttempt,
     SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownDisposition, UnknownLegRole,
     UnknownOfferOutcome, UnknownSurveyState,
 };
@@ -41,6 +41,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every call, ordered by offer time, then id.
     fn calls(&self) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+
+    /// Every call in progress (an `OpenCall` with no `Call` yet), ordered by offer time, then id.
+    fn open_calls(&self) -> impl Future<Output = Result<Vec<OpenCall>, StoreError>> + Send;
+
+    /// Turns every open call into a call record, interrupted, ended at the last sign of life
+    /// (the latest `Alive`, or the call's own answer or offer when later); returns how many.
+    fn close_interrupted(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The latest-offered call whose trunk leg had this Call-ID.
     fn call_by_sip_call_id(

@@ -9,6 +9,11 @@ use crate::ratings::{RatingKind, RatingOutcome};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
+    /// A call the daemon has taken, as far as it is known: kept until its `Call` record.
+    OpenCall(OpenCall),
+    /// The daemon's last sign of life.
+    Alive(SystemTime),
+    /// An ended call; it replaces the call's `OpenCall`.
     Call(CallRecord),
     SeatEvent(SeatEvent),
     Callback(CallbackRequest),
@@ -24,6 +29,8 @@ impl Record {
     /// Short name of the record type, for logs and errors.
     pub fn kind(&self) -> &'static str {
         match self {
+            Record::OpenCall(_) => "open_call",
+            Record::Alive(_) => "alive",
             Record::Call(_) => "call",
             Record::SeatEvent(_) => "seat_event",
             Record::Callback(_) => "callback",
@@ -39,6 +46,8 @@ impl Record {
     /// A seat event has no id of its own; its seat is what names it.
     pub fn id(&self) -> &str {
         match self {
+            Record::OpenCall(call) => &call.id,
+            Record::Alive(_) => "daemon",
             Record::Call(call) => &call.id,
             Record::SeatEvent(event) => &event.seat,
             Record::Callback(callback) => &callback.id,
@@ -255,6 +264,19 @@ pub struct CallEventRecord {
     pub detail: Option<String>,
 }
 
+/// A call in progress: what is known of it before it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCall {
+    pub id: String,
+    pub sip_call_id: String,
+    pub trunk: String,
+    pub caller: String,
+    pub called: String,
+    pub seat: Option<String>,
+    pub offered_at: SystemTime,
+    pub answered_at: Option<SystemTime>,
+}
+
 /// One inbound call, from offer to end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
@@ -394,10 +416,13 @@ pub enum Disposition {
     Unreachable,
     Rejected,
     Failed,
+    /// The daemon stopped without ending the call (a crash, a kill -9); closed at the next
+    /// start, ended at the last sign of life.
+    Interrupted,
 }
 
 impl Disposition {
-    pub const ALL: [Disposition; 7] = [
+    pub const ALL: [Disposition; 8] = [
         Disposition::Answered,
         Disposition::Abandoned,
         Disposition::Busy,
@@ -405,6 +430,7 @@ impl Disposition {
         Disposition::Unreachable,
         Disposition::Rejected,
         Disposition::Failed,
+        Disposition::Interrupted,
     ];
 
     /// The string stored in the database; changing one orphans existing rows.
@@ -417,6 +443,7 @@ impl Disposition {
             Disposition::Unreachable => "unreachable",
             Disposition::Rejected => "rejected",
             Disposition::Failed => "failed",
+            Disposition::Interrupted => "interrupted",
         }
     }
 }

@@ -276,7 +276,7 @@ mod tests {
     use super::*;
     use crate::store::battery::call;
     use crate::store::{
-        CallRecord, CallbackRequest, RatingRecord, SeatEvent, SurveyAttempt, SurveyRecord,
+        CallRecord, CallbackRequest, OpenCall, RatingRecord, SeatEvent, SurveyAttempt, SurveyRecord,
     };
 
     /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
@@ -344,6 +344,52 @@ mod tests {
                     _ => None,
                 })
                 .collect())
+        }
+
+        async fn open_calls(&self) -> Result<Vec<OpenCall>, StoreError> {
+            let fake = self.inner.lock().unwrap();
+            let ended: Vec<&str> = fake
+                .kept
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Call(c) => Some(c.id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut open: Vec<OpenCall> = Vec::new();
+            for record in &fake.kept {
+                if let Record::OpenCall(c) = record {
+                    open.retain(|o| o.id != c.id);
+                    if !ended.contains(&c.id.as_str()) {
+                        open.push(c.clone());
+                    }
+                }
+            }
+            Ok(open)
+        }
+
+        /// Ends every open call where it began (the fake keeps no sign of life).
+        async fn close_interrupted(&self) -> Result<u64, StoreError> {
+            let open = self.open_calls().await?;
+            let mut fake = self.inner.lock().unwrap();
+            for c in &open {
+                fake.kept.push(Record::Call(CallRecord {
+                    id: c.id.clone(),
+                    sip_call_id: c.sip_call_id.clone(),
+                    trunk: c.trunk.clone(),
+                    caller: c.caller.clone(),
+                    called: c.called.clone(),
+                    seat: c.seat.clone(),
+                    offered_at: c.offered_at,
+                    answered_at: c.answered_at,
+                    ended_at: c.offered_at,
+                    disposition: crate::store::Disposition::Interrupted,
+                    sip_cause: None,
+                    ended_by: Some("daemon".into()),
+                    queue: None,
+                }));
+            }
+            Ok(open.len() as u64)
         }
 
         async fn seat_events(&self) -> Result<Vec<SeatEvent>, StoreError> {

@@ -1,5 +1,6 @@
-//! The real binary as an operator runs it: `hotline run --ready-file`, a call up, SIGTERM.
-//! The call is ended with a BYE, the record is on disk and the process exits 0.
+//! The real binary as an operator runs it: `hotline run --ready-file`, a call up, SIGTERM (or
+//! kill -9). The call is ended with a BYE, the record is on disk and the process exits 0; after
+//! a kill -9 the next start closes the call as interrupted.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use hotline::store::{Disposition, SqliteStore};
 
 use crate::common::{self, eventually, Options};
 use crate::metrics_scrape::{scrape, value};
-use crate::peers::Sipp;
+use crate::peers::{Sipp, SippProcess};
 use crate::raw::{options, status_of, RawUdp};
 
 const LIMIT: Duration = Duration::from_secs(40);
@@ -122,22 +123,10 @@ impl Drop for Hotline {
     }
 }
 
-#[tokio::test]
-async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut hotline = Hotline::start(dir.path());
-    let ready = hotline.ready().await;
-    assert_eq!(ready.pid, hotline.child.id(), "pid in the ready file");
-
-    // The address in the ready file is the daemon's.
-    let udp = RawUdp::new(ready.sip_udp).await;
-    let response = udp
-        .request(options(udp.port(), 1).as_bytes())
-        .await
-        .unwrap_or_else(|| panic!("no answer to OPTIONS\n--- hotline\n{}", hotline.log()));
-    assert_eq!(status_of(&response), 200, "{response}");
-
-    // This process has its own recorder, so its gauges are exact.
+/// Seat 1001 registers (an answering SIPp seat) and a trunk calls 12345 (a SIPp trunk that
+/// waits for the daemon's BYE): returns the seat and the trunk once the seat is registered.
+async fn call_up(hotline: &Hotline, ready: &Ready) -> (SippProcess, SippProcess) {
+    // The child has its own recorder, so its gauges are exact.
     let seat = Sipp::new("seat_answer.xml")
         .out_of_call("seat_incoming.xml")
         .remote(ready.sip_udp)
@@ -154,13 +143,31 @@ async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
     })
     .await;
     assert!(registered, "seat never registered\n{}", hotline.log());
-
     let trunk = Sipp::new("trunk_wait_bye.xml")
         .remote(ready.sip_udp)
         .service("12345")
         .timeout(LIMIT)
         .spawn()
         .expect("start the trunk");
+    (seat, trunk)
+}
+
+#[tokio::test]
+async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut hotline = Hotline::start(dir.path());
+    let ready = hotline.ready().await;
+    assert_eq!(ready.pid, hotline.child.id(), "pid in the ready file");
+
+    // The address in the ready file is the daemon's.
+    let udp = RawUdp::new(ready.sip_udp).await;
+    let response = udp
+        .request(options(udp.port(), 1).as_bytes())
+        .await
+        .unwrap_or_else(|| panic!("no answer to OPTIONS\n--- hotline\n{}", hotline.log()));
+    assert_eq!(status_of(&response), 200, "{response}");
+
+    let (seat, trunk) = call_up(&hotline, &ready).await;
     // Answered: the ring time of an answered call is recorded when the 200 goes out.
     let answered = eventually(Duration::from_secs(15), || async {
         value(
@@ -196,4 +203,79 @@ async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
     assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
     assert_eq!(record.called, "12345", "{record:?}");
     assert!(record.answered_at.is_some(), "{record:?}");
+}
+
+/// A `kill -9` with a call up: the call already has its row, open, and the next start closes
+/// it as interrupted, ended at the daemon's last sign of life (after the answer, before the
+/// kill).
+#[tokio::test]
+async fn after_a_kill_9_the_call_that_was_up_is_closed_as_interrupted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hotline.db");
+    let mut hotline = Hotline::start(dir.path());
+    let ready = hotline.ready().await;
+    let (seat, trunk) = call_up(&hotline, &ready).await;
+
+    // The answered call is in the store while it is up.
+    let mut open = Vec::new();
+    let answered = eventually(Duration::from_secs(15), || {
+        let db = db.clone();
+        async move {
+            let Ok(store) = SqliteStore::open_read_only(&db).await else {
+                return false;
+            };
+            let calls = store.open_calls().await.unwrap_or_default();
+            store.close().await;
+            calls.iter().any(|c| c.answered_at.is_some())
+        }
+    })
+    .await;
+    assert!(answered, "no open, answered call\n{}", hotline.log());
+    if let Ok(store) = SqliteStore::open_read_only(&db).await {
+        open = store.open_calls().await.expect("open calls");
+        store.close().await;
+    }
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].seat.as_deref(), Some("1001"), "{open:?}");
+
+    // A sign of life is written every 5 s; then the kill.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let killed_at = std::time::SystemTime::now();
+    hotline.child.kill().expect("kill -9");
+    assert!(hotline.wait(Duration::from_secs(10)).await.is_some());
+    drop((trunk, seat));
+
+    let _ = std::fs::remove_file(dir.path().join("ready.json"));
+    let mut restarted = Hotline::start(dir.path());
+    restarted.ready().await;
+    restarted.terminate();
+    let status = restarted.wait(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        restarted.log()
+    );
+    assert!(
+        restarted
+            .log()
+            .contains("calls left open by the last run were closed as interrupted"),
+        "{}",
+        restarted.log()
+    );
+
+    let store = SqliteStore::open(&db).await.expect("open the store");
+    let calls = store.calls().await.expect("read calls");
+    let still_open = store.open_calls().await.expect("open calls");
+    store.close().await;
+    assert_eq!(still_open, [], "nothing left open");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let record = &calls[0];
+    assert_eq!(record.id, open[0].id, "{record:?}");
+    assert_eq!(record.disposition, Disposition::Interrupted, "{record:?}");
+    assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
+    let answered_at = record.answered_at.expect("answered");
+    assert!(
+        record.ended_at > answered_at && record.ended_at <= killed_at,
+        "ended at the last sign of life: {record:?}, killed at {killed_at:?}"
+    );
 }

@@ -1,0 +1,138 @@
+//! The `calls_open` table (calls in progress) and `daemon_alive` (the last sign of life): a call
+//! has a row from the moment the daemon takes it, and a crash leaves it to be closed as
+//! `interrupted` at the next start.
+
+use std::time::SystemTime;
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use crate::store::millis::{from_millis, to_millis};
+use crate::store::{OpenCall, StoreError};
+
+/// Writes `call` as it is known now, replacing what was known before.
+pub(super) async fn upsert(conn: &mut SqliteConnection, call: &OpenCall) -> Result<(), StoreError> {
+    let time = |field: &'static str, t: SystemTime| {
+        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
+            kind: "open_call",
+            id: call.id.clone(),
+            field,
+        })
+    };
+    let offered_at = time("offered_at", call.offered_at)?;
+    let answered_at = call
+        .answered_at
+        .map(|t| time("answered_at", t))
+        .transpose()?;
+    sqlx::query(
+        "INSERT INTO calls_open (id, sip_call_id, trunk, caller, called, seat, offered_at, \
+         answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET seat = excluded.seat, answered_at = excluded.answered_at",
+    )
+    .bind(&call.id)
+    .bind(&call.sip_call_id)
+    .bind(&call.trunk)
+    .bind(&call.caller)
+    .bind(&call.called)
+    .bind(&call.seat)
+    .bind(offered_at)
+    .bind(answered_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The call has ended (its `calls` row is written in the same transaction).
+pub(super) async fn remove(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM calls_open WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn alive(conn: &mut SqliteConnection, at: SystemTime) -> Result<(), StoreError> {
+    let at = to_millis(at).ok_or_else(|| StoreError::TimeOutOfRange {
+        kind: "alive",
+        id: "daemon".to_string(),
+        field: "at",
+    })?;
+    sqlx::query("INSERT INTO daemon_alive (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Every call in progress, oldest offer first.
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<OpenCall>, StoreError> {
+    let rows: Vec<OpenCallRow> = sqlx::query_as(
+        "SELECT id, sip_call_id, trunk, caller, called, seat, offered_at, answered_at \
+         FROM calls_open ORDER BY offered_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(OpenCallRow::into_call).collect()
+}
+
+/// Moves every call left open to `calls` as interrupted by the daemon, ended at the last sign
+/// of life (the daemon's, or the call's own answer or offer when that is later); returns how
+/// many. One transaction: a crash half-way leaves them all open, to be closed next time.
+pub(super) async fn close_interrupted(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query(
+        "INSERT OR IGNORE INTO calls (id, sip_call_id, trunk, caller, called, seat, offered_at, \
+         answered_at, ended_at, disposition, sip_cause, ended_by) \
+         SELECT id, sip_call_id, trunk, caller, called, seat, offered_at, answered_at, \
+         MAX(offered_at, COALESCE(answered_at, offered_at), \
+             COALESCE((SELECT at FROM daemon_alive WHERE id = 1), offered_at)), \
+         'interrupted', NULL, 'daemon' FROM calls_open",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query("DELETE FROM calls_open")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+#[derive(FromRow)]
+struct OpenCallRow {
+    id: String,
+    sip_call_id: String,
+    trunk: String,
+    caller: String,
+    called: String,
+    seat: Option<String>,
+    offered_at: i64,
+    answered_at: Option<i64>,
+}
+
+impl OpenCallRow {
+    fn into_call(self) -> Result<OpenCall, StoreError> {
+        let time = |column: &'static str, ms: i64| {
+            from_millis(ms).ok_or_else(|| StoreError::BadRow {
+                table: "calls_open",
+                id: self.id.clone(),
+                column,
+                value: ms.to_string(),
+            })
+        };
+        let offered_at = time("offered_at", self.offered_at)?;
+        let answered_at = self
+            .answered_at
+            .map(|ms| time("answered_at", ms))
+            .transpose()?;
+        Ok(OpenCall {
+            id: self.id,
+            sip_call_id: self.sip_call_id,
+            trunk: self.trunk,
+            caller: self.caller,
+            called: self.called,
+            seat: self.seat,
+            offered_at,
+            answered_at,
+        })
+    }
+}
