@@ -212,7 +212,11 @@ impl Driver {
                 self.act(action, &mut machine).await;
             }
             let deadline = machine.poll_timeout();
+            // Biased, events first: an answer already queued is taken before a deadline that
+            // fell due while the daemon was busy (a seat that answered is never "unreachable"
+            // because the daemon was slow to read it).
             tokio::select! {
+                biased;
                 event = events.recv() => {
                     let now = Instant::now();
                     match event {

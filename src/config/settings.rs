@@ -43,6 +43,9 @@ pub struct Settings {
     /// The HTTP API (survey requests); off when the table is absent.
     #[serde(default)]
     pub api: Option<crate::api::ApiSettings>,
+    /// When new calls are refused with 503 because the daemon is too busy.
+    #[serde(default)]
+    pub overload: crate::sip::admission::OverloadSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

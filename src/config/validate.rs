@@ -143,6 +143,7 @@ impl Settings {
         if let Some(api) = &self.api {
             issues.extend(api.validate("api"));
         }
+        issues.extend(self.overload.validate());
         issues
     }
 

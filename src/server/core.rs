@@ -20,6 +20,7 @@ use crate::config::settings::Settings;
 use crate::dialplan::{Closed, Dialplan, RingTarget};
 use crate::metrics::names;
 use crate::registrar::{RegisterEvent, Registrar, SeatAuth};
+use crate::sip::admission::{Admission, Load, Refusal};
 use crate::sip::build;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Method, Request, Response};
@@ -68,7 +69,15 @@ pub struct Core {
     registered: std::collections::HashSet<String>,
     /// Registration changes for the ACD, sent by `flush`.
     to_acd: Vec<crate::queue::AcdInput>,
+    /// Whether a new call may be taken, from the load the core sees.
+    admission: Admission,
+    /// Messages waiting in the transport's queue when the last one was taken, and its size.
+    inbound_queued: usize,
+    inbound_capacity: usize,
 }
+
+/// How often the core measures its own lag (how late a wake-up comes).
+const LAG_PROBE: Duration = Duration::from_millis(100);
 
 pub struct CoreChannels {
     pub inbound: mpsc::Receiver<Inbound>,
@@ -90,6 +99,7 @@ impl Core {
             .map(|t| Trunk::from_settings(t, &settings.sip.realm))
             .collect();
         Core {
+            admission: Admission::new(settings.overload.clone()),
             transactions: Transactions::new(ctx.local),
             ids: CallIds::starting_at(ctx.clock.now()),
             ctx,
@@ -106,6 +116,8 @@ impl Core {
             draining: false,
             registered: Default::default(),
             to_acd: Vec::new(),
+            inbound_queued: 0,
+            inbound_capacity: 0,
         }
     }
 
@@ -113,6 +125,9 @@ impl Core {
     pub async fn run(mut self, mut channels: CoreChannels, shutdown: CancellationToken) {
         // Once every call has ended, how long the last requests (their BYEs) may still take.
         let mut last_requests: Option<Instant> = None;
+        self.inbound_capacity = channels.inbound.max_capacity();
+        let mut lag_probe = tokio::time::interval(LAG_PROBE);
+        lag_probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = [
                 self.transactions.poll_timeout(),
@@ -123,7 +138,13 @@ impl Core {
             .flatten()
             .min();
             tokio::select! {
-                Some(message) = channels.inbound.recv() => self.on_inbound(message),
+                Some(message) = channels.inbound.recv() => {
+                    self.inbound_queued = channels.inbound.len();
+                    self.on_inbound(message)
+                }
+                scheduled = lag_probe.tick() => {
+                    self.admission.observe_lag(Instant::now().saturating_duration_since(scheduled));
+                }
                 Some(command) = channels.commands.recv() => self.on_command(command),
                 Some(reply) = channels.snapshots.recv() => {
                     let _ = reply.send(self.snapshot());
@@ -443,13 +464,15 @@ impl Core {
         let refuse = |core: &mut Core, status: u16, reason: &'static str| {
             metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => reason).increment(1);
             core.record_refused(&trunk.name, &request, &ess, &called, status);
-            core.respond(
-                &key,
-                build::response(&request, status, Some(&crate::sip::ids::tag())),
-            );
+            let mut response = build::response(&request, status, Some(&crate::sip::ids::tag()));
+            if status == 503 {
+                core.retry_after(&mut response);
+            }
+            core.respond(&key, response);
         };
-        if self.draining || self.calls.len() >= self.settings.sip.max_calls {
-            refuse(self, 503, "overload");
+        if let Err(refusal) = self.admit_new_call() {
+            info!(%flow, reason = refusal.reason(), "new call refused: too busy");
+            refuse(self, 503, refusal.reason());
             return;
         }
         let Some(route) = self.dialplan.route(&called) else {
@@ -507,6 +530,29 @@ impl Core {
                 ));
             }
         }
+    }
+
+    /// Whether the daemon may take one more call now: not while it stops, and not while it is
+    /// too busy to serve the calls it has (`[overload]`).
+    fn admit_new_call(&self) -> Result<(), Refusal> {
+        if self.draining {
+            return Err(Refusal::Overload);
+        }
+        self.admission.admit(&Load {
+            calls: self.calls.len(),
+            max_calls: self.settings.sip.max_calls,
+            inbound_queued: self.inbound_queued,
+            inbound_capacity: self.inbound_capacity,
+            store_queued: self.ctx.writer.queued(),
+            store_capacity: self.settings.store.queue_capacity,
+        })
+    }
+
+    /// When a refused caller may try again.
+    fn retry_after(&self, response: &mut Response) {
+        response
+            .headers
+            .push("Retry-After", self.admission.retry_after_secs().to_string());
     }
 
     /// A new call: its number and the channel its task reads.
@@ -616,11 +662,12 @@ impl Core {
                 return;
             }
         };
-        if self.draining || self.calls.len() >= self.settings.sip.max_calls {
-            self.respond(
-                &key,
-                build::response(&request, 503, Some(&crate::sip::ids::tag())),
-            );
+        if let Err(refusal) = self.admit_new_call() {
+            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => refusal.reason())
+                .increment(1);
+            let mut response = build::response(&request, 503, Some(&crate::sip::ids::tag()));
+            self.retry_after(&mut response);
+            self.respond(&key, response);
             return;
         }
         let (owner, events) = self.admit(&key);

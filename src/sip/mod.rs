@@ -1,5 +1,6 @@
 //! SIP signalling: the message model and parser, transactions, transports.
 
+pub mod admission;
 pub mod build;
 pub mod flow;
 pub mod grammar;

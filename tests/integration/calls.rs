@@ -6,7 +6,8 @@ use std::time::Duration;
 use hotline::store::Disposition;
 
 use crate::common::{self, eventually, Options, TestDaemon};
-use crate::peers::{Sipp, SippProcess, SippRun};
+use crate::peers::{RtpProbe, Sipp, SippProcess, SippRun};
+use crate::raw_caller::RawCaller;
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -185,6 +186,56 @@ async fn a_sip_flood_loses_no_call_in_progress() {
         .expect("an answer after the flood");
     assert_eq!(crate::raw::status_of(&answer), 200, "{answer}");
     t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// With `sip.max_calls` calls up, a new call gets 503 with Retry-After at once, is recorded as
+/// rejected with its cause, and is counted by reason; once a call ends, a new one is taken.
+#[tokio::test]
+async fn a_call_beyond_max_calls_gets_503_with_retry_after_and_the_next_one_is_taken() {
+    let t = common::start(Options {
+        sip_extra: "max_calls = 1\n".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let probe = RtpProbe::start().expect("probe");
+    // The queue answers at once: this call holds the one place.
+    let mut first = RawCaller::call(t.daemon.sip_udp, "12350", "13800000001", probe.port()).await;
+
+    let extra = crate::raw::RawUdp::new(t.daemon.sip_udp).await;
+    let refused = extra
+        .request(invite(&extra, "12350", "13800000002").as_bytes())
+        .await
+        .expect("an answer to the second call");
+    assert_eq!(crate::raw::status_of(&refused), 503, "{refused}");
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("Retry-After: 5")),
+        "{refused}"
+    );
+
+    first.hang_up().await;
+    assert_clean(&t).await;
+    let next = RawCaller::call(t.daemon.sip_udp, "12350", "13800000003", probe.port()).await;
+    drop(next);
+
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let rejected: Vec<_> = calls.iter().filter(|c| c.caller == "13800000002").collect();
+    assert_eq!(rejected.len(), 1, "{calls:?}");
+    assert_eq!(rejected[0].disposition, Disposition::Rejected, "{calls:?}");
+    assert_eq!(rejected[0].sip_cause, Some(503), "{calls:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// An INVITE with an SDP offer from `from`'s socket to `number`, as a trunk sends it.
+fn invite(from: &crate::raw::RawUdp, number: &str, caller: &str) -> String {
+    let port = from.port();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    format!(
+        "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx{port};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{caller}@127.0.0.1>;tag=x{port}\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: x-{port}@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:{caller}@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
 }
 
 /// Runs a trunk scenario against the daemon while `seat` (if any) handles its side.

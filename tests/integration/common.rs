@@ -33,6 +33,8 @@ pub struct Options {
     /// Appended to the config (e.g. `[[calendars]]` tables) and to the dialplan.
     pub extra_config: String,
     pub extra_routes: String,
+    /// Extra lines for the `[sip]` table, e.g. `max_calls = 1`.
+    pub sip_extra: String,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             queue_extra: String::new(),
             extra_config: String::new(),
             extra_routes: String::new(),
+            sip_extra: String::new(),
         }
     }
 }
@@ -67,6 +70,7 @@ min_expires_secs = 10
 max_expires_secs = 3600
 # SIPp answers only the first challenge, and only MD5.
 digest_algorithms = ["MD5", "SHA-256"]
+{sip_extra}
 
 [rtp]
 bind = "127.0.0.1"
@@ -106,6 +110,7 @@ position_interval_secs = 10
         prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/zh"),
         queue_extra = options.queue_extra,
         extra_config = options.extra_config,
+        sip_extra = options.sip_extra,
     );
     let dialplan = format!(
         r#"[[routes]]
