@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::bus::{Bus, Subscription};
 use crate::call_id::CallId;
 use crate::media::LineStats;
 
@@ -34,25 +35,55 @@ pub struct LineView {
     pub media: LineStats,
 }
 
-#[derive(Clone, Default)]
-pub struct Board(Arc<Mutex<HashMap<CallId, LineView>>>);
+/// What changed on the board: a line's new view, or its end.
+#[derive(Debug, Clone)]
+pub enum LineUpdate {
+    Changed(Box<LineView>),
+    Ended { id: String },
+}
+
+/// Updates a subscriber may fall behind by before it must take a snapshot.
+const UPDATES_KEPT: usize = 4096;
+
+/// The lines in progress, and their changes on a bus for whoever watches (the coming
+/// wallboard): take `subscribe` first, then `snapshot`, and apply the updates after it.
+#[derive(Clone)]
+pub struct Board {
+    lines: Arc<Mutex<HashMap<CallId, LineView>>>,
+    updates: Bus<LineUpdate>,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Self {
+            lines: Arc::default(),
+            updates: Bus::new("board", UPDATES_KEPT),
+        }
+    }
+}
 
 impl Board {
     pub fn update(&self, owner: CallId, view: LineView) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.insert(owner, view);
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.insert(owner, view.clone());
         }
+        self.updates.publish(LineUpdate::Changed(Box::new(view)));
     }
 
     pub fn remove(&self, owner: CallId) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.remove(&owner);
+        let removed = self.lines.lock().ok().and_then(|mut l| l.remove(&owner));
+        if let Some(view) = removed {
+            self.updates.publish(LineUpdate::Ended { id: view.id });
         }
+    }
+
+    pub fn subscribe(&self) -> Subscription<LineUpdate> {
+        self.updates.subscribe()
     }
 
     pub fn snapshot(&self) -> Vec<LineView> {
         let mut lines: Vec<LineView> = self
-            .0
+            .lines
             .lock()
             .map(|l| l.values().cloned().collect())
             .unwrap_or_default();
@@ -61,10 +92,54 @@ impl Board {
     }
 
     pub fn len(&self) -> usize {
-        self.0.lock().map(|l| l.len()).unwrap_or(0)
+        self.lines.lock().map(|l| l.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Update;
+
+    fn view(id: &str, state: LineState) -> LineView {
+        LineView {
+            id: id.to_string(),
+            trunk: "carrier".into(),
+            caller: "13800000000".into(),
+            called: "12345".into(),
+            seat: None,
+            state,
+            media: LineStats::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_sees_lines_change_and_end() {
+        let board = Board::default();
+        let mut updates = board.subscribe();
+        board.update(CallId(7), view("call-7", LineState::Ringing));
+        board.update(CallId(7), view("call-7", LineState::Connected));
+        board.remove(CallId(7));
+        board.remove(CallId(7));
+        let mut seen = Vec::new();
+        while let Ok(Some(update)) =
+            tokio::time::timeout(std::time::Duration::from_millis(10), updates.recv()).await
+        {
+            seen.push(match update {
+                Update::Event(LineUpdate::Changed(v)) => format!("{} {:?}", v.id, v.state),
+                Update::Event(LineUpdate::Ended { id }) => format!("{id} ended"),
+                Update::Lagged(n) => format!("lagged {n}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            ["call-7 Ringing", "call-7 Connected", "call-7 ended"],
+            "one end for one line"
+        );
+        assert!(board.is_empty());
     }
 }
