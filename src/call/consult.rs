@@ -145,6 +145,10 @@ pub struct Consult {
     blind: bool,
     /// The seat already left (it hung up after its REFER was accepted).
     seat_gone: bool,
+    /// Who put the call on hold, as their phones last said: a repeated hold (a session
+    /// refresh) changes nothing.
+    seat_held: bool,
+    caller_held: bool,
 }
 
 /// Caller, seat and one unit.
@@ -158,6 +162,8 @@ impl Default for Consult {
             max_parties: DEFAULT_MAX_PARTIES,
             blind: false,
             seat_gone: false,
+            seat_held: false,
+            caller_held: false,
         }
     }
 }
@@ -186,6 +192,16 @@ impl Consult {
     }
 
     pub fn handle(&mut self, input: ConsultInput) -> Vec<ConsultAction> {
+        if let ConsultInput::SeatHold(held) | ConsultInput::CallerHold(held) = input {
+            let was = if matches!(input, ConsultInput::SeatHold(_)) {
+                &mut self.seat_held
+            } else {
+                &mut self.caller_held
+            };
+            if std::mem::replace(was, held) == held {
+                return vec![];
+            }
+        }
         if self.blind && self.state == ConsultState::Dialling {
             return self.blind_transfer(input);
         }
@@ -677,6 +693,22 @@ mod tests {
             c.handle(ConsultInput::CallerHold(true)),
             vec![A::Media(Media::SeatHolds)]
         );
+    }
+
+    #[test]
+    fn a_repeated_hold_or_resume_changes_nothing() {
+        let mut c = Consult::default();
+        c.handle(ConsultInput::SeatHold(true));
+        // A session refresh that still holds: the music plays on, not started again.
+        assert_eq!(c.handle(ConsultInput::SeatHold(true)), vec![]);
+        c.handle(ConsultInput::SeatHold(false));
+        assert_eq!(c.handle(ConsultInput::SeatHold(false)), vec![]);
+        // The caller's hold is its own.
+        assert_eq!(
+            c.handle(ConsultInput::CallerHold(true)),
+            vec![A::Media(Media::SeatHolds)]
+        );
+        assert_eq!(c.handle(ConsultInput::CallerHold(true)), vec![]);
     }
 
     #[test]

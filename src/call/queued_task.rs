@@ -70,8 +70,6 @@ struct Driver {
     seat_sip_leg: Option<usize>,
     seat_media: Option<(u8, Option<u8>)>,
     /// Whether the caller's or the seat's phone holds the call (its last re-INVITE).
-    caller_held: bool,
-    seat_held: bool,
     /// When the seat's leg ended before the call did (a transfer), and how.
     seat_ended: Option<(&'static str, SystemTime)>,
     /// The unit a seat is consulting, or the caller was transferred to.
@@ -181,8 +179,6 @@ impl Driver {
             seat_sip_leg: None,
             seat_media: None,
             seat_ended: None,
-            caller_held: false,
-            seat_held: false,
             units: Vec::new(),
             transferred_to: None,
             finished_legs: Vec::new(),
@@ -528,14 +524,8 @@ impl Driver {
     /// A re-INVITE that holds (the peer will not receive: sendonly, inactive) or resumes.
     fn on_hold(&mut self, leg: Party, held: bool, machine: &mut QueuedCall) {
         let input = match leg {
-            Party::Caller if held != self.caller_held => {
-                self.caller_held = held;
-                ConsultInput::CallerHold(held)
-            }
-            Party::Seat(i) if Some(i) == self.seat_sip_leg && held != self.seat_held => {
-                self.seat_held = held;
-                ConsultInput::SeatHold(held)
-            }
+            Party::Caller => ConsultInput::CallerHold(held),
+            Party::Seat(i) if Some(i) == self.seat_sip_leg => ConsultInput::SeatHold(held),
             _ => return,
         };
         info!(?leg, held, "hold");
@@ -638,15 +628,10 @@ impl Driver {
             },
             AcdNote::Failed { seat, status } => {
                 self.offer_sockets.remove(&seat);
-                let reason = match status {
-                    486 | 600 | 603 => OfferFailure::Busy,
-                    408 | 480 | 487 => OfferFailure::NoAnswer,
-                    _ => OfferFailure::Unreachable,
-                };
                 AcdInput::OfferFailed {
                     call,
                     seat: seat.into(),
-                    reason,
+                    reason: OfferFailure::from_status(status),
                 }
             }
             AcdNote::Abandoned => AcdInput::Abandon { call },

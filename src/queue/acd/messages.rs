@@ -50,6 +50,18 @@ pub enum OfferFailure {
     Unreachable,
 }
 
+impl OfferFailure {
+    /// How an offer failed, from the final status of the seat's phone (every phone of the
+    /// seat, the last to fail): busy or declined, rang out, or anything else.
+    pub fn from_status(status: u16) -> OfferFailure {
+        match status {
+            486 | 600 | 603 => OfferFailure::Busy,
+            408 | 480 | 487 => OfferFailure::NoAnswer,
+            _ => OfferFailure::Unreachable,
+        }
+    }
+}
+
 /// Feature codes of the seats, and the registrar's view of their phones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeatCommand {

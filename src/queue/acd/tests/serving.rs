@@ -268,3 +268,20 @@ fn a_paused_seat_is_not_offered_until_it_resumes() {
     assert_eq!(line.offers(), [(secs(60), 1, "1001".to_string())]);
     assert_eq!(line.state("1001"), SeatState::Ringing { call: CallId(1) });
 }
+
+#[test]
+fn a_failed_offer_is_busy_rang_out_or_unreachable_by_the_phones_status() {
+    for (status, failure) in [
+        (486, OfferFailure::Busy),
+        (600, OfferFailure::Busy),
+        (603, OfferFailure::Busy),
+        (408, OfferFailure::NoAnswer),
+        (480, OfferFailure::NoAnswer),
+        (487, OfferFailure::NoAnswer),
+        (404, OfferFailure::Unreachable),
+        (500, OfferFailure::Unreachable),
+        (503, OfferFailure::Unreachable),
+    ] {
+        assert_eq!(OfferFailure::from_status(status), failure, "{status}");
+    }
+}
