@@ -16,6 +16,7 @@ pub mod outbound_leg;
 pub mod queued;
 pub mod queued_task;
 pub mod rating_commit;
+pub mod ringing;
 pub mod survey_task;
 pub mod task;
 

@@ -15,6 +15,7 @@ use tracing::{debug, info, warn, Instrument};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::outbound_leg::OutboundLeg;
+use super::ringing::{RingAction, RingEnd, RingInput, Ringing};
 use super::task::far_future;
 use super::{CallContext, CallEvent, CoreCommand};
 use crate::media::dtmf::parse_info;
@@ -30,10 +31,6 @@ use crate::survey::{
 
 /// The citizen's leg is the hub's only leg.
 const CITIZEN: LegIndex = 0;
-
-/// After we CANCEL a call that rang out, how long its final response (487, or a 200 that
-/// crossed the CANCEL and must be hung up) is waited for.
-const CANCEL_GRACE: Duration = Duration::from_secs(4);
 
 /// One attempt to call a survey's number.
 #[derive(Debug, Clone)]
@@ -151,41 +148,70 @@ impl Attempt<'_> {
         }
     }
 
-    /// Waits for the citizen to answer, refuse, or let it ring out.
+    /// Waits for the citizen to answer, refuse, or let it ring out (`call::ringing` decides).
     async fn ring(
         &self,
         mut leg: OutboundLeg,
         events: &mut mpsc::UnboundedReceiver<CallEvent>,
     ) -> Rang {
-        let deadline = Instant::now() + self.dial.ring_timeout;
+        let mut ringing = Ringing::new(Instant::now(), self.dial.ring_timeout);
+        let mut answer = None;
         loop {
-            tokio::select! {
-                event = events.recv() => match event {
-                    None | Some(CallEvent::Shutdown) => {
-                        leg.cancel(self.io).await;
-                        return Rang::Over(CallOutcome::Failed);
-                    }
-                    Some(CallEvent::Response { key, response }) if key == leg.key => {
-                        if response.is_provisional() {
-                            continue;
+            while let Some(action) = ringing.poll_action() {
+                match action {
+                    RingAction::Cancel => leg.cancel(self.io).await,
+                    RingAction::HangUpLate => {
+                        if let Some(response) = answer.take() {
+                            if leg.on_answer(response).is_ok() {
+                                leg.ack(self.io).await;
+                                leg.bye(self.io).await;
+                            }
                         }
-                        if !response.is_success() {
-                            info!(status = response.status, "survey call not answered");
-                            return Rang::Over(unanswered(response.status));
-                        }
-                        return self.answered(leg, response).await;
                     }
-                    Some(CallEvent::Request { key, request, .. }) => {
-                        // Nothing is in a dialog before the answer.
-                        self.io.respond(key, build::response(&request, 481, None)).await;
-                    }
-                    Some(_) => {}
+                }
+            }
+            match ringing.outcome() {
+                Some(RingEnd::Answered) => match answer.take() {
+                    Some(response) => return self.answered(leg, response).await,
+                    None => return Rang::Over(CallOutcome::Failed),
                 },
-                _ = sleep_until(deadline) => {
+                Some(RingEnd::Refused(status)) => {
+                    info!(status, "survey call not answered");
+                    return Rang::Over(unanswered(status));
+                }
+                Some(RingEnd::RangOut) => {
                     info!("survey call rang out");
-                    leg.cancel(self.io).await;
-                    self.after_cancel(&mut leg, events).await;
                     return Rang::Over(CallOutcome::NoAnswer);
+                }
+                Some(RingEnd::Stopped) => return Rang::Over(CallOutcome::Failed),
+                None => {}
+            }
+            let deadline = ringing.poll_timeout();
+            tokio::select! {
+                event = events.recv() => {
+                    let now = Instant::now();
+                    match event {
+                        None | Some(CallEvent::Shutdown) => ringing.handle(now, RingInput::Shutdown),
+                        Some(CallEvent::Response { key, response }) if key == leg.key => {
+                            let input = if response.is_provisional() {
+                                RingInput::Provisional
+                            } else if response.is_success() {
+                                answer = Some(response);
+                                RingInput::Answered
+                            } else {
+                                RingInput::Failed(response.status)
+                            };
+                            ringing.handle(now, input);
+                        }
+                        Some(CallEvent::Request { key, request, .. }) => {
+                            // Nothing is in a dialog before the answer.
+                            self.io.respond(key, build::response(&request, 481, None)).await;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    ringing.handle_timeout(Instant::now());
                 }
             }
         }
@@ -206,34 +232,6 @@ impl Attempt<'_> {
                 warn!("survey call answered with media we cannot use");
                 leg.bye(self.io).await;
                 Rang::Over(CallOutcome::Failed)
-            }
-        }
-    }
-
-    /// After a CANCEL: the 487 ends it; a 200 that crossed the CANCEL is ACKed and hung up.
-    async fn after_cancel(
-        &self,
-        leg: &mut OutboundLeg,
-        events: &mut mpsc::UnboundedReceiver<CallEvent>,
-    ) {
-        let deadline = Instant::now() + CANCEL_GRACE;
-        loop {
-            tokio::select! {
-                event = events.recv() => match event {
-                    Some(CallEvent::Response { key, response }) if key == leg.key => {
-                        if response.is_provisional() {
-                            continue;
-                        }
-                        if response.is_success() && leg.on_answer(response).is_ok() {
-                            leg.ack(self.io).await;
-                            leg.bye(self.io).await;
-                        }
-                        return;
-                    }
-                    None | Some(CallEvent::Shutdown) => return,
-                    Some(_) => {}
-                },
-                _ = sleep_until(deadline) => return,
             }
         }
     }
