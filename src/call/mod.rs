@@ -13,6 +13,7 @@ pub mod io;
 pub mod leg_records;
 pub mod machine;
 pub mod outbound_leg;
+pub mod queue_record;
 pub mod queued;
 pub mod queued_task;
 pub mod rating_commit;

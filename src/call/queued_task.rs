@@ -6,7 +6,7 @@ mod consult;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
@@ -19,6 +19,7 @@ use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::{EndedBy, Outcome as RingOutcome};
 use super::outbound_leg::OutboundLeg;
+use super::queue_record::QueueRecord;
 use super::queued::{AcdNote, Action, Input, QueuedCall, Sound};
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
@@ -31,15 +32,13 @@ use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
 use crate::media::{LineStats, PtMap, RtpSocket};
 use crate::queue::Notice;
-use crate::queue::{AcdInput, CallId, OfferFailure, Overflow, QueueEvent, QueueEventKind, SeatId};
+use crate::queue::{AcdInput, CallId, OfferFailure, QueueEvent, SeatId};
 use crate::ratings::RatingOutcome;
 use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::store::{
-    CallRecord, CallbackRequest, Disposition, LegRecord, Offer, QueueOutcome, Record,
-};
+use crate::store::{CallRecord, CallbackRequest, LegRecord, Record};
 
 const CALLER: usize = 0;
 
@@ -87,16 +86,6 @@ enum Party {
     Caller,
     Seat(usize),
     Unit(usize),
-}
-
-/// The queue part of the record, built from the ACD's events.
-#[derive(Default)]
-struct QueueRecord {
-    entered_at: Option<SystemTime>,
-    wait: Duration,
-    offers: Vec<Offer>,
-    abandoned: bool,
-    overflow: Option<String>,
 }
 
 pub async fn run(
@@ -316,29 +305,7 @@ impl Driver {
 
     fn on_queue_event(&mut self, event: QueueEvent) {
         let at = wall_time(self.io.ctx.clock.as_ref(), event.at);
-        let r = &mut self.record;
-        match event.kind {
-            QueueEventKind::Entered { .. } => r.entered_at = Some(at),
-            QueueEventKind::Offered { seat, outcome } => r.offers.push(Offer {
-                seat: seat.to_string(),
-                at,
-                outcome,
-            }),
-            QueueEventKind::Answered { waited, .. } => r.wait = waited,
-            QueueEventKind::Abandoned { waited, .. } => {
-                r.wait = waited;
-                r.abandoned = true;
-            }
-            QueueEventKind::Overflowed { to, waited, .. } => {
-                r.wait = waited;
-                r.overflow = Some(match to {
-                    Overflow::Queue(q) => format!("queue:{q}"),
-                    Overflow::Prompt(_) => "prompt".to_string(),
-                    Overflow::Callback(_) => "callback".to_string(),
-                });
-            }
-            QueueEventKind::CallbackRequested { waited } => r.wait = waited,
-        }
+        self.record.on_event(at, event.kind);
     }
 
     async fn on_event(&mut self, now: Instant, event: CallEvent, machine: &mut QueuedCall) {
@@ -792,27 +759,13 @@ impl Driver {
             outcome.seat.clone(),
             self.answered_at,
         );
-        let r = std::mem::take(&mut self.record);
-        let entered_at = r.entered_at.unwrap_or(self.facts.offered_at);
-        // A caller who leaves before the ACD reports it (hang-up, shutdown) waited until now.
-        let wait = match (r.wait.is_zero(), record.seat.is_none()) {
-            (true, true) => record
-                .ended_at
-                .duration_since(entered_at)
-                .unwrap_or_default(),
-            _ => r.wait,
-        };
-        record.queue = Some(QueueOutcome {
-            queue: self.queue.clone(),
-            entered_at,
-            wait,
-            offers: r.offers,
-            abandoned: r.abandoned
-                || outcome.disposition == Disposition::Abandoned
-                    && outcome.ended_by == Some(EndedBy::Caller)
-                    && record.seat.is_none(),
-            overflow: r.overflow.or(outcome.overflow.map(str::to_string)),
-        });
+        let queue = std::mem::take(&mut self.record);
+        record.queue = Some(queue.finish(
+            &self.queue,
+            self.facts.offered_at,
+            record.ended_at,
+            &outcome,
+        ));
         info!(disposition = record.disposition.as_str(), seat = ?record.seat, "queued call finished");
         Self::record_legs(&self.io, &record, self.seat_ended, self.finished_legs).await;
         self.io.record(record).await;
