@@ -12,8 +12,8 @@ use tracing::{debug, info, Instrument};
 use super::caller_leg::CallerLeg;
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
-use super::machine::{EndedBy, Outcome};
-use super::task::{far_future, refuse_early, CallFacts};
+use super::machine::EndedBy;
+use super::task::{far_future, refuse_early, CallFacts, Ending};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::features::{CodeCollector, Collected, Feature, FeatureCodes};
 use crate::media::dtmf::parse_info;
@@ -181,13 +181,12 @@ impl Driver {
         self.hub.stop().await;
         self.io.finished().await;
         if let Purpose::Announce { .. } = self.purpose {
-            let outcome = Outcome {
+            let ending = Ending {
                 disposition: Disposition::Rejected,
                 sip_cause: None,
                 ended_by: Some(ended_by),
-                answered_leg: None,
             };
-            let record = self.facts.record(&self.io.ctx, &outcome, None, None);
+            let record = self.facts.record(&self.io.ctx, ending, None, None);
             self.io.record(record).await;
         }
     }

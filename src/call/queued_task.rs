@@ -17,11 +17,11 @@ use super::board::{LineState, LineView};
 use super::caller_leg::CallerLeg;
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
-use super::machine::{EndedBy, Outcome as RingOutcome};
+use super::machine::EndedBy;
 use super::outbound_leg::OutboundLeg;
 use super::queue_record::QueueRecord;
 use super::queued::{AcdNote, Action, Input, QueuedCall, Sound};
-use super::task::{far_future, refuse_early, report_relayed, CallFacts, MEDIA_REPORT};
+use super::task::{far_future, refuse_early, report_relayed, CallFacts, Ending, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
 use crate::clock::wall_time;
@@ -747,15 +747,9 @@ impl Driver {
             metrics::histogram!(crate::metrics::names::CALL_DURATION_SECONDS)
                 .record(at.elapsed().as_secs_f64());
         }
-        let ring_outcome = RingOutcome {
-            disposition: outcome.disposition,
-            sip_cause: outcome.sip_cause,
-            ended_by: outcome.ended_by,
-            answered_leg: None,
-        };
         let mut record = self.facts.record(
             &self.io.ctx,
-            &ring_outcome,
+            Ending::from(&outcome),
             outcome.seat.clone(),
             self.answered_at,
         );

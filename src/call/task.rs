@@ -90,11 +90,11 @@ impl CallFacts {
         }
     }
 
-    /// The record of a call that ends as `outcome` says, now.
+    /// The record of a call that ends as `ending` says, now.
     pub fn record(
         &self,
         ctx: &CallContext,
-        outcome: &Outcome,
+        ending: Ending,
         seat: Option<String>,
         answered_at: Option<SystemTime>,
     ) -> CallRecord {
@@ -108,10 +108,39 @@ impl CallFacts {
             offered_at: self.offered_at,
             answered_at,
             ended_at: ctx.clock.now(),
-            disposition: outcome.disposition,
-            sip_cause: outcome.sip_cause,
-            ended_by: outcome.ended_by.map(|e| e.as_str().to_string()),
+            disposition: ending.disposition,
+            sip_cause: ending.sip_cause,
+            ended_by: ending.ended_by.map(|e| e.as_str().to_string()),
             queue: None,
+        }
+    }
+}
+
+/// How a call ended, for its record: whatever call logic ran it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    pub disposition: Disposition,
+    /// The SIP status that ended it, if one did.
+    pub sip_cause: Option<u16>,
+    pub ended_by: Option<super::machine::EndedBy>,
+}
+
+impl From<&Outcome> for Ending {
+    fn from(o: &Outcome) -> Self {
+        Ending {
+            disposition: o.disposition,
+            sip_cause: o.sip_cause,
+            ended_by: o.ended_by,
+        }
+    }
+}
+
+impl From<&super::queued::Outcome> for Ending {
+    fn from(o: &super::queued::Outcome) -> Self {
+        Ending {
+            disposition: o.disposition,
+            sip_cause: o.sip_cause,
+            ended_by: o.ended_by,
         }
     }
 }
@@ -167,15 +196,14 @@ pub async fn run(
 /// A call refused before any seat rang (no usable offer, no RTP ports).
 pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response: Response) {
     info!(status = response.status, "call refused before ringing");
-    let outcome = Outcome {
+    let ending = Ending {
         disposition: Disposition::Failed,
         sip_cause: Some(response.status),
         ended_by: Some(super::machine::EndedBy::Daemon),
-        answered_leg: None,
     };
     io.respond(key, response).await;
     io.finished().await;
-    let record = facts.record(&io.ctx, &outcome, None, None);
+    let record = facts.record(&io.ctx, ending, None, None);
     io.record(record).await;
 }
 
@@ -669,9 +697,9 @@ impl CallDriver {
             .answered_leg
             .and_then(|leg| self.legs.get(leg))
             .map(|l| l.seat.clone());
-        let record = self
-            .facts
-            .record(&self.io.ctx, &outcome, seat, self.answered_at);
+        let record =
+            self.facts
+                .record(&self.io.ctx, Ending::from(&outcome), seat, self.answered_at);
         info!(disposition = record.disposition.as_str(), cause = ?record.sip_cause, ended_by = ?record.ended_by, "call finished");
         let legs = [
             Some(super::leg_records::caller(&record)),
