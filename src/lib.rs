@@ -12,6 +12,8 @@ pub mod clock;
 pub mod config;
 pub mod dialplan;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod media;
 pub mod metrics;
 pub mod queue;

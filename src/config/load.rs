@@ -59,19 +59,7 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, Con
         Some(env) => Overrides::new(env.clone()),
         None => Overrides::from_process()?,
     };
-    let map = TomlMap::new(&text);
-    let locate = Locate {
-        file: path,
-        map: &map,
-        overrides: &overrides,
-    };
-
-    let settings = deserialize(&text, &locate)?;
-    let mut problems: Vec<ConfigProblem> = settings
-        .validate()
-        .into_iter()
-        .map(|issue| locate.problem(issue.key, issue.reason))
-        .collect();
+    let (settings, mut problems) = settings_from_text(path, &text, &overrides)?;
 
     let files: Vec<PathBuf> = settings
         .dialplan
@@ -117,6 +105,36 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<LoadedConfig, Con
         }),
         _ => Err(ConfigErrors { problems }),
     }
+}
+
+/// The settings `text` (read from `path`) holds, with every problem `validate` finds located:
+/// no file is read here.
+fn settings_from_text(
+    path: &Path,
+    text: &str,
+    overrides: &Overrides,
+) -> Result<(Settings, Vec<ConfigProblem>), ConfigErrors> {
+    let map = TomlMap::new(text);
+    let locate = Locate {
+        file: path,
+        map: &map,
+        overrides,
+    };
+    let settings = deserialize(text, &locate)?;
+    let problems = settings
+        .validate()
+        .into_iter()
+        .map(|issue| locate.problem(issue.key, issue.reason))
+        .collect();
+    Ok((settings, problems))
+}
+
+/// [`settings_from_text`] without any `HOTLINE__*` variable, for the fuzz targets.
+pub(crate) fn settings_from_text_alone(
+    path: &Path,
+    text: &str,
+) -> Result<(Settings, Vec<ConfigProblem>), ConfigErrors> {
+    settings_from_text(path, text, &Overrides::new(HashMap::new()))
 }
 
 /// Deserializes the file alone first, for errors with exact lines, then the file merged with the

@@ -11,7 +11,7 @@ pub mod mixer;
 pub mod ports;
 pub mod prompts;
 mod ptmap;
-mod rtp;
+pub(crate) mod rtp;
 pub mod sdp;
 mod stats;
 pub mod tones;

@@ -200,11 +200,28 @@ impl NameAddr {
             out.push_str(name);
             if let Some(v) = value {
                 out.push('=');
-                out.push_str(v);
+                // `parse_params` keeps a quoted value as it was between the quotes; one that
+                // could not stand unquoted is quoted again, or `a;b` would become two params.
+                if needs_quotes(v) {
+                    out.push('"');
+                    out.push_str(v);
+                    out.push('"');
+                } else {
+                    out.push_str(v);
+                }
             }
         }
         out
     }
+}
+
+/// Whether a parameter value must be written quoted to read back as itself.
+fn needs_quotes(value: &str) -> bool {
+    value.is_empty()
+        || value.starts_with('"')
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"<>,;".contains(c))
 }
 
 fn closing_quote(s: &str) -> Option<usize> {
@@ -282,6 +299,16 @@ impl CSeq {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_parameter_values_stay_quoted() {
+        // Found by the sip_uri fuzz target: `;p="a,b"` was written back as `;p=a,b`.
+        let a = NameAddr::parse(r#"<sip:a@b>;p="x, y;tag=evil";q=1"#).unwrap();
+        let written = a.to_header();
+        assert_eq!(written, r#"<sip:a@b>;p="x, y;tag=evil";q=1"#);
+        assert_eq!(NameAddr::parse(&written).unwrap(), a);
+        assert_eq!(a.tag(), None);
+    }
 
     #[test]
     fn via_with_spaces_and_params() {

@@ -113,14 +113,14 @@ fn count_outbound(bytes: &[u8]) {
 }
 
 /// What the receive side makes of one message's bytes.
-enum Reading {
+pub(crate) enum Reading {
     Pass(Inbound),
     /// Answer this (a 400 or another refusal) directly and go on.
     Answer(Bytes),
     Drop,
 }
 
-fn read_message(flow: Flow, bytes: &[u8]) -> Reading {
+pub(crate) fn read_message(flow: Flow, bytes: &[u8]) -> Reading {
     match parse(bytes) {
         Err(malformed) => answer_malformed(flow, malformed),
         Ok(Message::Response(response)) => {

@@ -29,7 +29,7 @@ use super::dtmf::EventDetector;
 use super::latch::{Latch, Verdict};
 pub use super::mixer::Gain;
 use super::mixer::FRAME_BYTES;
-use super::rtp::{looks_like_rtp, rewrite_pt};
+use super::rtp::{fields, rewrite_pt, Fields};
 use super::sdp::Codec;
 use super::stats::{bump, LegCounters, LegStats, LineStats};
 use super::{PtMap, RtpSocket};
@@ -380,25 +380,27 @@ impl HubTask {
             return;
         };
         let packet = &leg.buf[..len];
-        if len == BUF_LEN || !looks_like_rtp(packet) {
+        let Some(rtp) = fields(packet).filter(|_| len < BUF_LEN) else {
             bump(&leg.counters.dropped_invalid, 1);
             return;
-        }
+        };
         if leg.latch.on_packet(source) == Verdict::Foreign {
             bump(&leg.counters.dropped_foreign, 1);
             return;
         }
         bump(&leg.counters.rx_packets, 1);
         bump(&leg.counters.rx_bytes, len as u64);
-        let pt = packet[1] & 0x7f;
-        let seq = u16::from_be_bytes([packet[2], packet[3]]);
-        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-        let header = 12 + 4 * usize::from(packet[0] & 0x0f);
+        let Fields {
+            pt,
+            marker,
+            seq,
+            timestamp,
+            payload_at,
+        } = rtp;
         let is_key = leg.telephone_event == Some(pt);
         if is_key {
-            let marker = packet[1] & 0x80 != 0;
             if let Some(digit) = packet
-                .get(header..)
+                .get(payload_at..)
                 .and_then(|p| leg.detector.on_packet(timestamp, marker, p))
             {
                 Self::report(&self.events, HubEvent::Digit { leg: from, digit });
@@ -407,7 +409,7 @@ impl HubTask {
         if is_key && leg.keeps_keys {
             return;
         }
-        if let Some(payload) = packet.get(header..) {
+        if let Some(payload) = packet.get(payload_at..) {
             self.hearing.on_packet(from, pt, seq, timestamp, payload);
         }
         // Every leg that hears this one as it is sent gets the packet.
