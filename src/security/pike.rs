@@ -101,6 +101,8 @@ pub struct Pike {
     forget: TimerTable<IpAddr>,
     banned: usize,
     bans_total: u64,
+    /// Bans found over before their source's timer ran, for the next `handle_timeout`.
+    lifted: Vec<Lifted>,
 }
 
 impl Pike {
@@ -116,11 +118,13 @@ impl Pike {
             forget: TimerTable::default(),
             banned: 0,
             bans_total: 0,
+            lifted: Vec::new(),
         }
     }
 
     /// A request from `ip`, which is no trunk and no registered seat.
     pub fn on_request(&mut self, now: Instant, ip: IpAddr) -> Verdict {
+        self.lift_if_over(now, ip);
         if self.drop_if_banned(now, ip) {
             return Verdict::Drop;
         }
@@ -136,6 +140,7 @@ impl Pike {
 
     /// `ip` failed digest authentication; true when that banned it.
     pub fn on_auth_failure(&mut self, now: Instant, ip: IpAddr) -> bool {
+        self.lift_if_over(now, ip);
         if self.is_banned(now, ip) {
             return false;
         }
@@ -152,6 +157,7 @@ impl Pike {
     /// Bans `ip` outright (a scanner); false, and the request counted as dropped, when it
     /// already was.
     pub fn ban(&mut self, now: Instant, ip: IpAddr) -> bool {
+        self.lift_if_over(now, ip);
         if self.drop_if_banned(now, ip) {
             return false;
         }
@@ -193,11 +199,26 @@ impl Pike {
 
     /// Forgets every source whose state ended by `now`; the bans among them are lifted.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Lifted> {
-        let mut lifted = Vec::new();
+        let mut lifted = std::mem::take(&mut self.lifted);
         while let Some((_, ip)) = self.forget.pop_expired(now) {
             lifted.extend(self.remove(ip));
         }
         lifted
+    }
+
+    /// A ban that is over is over, whether or not its timer has run yet.
+    fn lift_if_over(&mut self, now: Instant, ip: IpAddr) {
+        let Some(source) = self.sources.get_mut(&ip) else {
+            return;
+        };
+        if source.banned_until.is_some_and(|until| now >= until) {
+            source.banned_until = None;
+            self.banned -= 1;
+            self.lifted.push(Lifted {
+                ip,
+                dropped: std::mem::take(&mut source.dropped),
+            });
+        }
     }
 
     fn drop_if_banned(&mut self, now: Instant, ip: IpAddr) -> bool {
@@ -231,14 +252,11 @@ impl Pike {
 
     fn start_ban(&mut self, now: Instant, ip: IpAddr) {
         if let Some(source) = self.sources.get_mut(&ip) {
-            let was_banned = source.banned_until.is_some();
             source.banned_until = Some(now + self.limits.ban);
             source.requests = Window::new(now);
             source.failures = Window::new(now);
             source.dropped = 1;
-            if !was_banned {
-                self.banned += 1;
-            }
+            self.banned += 1;
             self.bans_total += 1;
             self.rearm(ip);
         }
@@ -250,8 +268,9 @@ impl Pike {
             return;
         };
         let limits = &self.limits;
-        let mut at = (source.requests.start + limits.flood_window)
-            .max(source.failures.start + limits.auth_window * u32::from(source.failures.count > 0));
+        let open = |w: &Window, length: Duration| w.start + length * u32::from(w.count > 0);
+        let mut at = open(&source.requests, limits.flood_window)
+            .max(open(&source.failures, limits.auth_window));
         if let Some(until) = source.banned_until {
             at = at.max(until);
         }
@@ -349,7 +368,15 @@ mod tests {
         assert!(!pike.ban(t0 + ms(1), ip(1)));
         let after = t0 + Duration::from_secs(300);
         assert_eq!(pike.on_request(after, ip(1)), Verdict::Pass);
-        assert_eq!(pike.bans_total(), 1);
+        assert_eq!((pike.banned(), pike.bans_total()), (0, 1));
+        assert_eq!(
+            pike.handle_timeout(after),
+            [Lifted {
+                ip: ip(1),
+                dropped: 2
+            }]
+        );
+        assert_eq!(pike.poll_timeout(), Some(after + Duration::from_secs(2)));
     }
 
     #[test]
