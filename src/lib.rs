@@ -20,6 +20,7 @@ pub mod queue;
 pub mod ratings;
 pub mod registrar;
 pub mod report;
+pub mod security;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -40,6 +40,9 @@ pub struct Settings {
     /// Return-visit (回访) survey calls; none when the table is absent.
     #[serde(default)]
     pub survey: Option<crate::survey::SurveySettings>,
+    /// Bans for floods, failed authentication and scanners.
+    #[serde(default)]
+    pub security: crate::security::SecuritySettings,
     /// The HTTP API (survey requests); off when the table is absent.
     #[serde(default)]
     pub api: Option<crate::api::ApiSettings>,

@@ -112,6 +112,8 @@ mod tests {
         counter!(SIP_MALFORMED_TOTAL, l::ACTION => malformed_action::DROPPED).increment(1);
         counter!(SIP_OVERLOAD_DROPPED_TOTAL).increment(1);
         counter!(SIP_SEND_DROPPED_TOTAL).increment(1);
+        counter!(SIP_BANNED_DROPPED_TOTAL).increment(1);
+        gauge!(SIP_BANNED_SOURCES).set(1.0);
         counter!(RTP_PACKETS_RELAYED_TOTAL, l::DIRECTION => rtp_direction::CALLER_TO_SEAT)
             .increment(1);
         counter!(RTP_BYTES_RELAYED_TOTAL, l::DIRECTION => rtp_direction::SEAT_TO_CALLER)

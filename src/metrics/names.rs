@@ -46,6 +46,8 @@ pub const SIP_RESPONSES_TOTAL: &str = "hotline_sip_responses_total";
 pub const SIP_MALFORMED_TOTAL: &str = "hotline_sip_malformed_total";
 pub const SIP_OVERLOAD_DROPPED_TOTAL: &str = "hotline_sip_overload_dropped_total";
 pub const SIP_SEND_DROPPED_TOTAL: &str = "hotline_sip_send_dropped_total";
+pub const SIP_BANNED_DROPPED_TOTAL: &str = "hotline_sip_banned_dropped_total";
+pub const SIP_BANNED_SOURCES: &str = "hotline_sip_banned_sources";
 
 // RTP relay.
 pub const RTP_PACKETS_RELAYED_TOTAL: &str = "hotline_rtp_packets_relayed_total";
@@ -175,7 +177,7 @@ pub static ALL: &[Metric] = &[
     ),
     counter(
         SECURITY_EVENTS_TOTAL,
-        "Security-relevant events (acl_denied, auth_failed, ...).",
+        "Security-relevant events (acl_denied, auth_failed, banned, scanner, ...), each one counted.",
         &[l::KIND],
     ),
     counter(
@@ -201,6 +203,16 @@ pub static ALL: &[Metric] = &[
     counter(
         SIP_SEND_DROPPED_TOTAL,
         "SIP messages not sent because a TCP peer's write queue was full (a peer that does not read).",
+        &[],
+    ),
+    counter(
+        SIP_BANNED_DROPPED_TOTAL,
+        "SIP requests dropped unanswered: from a banned source, or with a scanner's User-Agent.",
+        &[],
+    ),
+    gauge(
+        SIP_BANNED_SOURCES,
+        "Source addresses banned now (floods, failed digest authentication, scanners).",
         &[],
     ),
     counter(

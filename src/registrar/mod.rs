@@ -269,6 +269,14 @@ impl Registrar {
         self.table.next_expiry()
     }
 
+    /// The source address of every live binding: where registered seats send from.
+    pub fn addresses(&self, now: Instant) -> std::collections::HashSet<std::net::IpAddr> {
+        self.table
+            .every_live(now)
+            .map(|b| crate::sip::flow::canonical_ip(b.flow.remote.ip()))
+            .collect()
+    }
+
     pub fn binding_count(&self, now: Instant) -> usize {
         self.table.live_count(now)
     }

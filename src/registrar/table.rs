@@ -73,11 +73,15 @@ impl Table {
     }
 
     pub(super) fn live_count(&self, now: Instant) -> usize {
+        self.every_live(now).count()
+    }
+
+    /// Every unexpired binding of every user.
+    pub(super) fn every_live(&self, now: Instant) -> impl Iterator<Item = &Binding> + '_ {
         self.by_user
             .values()
             .flat_map(|u| &u.bindings)
-            .filter(|b| b.expires_at > now)
-            .count()
+            .filter(move |b| b.expires_at > now)
     }
 
     /// Applies every change or none: the request is checked whole before the table moves.

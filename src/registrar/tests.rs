@@ -364,6 +364,9 @@ fn bindings_expire_on_time() {
     let gone = t + Duration::from_secs(120);
     assert!(reg.lookup(gone, "1001").is_empty());
     assert!(reg.registered_users(gone).is_empty());
+    let source: std::net::IpAddr = [203, 0, 113, 5].into();
+    assert_eq!(reg.addresses(t).into_iter().collect::<Vec<_>>(), [source]);
+    assert!(reg.addresses(gone).is_empty());
     assert_eq!(reg.binding_count(gone), 0);
     assert_eq!(reg.purge(t + Duration::from_secs(60)), 0);
     assert_eq!(reg.purge(gone), 1);

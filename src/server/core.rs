@@ -20,9 +20,10 @@ use crate::config::settings::Settings;
 use crate::dialplan::{Closed, Dialplan, RingTarget};
 use crate::metrics::names;
 use crate::registrar::{RegisterEvent, Registrar, SeatAuth};
+use crate::security::Security;
 use crate::sip::admission::{Admission, Load, Refusal};
 use crate::sip::build;
-use crate::sip::flow::Flow;
+use crate::sip::flow::{canonical_ip, Flow};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{Incoming, Output, ServerKey, Transactions};
 use crate::sip::transport::{Inbound, SipSender};
@@ -47,6 +48,9 @@ pub struct CoreSnapshot {
     /// (seat, contact URI) of every live binding.
     pub registrations: Vec<(String, String)>,
     pub tcp_connections: usize,
+    /// Sources banned now, and bans since start.
+    pub banned_sources: usize,
+    pub bans_total: u64,
 }
 
 pub struct Core {
@@ -74,6 +78,10 @@ pub struct Core {
     /// Messages waiting in the transport's queue when the last one was taken, and its size.
     inbound_queued: usize,
     inbound_capacity: usize,
+    /// Bans and the security log.
+    security: Security,
+    /// Where registered seats send from, as last synced: with the trunks, never banned.
+    seat_addresses: std::collections::HashSet<std::net::IpAddr>,
 }
 
 /// How often the core measures its own lag (how late a wake-up comes).
@@ -100,6 +108,8 @@ impl Core {
             .collect();
         Core {
             admission: Admission::new(settings.overload.clone()),
+            security: Security::new(&settings.security),
+            seat_addresses: Default::default(),
             transactions: Transactions::new(ctx.local),
             ids: CallIds::starting_at(ctx.clock.now()),
             ctx,
@@ -132,6 +142,7 @@ impl Core {
             let deadline = [
                 self.transactions.poll_timeout(),
                 self.registrar.poll_timeout(),
+                self.security.poll_timeout(),
                 last_requests,
             ]
             .into_iter()
@@ -152,6 +163,7 @@ impl Core {
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
                     let now = Instant::now();
                     self.transactions.handle_timeout(now);
+                    self.security.handle_timeout(now);
                     if self.registrar.purge(now) > 0 {
                         self.publish_registrations(now);
                     }
@@ -192,6 +204,8 @@ impl Core {
             client_transactions,
             registrations,
             tcp_connections: self.sender.tcp_connections(),
+            banned_sources: self.security.bans().0,
+            bans_total: self.security.bans().1,
         }
     }
 
@@ -238,7 +252,21 @@ impl Core {
         match message {
             Inbound::Response { response, .. } => self.transactions.on_response(now, response),
             Inbound::Request { flow, request, ess } => {
-                match self.transactions.on_request(now, flow, &request, &ess) {
+                // A banned source or a scanner costs a lookup, and gets no answer at all.
+                let known = self.is_known(flow);
+                let user_agent = request.headers.get("User-Agent");
+                if !self.security.admit(now, flow, known, user_agent) {
+                    return;
+                }
+                // A source that is no trunk and no seat gets no 100 Trying: its INVITE is
+                // refused at once, or sent its 100 when it becomes a call (`admit`).
+                let incoming = if known {
+                    self.transactions.on_request(now, flow, &request, &ess)
+                } else {
+                    self.transactions
+                        .on_request_without_trying(now, flow, &request, &ess)
+                };
+                match incoming {
                     Incoming::Absorbed | Incoming::CancelUnmatched => {}
                     Incoming::Cancelled { invite } => {
                         if let Some(owner) = self.invites.get(&invite) {
@@ -333,12 +361,14 @@ impl Core {
         let outcome = self.registrar.handle(now, unix, flow, &request, ess);
         match &outcome.event {
             RegisterEvent::AuthFailed { user_claimed } => {
-                security_event(
+                self.security_event(
                     "auth_failed",
                     flow,
                     user_claimed,
                     "REGISTER failed digest authentication",
                 );
+                let known = self.is_known(flow);
+                self.security.auth_failed(now, flow, known);
                 metrics::counter!(names::REGISTRATION_FAILURES_TOTAL, "reason" => "auth")
                     .increment(1);
             }
@@ -376,6 +406,19 @@ impl Core {
             }));
         }
         self.registered = current;
+        self.seat_addresses = self.registrar.addresses(now);
+    }
+
+    /// A trunk or a registered seat: never banned, and its INVITEs get 100 Trying at once.
+    fn is_known(&self, flow: Flow) -> bool {
+        let ip = canonical_ip(flow.remote.ip());
+        self.seat_addresses.contains(&ip) || trunk_for(&self.trunks, ip).is_some()
+    }
+
+    /// A security event: counted every time, logged once per source, kind and interval.
+    fn security_event(&mut self, kind: &'static str, flow: Flow, who: &str, message: &'static str) {
+        self.security
+            .event(Instant::now(), kind, flow, who, message);
     }
 
     fn publish_registrations(&self, now: Instant) {
@@ -403,7 +446,7 @@ impl Core {
             return;
         }
         let Some(trunk) = trunk_for(&self.trunks, flow.remote.ip()).cloned() else {
-            security_event(
+            self.security_event(
                 "acl_denied",
                 flow,
                 &ess.from.uri,
@@ -446,7 +489,7 @@ impl Core {
                     return;
                 }
                 Verdict::Rejected => {
-                    security_event(
+                    self.security_event(
                         "auth_failed",
                         flow,
                         &trunk.name,
@@ -493,7 +536,7 @@ impl Core {
             (None, RingTarget::AllSeats) => Kind::Ring(self.registrar.registered_users(now)),
             (None, RingTarget::Seats(list)) => Kind::Ring(list.clone()),
         };
-        let (owner, events) = self.admit(&key);
+        let (owner, events) = self.admit(&key, &request);
         let mut setup = CallSetup {
             owner,
             trunk: trunk.name.clone(),
@@ -556,7 +599,13 @@ impl Core {
     }
 
     /// A new call: its number and the channel its task reads.
-    fn admit(&mut self, key: &ServerKey) -> (CallId, mpsc::UnboundedReceiver<CallEvent>) {
+    fn admit(
+        &mut self,
+        key: &ServerKey,
+        invite: &Request,
+    ) -> (CallId, mpsc::UnboundedReceiver<CallEvent>) {
+        // Its source may not have had one yet (a seat's phone calling from elsewhere).
+        self.transactions.trying(Instant::now(), key, invite);
         let owner = self.ids.next_id();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         self.calls.insert(owner, events_tx);
@@ -602,7 +651,9 @@ impl Core {
                 None
             }
             SeatAuth::Rejected { claimed } => {
-                security_event("auth_failed", flow, &claimed, failure);
+                self.security_event("auth_failed", flow, &claimed, failure);
+                let known = self.is_known(flow);
+                self.security.auth_failed(Instant::now(), flow, known);
                 self.respond(
                     key,
                     build::response(request, 403, Some(&crate::sip::ids::tag())),
@@ -647,7 +698,7 @@ impl Core {
             Ok(resolved) => resolved,
             Err(refusal) => {
                 if refusal.status() == 403 {
-                    security_event(
+                    self.security_event(
                         "dial_refused",
                         flow,
                         &seat,
@@ -670,7 +721,7 @@ impl Core {
             self.respond(&key, response);
             return;
         }
-        let (owner, events) = self.admit(&key);
+        let (owner, events) = self.admit(&key, &request);
         let mut setup = CallSetup {
             owner,
             trunk: format!("seat:{seat}"),
@@ -737,7 +788,7 @@ impl Core {
             );
             return;
         };
-        let (owner, events) = self.admit(&key);
+        let (owner, events) = self.admit(&key, &request);
         let setup = CallSetup {
             owner,
             trunk: "seat".to_string(),
@@ -897,11 +948,4 @@ enum Kind {
     Ring(Vec<String>),
     Queue(String, u8),
     Announce(String),
-}
-
-/// A security event: a log line under its own target (so it can be routed to a SIEM) and a
-/// counter, both with the source address.
-fn security_event(kind: &'static str, flow: Flow, who: &str, message: &'static str) {
-    warn!(target: "hotline::security", kind, src = %flow.remote, transport = flow.transport.as_str(), who, "{message}");
-    metrics::counter!(names::SECURITY_EVENTS_TOTAL, "kind" => kind).increment(1);
 }

@@ -36,11 +36,7 @@ impl Trunk {
     }
 
     fn admits(&self, ip: IpAddr) -> bool {
-        // An IPv4 peer may arrive as an IPv4-mapped IPv6 address on a dual-stack socket.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        let ip = crate::sip::flow::canonical_ip(ip);
         self.sources.iter().any(|net| net.contains(&ip))
     }
 }

@@ -1,7 +1,7 @@
 //! Where a message came from or goes to: a transport and a remote address.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -40,6 +40,15 @@ impl fmt::Display for Flow {
             self.transport.as_str().to_ascii_lowercase(),
             self.remote
         )
+    }
+}
+
+/// An IPv4 peer may arrive as an IPv4-mapped IPv6 address on a dual-stack socket: the address
+/// as the peer knows it, for matching against configured and remembered addresses.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
     }
 }
 

@@ -232,6 +232,38 @@ impl Transactions {
         req: &Request,
         ess: &Essentials,
     ) -> Incoming {
+        self.receive(now, flow, req, ess, true)
+    }
+
+    /// As [`Transactions::on_request`], but a new INVITE gets no 100 Trying: the layer above
+    /// answers it at once (a source that is no trunk and no seat), or sends the 100 itself with
+    /// [`Transactions::trying`] once it takes the call.
+    pub fn on_request_without_trying(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        req: &Request,
+        ess: &Essentials,
+    ) -> Incoming {
+        self.receive(now, flow, req, ess, false)
+    }
+
+    /// 100 Trying for an INVITE that has had no response yet.
+    pub fn trying(&mut self, now: Instant, key: &ServerKey, req: &Request) {
+        if self.server.get(key).is_some_and(|tx| tx.last.is_none()) {
+            let trying = super::build::response(req, 100, None);
+            self.respond(now, key, &trying, CallId::CORE);
+        }
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        req: &Request,
+        ess: &Essentials,
+        trying: bool,
+    ) -> Incoming {
         let key = ServerKey::of(&req.method, ess);
         match req.method {
             Method::Ack => {
@@ -264,7 +296,9 @@ impl Transactions {
             }
             return Incoming::Absorbed;
         }
-        if req.method == Method::Invite {
+        if req.method == Method::Invite && !trying {
+            self.store_server(key.clone(), flow, None);
+        } else if req.method == Method::Invite {
             // RFC 3261 §17.2.1: answer at once so the peer stops retransmitting.
             let trying = super::build::response(req, 100, None).to_bytes();
             self.store_server(key.clone(), flow, Some((100, trying.clone())));

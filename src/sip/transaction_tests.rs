@@ -222,6 +222,39 @@ fn new_invite_is_new_and_trying_goes_out() {
 }
 
 #[test]
+fn an_invite_taken_without_trying_gets_its_final_first_or_a_late_trying() {
+    let t0 = Instant::now();
+    let mut tx = Transactions::new(local());
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKquiet1");
+    let Incoming::New(key) = tx.on_request_without_trying(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    assert!(drain(&mut tx, udp()).0.is_empty(), "no 100 Trying");
+    // A retransmission before any answer gets nothing either.
+    assert_eq!(
+        tx.on_request_without_trying(t0 + ms(500), udp(), &req, &ess),
+        Incoming::Absorbed
+    );
+    assert!(drain(&mut tx, udp()).0.is_empty());
+    // The layer above takes the call: the 100 goes out then, and only once.
+    tx.trying(t0 + ms(600), &key, &req);
+    tx.trying(t0 + ms(601), &key, &req);
+    let (sent, _) = drain(&mut tx, udp());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(first_line(&sent[0]), "SIP/2.0 100 Trying");
+
+    let (req, ess) = invite(Transport::Udp, "z9hG4bKquiet2");
+    let Incoming::New(key) = tx.on_request_without_trying(t0, udp(), &req, &ess) else {
+        panic!("not new");
+    };
+    tx.respond(t0, &key, &build::response(&req, 403, Some("x")), OWNER);
+    tx.trying(t0, &key, &req);
+    let (sent, _) = drain(&mut tx, udp());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(first_line(&sent[0]), "SIP/2.0 403 Forbidden");
+}
+
+#[test]
 fn invite_retransmission_is_absorbed_and_gets_the_last_response() {
     let t0 = Instant::now();
     let mut tx = Transactions::new(local());

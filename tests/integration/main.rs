@@ -18,6 +18,7 @@ mod raw_caller;
 mod refer;
 mod registration;
 mod report_command;
+mod scanners;
 mod seat_features;
 mod sip_basics;
 mod survey;

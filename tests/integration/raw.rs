@@ -13,7 +13,12 @@ pub struct RawUdp {
 
 impl RawUdp {
     pub async fn new(target: SocketAddr) -> RawUdp {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        RawUdp::from_host("127.0.0.1", target).await
+    }
+
+    /// A client on another loopback address (127.0.0.2, ...), as another host would be.
+    pub async fn from_host(host: &str, target: SocketAddr) -> RawUdp {
+        let socket = UdpSocket::bind((host, 0)).await.expect("bind");
         RawUdp { socket, target }
     }
 
