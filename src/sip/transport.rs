@@ -222,6 +222,14 @@ fn answer_malformed(flow: Flow, malformed: Malformed) -> Reading {
     }
 }
 
+/// Queues the transport's own answer (a 400 for a broken message) on a TCP connection without
+/// waiting for a peer that does not read: a full queue drops it, counted.
+fn send_answer(out: &mpsc::Sender<Bytes>, response: Bytes) {
+    if out.try_send(response).is_err() {
+        metrics::counter!(names::SIP_SEND_DROPPED_TOTAL).increment(1);
+    }
+}
+
 /// Hands a message to the core without ever waiting: under a flood the queue fills and the
 /// excess is dropped here (UDP peers retransmit), so the receive loop keeps draining the socket.
 fn deliver(inbound: &mpsc::Sender<Inbound>, message: Inbound) {
@@ -341,7 +349,7 @@ async fn serve_connection(
                         Reading::Pass(message) => deliver(&inbound, message),
                         Reading::Answer(response) => {
                             count_outbound(&response);
-                            let _ = out_tx.try_send(response);
+                            send_answer(&out_tx, response);
                         }
                         Reading::Drop => {}
                     }
@@ -350,7 +358,7 @@ async fn serve_connection(
                     // Without a trustworthy Content-Length the stream cannot be resynchronised.
                     debug!(%flow, reason, "closing TCP connection on an unframeable message");
                     if let Reading::Answer(response) = read_message(flow, &buf) {
-                        let _ = out_tx.try_send(response);
+                        send_answer(&out_tx, response);
                     }
                     break 'read;
                 }
