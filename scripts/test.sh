@@ -25,4 +25,12 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # Benchmarks are built by clippy --all-targets and run by hand (cargo bench), not here.
-cargo test
+# The output is kept to close with one line of totals over every test binary (the last
+# binary cargo runs is the doc-tests, which has none).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
