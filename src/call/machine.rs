@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use crate::ratings::dialog::{RatingDialog, RatingInput, RatingRules, RatingSound, RatingStep};
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
+use crate::timer::TimerTable;
 
 /// Index of a seat leg in the order the call rang them.
 pub type LegId = usize;
@@ -138,10 +139,19 @@ pub struct Timeouts {
     pub no_response: Duration,
 }
 
+/// The ringing call's deadlines; the rating dialog keeps its own while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Timer {
+    /// The route's ring timeout: nobody answered.
+    Ring,
+    /// This leg has sent nothing at all (not even 100 Trying) for `no_response`.
+    Silent(LegId),
+}
+
 pub struct CallMachine {
     phase: Phase,
-    legs: Vec<(LegState, Instant)>,
-    ring_deadline: Instant,
+    legs: Vec<LegState>,
+    timers: TimerTable<Timer>,
     no_response: Duration,
     told_ringing: bool,
     rating: Option<RatingRules>,
@@ -154,8 +164,8 @@ impl CallMachine {
     pub fn new(now: Instant, legs: usize, timeouts: Timeouts) -> Self {
         let mut machine = Self {
             phase: Phase::Ringing,
-            legs: vec![(LegState::Calling, now + timeouts.no_response); legs],
-            ring_deadline: now + timeouts.ring,
+            legs: vec![LegState::Calling; legs],
+            timers: TimerTable::default(),
             no_response: timeouts.no_response,
             told_ringing: false,
             rating: None,
@@ -167,6 +177,12 @@ impl CallMachine {
             machine.reject(480, Disposition::Unreachable);
         } else {
             machine.actions.extend((0..legs).map(Action::RingSeat));
+            machine.timers.set(Timer::Ring, now + timeouts.ring);
+            for leg in 0..legs {
+                machine
+                    .timers
+                    .set(Timer::Silent(leg), now + timeouts.no_response);
+            }
         }
         machine
     }
@@ -192,12 +208,7 @@ impl CallMachine {
         if self.phase != Phase::Ringing {
             return None;
         }
-        let silent = self
-            .legs
-            .iter()
-            .filter(|(s, _)| *s == LegState::Calling)
-            .map(|(_, at)| *at);
-        silent.chain([self.ring_deadline]).min()
+        self.timers.next()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -213,24 +224,38 @@ impl CallMachine {
         if self.phase != Phase::Ringing {
             return;
         }
-        if now >= self.ring_deadline {
+        // Ringing out ends it all, whatever else fell due with it.
+        if self
+            .timers
+            .deadline(&Timer::Ring)
+            .is_some_and(|at| at <= now)
+        {
             self.cancel_ringing_legs();
             self.reject(480, Disposition::NoAnswer);
             return;
         }
-        let silent: Vec<LegId> = self
-            .legs
-            .iter()
-            .enumerate()
-            .filter(|(_, (s, at))| *s == LegState::Calling && *at <= now)
-            .map(|(i, _)| i)
-            .collect();
-        for leg in silent {
-            // Give up on it without waiting 32 s for Timer B; a late answer is hung up below.
-            self.legs[leg].0 = LegState::Failed(408);
-            self.actions.push_back(Action::CancelSeat(leg));
+        let mut gave_up = false;
+        while let Some((_, timer)) = self.timers.pop_expired(now) {
+            if let Timer::Silent(leg) = timer {
+                // Give up on it without waiting 32 s for Timer B; a late answer is hung up.
+                self.set_leg(leg, LegState::Failed(408));
+                self.actions.push_back(Action::CancelSeat(leg));
+                gave_up = true;
+            }
         }
-        self.settle_if_all_failed();
+        if gave_up {
+            self.settle_if_all_failed();
+        }
+    }
+
+    /// A leg's new state; a leg that has said anything is no longer silent.
+    fn set_leg(&mut self, leg: LegId, state: LegState) {
+        if let Some(s) = self.legs.get_mut(leg) {
+            *s = state;
+            if state != LegState::Calling {
+                self.timers.stop(&Timer::Silent(leg));
+            }
+        }
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) {
@@ -270,8 +295,8 @@ impl CallMachine {
                 );
             }
             (Phase::Ringing, Input::SeatProvisional { leg, status }) => {
-                if let Some((state @ LegState::Calling, _)) = self.legs.get_mut(leg) {
-                    *state = LegState::Ringing;
+                if self.leg_is(leg, LegState::Calling) {
+                    self.set_leg(leg, LegState::Ringing);
                 }
                 if status >= 180 && !self.told_ringing && self.leg_is(leg, LegState::Ringing) {
                     self.told_ringing = true;
@@ -279,18 +304,18 @@ impl CallMachine {
                 }
             }
             (Phase::Ringing, Input::SeatAnswered { leg }) if leg < self.legs.len() => {
-                self.legs[leg].0 = LegState::Answered;
+                self.set_leg(leg, LegState::Answered);
                 self.phase = Phase::Connected(leg);
                 self.actions.push_back(Action::Connect(leg));
                 for other in 0..self.legs.len() {
                     if other != leg && self.leg_pending(other) {
-                        self.legs[other].0 = LegState::Cancelled;
+                        self.set_leg(other, LegState::Cancelled);
                         self.actions.push_back(Action::CancelSeat(other));
                     }
                 }
             }
             (Phase::Ringing, Input::SeatFailed { leg, status }) if self.leg_pending(leg) => {
-                self.legs[leg].0 = LegState::Failed(status);
+                self.set_leg(leg, LegState::Failed(status));
                 self.settle_if_all_failed();
             }
             (Phase::Connected(_) | Phase::Done, Input::SeatAnswered { leg }) => {
@@ -398,7 +423,7 @@ impl CallMachine {
     }
 
     fn leg_is(&self, leg: LegId, state: LegState) -> bool {
-        self.legs.get(leg).is_some_and(|(s, _)| *s == state)
+        self.legs.get(leg).is_some_and(|s| *s == state)
     }
 
     fn leg_pending(&self, leg: LegId) -> bool {
@@ -408,7 +433,7 @@ impl CallMachine {
     fn cancel_ringing_legs(&mut self) {
         for leg in 0..self.legs.len() {
             if self.leg_pending(leg) {
-                self.legs[leg].0 = LegState::Cancelled;
+                self.set_leg(leg, LegState::Cancelled);
                 self.actions.push_back(Action::CancelSeat(leg));
             }
         }
@@ -416,17 +441,14 @@ impl CallMachine {
 
     fn settle_if_all_failed(&mut self) {
         if self.phase != Phase::Ringing
-            || self
-                .legs
-                .iter()
-                .any(|(s, _)| !matches!(s, LegState::Failed(_)))
+            || self.legs.iter().any(|s| !matches!(s, LegState::Failed(_)))
         {
             return;
         }
         let busy = self
             .legs
             .iter()
-            .any(|(s, _)| matches!(s, LegState::Failed(486 | 600 | 603)));
+            .any(|s| matches!(s, LegState::Failed(486 | 600 | 603)));
         if busy {
             self.reject(486, Disposition::Busy);
         } else {
