@@ -98,21 +98,12 @@ impl CallFacts {
         seat: Option<String>,
         answered_at: Option<SystemTime>,
     ) -> CallRecord {
-        CallRecord {
-            id: self.id.clone(),
-            sip_call_id: self.sip_call_id.clone(),
-            trunk: self.trunk.clone(),
-            caller: self.caller.clone(),
-            called: self.called.clone(),
-            seat,
-            offered_at: self.offered_at,
-            answered_at,
-            ended_at: ctx.clock.now(),
-            disposition: ending.disposition,
-            sip_cause: ending.sip_cause,
-            ended_by: ending.ended_by.map(|e| e.as_str().to_string()),
-            queue: None,
-        }
+        self.open_call(seat, answered_at).ended(
+            ctx.clock.now(),
+            ending.disposition,
+            ending.sip_cause,
+            ending.ended_by.map(|e| e.as_str().to_string()),
+        )
     }
 }
 

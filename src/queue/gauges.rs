@@ -7,19 +7,10 @@ use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::{AcdHandle, AcdSnapshot, AcdUpdate};
+use super::service::SEAT_STATE_NAMES;
 use super::{state_name, SeatId, SeatState};
 use crate::bus::Update;
 use crate::metrics::{labels, names};
-
-/// Every state a seat can be in, by its stored name: each gets a gauge, zero or not.
-const STATES: [&str; 6] = [
-    "logged_out",
-    "available",
-    "ringing",
-    "on_call",
-    "wrap_up",
-    "paused",
-];
 
 /// Seats counted by state, as the gauges show them.
 #[derive(Debug, Default)]
@@ -32,9 +23,9 @@ impl SeatCounts {
         self.seats.insert(seat, state_name(state).0);
     }
 
-    /// Every state with its number of seats, in `STATES` order.
+    /// Every state (each gets a gauge, zero or not) with its number of seats.
     pub fn counts(&self) -> [(&'static str, usize); 6] {
-        STATES.map(|state| (state, self.seats.values().filter(|s| **s == state).count()))
+        SEAT_STATE_NAMES.map(|state| (state, self.seats.values().filter(|s| **s == state).count()))
     }
 }
 
@@ -92,6 +83,24 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
+
+    #[test]
+    fn every_seat_state_has_a_gauge() {
+        use crate::queue::{CallId, PauseReason};
+        let now = Instant::now();
+        let states = [
+            SeatState::LoggedOut,
+            SeatState::Available { since: now },
+            SeatState::Ringing { call: CallId(1) },
+            SeatState::OnCall { call: CallId(1) },
+            SeatState::WrapUp { until: now },
+            SeatState::Paused {
+                reason: PauseReason::NoAnswer,
+            },
+        ];
+        let names: Vec<&str> = states.iter().map(|s| state_name(s).0).collect();
+        assert_eq!(names, SEAT_STATE_NAMES);
+    }
 
     #[test]
     fn seats_are_counted_by_their_latest_state() {

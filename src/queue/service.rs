@@ -210,6 +210,16 @@ fn input_call(input: &AcdInput) -> Option<CallId> {
     }
 }
 
+/// Every name `state_name` gives, in the order the seat states are listed.
+pub const SEAT_STATE_NAMES: [&str; 6] = [
+    "logged_out",
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+];
+
 /// The stored name of a seat state, and a pause's reason.
 pub fn state_name(state: &SeatState) -> (&'static str, Option<String>) {
     match state {

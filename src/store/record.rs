@@ -277,6 +277,33 @@ pub struct OpenCall {
     pub answered_at: Option<SystemTime>,
 }
 
+impl OpenCall {
+    /// The call's record: what was known of it, ended at `ended_at` as the rest says.
+    pub fn ended(
+        self,
+        ended_at: SystemTime,
+        disposition: Disposition,
+        sip_cause: Option<u16>,
+        ended_by: Option<String>,
+    ) -> CallRecord {
+        CallRecord {
+            id: self.id,
+            sip_call_id: self.sip_call_id,
+            trunk: self.trunk,
+            caller: self.caller,
+            called: self.called,
+            seat: self.seat,
+            offered_at: self.offered_at,
+            answered_at: self.answered_at,
+            ended_at,
+            disposition,
+            sip_cause,
+            ended_by,
+            queue: None,
+        }
+    }
+}
+
 /// One inbound call, from offer to end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {

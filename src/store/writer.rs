@@ -372,24 +372,18 @@ mod tests {
         async fn close_interrupted(&self) -> Result<u64, StoreError> {
             let open = self.open_calls().await?;
             let mut fake = self.inner.lock().unwrap();
-            for c in &open {
-                fake.kept.push(Record::Call(CallRecord {
-                    id: c.id.clone(),
-                    sip_call_id: c.sip_call_id.clone(),
-                    trunk: c.trunk.clone(),
-                    caller: c.caller.clone(),
-                    called: c.called.clone(),
-                    seat: c.seat.clone(),
-                    offered_at: c.offered_at,
-                    answered_at: c.answered_at,
-                    ended_at: c.offered_at,
-                    disposition: crate::store::Disposition::Interrupted,
-                    sip_cause: None,
-                    ended_by: Some("daemon".into()),
-                    queue: None,
-                }));
+            let closed = open.len() as u64;
+            for c in open {
+                let at = c.offered_at;
+                let record = c.ended(
+                    at,
+                    crate::store::Disposition::Interrupted,
+                    None,
+                    Some("daemon".into()),
+                );
+                fake.kept.push(Record::Call(record));
             }
-            Ok(open.len() as u64)
+            Ok(closed)
         }
 
         async fn seat_events(&self) -> Result<Vec<SeatEvent>, StoreError> {
