@@ -46,12 +46,10 @@ pub use unit::{unit_answer, UnitAnswer};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The only address any peer uses.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
-
-/// How many times port picking may retry before giving up.
-const PORT_TRIES: usize = 64;
 
 /// `tests/sipp` in this crate.
 pub fn sipp_dir() -> PathBuf {
@@ -63,34 +61,56 @@ pub fn baresip_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/baresip")
 }
 
-/// A UDP port on 127.0.0.1 that was free a moment ago: bind port 0, read the
-/// port back, release it. Only for a peer's own port when the peer cannot bind
-/// 0 itself (SIPp's `-p 0` means its default 5060); the peer may lose a race
-/// for it to another process, which then shows as SIPp's exit code 254 (-2).
+/// Peers' own ports come from this range: below the kernel's ephemeral range
+/// (32768-60999 by default), so no socket bound to port 0 anywhere on the
+/// machine can take one between our pick and the peer's bind, and below the
+/// daemon's RTP range in these tests (30000-39999, see `common.rs`).
+const PEER_PORTS: std::ops::Range<u16> = 10_000..30_000;
+
+/// Ports are handed out in blocks of this size, each starting at an even port
+/// P: P is the peer's port and, for media, P + 2 is SIPp's video echo port.
+const BLOCK: u16 = 4;
+
+/// The next block to try; one counter for the whole test binary, so two tests
+/// running at once never pick the same block.
+static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// A UDP port on 127.0.0.1 that is free now and that no other test of this
+/// binary will pick: only for a peer's own port when the peer cannot bind 0
+/// itself (SIPp's `-p 0` means its default 5060).
 pub fn free_udp_port() -> io::Result<u16> {
-    let socket = UdpSocket::bind(SocketAddr::from((LOOPBACK, 0)))?;
-    Ok(socket.local_addr()?.port())
+    pick(|port| UdpSocket::bind(SocketAddr::from((LOOPBACK, port))).is_ok())
 }
 
 /// An even UDP port P on 127.0.0.1 with P and P+2 free: SIPp binds its media
 /// port and media port + 2 (the video echo port), even without -rtp_echo.
 pub fn free_media_port() -> io::Result<u16> {
-    for _ in 0..PORT_TRIES {
-        let port = free_udp_port()? & !1;
-        if !(1024..=u16::MAX - 3).contains(&port) {
-            continue;
-        }
+    pick(|port| {
         // Hold both sockets at once so the check is about the same moment.
         let pair = (
             UdpSocket::bind(SocketAddr::from((LOOPBACK, port))),
             UdpSocket::bind(SocketAddr::from((LOOPBACK, port + 2))),
         );
-        if let (Ok(_), Ok(_)) = pair {
+        matches!(pair, (Ok(_), Ok(_)))
+    })
+}
+
+/// The first port of the next block that `free` accepts. The counter starts at
+/// a place given by the process id, so a test binary run twice in a row does
+/// not walk the same ports as a peer still exiting from the last run.
+fn pick(free: impl Fn(u16) -> bool) -> io::Result<u16> {
+    let blocks = u32::from((PEER_PORTS.end - PEER_PORTS.start) / BLOCK);
+    let offset = std::process::id() % blocks;
+    for _ in 0..blocks {
+        let block = (NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) + offset) % blocks;
+        // block < blocks, so the port stays inside PEER_PORTS.
+        let port = PEER_PORTS.start + u16::try_from(block).unwrap_or(0) * BLOCK;
+        if free(port) {
             return Ok(port);
         }
     }
     Err(io::Error::new(
         io::ErrorKind::AddrInUse,
-        "no free even UDP port pair (P, P+2) on 127.0.0.1",
+        format!("no free UDP port left in {PEER_PORTS:?} on 127.0.0.1"),
     ))
 }
