@@ -14,6 +14,7 @@ pub mod dialplan;
 pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod handoff;
 pub mod media;
 pub mod metrics;
 pub mod queue;

@@ -26,6 +26,9 @@ pub struct Settings {
     pub features: FeatureSettings,
     #[serde(default)]
     pub time: TimeSettings,
+    /// Hand-off categories, their limits and the codes a seat types for them.
+    #[serde(default)]
+    pub handoffs: crate::handoff::HandoffSettings,
     /// The caller's keypad rating at the end of a call.
     #[serde(default)]
     pub ratings: crate::ratings::RatingSettings,

@@ -138,6 +138,7 @@ impl Settings {
         self.check_features(&mut issues);
         self.check_queues(&mut issues);
         issues.extend(self.ratings.validate("ratings"));
+        issues.extend(self.handoffs.validate("handoffs"));
         issues.extend(self.security.validate("security"));
         self.check_trunks(&mut issues);
         self.check_survey(&mut issues);

@@ -129,7 +129,11 @@ mod tests {
         gauge!(QUEUE_CALLERS_WAITING, l::QUEUE => "general").set(2.0);
         histogram!(QUEUE_WAIT_SECONDS, l::QUEUE => "general").record(12.0);
         gauge!(SEATS, l::STATE => "idle").set(5.0);
-        histogram!(HANDOFF_SECONDS, l::SEVERITY => "urgent").record(80.0);
+        histogram!(HANDOFF_SECONDS, l::CATEGORY => "major").record(80.0);
+        gauge!(HANDOFFS_OPEN, l::CATEGORY => "major").set(1.0);
+        gauge!(HANDOFF_LEAST_SECONDS_LEFT).set(42.0);
+        counter!(HANDOFF_BREACHES_TOTAL, l::CATEGORY => "major").increment(1);
+        counter!(HANDOFFS_TOTAL, l::CATEGORY => "major", l::OUTCOME => "in_time").increment(1);
         counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);
         counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
         counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);

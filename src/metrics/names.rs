@@ -68,6 +68,10 @@ pub const QUEUE_CALLERS_WAITING: &str = "hotline_queue_callers_waiting";
 pub const QUEUE_WAIT_SECONDS: &str = "hotline_queue_wait_seconds";
 pub const SEATS: &str = "hotline_seats";
 pub const HANDOFF_SECONDS: &str = "hotline_handoff_seconds";
+pub const HANDOFFS_OPEN: &str = "hotline_handoffs_open";
+pub const HANDOFF_LEAST_SECONDS_LEFT: &str = "hotline_handoff_least_seconds_left";
+pub const HANDOFF_BREACHES_TOTAL: &str = "hotline_handoff_breaches_total";
+pub const HANDOFFS_TOTAL: &str = "hotline_handoffs_total";
 pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
 pub const RATINGS_TOTAL: &str = "hotline_ratings_total";
 pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
@@ -284,9 +288,29 @@ pub static ALL: &[Metric] = &[
     ),
     seconds(
         HANDOFF_SECONDS,
-        "Time from hand-off request to hand-off completion, by severity.",
-        &[l::SEVERITY],
+        "Time from the seat's answer to the answer of the unit a hand-off was made to, by category.",
+        &[l::CATEGORY],
         HANDOFF_BUCKETS,
+    ),
+    gauge(HANDOFFS_OPEN, "Hand-offs open now, by category.", &[l::CATEGORY]),
+    Metric {
+        name: HANDOFF_LEAST_SECONDS_LEFT,
+        kind: Kind::Gauge,
+        unit: Unit::Seconds,
+        help: "The least time left to its limit among open hand-offs (negative once breached); \
+               absent when none is open.",
+        labels: &[],
+        buckets: &[],
+    },
+    counter(
+        HANDOFF_BREACHES_TOTAL,
+        "Hand-offs that passed their limit unmade, by category, counted at the limit.",
+        &[l::CATEGORY],
+    ),
+    counter(
+        HANDOFFS_TOTAL,
+        "Hand-offs ended, by category and outcome (in_time, late, closed_not_needed, unit_unreachable).",
+        &[l::CATEGORY, l::OUTCOME],
     ),
     counter(
         CONTACT_FAILURES_TOTAL,

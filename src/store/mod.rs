@@ -4,6 +4,7 @@
 //! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
 mod error;
+mod handoffs;
 mod millis;
 mod record;
 mod sqlite;
@@ -17,6 +18,7 @@ use std::time::SystemTime;
 
 pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
 pub use error::StoreError;
+pub use handoffs::{Extension, HandoffOutcome, HandoffRecord};
 pub use record::{
     AttemptOutcome, CallEventRecord, CallRecord, CallbackRequest, Disposition, LegRecord, LegRole,
     Offer, OfferOutcome, OpenCall, QueueOutcome, RatingRecord, Record, SeatEvent, SurveyAttempt,

@@ -23,6 +23,8 @@ pub enum Record {
     SurveyAttempt(SurveyAttempt),
     Leg(LegRecord),
     CallEvent(CallEventRecord),
+    /// Upserted: a hand-off as it stands now replaces its earlier row.
+    Handoff(super::HandoffRecord),
 }
 
 impl Record {
@@ -39,6 +41,7 @@ impl Record {
             Record::SurveyAttempt(_) => "survey_attempt",
             Record::Leg(_) => "leg",
             Record::CallEvent(_) => "call_event",
+            Record::Handoff(_) => "handoff",
         }
     }
 
@@ -56,6 +59,7 @@ impl Record {
             Record::SurveyAttempt(attempt) => &attempt.survey_id,
             Record::Leg(leg) => &leg.id,
             Record::CallEvent(event) => &event.call_id,
+            Record::Handoff(handoff) => &handoff.id,
         }
     }
 }

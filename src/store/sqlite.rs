@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod calls;
+mod handoffs;
 mod legs;
 mod open_calls;
 mod ratings;
@@ -15,8 +16,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    CallEventRecord, CallRecord, CallbackRequest, LegRecord, OpenCall, RatingRecord, Record,
-    SeatEvent, Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
+    CallEventRecord, CallRecord, CallbackRequest, HandoffRecord, LegRecord, OpenCall, RatingRecord,
+    Record, SeatEvent, Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -117,10 +118,26 @@ impl SqliteStore {
                 Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
                 Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
                 Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
+                Record::Handoff(handoff) => handoffs::upsert(&mut tx, handoff).await?,
             }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Hand-offs opened in `from <= opened_at < to`, oldest first, as last written.
+    pub async fn handoffs_opened_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<HandoffRecord>, StoreError> {
+        handoffs::opened_in(&self.pool, from, to).await
+    }
+
+    /// Closes every hand-off left open (the daemon stopped with it open) as interrupted, at
+    /// the daemon's last sign of life; returns how many.
+    pub async fn close_interrupted_handoffs(&self) -> Result<u64, StoreError> {
+        handoffs::close_interrupted(&self.pool).await
     }
 
     /// The legs of a call (caller, seats, unit contacts), in the order they started.
