@@ -301,7 +301,15 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
             },
             None => String::new(),
         };
-        println!("  {} -> {target}{hours}", route.number);
+        let handoff = route
+            .handoff
+            .as_deref()
+            .map(|c| format!(", hand-off {c} from the seat's answer"))
+            .unwrap_or_default();
+        println!("  {} -> {target}{hours}{handoff}", route.number);
+    }
+    for line in loaded.settings.handoffs.describe() {
+        println!("  {line}");
     }
     print_outbound_and_units(&loaded.dialplan);
     if let Some(api) = &loaded.settings.api {

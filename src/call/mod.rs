@@ -164,6 +164,8 @@ pub struct CallSetup {
     /// The seat whose phone placed this call itself (to a unit, a seat, a number); such a
     /// call is never asked for a rating.
     pub placed_by: Option<String>,
+    /// The hand-off category the call has from the seat's answer (its route's).
+    pub handoff: Option<String>,
     /// Where a seat's own call goes when it is not a seat (a unit's contact, an allowed
     /// number).
     pub dial: Option<dial::Resolved>,
@@ -184,6 +186,8 @@ pub struct CallContext {
     /// How long a seat may stay silent before it counts as unreachable.
     pub no_response: Duration,
     pub acd: crate::queue::AcdHandle,
+    /// The hand-off clock: marks, extensions, units dialled and answered, the seat's cues.
+    pub handoffs: crate::handoff::HandoffHandle,
     /// What a seat types during a call to send the caller to rating.
     pub in_call: crate::features::in_call::InCallCodes,
     /// Where a seat's consultation dials.

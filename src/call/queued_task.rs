@@ -26,10 +26,12 @@ use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
 use crate::clock::wall_time;
 use crate::features::in_call::{InCallFeature, InCallKeys};
+use crate::handoff::{By, Cue};
 use crate::media::dtmf::parse_info;
 use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
+use crate::media::tones;
 use crate::media::{LineStats, PtMap, RtpSocket};
 use crate::queue::Notice;
 use crate::queue::{AcdInput, CallId, OfferFailure, QueueEvent, SeatId};
@@ -78,6 +80,11 @@ struct Driver {
     finished_legs: Vec<LegRecord>,
     /// What the board shows for this line.
     state: LineState,
+    /// The route's hand-off category: the call is marked with it when the seat answers.
+    handoff: Option<String>,
+    /// Where the hand-off service sends cues for the seat while it is on this call.
+    cues: mpsc::UnboundedSender<Cue>,
+    cue_rx: Option<mpsc::UnboundedReceiver<Cue>>,
 }
 
 /// Which leg a request came in on.
@@ -146,6 +153,7 @@ impl Driver {
             facts.called.clone(),
         );
         let keys = InCallKeys::new(io.ctx.in_call.clone());
+        let (cues, cue_rx) = mpsc::unbounded_channel();
         Ok(Driver {
             io,
             facts,
@@ -172,6 +180,9 @@ impl Driver {
             transferred_to: None,
             finished_legs: Vec::new(),
             state: LineState::Ringing,
+            handoff: setup.handoff.clone(),
+            cues,
+            cue_rx: Some(cue_rx),
         })
     }
 
@@ -188,6 +199,8 @@ impl Driver {
         self.io.open(self.facts.open_call(None, None)).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
+        let (_, idle) = mpsc::unbounded_channel();
+        let mut cues = self.cue_rx.take().unwrap_or(idle);
         loop {
             while let Some(action) = machine.poll_action() {
                 if let Action::Finished(outcome) = action {
@@ -216,6 +229,7 @@ impl Driver {
                     _ => {}
                 },
                 Some(notice) = notices.recv() => self.on_notice(notice, &mut machine).await,
+                Some(cue) = cues.recv() => self.on_cue(cue),
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     machine.handle_timeout(Instant::now());
                 }
@@ -298,9 +312,59 @@ impl Driver {
         let now = Instant::now();
         match self.keys.push(now, digit) {
             Some(InCallFeature::ToRating) => machine.handle(now, Input::SeatAsksRating),
+            Some(InCallFeature::MarkHandoff(category)) => self.mark_handoff(&category),
+            Some(InCallFeature::ExtendHandoff(reason)) => {
+                if let Some(seat) = &self.seat {
+                    self.io.ctx.handoffs.extend(self.call, seat, &reason);
+                }
+            }
+            Some(InCallFeature::CloseHandoff(reason)) => {
+                if let Some(seat) = &self.seat {
+                    self.io.ctx.handoffs.close(self.call, seat, &reason);
+                }
+            }
             Some(feature) => machine.handle(now, Input::Consult(ConsultInput::Feature(feature))),
             None => {}
         }
+    }
+
+    /// Marks the call the seat serves with a hand-off category; its clock counts from the
+    /// seat's answer.
+    fn mark_handoff(&self, category: &str) {
+        if let (Some(seat), Some(answered), Some(answered_at)) =
+            (&self.seat, self.connected_at, self.answered_at)
+        {
+            self.io
+                .ctx
+                .handoffs
+                .mark(self.call, seat, category, answered, answered_at);
+        }
+    }
+
+    /// A tone the hand-off clock wants in the seat's ear (only while the seat is on the call).
+    fn on_cue(&mut self, cue: Cue) {
+        if self.seat_ended.is_some() {
+            return;
+        }
+        self.seat_tone(match cue {
+            Cue::Warning => tones::HANDOFF_WARNING,
+            Cue::Breach => tones::HANDOFF_BREACH,
+        });
+    }
+
+    /// The seat that served has left this call: its cues go elsewhere.
+    fn seat_off(&self) {
+        if let Some(seat) = &self.seat {
+            self.io.ctx.handoffs.seat_off(seat, self.call);
+        }
+    }
+
+    /// The hand-off this call's seat serves, for a unit it dials or that answers.
+    pub(super) fn handoff_by(&self) -> Option<By> {
+        self.seat.clone().map(|seat| By::Call {
+            call: self.call,
+            seat,
+        })
     }
 
     fn on_queue_event(&mut self, event: QueueEvent) {
@@ -426,6 +490,7 @@ impl Driver {
                 Party::Seat(leg) => {
                     if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
                         self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
+                        self.seat_off();
                     }
                     machine.handle(now, Input::SeatBye { leg })
                 }
@@ -484,6 +549,7 @@ impl Driver {
     async fn bye_seat(&mut self, leg: usize) {
         if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
             self.seat_ended = Some(("bye_by_us", self.io.ctx.clock.now()));
+            self.seat_off();
         }
         self.legs[leg].bye(&self.io).await
     }
@@ -668,6 +734,13 @@ impl Driver {
         self.answered_at = Some(self.io.ctx.clock.now());
         self.connected_at = Some(Instant::now());
         info!(%seat, "queued call connected");
+        self.io
+            .ctx
+            .handoffs
+            .seat_on(&seat, self.call, self.cues.clone());
+        if let Some(category) = self.handoff.clone() {
+            self.mark_handoff(&category);
+        }
         self.publish(LineState::Connected);
         let open = self.facts.open_call(self.seat.clone(), self.answered_at);
         self.io.open(open).await;
@@ -737,6 +810,7 @@ impl Driver {
 
     async fn finish(mut self, outcome: super::queued::Outcome) {
         self.report_media();
+        self.seat_off();
         self.release_unit(&outcome);
         self.io.ctx.acd.leave(self.call).await;
         self.hub.stop().await;

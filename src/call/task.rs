@@ -16,7 +16,8 @@ use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
 use super::outbound_leg::OutboundLeg;
 use super::{CallContext, CallEvent, CallSetup};
-use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg, LegIndex, MixParty};
+use crate::handoff::{By, Cue};
+use crate::media::hub::{Audio, Gain, Hub, HubEvent, HubHandle, HubLeg, LegIndex, MixParty};
 use crate::media::sdp::Negotiated;
 use crate::media::sdp::{self, LocalMedia};
 use crate::media::{LineStats, PtMap, RtpSocket};
@@ -152,6 +153,8 @@ struct CallDriver {
     asks_rating: bool,
     /// The unit this call dialled, if it dialled one (a seat's own call).
     unit: Option<String>,
+    /// The seat whose phone placed this call, for its own call's hand-off and cues.
+    placed_by: Option<String>,
     /// The answered party's codec and payload type, for a splice.
     far_audio: Option<(crate::media::sdp::Codec, u8)>,
     /// The call this one is spliced to (an attended transfer took our caller's place).
@@ -300,6 +303,7 @@ impl CallDriver {
             ring: setup.ring_timeout,
             asks_rating,
             unit,
+            placed_by: setup.placed_by.clone(),
             far_audio: None,
             peer: None,
         })
@@ -323,6 +327,13 @@ impl CallDriver {
         self.io.open(self.facts.open_call(None, None)).await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
+        let (cue_tx, mut cues) = mpsc::unbounded_channel();
+        if let Some(seat) = &self.placed_by {
+            self.io.ctx.handoffs.seat_on(seat, self.io.owner, cue_tx);
+        }
+        if let Some((by, unit)) = self.own_call_to_unit() {
+            self.io.ctx.handoffs.dialled(by, &unit);
+        }
         loop {
             while let Some(action) = machine.poll_action() {
                 if let Action::Finished(outcome) = action {
@@ -352,9 +363,37 @@ impl CallDriver {
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     machine.handle_timeout(Instant::now());
                 }
+                Some(cue) = cues.recv() => self.on_cue(cue),
                 _ = report.tick() => self.report_media(),
             }
         }
+    }
+
+    /// For a seat's own call to a unit: the hand-off it serves and the unit.
+    fn own_call_to_unit(&self) -> Option<(By, String)> {
+        let seat = self.placed_by.clone()?;
+        let unit = self.unit.clone()?;
+        let by = By::OwnCall {
+            call: self.io.owner,
+            seat,
+        };
+        Some((by, unit))
+    }
+
+    /// A hand-off cue for the seat that placed this call: a tone in its ear (the caller leg),
+    /// over what it hears.
+    fn on_cue(&mut self, cue: Cue) {
+        let (Some(hub), Some(audio)) = (&self.media.hub, &self.media.caller_audio) else {
+            return;
+        };
+        let tone = match cue {
+            Cue::Warning => crate::media::tones::HANDOFF_WARNING,
+            Cue::Breach => crate::media::tones::HANDOFF_BREACH,
+        };
+        let (codec, pt) = (audio.audio.codec, audio.audio.pt);
+        hub.set_audio(CALLER, Audio { codec, pt });
+        let play = self.io.ctx.prompts.play(&[tone], codec, pt, false);
+        hub.overlay(CALLER, play, Gain::UNITY);
     }
 
     async fn on_event(&mut self, now: Instant, event: CallEvent, machine: &mut CallMachine) {
@@ -541,6 +580,9 @@ impl CallDriver {
         self.seat = Some(self.legs[leg].seat.clone());
         metrics::histogram!(names::CALL_RING_SECONDS).record(self.started.elapsed().as_secs_f64());
         info!(seat = %self.legs[leg].seat, "call connected");
+        if let Some((by, unit)) = self.own_call_to_unit() {
+            self.io.ctx.handoffs.unit_answered(by, &unit);
+        }
         self.publish(LineState::Connected);
         let open = self.facts.open_call(self.seat.clone(), self.answered_at);
         self.io.open(open).await;
@@ -674,6 +716,9 @@ impl CallDriver {
 
     async fn finish(mut self, outcome: Outcome) {
         self.report_media();
+        if let Some(seat) = &self.placed_by {
+            self.io.ctx.handoffs.seat_off(seat, self.io.owner);
+        }
         if let Some(hub) = self.media.hub.take() {
             hub.stop().await;
         }

@@ -343,6 +343,7 @@ impl FeatureSettings {
             inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
             max_parties: self.conference_max_parties,
             unit_ring_timeout: std::time::Duration::from_secs(self.unit_ring_timeout_secs.into()),
+            ..Default::default()
         }
     }
 }
@@ -385,6 +386,22 @@ pub struct TrunkAuth {
 }
 
 impl Settings {
+    /// The codes a seat types during a call: `[features]`' and the hand-off codes of
+    /// `[handoffs]`.
+    pub fn in_call_codes(&self) -> crate::features::in_call::InCallCodes {
+        let h = &self.handoffs;
+        crate::features::in_call::InCallCodes {
+            marks: h
+                .categories
+                .iter()
+                .map(|c| (c.code.clone(), c.name.clone()))
+                .collect(),
+            extend: h.extend_code.clone(),
+            close: h.close_code.clone(),
+            ..self.features.in_call()
+        }
+    }
+
     /// What a dialplan may name: the seats, queues, calendars and trunks defined here.
     pub fn dialplan_known(&self) -> crate::dialplan::Known<'_> {
         crate::dialplan::Known {
@@ -397,6 +414,12 @@ impl Settings {
                 .map(|t| (t.name.as_str(), t.outbound))
                 .collect(),
             default_ring_timeout: self.sip.ring_timeout_secs,
+            handoff_categories: self
+                .handoffs
+                .categories
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect(),
         }
     }
 }

@@ -82,23 +82,21 @@ impl Settings {
                 ),
             ));
         }
-        let in_call = f.in_call();
+        let in_call = self.in_call_codes();
         let named = in_call.named();
-        for (name, code) in named {
-            if !keypad(code) {
-                issues.push(Issue::new(
-                    format!("features.{name}"),
-                    "must be keypad keys (0-9, * and #)",
-                ));
+        for (key, code) in &named {
+            // `[handoffs]` checks its own codes' keys.
+            if key.starts_with("features.") && !keypad(code) {
+                issues.push(Issue::new(key, "must be keypad keys (0-9, * and #)"));
             }
             // The collector must know where one code ends: none may start another.
             if let Some((other, _)) = named
                 .iter()
-                .find(|(other, o)| *other != name && !code.is_empty() && o.starts_with(code))
+                .find(|(other, o)| other != key && !code.is_empty() && o.starts_with(code))
             {
                 issues.push(Issue::new(
-                    format!("features.{name}"),
-                    format!("\"{code}\" is a prefix of features.{other}; in-call codes must not start one another"),
+                    key,
+                    format!("\"{code}\" is a prefix of {other}; in-call codes must not start one another"),
                 ));
             }
         }

@@ -55,6 +55,9 @@ struct RawRoute {
     calendar: Option<String>,
     #[serde(default)]
     closed: Option<RawClosed>,
+    /// A `[handoffs]` category every call of this queue route has from the seat's answer.
+    #[serde(default)]
+    handoff: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +76,8 @@ pub struct Known<'a> {
     pub calendars: &'a [Calendar],
     pub trunks: Vec<(&'a str, Option<SocketAddr>)>,
     pub default_ring_timeout: u32,
+    /// The `[handoffs]` category names a route may give its calls.
+    pub handoff_categories: Vec<&'a str>,
 }
 
 impl Dialplan {
@@ -108,6 +113,7 @@ fn compile_all<'a>(
     let mut compiler = Compiler {
         seats: known.seats.iter().copied().collect(),
         queues: known.queues.iter().copied().collect(),
+        handoff_categories: known.handoff_categories.iter().copied().collect(),
         calendars: known.calendars.iter().map(|c| c.name.as_str()).collect(),
         default_ring_timeout: known.default_ring_timeout,
         defined: HashMap::new(),
@@ -168,6 +174,7 @@ fn compile_all<'a>(
 
 struct Compiler<'a> {
     queues: HashSet<&'a str>,
+    handoff_categories: HashSet<&'a str>,
     calendars: HashSet<&'a str>,
     seats: HashSet<&'a str>,
     default_ring_timeout: u32,
@@ -293,6 +300,23 @@ impl FileCx<'_, '_> {
             self.problem(at("priority"), "only a `queue` route has a priority");
         }
         let when_closed = self.when_closed(&raw, &at);
+        let handoff_ok = match &raw.handoff {
+            Some(_) if raw.queue.is_none() => {
+                self.problem(
+                    at("handoff"),
+                    "only a `queue` route marks its calls with a hand-off category",
+                );
+                false
+            }
+            Some(name) if !self.compiler.handoff_categories.contains(name.as_str()) => {
+                self.problem(
+                    at("handoff"),
+                    format!("no hand-off category named {name:?} in [handoffs]"),
+                );
+                false
+            }
+            _ => true,
+        };
         let secs = raw
             .ring_timeout_secs
             .unwrap_or(self.compiler.default_ring_timeout);
@@ -312,8 +336,9 @@ impl FileCx<'_, '_> {
         }
         let target = target?;
         let when_closed = when_closed?;
-        (number_ok && timeout_ok).then(|| Route {
+        (number_ok && timeout_ok && handoff_ok).then(|| Route {
             number: raw.number,
+            handoff: raw.handoff,
             description: raw.description,
             target,
             ring_timeout: Duration::from_secs(u64::from(secs)),
@@ -547,6 +572,59 @@ ring_timeout_secs = 10
         assert_eq!(route.line, 7);
         assert!(plan.route("999").is_none());
         assert_eq!(plan.routes().len(), 2);
+    }
+
+    #[test]
+    fn a_queue_route_may_mark_its_calls_with_a_known_handoff_category() {
+        let known = Known {
+            seats: vec!["1001"],
+            queues: vec!["q"],
+            default_ring_timeout: 25,
+            handoff_categories: vec!["major"],
+            ..Known::default()
+        };
+        let text = r#"
+[[routes]]
+number = "12349"
+queue = "q"
+handoff = "major"
+
+[[routes]]
+number = "12348"
+queue = "q"
+handoff = "minor"
+
+[[routes]]
+number = "12346"
+ring = ["1001"]
+handoff = "major"
+"#;
+        let sources = [(PathBuf::from("a.toml"), text.to_string())];
+        let problems: Vec<String> = Dialplan::compile(&sources, &known)
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("routes[1].handoff")
+                && problems[0].contains("no hand-off category named \"minor\""),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("routes[2].handoff") && problems[1].contains("only a `queue`"),
+            "{problems:?}"
+        );
+        let good = [(
+            PathBuf::from("a.toml"),
+            text[..text.find("[[routes]]\nnumber = \"12348\"").unwrap_or(0)].to_string(),
+        )];
+        let plan = Dialplan::compile(&good, &known).expect("compiles");
+        assert_eq!(
+            plan.route("12349").and_then(|r| r.handoff.as_deref()),
+            Some("major")
+        );
     }
 
     #[test]

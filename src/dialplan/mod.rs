@@ -53,6 +53,8 @@ pub struct Route {
     pub ring_timeout: Duration,
     /// Outside this calendar's working time the call goes elsewhere; None = open 7x24.
     pub when_closed: Option<WhenClosed>,
+    /// The hand-off category its calls have from the seat's answer (a queue route).
+    pub handoff: Option<String>,
     /// Where the route was written, for logs and `hotline check`.
     pub file: PathBuf,
     pub line: usize,

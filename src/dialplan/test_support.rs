@@ -15,6 +15,7 @@ pub(crate) fn known(calendars: &[Calendar]) -> Known<'_> {
         calendars,
         trunks: vec![("carrier", carrier), ("inbound", None)],
         default_ring_timeout: 30,
+        handoff_categories: vec!["major", "general"],
     }
 }
 

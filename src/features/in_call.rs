@@ -1,7 +1,9 @@
 //! Keys a seat types during a call: consult a unit (`*1<unit or number>#`), complete the
 //! transfer (`*2`), three-way (`*3`), drop the unit (`*4`), cancel the consultation (`*0`) and
-//! send the caller to rating (`*8`). The keys that form a code are the call's; the hub does not
-//! relay a seat's keys to the other parties.
+//! send the caller to rating (`*8`); and the hand-off codes of `[handoffs]`: mark the call with a
+//! category (`*91`...), extend its hand-off (`*95<reason>#`) or close it (`*90<reason>#`). The
+//! keys that form a code are the call's; the hub does not relay a seat's keys to the other
+//! parties.
 
 use std::time::Duration;
 
@@ -23,6 +25,12 @@ pub struct InCallCodes {
     pub max_parties: u8,
     /// How long a unit's contact may ring before the daemon gives it up.
     pub unit_ring_timeout: Duration,
+    /// Hand-off categories by code: `(code, category name)`; none by default.
+    pub marks: Vec<(String, String)>,
+    /// Followed by reason digits and `#`; empty: no such code.
+    pub extend: String,
+    /// Followed by reason digits and `#`; empty: no such code.
+    pub close: String,
 }
 
 impl Default for InCallCodes {
@@ -37,21 +45,79 @@ impl Default for InCallCodes {
             inter_digit: Duration::from_secs(3),
             max_parties: 3,
             unit_ring_timeout: Duration::from_secs(30),
+            marks: Vec::new(),
+            extend: String::new(),
+            close: String::new(),
         }
     }
 }
 
 impl InCallCodes {
-    /// Every code with its name, for validation.
-    pub fn named(&self) -> [(&'static str, &str); 6] {
-        [
-            ("consult", &self.consult),
-            ("transfer", &self.transfer),
-            ("conference", &self.conference),
-            ("drop_unit", &self.drop_unit),
-            ("cancel_consult", &self.cancel),
-            ("to_rating", &self.to_rating),
+    /// Every code with the settings key that sets it, for validation; the hand-off codes
+    /// only when set.
+    pub fn named(&self) -> Vec<(String, &str)> {
+        let mut named: Vec<(String, &str)> = [
+            ("features.consult", &self.consult),
+            ("features.transfer", &self.transfer),
+            ("features.conference", &self.conference),
+            ("features.drop_unit", &self.drop_unit),
+            ("features.cancel_consult", &self.cancel),
+            ("features.to_rating", &self.to_rating),
         ]
+        .into_iter()
+        .map(|(key, code)| (key.to_string(), code.as_str()))
+        .collect();
+        if !self.extend.is_empty() {
+            named.push(("handoffs.extend_code".into(), &self.extend));
+        }
+        if !self.close.is_empty() {
+            named.push(("handoffs.close_code".into(), &self.close));
+        }
+        for (i, (code, _)) in self.marks.iter().enumerate() {
+            named.push((format!("handoffs.categories[{i}].code"), code));
+        }
+        named
+    }
+
+    /// The codes followed by an argument and `#`, with what the argument may hold.
+    fn with_argument(&self) -> [(&str, Argument); 3] {
+        [
+            (&self.consult, Argument::Target),
+            (&self.extend, Argument::Reason(Reason::Extend)),
+            (&self.close, Argument::Reason(Reason::Close)),
+        ]
+    }
+}
+
+/// What follows a code that takes an argument.
+#[derive(Debug, Clone, Copy)]
+enum Argument {
+    /// A unit id or a number: digits and `+`.
+    Target,
+    /// Reason digits.
+    Reason(Reason),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Extend,
+    Close,
+}
+
+impl Argument {
+    fn allows(self, c: char) -> bool {
+        match self {
+            Argument::Target => c.is_ascii_digit() || c == '+',
+            Argument::Reason(_) => c.is_ascii_digit(),
+        }
+    }
+
+    fn feature(self, value: String) -> InCallFeature {
+        match self {
+            Argument::Target => InCallFeature::Consult(value),
+            Argument::Reason(Reason::Extend) => InCallFeature::ExtendHandoff(value),
+            Argument::Reason(Reason::Close) => InCallFeature::CloseHandoff(value),
+        }
     }
 }
 
@@ -64,6 +130,12 @@ pub enum InCallFeature {
     DropUnit,
     Cancel,
     ToRating,
+    /// Mark the call with this hand-off category.
+    MarkHandoff(String),
+    /// Extend the call's hand-off, for this reason.
+    ExtendHandoff(String),
+    /// Close the call's hand-off as not needed, for this reason.
+    CloseHandoff(String),
 }
 
 /// The longest unit id or number taken after the consult code.
@@ -95,13 +167,19 @@ impl InCallKeys {
         }
         self.last = Some(now);
         self.typed.push(key);
-        if let Some(rest) = self.typed.strip_prefix(self.codes.consult.as_str()) {
-            if let Some(target) = rest.strip_suffix('#') {
-                let target = target.to_string();
+        let typed_argument = self
+            .codes
+            .with_argument()
+            .into_iter()
+            .filter(|(code, _)| !code.is_empty())
+            .find_map(|(code, arg)| self.typed.strip_prefix(code).map(|rest| (rest, arg)));
+        if let Some((rest, arg)) = typed_argument {
+            if let Some(value) = rest.strip_suffix('#') {
+                let value = value.to_string();
                 self.typed.clear();
-                return (!target.is_empty()).then_some(InCallFeature::Consult(target));
+                return (!value.is_empty()).then(|| arg.feature(value));
             }
-            if rest.len() > MAX_TARGET || !rest.chars().all(|c| c.is_ascii_digit() || c == '+') {
+            if rest.len() > MAX_TARGET || !rest.chars().all(|c| arg.allows(c)) {
                 self.restart(key);
             }
             return None;
@@ -116,7 +194,13 @@ impl InCallKeys {
         ]
         .into_iter()
         .find(|(code, _)| **code == self.typed)
-        .map(|(_, feature)| feature);
+        .map(|(_, feature)| feature)
+        .or_else(|| {
+            c.marks
+                .iter()
+                .find(|(code, _)| *code == self.typed)
+                .map(|(_, category)| InCallFeature::MarkHandoff(category.clone()))
+        });
         if complete.is_some() {
             self.typed.clear();
             return complete;
@@ -139,7 +223,7 @@ impl InCallKeys {
         self.codes
             .named()
             .iter()
-            .any(|(_, code)| code.starts_with(typed))
+            .any(|(_, code)| !code.is_empty() && code.starts_with(typed))
     }
 }
 
@@ -184,6 +268,55 @@ mod tests {
     fn stray_keys_are_dropped_and_a_star_starts_over() {
         assert_eq!(typed("12*95*3"), vec![InCallFeature::Conference]);
         assert_eq!(typed("*12*3"), vec![InCallFeature::Conference]);
+    }
+
+    fn with_handoffs() -> InCallCodes {
+        InCallCodes {
+            marks: vec![
+                ("*91".into(), "major".into()),
+                ("*92".into(), "general".into()),
+            ],
+            extend: "*95".into(),
+            close: "*90".into(),
+            ..InCallCodes::default()
+        }
+    }
+
+    #[test]
+    fn handoff_codes_mark_extend_and_close() {
+        let mut collector = InCallKeys::new(with_handoffs());
+        let now = Instant::now();
+        let features: Vec<InCallFeature> = "*91*9512#*92*903#*95#*2"
+            .chars()
+            .filter_map(|k| collector.push(now, k))
+            .collect();
+        assert_eq!(
+            features,
+            [
+                InCallFeature::MarkHandoff("major".into()),
+                InCallFeature::ExtendHandoff("12".into()),
+                InCallFeature::MarkHandoff("general".into()),
+                InCallFeature::CloseHandoff("3".into()),
+                InCallFeature::Transfer,
+            ],
+            "an extension without a reason is no extension"
+        );
+    }
+
+    #[test]
+    fn a_reason_is_digits_only() {
+        let mut collector = InCallKeys::new(with_handoffs());
+        let now = Instant::now();
+        let features: Vec<InCallFeature> = "*95+1#*3"
+            .chars()
+            .filter_map(|k| collector.push(now, k))
+            .collect();
+        assert_eq!(features, [InCallFeature::Conference]);
+    }
+
+    #[test]
+    fn without_handoff_codes_the_nines_are_stray_keys() {
+        assert_eq!(typed("*91*95"), vec![]);
     }
 
     #[test]

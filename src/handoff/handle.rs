@@ -58,22 +58,6 @@ impl std::fmt::Debug for Request {
     }
 }
 
-/// Where a call hears the cues for its seat; dropping it is the same as `seat_off`.
-#[derive(Debug)]
-pub struct SeatCues {
-    rx: mpsc::UnboundedReceiver<Cue>,
-}
-
-impl SeatCues {
-    /// The next cue; pending forever once the service is gone.
-    pub async fn recv(&mut self) -> Cue {
-        match self.rx.recv().await {
-            Some(cue) => cue,
-            None => std::future::pending().await,
-        }
-    }
-}
-
 impl HandoffHandle {
     pub(super) fn new(
         requests: mpsc::UnboundedSender<Request>,
@@ -148,16 +132,14 @@ impl HandoffHandle {
         }));
     }
 
-    /// `seat` is on `call`: cues for the seat come out of the returned receiver until
-    /// [`HandoffHandle::seat_off`] or until it is dropped.
-    pub fn seat_on(&self, seat: &str, call: CallId) -> SeatCues {
-        let (cues, rx) = mpsc::unbounded_channel();
+    /// `seat` is on `call` now: cues for the seat go to `cues` until
+    /// [`HandoffHandle::seat_off`] for that call, or until another call takes the seat.
+    pub fn seat_on(&self, seat: &str, call: CallId, cues: mpsc::UnboundedSender<Cue>) {
         self.send(Request::SeatOn {
             seat: seat.to_string(),
             call,
             cues,
         });
-        SeatCues { rx }
     }
 
     pub fn seat_off(&self, seat: &str, call: CallId) {

@@ -9,6 +9,6 @@ pub mod machine;
 pub mod service;
 pub mod settings;
 
-pub use handle::{HandoffHandle, SeatCues};
+pub use handle::{HandoffHandle, HandoffUpdate, OpenHandoff};
 pub use machine::{By, Change, Cue, Handoffs, Input, Refusal};
 pub use settings::{Category, HandoffSettings};

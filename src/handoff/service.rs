@@ -162,9 +162,9 @@ impl HandoffService {
                 .set(n as f64);
         }
         match least {
-            Some(left) => metrics::gauge!(names::HANDOFF_LEAST_SECONDS_LEFT).set(left),
+            Some(left) => metrics::gauge!(names::HANDOFF_LEAST_TIME_LEFT_SECONDS).set(left),
             // No open hand-off: a large value rather than a stale one, so alerts stay quiet.
-            None => metrics::gauge!(names::HANDOFF_LEAST_SECONDS_LEFT).set(f64::INFINITY),
+            None => metrics::gauge!(names::HANDOFF_LEAST_TIME_LEFT_SECONDS).set(f64::INFINITY),
         }
     }
 }

@@ -176,6 +176,38 @@ impl HandoffSettings {
         issues
     }
 
+    /// One line per category and one for the codes, for `hotline check`.
+    pub fn describe(&self) -> Vec<String> {
+        let minutes = |secs: u32| {
+            if secs.is_multiple_of(60) {
+                format!("{} min", secs / 60)
+            } else {
+                format!("{secs} s")
+            }
+        };
+        let mut lines: Vec<String> = self
+            .categories
+            .iter()
+            .map(|c| {
+                format!(
+                    "hand-off {} {} ({}): within {}, extendable to {}",
+                    c.name,
+                    c.label,
+                    c.code,
+                    minutes(c.limit_secs),
+                    minutes(c.extended_limit_secs)
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "hand-off warning {} before the limit; extend {}<reason>#, close {}<reason>#",
+            minutes(self.warning_secs),
+            self.extend_code,
+            self.close_code
+        ));
+        lines
+    }
+
     /// Every code a seat types for a hand-off, with the key path that sets it.
     pub fn codes(&self) -> Vec<(String, &str)> {
         let mut codes = vec![

@@ -6,13 +6,23 @@ use std::f64::consts::PI;
 /// Two short high beeps for the seat: the unit it reached for rang out and was given up.
 pub const UNIT_GIVEN_UP: &str = "tone_unit_given_up";
 
+/// Three short beeps for the seat: its hand-off's limit is a minute (`warning_secs`) away.
+pub const HANDOFF_WARNING: &str = "tone_handoff_warning";
+
+/// One long low tone for the seat: its hand-off has passed its limit.
+pub const HANDOFF_BREACH: &str = "tone_handoff_breach";
+
 const SAMPLE_RATE: f64 = 8000.0;
 /// -12 dBFS: clearly heard over a conversation, well below clipping when mixed.
 const AMPLITUDE: f64 = 8000.0;
 
 /// Every tone, by the name it is played under.
 pub fn all() -> Vec<(&'static str, Vec<i16>)> {
-    vec![(UNIT_GIVEN_UP, beeps(1400.0, 300, 150, 2))]
+    vec![
+        (UNIT_GIVEN_UP, beeps(1400.0, 300, 150, 2)),
+        (HANDOFF_WARNING, beeps(1800.0, 200, 150, 3)),
+        (HANDOFF_BREACH, beeps(600.0, 900, 100, 1)),
+    ]
 }
 
 /// `count` beeps of `hz`, each `on_ms` long with `off_ms` of silence after it.

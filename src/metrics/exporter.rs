@@ -131,7 +131,7 @@ mod tests {
         gauge!(SEATS, l::STATE => "idle").set(5.0);
         histogram!(HANDOFF_SECONDS, l::CATEGORY => "major").record(80.0);
         gauge!(HANDOFFS_OPEN, l::CATEGORY => "major").set(1.0);
-        gauge!(HANDOFF_LEAST_SECONDS_LEFT).set(42.0);
+        gauge!(HANDOFF_LEAST_TIME_LEFT_SECONDS).set(42.0);
         counter!(HANDOFF_BREACHES_TOTAL, l::CATEGORY => "major").increment(1);
         counter!(HANDOFFS_TOTAL, l::CATEGORY => "major", l::OUTCOME => "in_time").increment(1);
         counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);

@@ -69,7 +69,7 @@ pub const QUEUE_WAIT_SECONDS: &str = "hotline_queue_wait_seconds";
 pub const SEATS: &str = "hotline_seats";
 pub const HANDOFF_SECONDS: &str = "hotline_handoff_seconds";
 pub const HANDOFFS_OPEN: &str = "hotline_handoffs_open";
-pub const HANDOFF_LEAST_SECONDS_LEFT: &str = "hotline_handoff_least_seconds_left";
+pub const HANDOFF_LEAST_TIME_LEFT_SECONDS: &str = "hotline_handoff_least_time_left_seconds";
 pub const HANDOFF_BREACHES_TOTAL: &str = "hotline_handoff_breaches_total";
 pub const HANDOFFS_TOTAL: &str = "hotline_handoffs_total";
 pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
@@ -294,7 +294,7 @@ pub static ALL: &[Metric] = &[
     ),
     gauge(HANDOFFS_OPEN, "Hand-offs open now, by category.", &[l::CATEGORY]),
     Metric {
-        name: HANDOFF_LEAST_SECONDS_LEFT,
+        name: HANDOFF_LEAST_TIME_LEFT_SECONDS,
         kind: Kind::Gauge,
         unit: Unit::Seconds,
         help: "The least time left to its limit among open hand-offs (negative once breached); \

@@ -22,6 +22,8 @@ use crate::call::board::Board;
 use crate::call::CallContext;
 use crate::clock::{Clock, SystemClock};
 use crate::config::LoadedConfig;
+use crate::handoff::service::HandoffService;
+use crate::handoff::HandoffHandle;
 use crate::media::encoded::EncodedPrompts;
 use crate::media::{MediaError, RtpPortPool};
 use crate::metrics::MetricsError;
@@ -122,8 +124,10 @@ pub struct Daemon {
     transports: CancellationToken,
     core: JoinHandle<()>,
     acd: AcdHandle,
-    acd_stop: CancellationToken,
+    services_stop: CancellationToken,
     acd_task: JoinHandle<()>,
+    handoffs: HandoffHandle,
+    handoff_task: JoinHandle<()>,
     writer_task: JoinHandle<()>,
     others: Vec<JoinHandle<()>>,
     snapshots: mpsc::Sender<oneshot::Sender<CoreSnapshot>>,
@@ -200,6 +204,13 @@ impl Daemon {
                 "calls left open by the last run were closed as interrupted"
             );
         }
+        let interrupted = store.close_interrupted_handoffs().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                handoffs = interrupted,
+                "hand-offs left open by the last run were closed as interrupted"
+            );
+        }
         let (writer, writer_task) = StoreWriter::spawn(
             store.clone(),
             settings.store.queue_capacity,
@@ -222,16 +233,22 @@ impl Daemon {
             .collect();
         let acd = Acd::new(&settings.queues, &seats, tokio::time::Instant::now())
             .map_err(|e| StartError::Queues(e.to_string()))?;
-        let acd_stop = CancellationToken::new();
+        let services_stop = CancellationToken::new();
         let (acd, acd_task) = AcdService::start(
             acd,
             seats,
             settings.queues.iter().map(|q| q.name.clone()).collect(),
             writer.clone(),
             clock.clone(),
-            acd_stop.clone(),
+            services_stop.clone(),
         );
         let acd_handle = acd.clone();
+        let (handoffs, handoff_task) = HandoffService::start(
+            settings.handoffs.clone(),
+            writer.clone(),
+            clock.clone(),
+            services_stop.clone(),
+        );
         let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
         let dialplan = Arc::new(config.dialplan);
         let ctx = Arc::new(CallContext {
@@ -246,9 +263,10 @@ impl Daemon {
             board: board.clone(),
             no_response: SEAT_NO_RESPONSE,
             acd,
+            handoffs: handoffs.clone(),
             prompts,
             ratings: rating_rules(&settings),
-            in_call: settings.features.in_call(),
+            in_call: settings.in_call_codes(),
             dialer: crate::call::dial::Dialer::new(dialplan.clone(), &settings),
         });
         let registrar = Registrar::new(
@@ -328,8 +346,10 @@ impl Daemon {
             transports,
             core,
             acd: acd_handle,
-            acd_stop,
+            services_stop,
             acd_task,
+            handoffs,
+            handoff_task,
             writer_task,
             others,
             snapshots: snapshot_tx,
@@ -353,6 +373,11 @@ impl Daemon {
     /// The ACD's handle: its live updates and snapshots.
     pub fn acd(&self) -> &AcdHandle {
         &self.acd
+    }
+
+    /// The hand-off service's handle: open hand-offs and their changes.
+    pub fn handoffs(&self) -> &HandoffHandle {
+        &self.handoffs
     }
 
     pub fn board(&self) -> &Board {
@@ -392,8 +417,9 @@ impl Daemon {
                 tracing::warn!("survey service did not stop in time");
             }
         }
-        self.acd_stop.cancel();
+        self.services_stop.cancel();
         let _ = self.acd_task.await;
+        let _ = self.handoff_task.await;
         self.transports.cancel();
         for task in self.others {
             let _ = task.await;

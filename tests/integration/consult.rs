@@ -16,14 +16,14 @@ use crate::peers::{
 };
 
 /// A bound for every wait on the daemon or a peer.
-const LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const LIMIT: Duration = Duration::from_secs(20);
 /// SIPp's own -timeout for each peer: longer than any test.
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
 const SEAT: &str = "1001";
 const UNIT: &str = "2001";
-const CALLER_HZ: f64 = 440.0;
+pub(crate) const CALLER_HZ: f64 = 440.0;
 const UNIT_HZ: f64 = 1000.0;
-const SEAT_HZ: f64 = 700.0;
+pub(crate) const SEAT_HZ: f64 = 700.0;
 /// The beeps in the seat's ear when a unit rang out (`media::tones::UNIT_GIVEN_UP`).
 const GIVEN_UP_HZ: f64 = 1400.0;
 /// Audio packets a probe waits for after a switch: 1.2 s, of which the last second is looked
@@ -31,13 +31,13 @@ const GIVEN_UP_HZ: f64 = 1400.0;
 const LISTEN_PACKETS: u64 = 60;
 
 /// The parties of one consultation, each a SIPp with its probe.
-struct Scene {
-    t: TestDaemon,
+pub(crate) struct Scene {
+    pub(crate) t: TestDaemon,
     caller: SippProcess,
-    caller_probe: RtpProbe,
+    pub(crate) caller_probe: RtpProbe,
     seat: SippProcess,
-    seat_probe: RtpProbe,
-    unit: SippProcess,
+    pub(crate) seat_probe: RtpProbe,
+    pub(crate) unit: SippProcess,
     unit_probe: RtpProbe,
 }
 
@@ -49,7 +49,7 @@ async fn scene(unit_mode: UnitAnswer, seat_audio: Audio) -> Scene {
 }
 
 /// `scene`, with `settings` appended to the daemon's configuration.
-async fn scene_with(unit_mode: UnitAnswer, seat_audio: Audio, settings: &str) -> Scene {
+pub(crate) async fn scene_with(unit_mode: UnitAnswer, seat_audio: Audio, settings: &str) -> Scene {
     let unit_port = free_udp_port().expect("a port for the unit");
     let unit_probe = RtpProbe::sending(Audio::tone(UNIT_HZ)).expect("unit probe");
     let unit = unit_answer(unit_mode, &unit_probe, PEER_TIMEOUT)
@@ -123,7 +123,7 @@ async fn seat_answers_a_caller(
 
 impl Scene {
     /// The seat types `*1<unit>#`; returns once the unit rings and the call is consulting.
-    async fn consult_the_unit(&mut self) {
+    pub(crate) async fn consult_the_unit(&mut self) {
         self.keys(&format!("*1{UNIT}#")).await;
         assert!(
             self.unit.wait_log("unit offered", LIMIT).await,
@@ -134,7 +134,7 @@ impl Scene {
     }
 
     /// Waits until the board shows the call in `state`.
-    async fn line(&self, state: LineState) {
+    pub(crate) async fn line(&self, state: LineState) {
         let board = self.t.daemon.board();
         let reached = eventually(LIMIT, || async {
             board.snapshot().iter().any(|l| l.state == state)
@@ -148,13 +148,13 @@ impl Scene {
     }
 
     /// The daemon's id of the call in progress.
-    fn call_id(&self) -> String {
+    pub(crate) fn call_id(&self) -> String {
         let lines = self.t.daemon.board().snapshot();
         assert_eq!(lines.len(), 1, "{lines:?}");
         lines[0].id.clone()
     }
 
-    async fn keys(&self, keys: &str) {
+    pub(crate) async fn keys(&self, keys: &str) {
         if let Err(e) = self.seat_probe.send_keys(keys, LIMIT).await {
             panic!("the seat types {keys}: {e}\n{}", self.report().await);
         }
@@ -196,7 +196,7 @@ impl Scene {
 
     /// The caller hangs up and every peer ends well; what is left to check: the daemon, the
     /// unit's run and the unit's probe.
-    async fn end(mut self) -> (TestDaemon, SippRun, RtpProbe) {
+    pub(crate) async fn end(mut self) -> (TestDaemon, SippRun, RtpProbe) {
         self.caller_hangs_up().await;
         for (who, process) in [("caller", self.caller), ("seat", self.seat)] {
             let run = process.wait().await.expect("peer ends");
@@ -207,11 +207,16 @@ impl Scene {
         (self.t, unit, self.unit_probe)
     }
 
+    /// The daemon, once the test is done with the peers (they are killed).
+    pub(crate) fn into_daemon(self) -> TestDaemon {
+        self.t
+    }
+
     /// The caller hangs up (after the checks): it gets its 200 and exits 0. Every probe stops
     /// sending first: the daemon frees the call's RTP ports when the call ends, and a daemon of
     /// another test may take one at once; packets still sent there would be the first it hears
     /// on its new leg, and it would latch to them (the latch takes the first source).
-    async fn caller_hangs_up(&mut self) {
+    pub(crate) async fn caller_hangs_up(&mut self) {
         for probe in [&self.caller_probe, &self.seat_probe, &self.unit_probe] {
             probe.set_audio(None);
         }

@@ -6,6 +6,7 @@ mod calls;
 mod check_command;
 mod common;
 mod consult;
+mod handoffs;
 mod hold;
 mod lifecycle;
 mod metrics_scrape;

@@ -111,6 +111,7 @@ impl Driver {
                     .map(|u| u.unit.clone().unwrap_or_else(|| u.party.clone()));
                 if self.seat_ended.is_none() {
                     self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
+                    self.seat_off();
                 }
                 info!(unit = ?self.transferred_to, "caller transferred to the unit");
             }
@@ -330,6 +331,9 @@ impl Driver {
         };
         info!(target = %target.describe(), "consulting a unit");
         leg.ring(&self.io).await;
+        if let (Some(by), Some(unit)) = (self.handoff_by(), &resolved.unit) {
+            self.io.ctx.handoffs.dialled(by, unit);
+        }
         self.units.push(UnitLeg {
             leg: Some(leg),
             peer: None,
@@ -395,6 +399,7 @@ impl Driver {
         }
         unit.answered_at = Some(self.io.ctx.clock.now());
         unit.media = answer.as_ref().map(|a| (a.audio.pt, a.telephone_event));
+        let answered_unit = unit.unit.clone();
         let remote = answer.as_ref().and_then(|a| a.remote);
         let telephone_event = answer.as_ref().and_then(|a| a.telephone_event);
         if let Some(socket) = unit.socket.take() {
@@ -403,6 +408,9 @@ impl Driver {
                 remote,
                 telephone_event,
             }));
+        }
+        if let (Some(by), Some(unit)) = (self.handoff_by(), answered_unit) {
+            self.io.ctx.handoffs.unit_answered(by, &unit);
         }
         machine.handle(Instant::now(), Input::Consult(ConsultInput::UnitAnswered));
     }
@@ -415,7 +423,7 @@ impl Driver {
     }
 
     /// Plays `tone` in the seat's ear on top of what it hears; nobody else hears it.
-    fn seat_tone(&mut self, tone: &str) {
+    pub(super) fn seat_tone(&mut self, tone: &str) {
         let Some((leg, pts)) = self.seat_leg.zip(self.seat_media) else {
             return;
         };

@@ -108,6 +108,7 @@ impl Core {
             .filter(|w| !self.is_open(&w.calendar))
             .map(|w| w.closed.clone());
         let (ring_timeout, number) = (route.ring_timeout, route.number.clone());
+        let handoff = route.handoff.clone();
         let kind = match (closed, &route.target) {
             (Some(Closed::Prompt(prompt)), _) => Kind::Announce(prompt),
             (Some(Closed::Queue { name, priority }), _) => Kind::Queue(name, priority),
@@ -128,6 +129,7 @@ impl Core {
             targets: Vec::new(),
             queue: None,
             placed_by: None,
+            handoff,
             dial: None,
         };
         let ctx = self.ctx.clone();
@@ -315,6 +317,7 @@ impl Core {
             targets: Vec::new(),
             queue: None,
             placed_by: Some(seat.clone()),
+            handoff: None,
             dial: None,
         };
         match &resolved.target {
@@ -380,6 +383,7 @@ impl Core {
             targets: Vec::new(),
             queue: None,
             placed_by: None,
+            handoff: None,
             dial: None,
         };
         tokio::spawn(call::feature_task::run(
