@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
+use super::contacts::{ContactAttempt, ContactFailure, FailureVoid};
 use crate::ratings::{RatingKind, RatingOutcome};
 
 /// Anything the daemon keeps. One writer serves every variant, so a batch may mix them.
@@ -23,6 +24,12 @@ pub enum Record {
     SurveyAttempt(SurveyAttempt),
     Leg(LegRecord),
     CallEvent(CallEventRecord),
+    /// One call to a unit's contact on a seat's behalf.
+    ContactAttempt(ContactAttempt),
+    /// A contact failure charged to a unit; never rewritten.
+    ContactFailure(ContactFailure),
+    /// A contact failure voided on appeal; refused for an unknown or already voided failure.
+    FailureVoid(FailureVoid),
 }
 
 impl Record {
@@ -39,6 +46,9 @@ impl Record {
             Record::SurveyAttempt(_) => "survey_attempt",
             Record::Leg(_) => "leg",
             Record::CallEvent(_) => "call_event",
+            Record::ContactAttempt(_) => "contact_attempt",
+            Record::ContactFailure(_) => "contact_failure",
+            Record::FailureVoid(_) => "failure_void",
         }
     }
 
@@ -56,6 +66,9 @@ impl Record {
             Record::SurveyAttempt(attempt) => &attempt.survey_id,
             Record::Leg(leg) => &leg.id,
             Record::CallEvent(event) => &event.call_id,
+            Record::ContactAttempt(attempt) => &attempt.call_id,
+            Record::ContactFailure(failure) => &failure.id,
+            Record::FailureVoid(void) => &void.failure_id,
         }
     }
 }
@@ -63,6 +76,24 @@ impl Record {
 impl From<CallRecord> for Record {
     fn from(call: CallRecord) -> Self {
         Record::Call(call)
+    }
+}
+
+impl From<ContactAttempt> for Record {
+    fn from(attempt: ContactAttempt) -> Self {
+        Record::ContactAttempt(attempt)
+    }
+}
+
+impl From<ContactFailure> for Record {
+    fn from(failure: ContactFailure) -> Self {
+        Record::ContactFailure(failure)
+    }
+}
+
+impl From<FailureVoid> for Record {
+    fn from(void: FailureVoid) -> Self {
+        Record::FailureVoid(void)
     }
 }
 

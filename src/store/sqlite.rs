@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod calls;
+mod contacts;
 mod legs;
 mod open_calls;
 mod ratings;
@@ -15,8 +16,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    CallEventRecord, CallRecord, CallbackRequest, LegRecord, OpenCall, RatingRecord, Record,
-    SeatEvent, Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
+    CallEventRecord, CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid,
+    LegRecord, OpenCall, RatingRecord, Record, SeatEvent, Store, StoreError, SurveyAttempt,
+    SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -117,6 +119,9 @@ impl SqliteStore {
                 Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
                 Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
                 Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
+                Record::ContactAttempt(a) => contacts::insert_attempt(&mut tx, a).await?,
+                Record::ContactFailure(f) => contacts::insert_failure(&mut tx, f).await?,
+                Record::FailureVoid(void) => contacts::insert_void(&mut tx, void).await?,
             }
         }
         tx.commit().await?;
@@ -270,6 +275,41 @@ impl Store for SqliteStore {
     async fn survey_attempts(&self, survey_id: &str) -> Result<Vec<SurveyAttempt>, StoreError> {
         SqliteStore::survey_attempts(self, survey_id).await
     }
+
+    async fn contact_attempts_of(
+        &self,
+        handoff_id: &str,
+    ) -> Result<Vec<ContactAttempt>, StoreError> {
+        contacts::attempts_of(&self.pool, handoff_id).await
+    }
+
+    async fn contact_attempts_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<ContactAttempt>, StoreError> {
+        contacts::attempts_between(&self.pool, from, to).await
+    }
+
+    async fn contact_failures_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<ContactFailure>, StoreError> {
+        contacts::failures_between(&self.pool, from, to).await
+    }
+
+    async fn contact_failure(&self, id: &str) -> Result<Option<ContactFailure>, StoreError> {
+        contacts::failure(&self.pool, id).await
+    }
+
+    async fn failure_voids(&self) -> Result<Vec<FailureVoid>, StoreError> {
+        contacts::voids(&self.pool).await
+    }
+
+    async fn failure_void(&self, failure_id: &str) -> Result<Option<FailureVoid>, StoreError> {
+        contacts::void_of(&self.pool, failure_id).await
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +347,7 @@ mod tests {
     }
 
     store_battery!(SqliteBackend);
+    crate::store::battery_contacts::contacts_battery!(SqliteBackend);
 
     #[tokio::test]
     async fn an_unknown_disposition_is_a_typed_error() {
@@ -427,7 +468,12 @@ mod tests {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7]);
+        let shipped: Vec<i64> = sqlx::migrate!("./migrations")
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(applied, shipped);
+        assert_eq!(applied[..7], [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[tokio::test]
@@ -584,7 +630,7 @@ mod tests {
                 &err,
                 StoreError::SchemaBehind {
                     found: 2,
-                    expected: 7,
+                    expected: 9,
                     ..
                 }
             ),
