@@ -14,6 +14,7 @@ pub mod dialplan;
 pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ledger;
 pub mod media;
 pub mod metrics;
 pub mod queue;
