@@ -7,6 +7,7 @@ mod check_command;
 mod common;
 mod consult;
 mod hold;
+mod ledger_command;
 mod lifecycle;
 mod metrics_scrape;
 mod peers;
