@@ -15,6 +15,7 @@ pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handoff;
+pub mod ledger;
 pub mod media;
 pub mod metrics;
 pub mod queue;

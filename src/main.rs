@@ -1,6 +1,6 @@
 //! `hotline`: run the daemon, or check its configuration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,141 +8,24 @@ use tracing_subscriber::EnvFilter;
 
 use hotline::config::{self, LoadedConfig};
 use hotline::dialplan::{Closed, Dialplan, RingTarget, Role, Schedule};
+use hotline::ledger::{commands, LedgerUnit, VoidRequest};
 use hotline::server::Daemon;
 
-const USAGE: &str = "usage: hotline [run] [--config FILE] [--ready-file FILE]
-       hotline check [--config FILE]
-       hotline report ratings --month YYYY-MM [--by all|seat|unit] [--format table|csv|json] [--config FILE]
-       hotline survey call --number N --ticket T --unit U [--api ADDR] [--token-file FILE] [--config FILE]
-       hotline survey status ID [--api ADDR] [--token-file FILE] [--config FILE]
+mod cli;
 
-  run     start the daemon (the default); SIGTERM or Ctrl-C drains the calls and exits
-  check   load and validate the config, every dialplan and the database, then exit
-  report  the month's keypad ratings with the assessment scores (result x300, attitude x100)
-  survey  ask the running daemon (its HTTP API) for a return-visit call, or where one stands
-
-  --config FILE      settings (default config/hotline.toml)
-  --ready-file FILE  once every socket is bound, write the bound addresses there as JSON
-  --api ADDR         the daemon's API (default: api.listen of the config)
-  --token-file FILE  the API's bearer token (default: api.token_file or api.token of the config;
-                     HOTLINE_API_TOKEN, when set, wins over both)";
-
-struct Args {
-    command: String,
-    config: PathBuf,
-    ready_file: Option<PathBuf>,
-    month: Option<String>,
-    by: String,
-    format: String,
-    survey: Option<SurveyCommand>,
-    api: Option<std::net::SocketAddr>,
-    token_file: Option<PathBuf>,
-}
-
-/// `hotline survey ...`.
-enum SurveyCommand {
-    Call {
-        number: Option<String>,
-        ticket: Option<String>,
-        unit: Option<String>,
-    },
-    Status(String),
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let mut parsed = Args {
-        command: "run".to_string(),
-        config: PathBuf::from("config/hotline.toml"),
-        ready_file: None,
-        month: None,
-        by: "all".to_string(),
-        format: "table".to_string(),
-        survey: None,
-        api: None,
-        token_file: None,
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "run" | "check" => parsed.command = arg,
-            "report" => match args.next().as_deref() {
-                Some("ratings") => parsed.command = "report".to_string(),
-                _ => return Err("report: only `report ratings` exists".to_string()),
-            },
-            "survey" => {
-                parsed.command = "survey".to_string();
-                parsed.survey = Some(match args.next().as_deref() {
-                    Some("call") => SurveyCommand::Call {
-                        number: None,
-                        ticket: None,
-                        unit: None,
-                    },
-                    Some("status") => {
-                        SurveyCommand::Status(args.next().ok_or("survey status needs an id")?)
-                    }
-                    _ => return Err("survey: `survey call` or `survey status ID`".to_string()),
-                });
-            }
-            "--number" | "--ticket" | "--unit" => {
-                let value = args.next().ok_or(format!("{arg} needs a value"))?;
-                let Some(SurveyCommand::Call {
-                    number,
-                    ticket,
-                    unit,
-                }) = parsed.survey.as_mut()
-                else {
-                    return Err(format!("{arg} belongs to `survey call`"));
-                };
-                let slot = match arg.as_str() {
-                    "--number" => number,
-                    "--ticket" => ticket,
-                    _ => unit,
-                };
-                *slot = Some(value);
-            }
-            "--api" => {
-                let value = args.next().ok_or("--api needs HOST:PORT")?;
-                parsed.api = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("--api {value:?} is not HOST:PORT"))?,
-                );
-            }
-            "--token-file" => {
-                parsed.token_file = Some(args.next().ok_or("--token-file needs a file")?.into())
-            }
-            "--month" => parsed.month = Some(args.next().ok_or("--month needs YYYY-MM")?),
-            "--by" => parsed.by = args.next().ok_or("--by needs all, seat or unit")?,
-            "--format" => parsed.format = args.next().ok_or("--format needs table, csv or json")?,
-            "--config" => parsed.config = args.next().ok_or("--config needs a file")?.into(),
-            "--ready-file" => {
-                parsed.ready_file = Some(args.next().ok_or("--ready-file needs a file")?.into())
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(parsed)
-}
+use cli::{ApiArgs, Cli, Command, Ledger, MonthArgs, Report, Survey};
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(problem) => {
-            if !problem.is_empty() {
-                eprintln!("hotline: {problem}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if args.command == "survey" {
-        return survey(args);
+    use clap::Parser;
+    // Usage errors exit with 2 and the usage, as before; --help prints it and exits 0.
+    let (command, config_path) = Cli::parse().into_command();
+    if let Command::Survey(survey) = command {
+        return survey_main(survey, &config_path);
     }
-    let loaded = match config::load(&args.config) {
+    let loaded = match config::load(&config_path) {
         Ok(loaded) => loaded,
         Err(errors) => {
-            eprintln!("hotline: {} has problems:\n{errors}", args.config.display());
+            eprintln!("hotline: {} has problems:\n{errors}", config_path.display());
             return ExitCode::from(1);
         }
     };
@@ -153,10 +36,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = match args.command.as_str() {
-        "check" => runtime.block_on(check(loaded)),
-        "report" => runtime.block_on(report(loaded, args.month, &args.by, &args.format)),
-        _ => runtime.block_on(run(loaded, args.ready_file)),
+    let result = match command {
+        Command::Check => runtime.block_on(check(loaded)),
+        Command::Report(report) => runtime.block_on(report_command(loaded, report)),
+        Command::Ledger(ledger) => runtime.block_on(ledger_command(loaded, ledger)),
+        Command::Run(run_args) => runtime.block_on(run(loaded, run_args.ready_file)),
+        Command::Survey(_) => unreachable!("handled before the config is loaded"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,29 +52,79 @@ fn main() -> ExitCode {
     }
 }
 
-async fn report(
-    loaded: LoadedConfig,
-    month: Option<String>,
-    by: &str,
-    format: &str,
-) -> anyhow::Result<()> {
-    let month = month.context("report ratings needs --month YYYY-MM")?;
+async fn report_command(loaded: LoadedConfig, report: Report) -> anyhow::Result<()> {
     let s = &loaded.settings;
-    let text =
-        hotline::report::run_report(&s.store.path, &month, by, format, s.time.utc_offset_hours)
-            .await?;
+    let (path, offset) = (&s.store.path, s.time.utc_offset_hours);
+    let text = match report {
+        Report::Ratings {
+            month: MonthArgs { month, format },
+            by,
+        } => hotline::report::run_report(path, &month, &by, &format, offset).await?,
+        Report::Contacts {
+            month: MonthArgs { month, format },
+        } => {
+            let units: Vec<LedgerUnit> = loaded.dialplan.units().iter().map(Into::into).collect();
+            let rule = &s.contact_failures;
+            let categories: Vec<&str> = s
+                .handoffs
+                .categories
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            commands::contacts_report(path, &units, &categories, rule, &month, &format, offset)
+                .await?
+        }
+        Report::Handoffs {
+            month: MonthArgs { month, format },
+        } => commands::handoffs_report(path, &month, &format, offset).await?,
+    };
     print!("{text}");
+    Ok(())
+}
+
+/// `hotline ledger void`: the unit's calendar is the one its schedule names, else Monday to
+/// Friday.
+async fn ledger_command(loaded: LoadedConfig, ledger: Ledger) -> anyhow::Result<()> {
+    let Ledger::Void {
+        failure_id,
+        reason,
+        by,
+        late,
+    } = ledger;
+    let s = &loaded.settings;
+    let calendar_of = |unit: &str| {
+        loaded
+            .dialplan
+            .unit(unit)
+            .and_then(|u| u.schedule.calendar())
+            .and_then(|name| s.calendars.iter().find(|c| c.name == name))
+            .cloned()
+            .unwrap_or_else(hotline::ledger::weekdays)
+    };
+    let request = VoidRequest {
+        failure_id,
+        by,
+        reason,
+        late,
+        now: std::time::SystemTime::now(),
+    };
+    let void = commands::void(&s.store.path, request, calendar_of, s.time.utc_offset_hours).await?;
+    let late = if void.late { ", late" } else { "" };
+    println!(
+        "contact failure {} voided by {}{late}: {}",
+        void.failure_id, void.by, void.reason
+    );
     Ok(())
 }
 
 /// `hotline survey ...`: a client of the running daemon's API. The config is read only for
 /// what the command line does not give (the API's address and token).
-fn survey(args: Args) -> ExitCode {
+fn survey_main(survey: Survey, config: &Path) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")
-        .and_then(|rt| rt.block_on(survey_command(args)));
+        .and_then(|rt| rt.block_on(survey_command(survey, config)));
     match result {
         Ok(text) => {
             println!("{text}");
@@ -202,10 +137,12 @@ fn survey(args: Args) -> ExitCode {
     }
 }
 
-async fn survey_command(args: Args) -> anyhow::Result<String> {
+async fn survey_command(survey: Survey, config: &Path) -> anyhow::Result<String> {
     use hotline::cli_client;
+    let (Survey::Call { api: args, .. } | Survey::Status { api: args, .. }) = &survey;
+    let ApiArgs { api, token_file } = args.clone();
     let env_token = std::env::var("HOTLINE_API_TOKEN").ok();
-    let file_token = match &args.token_file {
+    let file_token = match &token_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?
@@ -215,21 +152,20 @@ async fn survey_command(args: Args) -> anyhow::Result<String> {
         None => None,
     };
     let given = env_token.or(file_token);
-    let settings = if args.api.is_none() || given.is_none() {
-        let loaded = config::load(&args.config).map_err(|errors| {
-            anyhow::anyhow!("{} has problems:\n{errors}", args.config.display())
-        })?;
+    let settings = if api.is_none() || given.is_none() {
+        let loaded = config::load(config)
+            .map_err(|errors| anyhow::anyhow!("{} has problems:\n{errors}", config.display()))?;
         let api = loaded.settings.api.clone().with_context(|| {
             format!(
                 "{} has no [api] table; give --api and --token-file",
-                args.config.display()
+                config.display()
             )
         })?;
         Some(api)
     } else {
         None
     };
-    let api = match (args.api, &settings) {
+    let api = match (api, &settings) {
         (Some(api), _) => api,
         (None, Some(s)) => cli_client::connect_addr(s.listen)
             .context("api.listen has port 0: give the daemon's address with --api")?,
@@ -240,19 +176,14 @@ async fn survey_command(args: Args) -> anyhow::Result<String> {
         (None, Some(s)) => s.token()?,
         (None, None) => anyhow::bail!("give the API token with --token-file"),
     };
-    let text = match args.survey {
-        Some(SurveyCommand::Call {
+    let text = match survey {
+        Survey::Call {
             number,
             ticket,
             unit,
-        }) => {
-            let number = number.context("survey call needs --number")?;
-            let ticket = ticket.context("survey call needs --ticket")?;
-            let unit = unit.context("survey call needs --unit")?;
-            cli_client::survey_call(api, &token, &number, &ticket, &unit).await?
-        }
-        Some(SurveyCommand::Status(id)) => cli_client::survey_status(api, &token, &id).await?,
-        None => anyhow::bail!("survey: `survey call` or `survey status ID`"),
+            ..
+        } => cli_client::survey_call(api, &token, &number, &ticket, &unit).await?,
+        Survey::Status { id, .. } => cli_client::survey_status(api, &token, &id).await?,
     };
     Ok(text)
 }

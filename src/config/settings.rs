@@ -46,6 +46,9 @@ pub struct Settings {
     /// Bans for floods, failed authentication and scanners.
     #[serde(default)]
     pub security: crate::security::SecuritySettings,
+    /// The contact-failure rule (联络畅通): thresholds, points a failure costs, monthly points.
+    #[serde(default)]
+    pub contact_failures: crate::ledger::FailureRule,
     /// The HTTP API (survey requests); off when the table is absent.
     #[serde(default)]
     pub api: Option<crate::api::ApiSettings>,

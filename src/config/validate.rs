@@ -140,6 +140,7 @@ impl Settings {
         issues.extend(self.security.validate("security"));
         self.check_trunks(&mut issues);
         self.check_survey(&mut issues);
+        issues.extend(self.contact_failures.validate("contact_failures"));
         if let Some(api) = &self.api {
             issues.extend(api.validate("api"));
         }

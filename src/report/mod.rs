@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::calendar::{to_local, Date};
 use crate::ratings::{Rating, RatingKind, RatingOutcome};
 use crate::store::{RatingRecord, SqliteStore, StoreError};
+pub use table::{aligned, csv_field};
 
 /// Offsets east of UTC that a local month may be counted in, as `time.utc_offset_hours`.
 pub const UTC_OFFSET_RANGE: std::ops::RangeInclusive<i32> = -12..=14;
@@ -494,16 +495,6 @@ impl Report {
                 item.weight().to_string(),
             ]);
         }
-        let widths: Vec<usize> = (0..lines[0].len())
-            .map(|i| {
-                lines
-                    .iter()
-                    .map(|l| l[i].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-
         let mut out = format!(
             "Caller ratings {} (local time, {}), by {}\n\
              Result counts keypad ratings and survey result answers; attitude counts keypad \
@@ -512,23 +503,7 @@ impl Report {
             self.offset(),
             self.by.as_str()
         );
-        for line in &lines {
-            let cells: Vec<String> = line
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (cell, &w))| {
-                    let pad = w - cell.chars().count();
-                    if i <= 1 {
-                        format!("{cell}{}", " ".repeat(pad))
-                    } else {
-                        format!("{}{cell}", " ".repeat(pad))
-                    }
-                })
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
+        out.push_str(&aligned(&lines, 2));
         out
     }
 
@@ -608,15 +583,6 @@ impl Report {
     }
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 /// `hotline report ratings`: reads the month's ratings from the database at `store_path`
 /// (read-only; a running daemon may keep writing) and renders the report. Arguments are
 /// checked before the database is touched.
@@ -640,6 +606,8 @@ pub async fn run_report(
     let report = ratings_report(&ratings?, month, utc_offset_hours, by);
     Ok(report.render(format))
 }
+
+mod table;
 
 #[cfg(test)]
 mod tests;

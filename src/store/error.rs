@@ -32,6 +32,12 @@ pub enum StoreError {
     /// A second rating of the same kind for a call: the first one stands.
     #[error("call {call_id} already has a {kind} rating")]
     AlreadyRated { call_id: String, kind: RatingKind },
+    /// A second void of the same contact failure: the first one stands.
+    #[error("contact failure {failure_id} is already voided")]
+    AlreadyVoided { failure_id: String },
+    /// A void of a contact failure the store does not hold.
+    #[error("no contact failure {failure_id}")]
+    UnknownFailure { failure_id: String },
     /// A database opened read-only whose schema is older than this build reads.
     #[error(
         "database {path} is at schema version {found}, this build reads version {expected}: \
@@ -69,6 +75,8 @@ impl StoreError {
             StoreError::Migrate(_)
             | StoreError::TimeOutOfRange { .. }
             | StoreError::AlreadyRated { .. }
+            | StoreError::AlreadyVoided { .. }
+            | StoreError::UnknownFailure { .. }
             | StoreError::SchemaBehind { .. }
             | StoreError::BadRow { .. }
             | StoreError::RecordsLost { .. } => false,

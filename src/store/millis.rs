@@ -24,6 +24,15 @@ pub fn duration_from_millis(ms: i64) -> Option<Duration> {
     u64::try_from(ms).ok().map(Duration::from_millis)
 }
 
+/// A query bound in stored milliseconds. Unlike a record's time, a bound may be clamped:
+/// nothing stored lies before the epoch or beyond i64 milliseconds.
+pub fn bound(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(_) => to_millis(t).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

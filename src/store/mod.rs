@@ -1,8 +1,9 @@
 //! Storage of everything the daemon keeps: call records (with their queue part), seat
-//! events, callback requests, caller ratings and return-visit surveys now; contact-failure
-//! and security events later.
+//! events, callback requests, caller ratings, return-visit surveys, and the contact-failure
+//! ledger (attempts to reach units, failures, voids); security events later.
 //! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
+mod contacts;
 mod error;
 mod handoffs;
 mod millis;
@@ -12,11 +13,17 @@ mod writer;
 
 #[cfg(test)]
 mod battery;
+#[cfg(test)]
+mod battery_contacts;
 
 use std::future::Future;
 use std::time::SystemTime;
 
 pub use crate::ratings::{NotRatedReason, Rating, RatingKind, RatingOutcome};
+pub use contacts::{
+    ContactAttempt, ContactFailure, ContactOutcome, Evidence, FailureKind, FailureVoid,
+    UnknownContactOutcome, UnknownFailureKind,
+};
 pub use error::StoreError;
 pub use handoffs::{Extension, HandoffOutcome, HandoffRecord};
 pub use record::{
@@ -94,4 +101,40 @@ pub trait Store: Send + Sync + 'static {
         &self,
         survey_id: &str,
     ) -> impl Future<Output = Result<Vec<SurveyAttempt>, StoreError>> + Send;
+
+    /// A hand-off's contact attempts, in the order written.
+    fn contact_attempts_of(
+        &self,
+        handoff_id: &str,
+    ) -> impl Future<Output = Result<Vec<ContactAttempt>, StoreError>> + Send;
+
+    /// Contact attempts started at or after `from` and before `to`, by start time, then in the
+    /// order written.
+    fn contact_attempts_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> impl Future<Output = Result<Vec<ContactAttempt>, StoreError>> + Send;
+
+    /// Contact failures with `from <= at < to`, ordered by time, then id.
+    fn contact_failures_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> impl Future<Output = Result<Vec<ContactFailure>, StoreError>> + Send;
+
+    /// The contact failure with this id.
+    fn contact_failure(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ContactFailure>, StoreError>> + Send;
+
+    /// Every void, ordered by time, then failure id.
+    fn failure_voids(&self) -> impl Future<Output = Result<Vec<FailureVoid>, StoreError>> + Send;
+
+    /// The void of this failure, if it was voided.
+    fn failure_void(
+        &self,
+        failure_id: &str,
+    ) -> impl Future<Output = Result<Option<FailureVoid>, StoreError>> + Send;
 }

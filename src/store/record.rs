@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
+use super::contacts::{ContactAttempt, ContactFailure, FailureVoid};
 use crate::ratings::{RatingKind, RatingOutcome};
 
 /// Anything the daemon keeps. One writer serves every variant, so a batch may mix them.
@@ -25,6 +26,12 @@ pub enum Record {
     CallEvent(CallEventRecord),
     /// Upserted: a hand-off as it stands now replaces its earlier row.
     Handoff(super::HandoffRecord),
+    /// One call to a unit's contact on a seat's behalf.
+    ContactAttempt(ContactAttempt),
+    /// A contact failure charged to a unit; never rewritten.
+    ContactFailure(ContactFailure),
+    /// A contact failure voided on appeal; refused for an unknown or already voided failure.
+    FailureVoid(FailureVoid),
 }
 
 impl Record {
@@ -42,6 +49,9 @@ impl Record {
             Record::Leg(_) => "leg",
             Record::CallEvent(_) => "call_event",
             Record::Handoff(_) => "handoff",
+            Record::ContactAttempt(_) => "contact_attempt",
+            Record::ContactFailure(_) => "contact_failure",
+            Record::FailureVoid(_) => "failure_void",
         }
     }
 
@@ -60,6 +70,9 @@ impl Record {
             Record::Leg(leg) => &leg.id,
             Record::CallEvent(event) => &event.call_id,
             Record::Handoff(handoff) => &handoff.id,
+            Record::ContactAttempt(attempt) => &attempt.call_id,
+            Record::ContactFailure(failure) => &failure.id,
+            Record::FailureVoid(void) => &void.failure_id,
         }
     }
 }
@@ -67,6 +80,24 @@ impl Record {
 impl From<CallRecord> for Record {
     fn from(call: CallRecord) -> Self {
         Record::Call(call)
+    }
+}
+
+impl From<ContactAttempt> for Record {
+    fn from(attempt: ContactAttempt) -> Self {
+        Record::ContactAttempt(attempt)
+    }
+}
+
+impl From<ContactFailure> for Record {
+    fn from(failure: ContactFailure) -> Self {
+        Record::ContactFailure(failure)
+    }
+}
+
+impl From<FailureVoid> for Record {
+    fn from(void: FailureVoid) -> Self {
+        Record::FailureVoid(void)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod calls;
+mod contacts;
 mod handoffs;
 mod legs;
 mod open_calls;
@@ -16,8 +17,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    CallEventRecord, CallRecord, CallbackRequest, HandoffRecord, LegRecord, OpenCall, RatingRecord,
-    Record, SeatEvent, Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
+    CallEventRecord, CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid,
+    HandoffRecord, LegRecord, OpenCall, RatingRecord, Record, SeatEvent, Store, StoreError,
+    SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -119,6 +121,9 @@ impl SqliteStore {
                 Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
                 Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
                 Record::Handoff(handoff) => handoffs::upsert(&mut tx, handoff).await?,
+                Record::ContactAttempt(a) => contacts::insert_attempt(&mut tx, a).await?,
+                Record::ContactFailure(f) => contacts::insert_failure(&mut tx, f).await?,
+                Record::FailureVoid(void) => contacts::insert_void(&mut tx, void).await?,
             }
         }
         tx.commit().await?;
@@ -287,6 +292,41 @@ impl Store for SqliteStore {
     async fn survey_attempts(&self, survey_id: &str) -> Result<Vec<SurveyAttempt>, StoreError> {
         SqliteStore::survey_attempts(self, survey_id).await
     }
+
+    async fn contact_attempts_of(
+        &self,
+        handoff_id: &str,
+    ) -> Result<Vec<ContactAttempt>, StoreError> {
+        contacts::attempts_of(&self.pool, handoff_id).await
+    }
+
+    async fn contact_attempts_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<ContactAttempt>, StoreError> {
+        contacts::attempts_between(&self.pool, from, to).await
+    }
+
+    async fn contact_failures_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<ContactFailure>, StoreError> {
+        contacts::failures_between(&self.pool, from, to).await
+    }
+
+    async fn contact_failure(&self, id: &str) -> Result<Option<ContactFailure>, StoreError> {
+        contacts::failure(&self.pool, id).await
+    }
+
+    async fn failure_voids(&self) -> Result<Vec<FailureVoid>, StoreError> {
+        contacts::voids(&self.pool).await
+    }
+
+    async fn failure_void(&self, failure_id: &str) -> Result<Option<FailureVoid>, StoreError> {
+        contacts::void_of(&self.pool, failure_id).await
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +364,7 @@ mod tests {
     }
 
     store_battery!(SqliteBackend);
+    crate::store::battery_contacts::contacts_battery!(SqliteBackend);
 
     /// The schema version this build migrates to.
     fn latest_migration() -> i64 {

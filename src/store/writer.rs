@@ -276,8 +276,10 @@ mod tests {
     use super::*;
     use crate::store::battery::call;
     use crate::store::{
-        CallRecord, CallbackRequest, OpenCall, RatingRecord, SeatEvent, SurveyAttempt, SurveyRecord,
+        CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid, OpenCall,
+        RatingRecord, SeatEvent, SurveyAttempt, SurveyRecord,
     };
+    use std::time::SystemTime;
 
     /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
     #[derive(Clone, Default)]
@@ -305,6 +307,12 @@ mod tests {
             let store = FakeStore::default();
             store.inner.lock().unwrap().refuse_id = Some(id.into());
             store
+        }
+
+        /// Every kept record that `pick` picks, in the order kept.
+        fn picked<T>(&self, pick: impl Fn(&Record) -> Option<T>) -> Vec<T> {
+            let fake = self.inner.lock().unwrap();
+            fake.kept.iter().filter_map(pick).collect()
         }
 
         fn kept_ids(&self) -> Vec<String> {
@@ -476,6 +484,55 @@ mod tests {
                     _ => None,
                 })
                 .collect())
+        }
+
+        async fn contact_attempts_of(&self, id: &str) -> Result<Vec<ContactAttempt>, StoreError> {
+            Ok(self.picked(|r| match r {
+                Record::ContactAttempt(a) if a.handoff_id.as_deref() == Some(id) => Some(a.clone()),
+                _ => None,
+            }))
+        }
+
+        async fn contact_attempts_in(
+            &self,
+            from: SystemTime,
+            to: SystemTime,
+        ) -> Result<Vec<ContactAttempt>, StoreError> {
+            Ok(self.picked(|r| match r {
+                Record::ContactAttempt(a) if (from..to).contains(&a.started_at) => Some(a.clone()),
+                _ => None,
+            }))
+        }
+
+        async fn contact_failures_in(
+            &self,
+            from: SystemTime,
+            to: SystemTime,
+        ) -> Result<Vec<ContactFailure>, StoreError> {
+            Ok(self.picked(|r| match r {
+                Record::ContactFailure(f) if (from..to).contains(&f.at) => Some(f.clone()),
+                _ => None,
+            }))
+        }
+
+        async fn contact_failure(&self, id: &str) -> Result<Option<ContactFailure>, StoreError> {
+            let found = self.picked(|r| match r {
+                Record::ContactFailure(f) if f.id == id => Some(f.clone()),
+                _ => None,
+            });
+            Ok(found.into_iter().next())
+        }
+
+        async fn failure_voids(&self) -> Result<Vec<FailureVoid>, StoreError> {
+            Ok(self.picked(|r| match r {
+                Record::FailureVoid(v) => Some(v.clone()),
+                _ => None,
+            }))
+        }
+
+        async fn failure_void(&self, id: &str) -> Result<Option<FailureVoid>, StoreError> {
+            let all = self.failure_voids().await?;
+            Ok(all.into_iter().find(|v| v.failure_id == id))
         }
     }
 

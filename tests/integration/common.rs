@@ -203,3 +203,19 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The shipped config with its database at `db`, written into `dir`; for the commands that read
+/// the database (run them from the crate's root, where the shipped dialplan is).
+pub fn shipped_config_with_db(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf {
+    let config = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"),
+    )
+    .expect("config")
+    .replace(
+        "path = \"hotline.db\"",
+        &format!("path = \"{}\"", db.display()),
+    );
+    let path = dir.join("hotline.toml");
+    std::fs::write(&path, config).expect("write config");
+    path
+}

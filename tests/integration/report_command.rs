@@ -1,6 +1,5 @@
 //! `hotline report ratings` as an operator runs it, over ratings the store really holds.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,15 +31,7 @@ async fn the_monthly_report_gives_the_assessment_scores() {
     store.write_batch(&records).await.expect("write");
     store.close().await;
 
-    let config =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"))
-            .expect("config")
-            .replace(
-                "path = \"hotline.db\"",
-                &format!("path = \"{}\"", db.display()),
-            );
-    let config_path = dir.path().join("hotline.toml");
-    std::fs::write(&config_path, config).expect("write config");
+    let config_path = crate::common::shipped_config_with_db(dir.path(), &db);
     let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([

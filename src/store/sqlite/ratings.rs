@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::ratings::{RatingOutcome, UnknownNotRatedReason, UnknownRating, UnknownRatingKind};
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{bound, from_millis, to_millis};
 use crate::store::{RatingRecord, StoreError};
 
 const SELECT: &str = "SELECT id, call_id, kind, at, seat, unit, rating, not_rated FROM ratings";
@@ -84,15 +84,6 @@ pub(super) async fn between(
     .fetch_all(pool)
     .await?;
     rows.into_iter().map(RatingRow::into_record).collect()
-}
-
-/// A query bound in stored milliseconds. Unlike a record's time, a bound may be clamped:
-/// nothing stored lies before the epoch or beyond i64 milliseconds.
-fn bound(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(_) => to_millis(t).unwrap_or(i64::MAX),
-        Err(_) => 0,
-    }
 }
 
 #[derive(FromRow)]
