@@ -242,7 +242,7 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
     for line in loaded.settings.handoffs.describe() {
         println!("  {line}");
     }
-    print_outbound_and_units(&loaded.dialplan);
+    print_outbound_and_units(&loaded.dialplan, &loaded.settings);
     if let Some(api) = &loaded.settings.api {
         println!("  api on http://{}", api.listen);
     }
@@ -269,7 +269,7 @@ async fn check(loaded: LoadedConfig) -> anyhow::Result<()> {
 
 /// What `check` shows of the directory: each outbound route and which contact each unit's
 /// schedule calls when.
-fn print_outbound_and_units(plan: &Dialplan) {
+fn print_outbound_and_units(plan: &Dialplan, settings: &hotline::config::settings::Settings) {
     println!(
         "  {} outbound routes, {} units",
         plan.outbound_routes().len(),
@@ -315,6 +315,23 @@ fn print_outbound_and_units(plan: &Dialplan) {
             unit.id,
             unit.name,
             unit.level.number()
+        );
+        let now = hotline::calendar::to_local(
+            std::time::SystemTime::now(),
+            settings.time.utc_offset_hours * 3600,
+        );
+        let hunting = unit.hunting.over(settings.features.hunting());
+        let first = plan.scheduled_role(unit, now);
+        let order: Vec<&str> =
+            hotline::dialplan::hunt_order(first, &unit.contacts, hunting.attempts)
+                .into_iter()
+                .map(|(role, _)| role.as_str())
+                .collect();
+        println!(
+            "    hunt now: {} (each {} s, {} s apart)",
+            order.join(", "),
+            hunting.ring_timeout.as_secs(),
+            hunting.pause.as_secs()
         );
     }
 }

@@ -42,6 +42,8 @@ pub struct Dialer {
     dialplan: Arc<Dialplan>,
     seats: Vec<String>,
     utc_offset_secs: i32,
+    /// How a unit's contacts are hunted unless its `hunt` says otherwise.
+    hunting: crate::dialplan::Hunting,
 }
 
 impl Dialer {
@@ -50,6 +52,7 @@ impl Dialer {
             dialplan,
             seats: settings.seats.iter().map(|s| s.user.clone()).collect(),
             utc_offset_secs: settings.time.utc_offset_hours * 3600,
+            hunting: settings.features.hunting(),
         }
     }
 
@@ -59,6 +62,18 @@ impl Dialer {
         self.dialplan
             .dial_number(number)
             .map_err(|_| DialRefusal::Unknown(number.to_string()))
+    }
+
+    /// The hunt through `unit`'s contacts at `now`, as its schedule and `hunt` settings say.
+    pub fn hunt_plan(
+        &self,
+        unit: &str,
+        now: SystemTime,
+    ) -> Result<crate::dialplan::HuntPlan, DialRefusal> {
+        let at = to_local(now, self.utc_offset_secs);
+        self.dialplan
+            .hunt_plan(unit, at, self.hunting)
+            .map_err(DialRefusal::Unreachable)
     }
 
     /// Where `typed` is dialled at `now`: a unit's contact for this time, then a seat, then

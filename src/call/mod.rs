@@ -8,6 +8,7 @@ pub mod consult;
 pub mod dial;
 pub mod dialog;
 pub mod feature_task;
+pub mod hunt;
 pub mod in_dialog;
 pub mod io;
 pub mod leg_records;

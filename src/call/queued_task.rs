@@ -3,6 +3,7 @@
 //! rung, and the first phone to answer is bridged to the caller in the media hub.
 
 mod consult;
+mod hunting;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use super::queued::{AcdNote, Action, Input, QueuedCall, Sound};
 use super::task::{far_future, refuse_early, report_relayed, CallFacts, Ending, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
+use crate::call::hunt::HuntInput;
 use crate::clock::wall_time;
 use crate::features::in_call::{InCallFeature, InCallKeys};
 use crate::handoff::{By, Cue};
@@ -85,6 +87,10 @@ struct Driver {
     /// Where the hand-off service sends cues for the seat while it is on this call.
     cues: mpsc::UnboundedSender<Cue>,
     cue_rx: Option<mpsc::UnboundedReceiver<Cue>>,
+    /// The hunt through a unit's contacts under way.
+    hunt: Option<hunting::UnitHunt>,
+    /// A hunt started (true) or ended: the machine is told on the next turn.
+    hunting_changed: Option<bool>,
 }
 
 /// Which leg a request came in on.
@@ -183,6 +189,8 @@ impl Driver {
             handoff: setup.handoff.clone(),
             cues,
             cue_rx: Some(cue_rx),
+            hunt: None,
+            hunting_changed: None,
         })
     }
 
@@ -202,14 +210,26 @@ impl Driver {
         let (_, idle) = mpsc::unbounded_channel();
         let mut cues = self.cue_rx.take().unwrap_or(idle);
         loop {
-            while let Some(action) = machine.poll_action() {
-                if let Action::Finished(outcome) = action {
-                    self.finish(outcome).await;
-                    return;
+            // The call's machine and the hunt feed each other: run both until neither has more.
+            loop {
+                let mut progressed = false;
+                while let Some(action) = machine.poll_action() {
+                    if let Action::Finished(outcome) = action {
+                        self.hunt_input(HuntInput::Stop);
+                        self.run_hunt(&mut machine).await;
+                        self.finish(outcome).await;
+                        return;
+                    }
+                    progressed = true;
+                    self.act(action, &mut machine).await;
                 }
-                self.act(action, &mut machine).await;
+                progressed |= self.run_hunt(&mut machine).await;
+                if !progressed {
+                    break;
+                }
             }
             let deadline = machine.poll_timeout();
+            let hunt_deadline = self.hunt_timeout();
             // Biased, events first: an answer already queued is taken before a deadline that
             // fell due while the daemon was busy (a seat that answered is never "unreachable"
             // because the daemon was slow to read it).
@@ -232,6 +252,9 @@ impl Driver {
                 Some(cue) = cues.recv() => self.on_cue(cue),
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     machine.handle_timeout(Instant::now());
+                }
+                _ = sleep_until(hunt_deadline.unwrap_or_else(far_future)), if hunt_deadline.is_some() => {
+                    self.hunt_due();
                 }
                 _ = report.tick() => self.report_media(),
             }
@@ -312,6 +335,7 @@ impl Driver {
         let now = Instant::now();
         match self.keys.push(now, digit) {
             Some(InCallFeature::ToRating) => machine.handle(now, Input::SeatAsksRating),
+            Some(InCallFeature::SkipContact) => self.hunt_input(HuntInput::Skip),
             Some(InCallFeature::MarkHandoff(category)) => self.mark_handoff(&category),
             Some(InCallFeature::ExtendHandoff(reason)) => {
                 if let Some(seat) = &self.seat {

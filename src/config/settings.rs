@@ -248,6 +248,16 @@ pub struct FeatureSettings {
     /// The unit is hung up; seat and caller talk on.
     #[serde(default = "default_drop_unit")]
     pub drop_unit: String,
+    /// How many times each role of a unit (handler, head, duty) is rung in one hunt, unless
+    /// the unit's `hunt` says otherwise; 1 to 10.
+    #[serde(default = "default_hunt_attempts")]
+    pub hunt_attempts: u32,
+    /// The pause between two attempts of a hunt; 0 to 60 seconds.
+    #[serde(default = "default_hunt_pause")]
+    pub hunt_pause_secs: u32,
+    /// While a unit's contacts are hunted: ring the next one now.
+    #[serde(default = "default_skip_contact")]
+    pub skip_contact: String,
     /// Ends the consultation (ringing or talking) and returns to the caller.
     #[serde(default = "default_cancel_consult")]
     pub cancel_consult: String,
@@ -276,6 +286,9 @@ impl Default for FeatureSettings {
             conference: default_conference(),
             drop_unit: default_drop_unit(),
             cancel_consult: default_cancel_consult(),
+            skip_contact: default_skip_contact(),
+            hunt_attempts: default_hunt_attempts(),
+            hunt_pause_secs: default_hunt_pause(),
             conference_max_parties: default_conference_max_parties(),
             unit_ring_timeout_secs: default_unit_ring_timeout(),
         }
@@ -293,6 +306,15 @@ fn default_conference() -> String {
 }
 fn default_drop_unit() -> String {
     "*4".to_string()
+}
+fn default_hunt_attempts() -> u32 {
+    3
+}
+fn default_hunt_pause() -> u32 {
+    5
+}
+fn default_skip_contact() -> String {
+    "*5".to_string()
 }
 fn default_cancel_consult() -> String {
     "*0".to_string()
@@ -334,6 +356,16 @@ impl FeatureSettings {
         crate::features::FeatureCodes::new(&self.login, &self.logout, &self.pause, &self.resume)
     }
 
+    /// How a unit's contacts are hunted by default: each attempt rings
+    /// `unit_ring_timeout_secs`.
+    pub fn hunting(&self) -> crate::dialplan::Hunting {
+        crate::dialplan::Hunting {
+            ring_timeout: std::time::Duration::from_secs(self.unit_ring_timeout_secs.into()),
+            attempts: self.hunt_attempts,
+            pause: std::time::Duration::from_secs(self.hunt_pause_secs.into()),
+        }
+    }
+
     /// The codes a seat types during a call.
     pub fn in_call(&self) -> crate::features::in_call::InCallCodes {
         crate::features::in_call::InCallCodes {
@@ -343,6 +375,7 @@ impl FeatureSettings {
             drop_unit: self.drop_unit.clone(),
             cancel: self.cancel_consult.clone(),
             to_rating: self.to_rating.clone(),
+            skip_contact: self.skip_contact.clone(),
             inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
             max_parties: self.conference_max_parties,
             unit_ring_timeout: std::time::Duration::from_secs(self.unit_ring_timeout_secs.into()),

@@ -82,6 +82,18 @@ impl Settings {
                 ),
             ));
         }
+        if !crate::dialplan::hunt::HUNT_ATTEMPTS.contains(&f.hunt_attempts) {
+            issues.push(Issue::new(
+                "features.hunt_attempts",
+                format!("{} is outside 1..=10", f.hunt_attempts),
+            ));
+        }
+        if !crate::dialplan::hunt::HUNT_PAUSE_SECS.contains(&f.hunt_pause_secs) {
+            issues.push(Issue::new(
+                "features.hunt_pause_secs",
+                format!("{} is outside 0..=60", f.hunt_pause_secs),
+            ));
+        }
         let in_call = self.in_call_codes();
         let named = in_call.named();
         for (key, code) in &named {

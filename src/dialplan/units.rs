@@ -19,6 +19,8 @@ pub struct Unit {
     pub parent: Option<String>,
     pub contacts: Contacts,
     pub schedule: Schedule,
+    /// How its contacts are hunted, where it differs from the daemon's defaults.
+    pub hunting: super::HuntOverrides,
     pub file: PathBuf,
     pub line: usize,
 }

@@ -19,6 +19,8 @@ pub struct InCallCodes {
     pub drop_unit: String,
     pub cancel: String,
     pub to_rating: String,
+    /// While a unit's contacts are hunted: ring the next contact now.
+    pub skip_contact: String,
     /// Longest pause between two keys of one code.
     pub inter_digit: Duration,
     /// Most parties in one conference: caller, seat and units.
@@ -42,6 +44,7 @@ impl Default for InCallCodes {
             drop_unit: "*4".to_string(),
             cancel: "*0".to_string(),
             to_rating: "*8".to_string(),
+            skip_contact: "*5".to_string(),
             inter_digit: Duration::from_secs(3),
             max_parties: 3,
             unit_ring_timeout: Duration::from_secs(30),
@@ -63,6 +66,7 @@ impl InCallCodes {
             ("features.drop_unit", &self.drop_unit),
             ("features.cancel_consult", &self.cancel),
             ("features.to_rating", &self.to_rating),
+            ("features.skip_contact", &self.skip_contact),
         ]
         .into_iter()
         .map(|(key, code)| (key.to_string(), code.as_str()))
@@ -130,6 +134,8 @@ pub enum InCallFeature {
     DropUnit,
     Cancel,
     ToRating,
+    /// Ring the next contact of the unit being hunted.
+    SkipContact,
     /// Mark the call with this hand-off category.
     MarkHandoff(String),
     /// Extend the call's hand-off, for this reason.
@@ -191,6 +197,7 @@ impl InCallKeys {
             (&c.drop_unit, InCallFeature::DropUnit),
             (&c.cancel, InCallFeature::Cancel),
             (&c.to_rating, InCallFeature::ToRating),
+            (&c.skip_contact, InCallFeature::SkipContact),
         ]
         .into_iter()
         .find(|(code, _)| **code == self.typed)

@@ -132,6 +132,20 @@ impl HandoffHandle {
         }));
     }
 
+    /// One attempt to reach a unit's contact is over; it is filed under the hand-off `by`
+    /// serves (if any), written, and counted for the contact-failure rule.
+    pub fn attempt(&self, by: By, attempt: crate::store::ContactAttempt) {
+        self.send(Request::Input(Input::Attempt { by, attempt }));
+    }
+
+    /// The hunt for `unit` tried every contact without an answer.
+    pub fn hunt_exhausted(&self, by: By, unit: &str) {
+        self.send(Request::Input(Input::HuntExhausted {
+            by,
+            unit: unit.to_string(),
+        }));
+    }
+
     /// `seat` is on `call` now: cues for the seat go to `cues` until
     /// [`HandoffHandle::seat_off`] for that call, or until another call takes the seat.
     pub fn seat_on(&self, seat: &str, call: CallId, cues: mpsc::UnboundedSender<Cue>) {

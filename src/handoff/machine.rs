@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use super::settings::{Category, HandoffSettings};
 use crate::call_id::CallId;
-use crate::store::{Extension, HandoffOutcome, HandoffRecord};
+use crate::ledger::{FailureRule, Group, Tallies};
+use crate::store::{ContactAttempt, ContactFailure, Extension, HandoffOutcome, HandoffRecord};
 use crate::timer::TimerTable;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +42,11 @@ pub enum Input {
     Dialled { by: By, unit: String },
     /// A contact of `unit` answered a call the seat placed: the hand-off is made.
     UnitAnswered { by: By, unit: String },
-    /// `unit` could not be reached for the hand-off (the contact-failure rule was met).
-    Unreachable { by: By, unit: String },
+    /// One attempt to reach a unit's contact is over (its `handoff_id` is filled in here).
+    Attempt { by: By, attempt: ContactAttempt },
+    /// A hunt for `unit` ran out of contacts: with a contact failure recorded in it, the
+    /// hand-off ends as `unit_unreachable`.
+    HuntExhausted { by: By, unit: String },
 }
 
 /// Which call a unit was reached from, and so which hand-off it serves.
@@ -97,6 +101,10 @@ pub enum Action {
     Cue { seat: String, cue: Cue },
     /// An input that changed nothing; the seat's key was not acted on.
     Refused { seat: String, why: Refusal },
+    /// Write this attempt to reach a unit's contact.
+    Attempt(ContactAttempt),
+    /// Write this contact failure: the rule was met by the attempt just written.
+    Failure(Box<ContactFailure>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +132,9 @@ struct Open {
     call: CallId,
     /// The seat's answer, monotonic.
     started: Instant,
+    /// Units hunted for it, and those charged a contact failure.
+    tried: Vec<String>,
+    failed: Vec<String>,
 }
 
 impl Open {
@@ -145,17 +156,29 @@ pub struct Handoffs {
     next: u64,
     timers: TimerTable<(u64, Timer)>,
     actions: VecDeque<Action>,
+    rule: FailureRule,
+    /// The contact-failure rule's count, per hand-off (or call) and unit.
+    tallies: Tallies,
+    failures: u64,
 }
 
 impl Handoffs {
-    pub fn new(settings: HandoffSettings) -> Handoffs {
+    pub fn new(settings: HandoffSettings, rule: FailureRule) -> Handoffs {
         Handoffs {
             settings,
             open: BTreeMap::new(),
             next: 1,
             timers: TimerTable::default(),
             actions: VecDeque::new(),
+            rule,
+            tallies: Tallies::new(rule),
+            failures: 0,
         }
+    }
+
+    /// The call `call_id` is over: its attempts outside any hand-off are counted no more.
+    pub fn forget_call(&mut self, call_id: &str) {
+        self.tallies.forget_group(&Group::Call(call_id.to_string()));
     }
 
     pub fn settings(&self) -> &HandoffSettings {
@@ -195,17 +218,17 @@ impl Handoffs {
                     self.made(key, now, at, by.call(), unit);
                 }
             }
-            Input::Unreachable { by, unit } => {
-                if let Some(key) = self.for_unit(&by, &unit) {
+            Input::Attempt { by, attempt } => self.attempt(at, by, attempt),
+            Input::HuntExhausted { by, unit } => {
+                let failed = self
+                    .for_unit(&by, &unit)
+                    .filter(|key| self.open.get(key).is_some_and(|o| o.failed.contains(&unit)));
+                if let Some(key) = failed {
                     if let Some(open) = self.open.get_mut(&key) {
                         open.record.unit = Some(unit);
                     }
-                    self.close(
-                        key,
-                        at,
-                        HandoffOutcome::UnitUnreachable,
-                        "contact failure".to_string(),
-                    );
+                    let why = "every contact tried; contact failure".to_string();
+                    self.close(key, at, HandoffOutcome::UnitUnreachable, why);
                 }
             }
         }
@@ -263,6 +286,34 @@ impl Handoffs {
         })
     }
 
+    /// Files `attempt` under its hand-off, writes it, and charges a contact failure when it
+    /// meets the rule.
+    fn attempt(&mut self, at: SystemTime, by: By, mut attempt: ContactAttempt) {
+        let key = self.for_unit(&by, &attempt.unit);
+        let seat = match &by {
+            By::Call { seat, .. } | By::OwnCall { seat, .. } => seat.clone(),
+        };
+        if let Some(open) = key.and_then(|k| self.open.get_mut(&k)) {
+            attempt.handoff_id = Some(open.record.id.clone());
+            if !open.tried.contains(&attempt.unit) {
+                open.tried.push(attempt.unit.clone());
+            }
+        }
+        self.actions.push_back(Action::Attempt(attempt.clone()));
+        let Some(evidence) = self.tallies.record(&attempt) else {
+            return;
+        };
+        self.failures += 1;
+        let id = format!("cf-{}-{}", attempt.call_id, self.failures);
+        let failure = self
+            .rule
+            .unanswered_failure(id, &attempt, Some(seat), evidence, at);
+        if let Some(open) = key.and_then(|k| self.open.get_mut(&k)) {
+            open.failed.push(attempt.unit.clone());
+        }
+        self.actions.push_back(Action::Failure(Box::new(failure)));
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn mark(
         &mut self,
@@ -306,6 +357,8 @@ impl Handoffs {
                 record: record.clone(),
                 call,
                 started: answered,
+                tried: Vec::new(),
+                failed: Vec::new(),
             },
         );
         self.changed(Change::Opened, record);
@@ -379,6 +432,7 @@ impl Handoffs {
             return;
         };
         self.stop_timers(key);
+        self.forget_tallies(&open);
         let late = open.record.breached_at.is_some() || now >= open.deadline();
         if late && open.record.breached_at.is_none() {
             open.record.breached_at = Some(open.wall(open.deadline()));
@@ -401,15 +455,24 @@ impl Handoffs {
             return;
         };
         self.stop_timers(key);
+        self.forget_tallies(&open);
         open.record.outcome = Some(outcome);
         open.record.closed_at = Some(at);
         open.record.closed_reason = Some(reason);
         self.changed(Change::Closed, open.record);
     }
 
+    /// The hand-off `key` is over: no more timers, and its tallies are done with.
     fn stop_timers(&mut self, key: u64) {
         self.timers.stop(&(key, Timer::Warning));
         self.timers.stop(&(key, Timer::Breach));
+    }
+
+    fn forget_tallies(&mut self, open: &Open) {
+        let group = Group::Handoff(open.record.id.clone());
+        for unit in &open.tried {
+            self.tallies.forget(&group, unit);
+        }
     }
 
     /// The open hand-off of the citizen's call `call`.

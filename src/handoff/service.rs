@@ -17,6 +17,7 @@ use super::settings::HandoffSettings;
 use crate::bus::Bus;
 use crate::call_id::CallId;
 use crate::clock::{wall_time, Clock};
+use crate::ledger::FailureRule;
 use crate::metrics::{labels, names};
 use crate::store::{HandoffRecord, Record, WriterHandle};
 
@@ -40,6 +41,7 @@ pub struct HandoffService {
 impl HandoffService {
     pub fn start(
         settings: HandoffSettings,
+        rule: FailureRule,
         writer: WriterHandle,
         clock: Arc<dyn Clock>,
         stop: CancellationToken,
@@ -48,7 +50,7 @@ impl HandoffService {
         let updates = Bus::new("handoffs", UPDATES_KEPT);
         let shown = settings.categories.iter().map(|c| c.name.clone()).collect();
         let service = HandoffService {
-            machine: Handoffs::new(settings),
+            machine: Handoffs::new(settings, rule),
             writer,
             clock,
             updates: updates.clone(),
@@ -100,6 +102,7 @@ impl HandoffService {
                 if self.seats.get(&seat).is_some_and(|(on, _)| *on == call) {
                     self.seats.remove(&seat);
                 }
+                self.machine.forget_call(&call.to_string());
             }
             Request::Open(reply) => {
                 let open = self
@@ -119,13 +122,7 @@ impl HandoffService {
         match action {
             Action::Changed { change, record } => {
                 // Durable before anything acts on it: the breach is evidence.
-                let kept = match self.writer.submit(Record::Handoff((*record).clone())).await {
-                    Ok(()) => self.writer.flush().await,
-                    Err(e) => Err(e),
-                };
-                if let Err(error) = kept {
-                    warn!(handoff = %record.id, %error, "hand-off record not kept");
-                }
+                self.keep(Record::Handoff((*record).clone())).await;
                 log(change, &record);
                 count(change, &record);
                 self.show_gauges(Instant::now());
@@ -146,6 +143,41 @@ impl HandoffService {
             Action::Refused { seat, why } => {
                 info!(%seat, %why, "hand-off key not acted on");
             }
+            Action::Attempt(attempt) => {
+                metrics::counter!(names::CONTACT_ATTEMPTS_TOTAL,
+                    labels::ROLE => attempt.role.as_str(), labels::OUTCOME => attempt.outcome.as_str())
+                .increment(1);
+                info!(
+                    call_id = %attempt.call_id, unit = %attempt.unit, role = %attempt.role,
+                    dialled = %attempt.dialled, outcome = attempt.outcome.as_str(),
+                    status = ?attempt.sip_status, rung_ms = attempt.rung.as_millis() as u64,
+                    handoff = ?attempt.handoff_id, "contact attempt"
+                );
+                self.keep(Record::ContactAttempt(attempt)).await;
+            }
+            Action::Failure(failure) => {
+                metrics::counter!(names::CONTACT_FAILURES_TOTAL, labels::UNIT => failure.unit.clone())
+                    .increment(1);
+                warn!(
+                    failure = %failure.id, unit = %failure.unit, call_id = %failure.call_id,
+                    handoff = ?failure.handoff_id, attempts = failure.evidence.len(),
+                    points = failure.points, "contact failure"
+                );
+                self.keep(Record::ContactFailure(*failure)).await;
+            }
+        }
+    }
+
+    /// Writes `record` and waits until it is committed: hand-offs, attempts and failures are
+    /// evidence, kept before they are published or acted on.
+    async fn keep(&self, record: Record) {
+        let (kind, id) = (record.kind(), record.id().to_string());
+        let kept = match self.writer.submit(record).await {
+            Ok(()) => self.writer.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(error) = kept {
+            warn!(kind, id, %error, "hand-off service record not kept");
         }
     }
 

@@ -231,6 +231,11 @@ impl Tallies {
             .record(attempt)
     }
 
+    /// Every unit of `group` is done with (its call ended).
+    pub fn forget_group(&mut self, group: &Group) {
+        self.by_group.retain(|(g, _), _| g != group);
+    }
+
     /// A group and unit is done with once its hand-off closes.
     pub fn forget(&mut self, group: &Group, unit: &str) {
         self.by_group.remove(&(group.clone(), unit.to_owned()));

@@ -12,6 +12,9 @@ pub const HANDOFF_WARNING: &str = "tone_handoff_warning";
 /// One long low tone for the seat: its hand-off has passed its limit.
 pub const HANDOFF_BREACH: &str = "tone_handoff_breach";
 
+/// One short beep for the seat: the contact that rang did not answer; the next one rings.
+pub const HUNT_MOVED_ON: &str = "tone_hunt_moved_on";
+
 const SAMPLE_RATE: f64 = 8000.0;
 /// -12 dBFS: clearly heard over a conversation, well below clipping when mixed.
 const AMPLITUDE: f64 = 8000.0;
@@ -22,6 +25,7 @@ pub fn all() -> Vec<(&'static str, Vec<i16>)> {
         (UNIT_GIVEN_UP, beeps(1400.0, 300, 150, 2)),
         (HANDOFF_WARNING, beeps(1800.0, 200, 150, 3)),
         (HANDOFF_BREACH, beeps(600.0, 900, 100, 1)),
+        (HUNT_MOVED_ON, beeps(1100.0, 150, 50, 1)),
     ]
 }
 

@@ -135,6 +135,7 @@ mod tests {
         counter!(HANDOFF_BREACHES_TOTAL, l::CATEGORY => "major").increment(1);
         counter!(HANDOFFS_TOTAL, l::CATEGORY => "major", l::OUTCOME => "in_time").increment(1);
         counter!(CONTACT_FAILURES_TOTAL, l::UNIT => "water").increment(1);
+        counter!(CONTACT_ATTEMPTS_TOTAL, l::ROLE => "duty", l::OUTCOME => "busy").increment(1);
         counter!(RATINGS_TOTAL, l::VALUE => "5").increment(1);
         counter!(CONSULT_EVENTS_TOTAL, l::KIND => "conference").increment(1);
         counter!(SURVEY_CALLS_TOTAL, l::OUTCOME => "answered").increment(1);

@@ -16,6 +16,7 @@ pub const QUEUE: &str = "queue";
 pub const STATE: &str = "state";
 pub const CATEGORY: &str = "category";
 pub const UNIT: &str = "unit";
+pub const ROLE: &str = "role";
 pub const VALUE: &str = "value";
 pub const OUTCOME: &str = "outcome";
 pub const BUS: &str = "bus";

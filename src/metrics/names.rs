@@ -73,6 +73,7 @@ pub const HANDOFF_LEAST_TIME_LEFT_SECONDS: &str = "hotline_handoff_least_time_le
 pub const HANDOFF_BREACHES_TOTAL: &str = "hotline_handoff_breaches_total";
 pub const HANDOFFS_TOTAL: &str = "hotline_handoffs_total";
 pub const CONTACT_FAILURES_TOTAL: &str = "hotline_contact_failures_total";
+pub const CONTACT_ATTEMPTS_TOTAL: &str = "hotline_contact_attempts_total";
 pub const RATINGS_TOTAL: &str = "hotline_ratings_total";
 pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
@@ -314,8 +315,13 @@ pub static ALL: &[Metric] = &[
     ),
     counter(
         CONTACT_FAILURES_TOTAL,
-        "Failed attempts to reach a responsible unit.",
+        "Contact failures charged to a unit (the rule met: 3 handler-or-head and 3 duty attempts unanswered), by unit.",
         &[l::UNIT],
+    ),
+    counter(
+        CONTACT_ATTEMPTS_TOTAL,
+        "Attempts to reach a unit's contact, by role and outcome.",
+        &[l::ROLE, l::OUTCOME],
     ),
     counter(
         RATINGS_TOTAL,

@@ -245,6 +245,7 @@ impl Daemon {
         let acd_handle = acd.clone();
         let (handoffs, handoff_task) = HandoffService::start(
             settings.handoffs.clone(),
+            settings.contact_failures,
             writer.clone(),
             clock.clone(),
             services_stop.clone(),

@@ -142,7 +142,7 @@ async fn baresip_seat_makes_a_warm_transfer_by_keypad() {
         extra_config: "[ratings]\nenabled = false\n".to_string(),
         extra_routes: format!(
             "[[units]]\nid = \"2001\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\nhunt = {{ attempts = 1 }}\n"
         ),
         ..Options::default()
     })

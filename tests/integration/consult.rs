@@ -66,7 +66,7 @@ pub(crate) async fn scene_with(unit_mode: UnitAnswer, seat_audio: Audio, setting
         extra_routes: format!(
             "[[outbound]]\nprefix = \"0551\"\ntrunk = \"outside\"\ncaller_id = \"055112345\"\n\n\
              [[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\nhunt = {{ attempts = 1 }}\n"
         ),
         ..Options::default()
     })
@@ -89,7 +89,7 @@ pub(crate) async fn scene_with(unit_mode: UnitAnswer, seat_audio: Audio, setting
 /// Seat 1001 logged in with a probe sending `seat_audio`, and a caller to the queue (12350,
 /// with `caller_sets` for caller_queue.xml) whose probe sends 440 Hz; returns once the seat
 /// has answered: seat, seat probe, caller, caller probe.
-async fn seat_answers_a_caller(
+pub(crate) async fn seat_answers_a_caller(
     t: &TestDaemon,
     seat_audio: Audio,
     caller_sets: &[(&str, &str)],
@@ -207,8 +207,14 @@ impl Scene {
         (self.t, unit, self.unit_probe)
     }
 
-    /// The daemon, once the test is done with the peers (they are killed).
-    pub(crate) fn into_daemon(self) -> TestDaemon {
+    /// As `end`, for a scene whose unit was never called: the caller hangs up, caller and seat
+    /// end well, and the unit's SIPp is killed.
+    pub(crate) async fn end_without_unit(mut self) -> TestDaemon {
+        self.caller_hangs_up().await;
+        for (who, process) in [("caller", self.caller), ("seat", self.seat)] {
+            let run = process.wait().await.expect("peer ends");
+            assert!(run.success(), "{who}: {run}");
+        }
         self.t
     }
 
@@ -584,7 +590,7 @@ async fn the_rating_after_a_transfer_names_the_seat_and_the_unit() {
     let t = common::start(Options {
         extra_routes: format!(
             "[[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\nhunt = {{ attempts = 1 }}\n"
         ),
         ..Options::default()
     })
@@ -669,9 +675,9 @@ async fn a_conference_takes_a_second_unit_up_to_the_configured_parties() {
         extra_config: "[features]\nconference_max_parties = 4\n".to_string(),
         extra_routes: format!(
             "[[units]]\nid = \"{UNIT}\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\n\n\
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\nhunt = {{ attempts = 1 }}\n\n\
              [[units]]\nid = \"3001\"\nname = \"和平街道办事处\"\nlevel = 3\nparent = \"{UNIT}\"\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\n",
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{}\" }}\nhunt = {{ attempts = 1 }}\n",
             unit_ports[0], unit_ports[1]
         ),
         ..Options::default()

@@ -125,13 +125,12 @@ async fn a_marked_call_warns_the_seat_alone_breaches_on_time_and_is_made_late() 
 /// daemon restarts, and the new start closes it as interrupted.
 #[tokio::test]
 async fn a_restart_closes_an_open_handoff_as_interrupted() {
-    let mut s: Scene = scene_with(UnitAnswer::Answer, Audio::tone(SEAT_HZ), "").await;
+    let s: Scene = scene_with(UnitAnswer::Answer, Audio::tone(SEAT_HZ), "").await;
     s.keys("*92").await;
     let open = stored(&s.t, "opened", |h| h.is_open()).await;
     assert_eq!(open.category, "general");
     assert_eq!(open.limit, Duration::from_secs(600));
-    s.caller_hangs_up().await;
-    let t = s.into_daemon();
+    let t = s.end_without_unit().await;
     let ended = eventually(LIMIT, || async { t.daemon.board().snapshot().is_empty() }).await;
     assert!(ended, "the call never ended");
     let still = t.daemon.handoffs().open().await;

@@ -8,6 +8,7 @@ mod common;
 mod consult;
 mod handoffs;
 mod hold;
+mod hunting;
 mod ledger_command;
 mod lifecycle;
 mod metrics_scrape;

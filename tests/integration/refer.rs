@@ -23,7 +23,7 @@ fn with_unit(unit_port: u16) -> Options {
     Options {
         extra_routes: format!(
             "[[units]]\nid = \"2001\"\nname = \"区住房和城乡建设局\"\nlevel = 2\n\
-             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\n"
+             contacts = {{ duty = \"sip:duty@127.0.0.1:{unit_port}\" }}\nhunt = {{ attempts = 1 }}\n"
         ),
         ..no_ratings()
     }

@@ -78,6 +78,9 @@ pub enum Input {
     SeatAsksRating,
     /// About the consultation of a unit (seat keys, the unit's leg).
     Consult(ConsultInput),
+    /// The unit being reached is hunted by the driver (true) or no longer (false): while it
+    /// is, the hunt's own timeouts replace the unit's ring deadline.
+    Hunting(bool),
     /// The unit's leg hung up (during a consultation, or after the transfer).
     UnitBye,
     /// The rating record is committed to the store.
@@ -181,6 +184,9 @@ pub struct QueuedCall {
     actions: VecDeque<Action>,
     timers: TimerTable<Timer>,
     unit_ring_timeout: Duration,
+    /// The driver hunts through the unit's contacts, each attempt on its own ring timeout:
+    /// the machine's ring deadline does not run.
+    hunting: bool,
 }
 
 impl QueuedCall {
@@ -197,6 +203,7 @@ impl QueuedCall {
             actions: VecDeque::new(),
             timers: TimerTable::default(),
             unit_ring_timeout: DEFAULT_UNIT_RING_TIMEOUT,
+            hunting: false,
         };
         call.actions.push_back(Action::Answer);
         call.actions.push_back(Action::Play(Sound::Welcome));
@@ -257,7 +264,7 @@ impl QueuedCall {
 
     /// The ring deadline runs while a unit's contact rings, from the moment it starts.
     fn arm_unit_ring(&mut self, now: Instant) {
-        if !self.consult.is_ringing() {
+        if !self.consult.is_ringing() || self.hunting {
             self.timers.stop(&Timer::UnitRing);
         } else if !self.timers.is_set(&Timer::UnitRing) {
             self.timers
@@ -266,6 +273,10 @@ impl QueuedCall {
     }
 
     fn on_input(&mut self, now: Instant, input: Input) {
+        if let Input::Hunting(hunting) = input {
+            self.hunting = hunting;
+            return;
+        }
         if let Phase::Connected { leg, seat } = self.phase.clone() {
             if self.consultation(leg, seat, &input) {
                 return;

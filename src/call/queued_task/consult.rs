@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::{Driver, CALLER};
 use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput, Media};
+use crate::call::hunt::HuntInput;
 use crate::call::outbound_leg::OutboundLeg;
 use crate::call::queued::{Input, QueuedCall, Sound};
 use crate::call::{CoreCommand, SpliceOffer};
@@ -41,9 +42,11 @@ pub(super) struct UnitLeg {
     /// The unit id, when a unit (not a seat or a bare number) was consulted.
     unit: Option<String>,
     started_at: SystemTime,
-    answered_at: Option<SystemTime>,
+    pub answered_at: Option<SystemTime>,
     /// False once cancelled: a 2xx that still comes is ACKed and hung up.
-    wanted: bool,
+    pub wanted: bool,
+    /// One attempt of a hunt through the unit's contacts: its end goes to the hunt.
+    pub hunted: bool,
 }
 
 /// Packets from `a` to `b` carry `b`'s payload types.
@@ -68,6 +71,8 @@ impl Driver {
                 }
             }
             ConsultAction::CancelUnit => {
+                // The seat stopped the hunt (or the unit's ring deadline passed).
+                self.hunt_input(HuntInput::Stop);
                 let Some(i) = self.units.iter().rposition(|u| u.answered_at.is_none()) else {
                     return;
                 };
@@ -261,6 +266,7 @@ impl Driver {
             started_at: now,
             answered_at: Some(now),
             wanted: true,
+            hunted: false,
         });
         machine.handle(
             Instant::now(),
@@ -316,12 +322,26 @@ impl Driver {
             info!(%refusal, "consultation refused");
             refusal.status()
         })?;
-        let target = resolved.target;
+        if let Some(unit) = &resolved.unit {
+            // A unit: its contacts are hunted one after another.
+            return self.start_hunt(unit).await;
+        }
+        self.ring_unit_leg(&resolved.target, None, false).await
+    }
+
+    /// Rings `target` for the consultation: a new unit leg, the newest.
+    pub(super) async fn ring_unit_leg(
+        &mut self,
+        target: &DialTarget,
+        unit: Option<String>,
+        hunted: bool,
+    ) -> Result<(), u16> {
+        let now = self.io.ctx.clock.now();
         let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
         let offer = self.offer_on(&socket);
         let ctx = &self.io.ctx;
         let caller = self.facts.caller.clone();
-        let leg = match &target {
+        let leg = match target {
             DialTarget::Seat(user) => {
                 let bindings = self.io.bindings(user).await;
                 let binding = bindings.first().ok_or(480u16)?;
@@ -329,9 +349,9 @@ impl Driver {
             }
             other => OutboundLeg::to_target(ctx, other, &caller, &offer).ok_or(404u16)?,
         };
-        info!(target = %target.describe(), "consulting a unit");
+        info!(target = %target.describe(), ?unit, "consulting a unit");
         leg.ring(&self.io).await;
-        if let (Some(by), Some(unit)) = (self.handoff_by(), &resolved.unit) {
+        if let (Some(by), Some(unit)) = (self.handoff_by(), &unit) {
             self.io.ctx.handoffs.dialled(by, unit);
         }
         self.units.push(UnitLeg {
@@ -341,10 +361,11 @@ impl Driver {
             hub_leg: None,
             media: None,
             party: target.describe(),
-            unit: resolved.unit,
+            unit,
             started_at: now,
             answered_at: None,
             wanted: true,
+            hunted,
         });
         Ok(())
     }
@@ -364,11 +385,16 @@ impl Driver {
         };
         if !response.is_success() {
             let status = response.status;
+            let hunted = unit.hunted && unit.wanted;
             self.end_unit_with(i, format!("failed:{status}"));
-            machine.handle(
-                Instant::now(),
-                Input::Consult(ConsultInput::UnitFailed(status)),
-            );
+            if hunted {
+                self.hunt_input(HuntInput::Failed(status));
+            } else {
+                machine.handle(
+                    Instant::now(),
+                    Input::Consult(ConsultInput::UnitFailed(status)),
+                );
+            }
             return;
         }
         let Some(leg) = unit.leg.as_mut() else {
@@ -400,6 +426,7 @@ impl Driver {
         unit.answered_at = Some(self.io.ctx.clock.now());
         unit.media = answer.as_ref().map(|a| (a.audio.pt, a.telephone_event));
         let answered_unit = unit.unit.clone();
+        let hunted = unit.hunted;
         let remote = answer.as_ref().and_then(|a| a.remote);
         let telephone_event = answer.as_ref().and_then(|a| a.telephone_event);
         if let Some(socket) = unit.socket.take() {
@@ -408,6 +435,9 @@ impl Driver {
                 remote,
                 telephone_event,
             }));
+        }
+        if hunted {
+            self.hunt_input(HuntInput::Answered);
         }
         if let (Some(by), Some(unit)) = (self.handoff_by(), answered_unit) {
             self.io.ctx.handoffs.unit_answered(by, &unit);

@@ -10,7 +10,7 @@ use super::{Compiler, FileCx};
 use crate::dialplan::contact::Contact;
 use crate::dialplan::outbound::Outbound;
 use crate::dialplan::units::{Contacts, Level, Role, Schedule, Unit};
-use crate::dialplan::DialplanProblem;
+use crate::dialplan::{DialplanProblem, HuntOverrides};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +28,20 @@ pub(super) struct RawUnit {
     working: Option<String>,
     #[serde(default)]
     off_hours: Option<String>,
+    /// How the unit's contacts are hunted; the defaults when absent.
+    #[serde(default)]
+    hunt: Option<RawHunt>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHunt {
+    #[serde(default)]
+    ring_timeout_secs: Option<u32>,
+    #[serde(default)]
+    attempts: Option<u32>,
+    #[serde(default)]
+    pause_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,8 +131,9 @@ impl FileCx<'_, '_> {
                 ok = false;
             }
         }
+        let hunting = self.hunting(raw.hunt.as_ref(), &at);
         if ok && contacts_ok && schedule_ok {
-            if let Some(level) = level {
+            if let (Some(level), Some(hunting)) = (level, hunting) {
                 self.compiler.units.units.push(Unit {
                     id: raw.id,
                     name: raw.name,
@@ -126,11 +141,58 @@ impl FileCx<'_, '_> {
                     parent: raw.parent,
                     contacts,
                     schedule,
+                    hunting,
                     file: self.file.to_path_buf(),
                     line,
                 });
             }
         }
+    }
+
+    /// The unit's hunt, each value checked against its range; None after a problem.
+    fn hunting(
+        &mut self,
+        raw: Option<&RawHunt>,
+        at: &dyn Fn(&str) -> String,
+    ) -> Option<HuntOverrides> {
+        use crate::dialplan::hunt::{HUNT_ATTEMPTS, HUNT_PAUSE_SECS, HUNT_RING_SECS};
+        let mut hunting = HuntOverrides::default();
+        let Some(raw) = raw else {
+            return Some(hunting);
+        };
+        let mut ok = true;
+        let mut check = |value: Option<u32>,
+                         range: std::ops::RangeInclusive<u32>,
+                         key: &str,
+                         cx: &mut Self|
+         -> Option<u32> {
+            let v = value?;
+            if range.contains(&v) {
+                Some(v)
+            } else {
+                cx.problem(
+                    at(&format!("hunt.{key}")),
+                    format!("{v} is outside {}..={}", range.start(), range.end()),
+                );
+                ok = false;
+                None
+            }
+        };
+        if let Some(v) = check(
+            raw.ring_timeout_secs,
+            HUNT_RING_SECS,
+            "ring_timeout_secs",
+            self,
+        ) {
+            hunting.ring_timeout = Some(std::time::Duration::from_secs(v.into()));
+        }
+        if let Some(v) = check(raw.attempts, HUNT_ATTEMPTS, "attempts", self) {
+            hunting.attempts = Some(v);
+        }
+        if let Some(v) = check(raw.pause_secs, HUNT_PAUSE_SECS, "pause_secs", self) {
+            hunting.pause = Some(std::time::Duration::from_secs(v.into()));
+        }
+        ok.then_some(hunting)
     }
 
     fn unit_id(&mut self, id: &str, key: String, line: usize) -> bool {

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::*;
+use crate::dialplan::Role;
+use crate::store::{ContactAttempt, ContactOutcome};
 
 const SEAT: &str = "1001";
 
@@ -29,7 +31,10 @@ impl Clock {
 }
 
 fn machine() -> Handoffs {
-    Handoffs::new(HandoffSettings::default())
+    Handoffs::new(
+        HandoffSettings::default(),
+        crate::ledger::FailureRule::default(),
+    )
 }
 
 fn mark(h: &mut Handoffs, clock: &Clock, secs: u64, call: u64, category: &str) {
@@ -441,8 +446,50 @@ fn a_unit_reached_from_another_citizens_call_does_not_make_an_older_handoff() {
     assert_eq!(h.open().count(), 1);
 }
 
+fn attempt(role: Role, outcome: ContactOutcome, secs: u64, clock: &Clock) -> ContactAttempt {
+    ContactAttempt {
+        handoff_id: None,
+        call_id: "call-7".into(),
+        unit: "2001".into(),
+        role,
+        dialled: "0551-1".into(),
+        started_at: clock.at(secs).1,
+        rung: Duration::from_secs(2),
+        outcome,
+        sip_status: None,
+    }
+}
+
+/// Hands the machine one attempt per role in `roles` (all `outcome`), returning the failures.
+fn attempts(
+    h: &mut Handoffs,
+    clock: &Clock,
+    roles: &[Role],
+    outcome: ContactOutcome,
+) -> Vec<ContactFailure> {
+    for (i, role) in roles.iter().enumerate() {
+        let attempt = attempt(*role, outcome, 20 + i as u64, clock);
+        send(
+            h,
+            clock,
+            20 + i as u64,
+            Input::Attempt {
+                by: by_call(7),
+                attempt,
+            },
+        );
+    }
+    drain(h)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Failure(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn an_unreachable_unit_closes_the_handoff() {
+fn attempts_are_filed_under_the_calls_handoff() {
     let clock = Clock::new();
     let mut h = machine();
     mark(&mut h, &clock, 10, 7, "major");
@@ -450,8 +497,41 @@ fn an_unreachable_unit_closes_the_handoff() {
     send(
         &mut h,
         &clock,
-        200,
-        Input::Unreachable {
+        20,
+        Input::Attempt {
+            by: by_call(7),
+            attempt: attempt(Role::Duty, ContactOutcome::Busy, 20, &clock),
+        },
+    );
+    let filed: Vec<Option<String>> = drain(&mut h)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Attempt(a) => Some(a.handoff_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(filed, [Some("call-7-h1".to_string())]);
+}
+
+#[test]
+fn three_and_three_unanswered_charge_one_failure_and_the_exhausted_hunt_closes_it() {
+    use Role::{Duty, Handler, Head};
+    let clock = Clock::new();
+    let mut h = machine();
+    mark(&mut h, &clock, 10, 7, "major");
+    drain(&mut h);
+    let roles = [Duty, Handler, Duty, Head, Duty];
+    assert!(attempts(&mut h, &clock, &roles, ContactOutcome::NoAnswer).is_empty());
+    let failures = attempts(&mut h, &clock, &[Handler], ContactOutcome::NoAnswer);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].evidence.len(), 6);
+    assert_eq!(failures[0].handoff_id.as_deref(), Some("call-7-h1"));
+    assert_eq!(failures[0].seat.as_deref(), Some(SEAT));
+    send(
+        &mut h,
+        &clock,
+        40,
+        Input::HuntExhausted {
             by: by_call(7),
             unit: "2001".into(),
         },
@@ -460,6 +540,41 @@ fn an_unreachable_unit_closes_the_handoff() {
         changes(&drain(&mut h)),
         [(Change::Closed, Some(HandoffOutcome::UnitUnreachable))]
     );
+}
+
+#[test]
+fn an_exhausted_hunt_without_a_failure_leaves_the_handoff_open() {
+    use Role::{Duty, Handler};
+    let clock = Clock::new();
+    let mut h = machine();
+    mark(&mut h, &clock, 10, 7, "major");
+    drain(&mut h);
+    let roles = [Duty, Handler, Duty, Handler, Duty];
+    assert!(attempts(&mut h, &clock, &roles, ContactOutcome::Busy).is_empty());
+    send(
+        &mut h,
+        &clock,
+        40,
+        Input::HuntExhausted {
+            by: by_call(7),
+            unit: "2001".into(),
+        },
+    );
+    assert!(changes(&drain(&mut h)).is_empty());
+    assert_eq!(h.open().count(), 1);
+}
+
+#[test]
+fn an_answer_before_the_sixth_means_no_failure() {
+    use Role::{Duty, Handler};
+    let clock = Clock::new();
+    let mut h = machine();
+    mark(&mut h, &clock, 10, 7, "major");
+    drain(&mut h);
+    assert!(attempts(&mut h, &clock, &[Duty, Handler], ContactOutcome::NoAnswer).is_empty());
+    assert!(attempts(&mut h, &clock, &[Duty], ContactOutcome::Answered).is_empty());
+    let more = [Handler, Duty, Handler, Duty];
+    assert!(attempts(&mut h, &clock, &more, ContactOutcome::NoAnswer).is_empty());
 }
 
 #[test]
