@@ -87,6 +87,8 @@ struct Driver {
     /// Where the hand-off service sends cues for the seat while it is on this call.
     cues: mpsc::UnboundedSender<Cue>,
     cue_rx: Option<mpsc::UnboundedReceiver<Cue>>,
+    /// The unit whose contact answered last on this call, for `*96`.
+    last_unit: Option<String>,
     /// The hunt through a unit's contacts under way.
     hunt: Option<hunting::UnitHunt>,
     /// A hunt started (true) or ended: the machine is told on the next turn.
@@ -189,6 +191,7 @@ impl Driver {
             handoff: setup.handoff.clone(),
             cues,
             cue_rx: Some(cue_rx),
+            last_unit: None,
             hunt: None,
             hunting_changed: None,
         })
@@ -336,6 +339,7 @@ impl Driver {
         match self.keys.push(now, digit) {
             Some(InCallFeature::ToRating) => machine.handle(now, Input::SeatAsksRating),
             Some(InCallFeature::SkipContact) => self.hunt_input(HuntInput::Skip),
+            Some(InCallFeature::UnitRefused) => self.unit_refused(),
             Some(InCallFeature::MarkHandoff(category)) => self.mark_handoff(&category),
             Some(InCallFeature::ExtendHandoff(reason)) => {
                 if let Some(seat) = &self.seat {

@@ -434,6 +434,7 @@ impl Settings {
                 .collect(),
             extend: h.extend_code.clone(),
             close: h.close_code.clone(),
+            refused: h.refused_code.clone(),
             ..self.features.in_call()
         }
     }

@@ -33,6 +33,8 @@ pub struct InCallCodes {
     pub extend: String,
     /// Followed by reason digits and `#`; empty: no such code.
     pub close: String,
+    /// The unit refused the matter without a good reason; empty: no such code.
+    pub refused: String,
 }
 
 impl Default for InCallCodes {
@@ -51,6 +53,7 @@ impl Default for InCallCodes {
             marks: Vec::new(),
             extend: String::new(),
             close: String::new(),
+            refused: String::new(),
         }
     }
 }
@@ -76,6 +79,9 @@ impl InCallCodes {
         }
         if !self.close.is_empty() {
             named.push(("handoffs.close_code".into(), &self.close));
+        }
+        if !self.refused.is_empty() {
+            named.push(("handoffs.refused_code".into(), &self.refused));
         }
         for (i, (code, _)) in self.marks.iter().enumerate() {
             named.push((format!("handoffs.categories[{i}].code"), code));
@@ -142,6 +148,8 @@ pub enum InCallFeature {
     ExtendHandoff(String),
     /// Close the call's hand-off as not needed, for this reason.
     CloseHandoff(String),
+    /// The unit the seat reached refused the matter without a good reason.
+    UnitRefused,
 }
 
 /// The longest unit id or number taken after the consult code.
@@ -202,6 +210,9 @@ impl InCallKeys {
         .into_iter()
         .find(|(code, _)| **code == self.typed)
         .map(|(_, feature)| feature)
+        .or_else(|| {
+            (!c.refused.is_empty() && c.refused == self.typed).then_some(InCallFeature::UnitRefused)
+        })
         .or_else(|| {
             c.marks
                 .iter()

@@ -138,6 +138,14 @@ impl HandoffHandle {
         self.send(Request::Input(Input::Attempt { by, attempt }));
     }
 
+    /// The seat says `unit` refused the matter without a good reason (`*96`).
+    pub fn refused(&self, by: By, unit: &str) {
+        self.send(Request::Input(Input::Refused {
+            by,
+            unit: unit.to_string(),
+        }));
+    }
+
     /// The hunt for `unit` tried every contact without an answer.
     pub fn hunt_exhausted(&self, by: By, unit: &str) {
         self.send(Request::Input(Input::HuntExhausted {

@@ -3,7 +3,7 @@
 //! and tones for a seat's ear come out. Each open hand-off has two timers in one table: the
 //! warning (a configured time before the limit) and the breach (the limit).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use super::settings::{Category, HandoffSettings};
 use crate::call_id::CallId;
 use crate::ledger::{FailureRule, Group, Tallies};
-use crate::store::{ContactAttempt, ContactFailure, Extension, HandoffOutcome, HandoffRecord};
+use crate::store::{
+    ContactAttempt, ContactFailure, ContactOutcome, Extension, HandoffOutcome, HandoffRecord,
+};
 use crate::timer::TimerTable;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,9 @@ pub enum Input {
     UnitAnswered { by: By, unit: String },
     /// One attempt to reach a unit's contact is over (its `handoff_id` is filled in here).
     Attempt { by: By, attempt: ContactAttempt },
+    /// The seat says `unit`, which answered it on this call, refused the matter without a good
+    /// reason (`*96`): a contact failure of kind `refused`.
+    Refused { by: By, unit: String },
     /// A hunt for `unit` ran out of contacts: with a contact failure recorded in it, the
     /// hand-off ends as `unit_unreachable`.
     HuntExhausted { by: By, unit: String },
@@ -117,6 +122,8 @@ pub enum Refusal {
     AlreadyExtended,
     #[error("the hand-off is past its limit; it can no longer be extended or re-marked")]
     Breached,
+    #[error("no unit answered on this call, so none can have refused")]
+    NoUnitAnswered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -160,6 +167,11 @@ pub struct Handoffs {
     /// The contact-failure rule's count, per hand-off (or call) and unit.
     tallies: Tallies,
     failures: u64,
+    /// The last answered attempt of each call and unit, for a refusal (`*96`).
+    answered: HashMap<(String, String), ContactAttempt>,
+    /// The hand-off each call made, so that the answering attempt, written as it ends, is
+    /// filed under it although it is closed by then.
+    made_by: HashMap<CallId, String>,
 }
 
 impl Handoffs {
@@ -173,12 +185,16 @@ impl Handoffs {
             rule,
             tallies: Tallies::new(rule),
             failures: 0,
+            answered: HashMap::new(),
+            made_by: HashMap::new(),
         }
     }
 
     /// The call `call_id` is over: its attempts outside any hand-off are counted no more.
     pub fn forget_call(&mut self, call_id: &str) {
         self.tallies.forget_group(&Group::Call(call_id.to_string()));
+        self.answered.retain(|(call, _), _| call != call_id);
+        self.made_by.retain(|call, _| call.to_string() != call_id);
     }
 
     pub fn settings(&self) -> &HandoffSettings {
@@ -219,6 +235,7 @@ impl Handoffs {
                 }
             }
             Input::Attempt { by, attempt } => self.attempt(at, by, attempt),
+            Input::Refused { by, unit } => self.refused(at, by, unit),
             Input::HuntExhausted { by, unit } => {
                 let failed = self
                     .for_unit(&by, &unit)
@@ -298,8 +315,19 @@ impl Handoffs {
             if !open.tried.contains(&attempt.unit) {
                 open.tried.push(attempt.unit.clone());
             }
+        } else if let Some(id) = self.made_by.get(&by.call()) {
+            attempt.handoff_id = Some(id.clone());
         }
         self.actions.push_back(Action::Attempt(attempt.clone()));
+        if attempt.outcome == ContactOutcome::Answered {
+            let key = (attempt.call_id.clone(), attempt.unit.clone());
+            self.answered.insert(key, attempt.clone());
+        }
+        // An attempt of a hand-off made already counts for nothing more.
+        let made_already = key.is_none() && attempt.handoff_id.is_some();
+        if made_already {
+            return;
+        }
         let Some(evidence) = self.tallies.record(&attempt) else {
             return;
         };
@@ -311,6 +339,21 @@ impl Handoffs {
         if let Some(open) = key.and_then(|k| self.open.get_mut(&k)) {
             open.failed.push(attempt.unit.clone());
         }
+        self.actions.push_back(Action::Failure(Box::new(failure)));
+    }
+
+    fn refused(&mut self, at: SystemTime, by: By, unit: String) {
+        let (call, seat) = match &by {
+            By::Call { call, seat } | By::OwnCall { call, seat } => {
+                (call.to_string(), seat.clone())
+            }
+        };
+        let Some(answered) = self.answered.get(&(call, unit)) else {
+            return self.refuse(seat, Refusal::NoUnitAnswered);
+        };
+        self.failures += 1;
+        let id = format!("cf-{}-{}", answered.call_id, self.failures);
+        let failure = self.rule.refused_failure(id, answered, Some(seat), at);
         self.actions.push_back(Action::Failure(Box::new(failure)));
     }
 
@@ -441,6 +484,7 @@ impl Handoffs {
         record.unit = Some(unit);
         record.made_at = Some(at);
         record.made_by_call = Some(by.to_string());
+        self.made_by.insert(by, record.id.clone());
         record.closed_at = Some(at);
         record.outcome = Some(if late {
             HandoffOutcome::Late

@@ -23,6 +23,10 @@ pub struct HandoffSettings {
     /// Followed by reason digits and `#`: the hand-off is closed as not needed.
     #[serde(default = "default_close")]
     pub close_code: String,
+    /// Typed while talking to a unit or right after: the unit refused the matter without a
+    /// good reason, which is a contact failure of kind `refused`.
+    #[serde(default = "default_refused")]
+    pub refused_code: String,
     #[serde(default = "default_categories")]
     pub categories: Vec<Category>,
 }
@@ -57,6 +61,7 @@ impl Default for HandoffSettings {
             warning_secs: default_warning(),
             extend_code: default_extend(),
             close_code: default_close(),
+            refused_code: default_refused(),
             categories: default_categories(),
         }
     }
@@ -70,6 +75,9 @@ fn default_extend() -> String {
 }
 fn default_close() -> String {
     "*90".to_string()
+}
+fn default_refused() -> String {
+    "*96".to_string()
 }
 
 fn default_categories() -> Vec<Category> {
@@ -108,6 +116,7 @@ impl HandoffSettings {
         for (key, code) in [
             ("extend_code", &self.extend_code),
             ("close_code", &self.close_code),
+            ("refused_code", &self.refused_code),
         ] {
             if !keypad(code) {
                 issues.push(Issue::new(
@@ -213,6 +222,7 @@ impl HandoffSettings {
         let mut codes = vec![
             ("extend_code".to_string(), self.extend_code.as_str()),
             ("close_code".to_string(), self.close_code.as_str()),
+            ("refused_code".to_string(), self.refused_code.as_str()),
         ];
         for (i, c) in self.categories.iter().enumerate() {
             codes.push((format!("categories[{i}].code"), c.code.as_str()));

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use hotline::store::{ContactOutcome, HandoffOutcome, Store};
+use hotline::store::{ContactOutcome, HandoffOutcome, HandoffRecord, Store};
 
-use crate::common::{self, eventually, Options};
+use crate::common::{self, eventually, Options, TestDaemon};
 use crate::consult::{seat_answers_a_caller, LIMIT, SEAT_HZ};
 use crate::peers::{
     free_udp_port, poke_hangup, unit_answer, Audio, RtpProbe, SippProcess, UnitAnswer,
@@ -16,58 +16,110 @@ use crate::peers::{
 
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A unit contact that takes three calls, handling each as `mode` says.
-fn contact(mode: UnitAnswer) -> (SippProcess, RtpProbe, u16) {
+/// A unit contact that takes `calls` calls, handling each as `mode` says.
+fn contact(mode: UnitAnswer, calls: u32) -> (SippProcess, RtpProbe, u16) {
     let port = free_udp_port().expect("a port for the contact");
     let probe = RtpProbe::sending(Audio::Silence).expect("contact probe");
     let process = unit_answer(mode, &probe, PEER_TIMEOUT)
         .port(port)
         .arg("-m")
-        .arg("3")
+        .arg(calls.to_string())
         .spawn()
         .expect("start the contact");
     (process, probe, port)
 }
 
-#[tokio::test]
-async fn a_unit_that_never_answers_is_hunted_three_and_three_and_charged_a_failure() {
-    let (handler, _handler_probe, handler_port) = contact(UnitAnswer::NoAnswer);
-    let (duty, _duty_probe, duty_port) = contact(UnitAnswer::Busy);
+/// A daemon whose unit 2002 has `contacts` (a TOML inline table's insides) and `hunt`, and a
+/// caller the seat answered; the seat marks the call with `mark` and reaches for the unit.
+async fn reach_unit(contacts: &str, hunt: &str, mark: &str) -> Reached {
     let t = common::start(Options {
         extra_routes: format!(
             "[[units]]\nid = \"2002\"\nname = \"市供水公司\"\nlevel = 2\n\
-             contacts = {{ handlers = [\"sip:handler@127.0.0.1:{handler_port}\"], \
-             duty = \"sip:duty@127.0.0.1:{duty_port}\" }}\n\
-             hunt = {{ ring_timeout_secs = 2, attempts = 3, pause_secs = 1 }}\n"
+             contacts = {{ {contacts} }}\nhunt = {{ {hunt} }}\n"
         ),
         ..Options::default()
     })
     .await;
-    let (seat, seat_probe, mut caller, caller_probe) =
+    let (seat, seat_probe, caller, caller_probe) =
         seat_answers_a_caller(&t, Audio::tone(SEAT_HZ), &[("hangup", "poke")]).await;
-    seat_probe.send_keys("*91", LIMIT).await.expect("mark");
+    seat_probe.send_keys(mark, LIMIT).await.expect("mark");
     seat_probe
         .send_keys("*12002#", LIMIT)
         .await
         .expect("reach the unit");
+    Reached {
+        t,
+        seat,
+        seat_probe,
+        caller,
+        caller_probe,
+    }
+}
 
-    // Busy at once, a 1 s pause, 2 s of ringing, a pause...: about 12 s for all six.
-    let store = t.daemon.store();
-    let far = UNIX_EPOCH + Duration::from_secs(100 * 365 * 86_400);
-    let failed = eventually(Duration::from_secs(40), || async {
-        t.daemon.flush_records().await.is_ok()
-            && store
-                .handoffs_opened_in(UNIX_EPOCH, far)
-                .await
-                .is_ok_and(|h| h.first().is_some_and(|h| !h.is_open()))
-    })
+struct Reached {
+    t: TestDaemon,
+    seat: SippProcess,
+    seat_probe: RtpProbe,
+    caller: SippProcess,
+    caller_probe: RtpProbe,
+}
+
+impl Reached {
+    /// The hand-off once it is closed (made or not), within `limit`.
+    async fn closed_handoff(&self, limit: Duration) -> HandoffRecord {
+        let store = self.t.daemon.store();
+        let closed = eventually(limit, || async {
+            self.t.daemon.flush_records().await.is_ok()
+                && store
+                    .handoffs_opened_in(UNIX_EPOCH, far())
+                    .await
+                    .is_ok_and(|h| h.first().is_some_and(|h| !h.is_open()))
+        })
+        .await;
+        let handoffs = store
+            .handoffs_opened_in(UNIX_EPOCH, far())
+            .await
+            .expect("hand-offs");
+        assert!(closed, "the hand-off never closed: {handoffs:?}");
+        handoffs[0].clone()
+    }
+
+    /// The caller hangs up; caller and seat end well.
+    async fn end(mut self) -> TestDaemon {
+        self.caller_probe.set_audio(None);
+        self.seat_probe.set_audio(None);
+        poke_hangup(&mut self.caller, LIMIT)
+            .await
+            .expect("caller hangs up");
+        for (who, process) in [("caller", self.caller), ("seat", self.seat)] {
+            let run = process.wait().await.expect("peer ends");
+            assert!(run.success(), "{who}: {run}");
+        }
+        self.t
+    }
+}
+
+fn far() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(100 * 365 * 86_400)
+}
+
+#[tokio::test]
+async fn a_unit_that_never_answers_is_hunted_three_and_three_and_charged_a_failure() {
+    let (handler, _handler_probe, handler_port) = contact(UnitAnswer::NoAnswer, 3);
+    let (duty, _duty_probe, duty_port) = contact(UnitAnswer::Busy, 3);
+    let r = reach_unit(
+        &format!(
+            "handlers = [\"sip:handler@127.0.0.1:{handler_port}\"], \
+             duty = \"sip:duty@127.0.0.1:{duty_port}\""
+        ),
+        "ring_timeout_secs = 2, attempts = 3, pause_secs = 1",
+        "*91",
+    )
     .await;
-    let handoffs = store
-        .handoffs_opened_in(UNIX_EPOCH, far)
-        .await
-        .expect("hand-offs");
-    assert!(failed, "the hand-off never closed: {handoffs:?}");
-    let handoff = &handoffs[0];
+    // Busy at once, a 1 s pause, 2 s of ringing, a pause...: about 12 s for all six.
+    let handoff = &r.closed_handoff(Duration::from_secs(40)).await;
+    let store = r.t.daemon.store();
+    let far = far();
     assert_eq!(
         handoff.outcome,
         Some(HandoffOutcome::UnitUnreachable),
@@ -117,15 +169,7 @@ async fn a_unit_that_never_answers_is_hunted_three_and_three_and_charged_a_failu
     assert_eq!(failure.seat.as_deref(), Some("1001"));
 
     // Back to caller and seat; everyone ends well, and each contact saw three calls.
-    caller_probe.set_audio(None);
-    seat_probe.set_audio(None);
-    poke_hangup(&mut caller, LIMIT)
-        .await
-        .expect("caller hangs up");
-    for (who, process) in [("caller", caller), ("seat", seat)] {
-        let run = process.wait().await.expect("peer ends");
-        assert!(run.success(), "{who}: {run}");
-    }
+    let t = r.end().await;
     let handler = handler.wait().await.expect("handler ends");
     assert_eq!(
         handler.unit_events(),
@@ -145,5 +189,75 @@ async fn a_unit_that_never_answers_is_hunted_three_and_three_and_charged_a_failu
         ["offered", "busy", "offered", "busy", "offered", "busy"],
         "{duty}"
     );
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// One attempt per role: the duty line is busy, the handler rings out, the head answers on the
+/// third attempt. The hand-off is made in time by the head's answer, with no contact failure,
+/// and seat and head talk while the caller holds.
+#[tokio::test]
+async fn the_third_contact_answers_and_makes_the_handoff_without_a_failure() {
+    let (duty, _duty_probe, duty_port) = contact(UnitAnswer::Busy, 1);
+    let (handler, _handler_probe, handler_port) = contact(UnitAnswer::NoAnswer, 1);
+    let (head, _head_probe, head_port) = contact(UnitAnswer::Answer, 1);
+    let r = reach_unit(
+        &format!(
+            "handlers = [\"sip:handler@127.0.0.1:{handler_port}\"], \
+             head = \"sip:head@127.0.0.1:{head_port}\", \
+             duty = \"sip:duty@127.0.0.1:{duty_port}\""
+        ),
+        "ring_timeout_secs = 2, attempts = 1, pause_secs = 1",
+        "*92",
+    )
+    .await;
+    let handoff = &r.closed_handoff(Duration::from_secs(30)).await;
+    let store = r.t.daemon.store();
+    let far = far();
+    assert_eq!(handoff.outcome, Some(HandoffOutcome::InTime), "{handoff:?}");
+    assert_eq!(handoff.unit.as_deref(), Some("2002"));
+
+    // The head's answer is written when the attempt ends, just after the hand-off is made.
+    let three = eventually(LIMIT, || async {
+        r.t.daemon.flush_records().await.is_ok()
+            && store
+                .contact_attempts_of(&handoff.id)
+                .await
+                .is_ok_and(|a| a.len() == 3)
+    })
+    .await;
+    let attempts = store
+        .contact_attempts_of(&handoff.id)
+        .await
+        .expect("attempts");
+    assert!(three, "{attempts:?}");
+    let seen: Vec<(&str, ContactOutcome)> = attempts
+        .iter()
+        .map(|a| (a.role.as_str(), a.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("duty", ContactOutcome::Busy),
+            ("handler", ContactOutcome::NoAnswer),
+            ("head", ContactOutcome::Answered),
+        ]
+    );
+    assert_eq!(attempts[2].sip_status, Some(200));
+    let failures = store
+        .contact_failures_in(UNIX_EPOCH, far)
+        .await
+        .expect("failures");
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let t = r.end().await;
+    let runs = [
+        ("duty", duty, vec!["offered", "busy"]),
+        ("handler", handler, vec!["offered", "cancelled"]),
+        ("head", head, vec!["offered", "answered", "bye_from_daemon"]),
+    ];
+    for (who, process, expected) in runs {
+        let run = process.wait().await.expect("contact ends");
+        assert_eq!(run.unit_events(), expected, "{who}: {run}");
+    }
     t.daemon.shutdown().await.expect("shutdown");
 }

@@ -439,6 +439,9 @@ impl Driver {
         if hunted {
             self.hunt_input(HuntInput::Answered);
         }
+        if answered_unit.is_some() {
+            self.last_unit.clone_from(&answered_unit);
+        }
         if let (Some(by), Some(unit)) = (self.handoff_by(), answered_unit) {
             self.io.ctx.handoffs.unit_answered(by, &unit);
         }

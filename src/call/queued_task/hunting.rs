@@ -161,6 +161,14 @@ impl Driver {
         }
     }
 
+    /// `*96`: the unit the seat reached last on this call refused the matter.
+    pub(super) fn unit_refused(&self) {
+        match self.last_unit.clone() {
+            Some(unit) => self.io.ctx.handoffs.refused(self.attempt_by(), &unit),
+            None => info!("refusal typed with no unit reached on this call"),
+        }
+    }
+
     /// The hand-off an attempt serves: this call's, for the seat on it.
     fn attempt_by(&self) -> By {
         self.handoff_by().unwrap_or(By::Call {

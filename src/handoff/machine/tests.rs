@@ -587,3 +587,73 @@ fn time_left_goes_negative_once_breached() {
     let left: Vec<f64> = h.time_left(clock.at(310).0).map(|(_, s)| s).collect();
     assert_eq!(left, [-10.0]);
 }
+
+#[test]
+fn a_unit_that_answered_and_refused_is_charged_a_refusal() {
+    let clock = Clock::new();
+    let mut h = machine();
+    mark(&mut h, &clock, 10, 7, "general");
+    drain(&mut h);
+    let refused = |h: &mut Handoffs| {
+        send(
+            h,
+            &clock,
+            60,
+            Input::Refused {
+                by: by_call(7),
+                unit: "2001".into(),
+            },
+        );
+        drain(h)
+    };
+    assert!(matches!(
+        refused(&mut h).as_slice(),
+        [Action::Refused {
+            why: Refusal::NoUnitAnswered,
+            ..
+        }]
+    ));
+    assert!(attempts(&mut h, &clock, &[Role::Duty], ContactOutcome::Answered).is_empty());
+    let actions = refused(&mut h);
+    let [Action::Failure(failure)] = actions.as_slice() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(failure.kind, crate::store::FailureKind::Refused);
+    assert_eq!(failure.unit, "2001");
+    assert_eq!(failure.evidence.len(), 1);
+    assert_eq!(failure.seat.as_deref(), Some(SEAT));
+}
+
+#[test]
+fn the_answering_attempt_written_after_the_answer_is_filed_under_the_made_handoff() {
+    let clock = Clock::new();
+    let mut h = machine();
+    mark(&mut h, &clock, 10, 7, "major");
+    send(
+        &mut h,
+        &clock,
+        30,
+        Input::UnitAnswered {
+            by: by_call(7),
+            unit: "2001".into(),
+        },
+    );
+    drain(&mut h);
+    send(
+        &mut h,
+        &clock,
+        30,
+        Input::Attempt {
+            by: by_call(7),
+            attempt: attempt(Role::Duty, ContactOutcome::Answered, 28, &clock),
+        },
+    );
+    let filed: Vec<Option<String>> = drain(&mut h)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Attempt(a) => Some(a.handoff_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(filed, [Some("call-7-h1".to_string())]);
+}
