@@ -68,6 +68,36 @@ pub struct Hunt {
     actions: VecDeque<HuntAction>,
 }
 
+/// How one attempt ended, as the hunt reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptEnd {
+    pub outcome: ContactOutcome,
+    pub status: Option<u16>,
+    pub rung: Duration,
+}
+
+/// The record of `planned`, rung from `started_at` for call `call_id`, ended as `end`; the
+/// hand-off service files it under its hand-off.
+pub fn contact_attempt(
+    call_id: &str,
+    unit: &str,
+    planned: &crate::dialplan::PlannedAttempt,
+    started_at: std::time::SystemTime,
+    end: AttemptEnd,
+) -> crate::store::ContactAttempt {
+    crate::store::ContactAttempt {
+        handoff_id: None,
+        call_id: call_id.to_string(),
+        unit: unit.to_string(),
+        role: planned.role,
+        dialled: planned.dialled.clone(),
+        started_at,
+        rung: end.rung,
+        outcome: end.outcome,
+        sip_status: end.status,
+    }
+}
+
 /// How a final status counts for the contact-failure rule.
 pub fn outcome_of(status: u16) -> ContactOutcome {
     match status {

@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::call::hunt::{Hunt, HuntInput};
 use crate::ratings::dialog::{RatingDialog, RatingInput, RatingRules, RatingSound, RatingStep};
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
 use crate::timer::TimerTable;
+
+mod hunting;
 
 /// Index of a seat leg in the order the call rang them.
 pub type LegId = usize;
@@ -80,8 +83,19 @@ pub enum Action {
     PlayRating(RatingSound),
     /// Write the rating durably, then report `RatingCommitted` or `RatingLost`.
     CommitRating(RatingOutcome),
+    /// One attempt of a hunt through a unit's contacts is over (a seat's own call to a unit).
+    Attempted(HuntAttempt),
     /// The call is over; write its record and release everything.
     Finished(Outcome),
+}
+
+/// How one attempt of a hunt ended: leg `leg` rang attempt `leg` of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HuntAttempt {
+    pub leg: LegId,
+    pub outcome: crate::store::ContactOutcome,
+    pub status: Option<u16>,
+    pub rung: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +171,9 @@ pub struct CallMachine {
     rating: Option<RatingRules>,
     rating_dialog: Option<RatingDialog>,
     actions: VecDeque<Action>,
+    /// A seat's own call to a unit: its contacts are rung one after another, leg `i` for
+    /// attempt `i`, each on the hunt's timers instead of the route's ring timeout.
+    hunt: Option<Hunt>,
 }
 
 impl CallMachine {
@@ -171,6 +188,7 @@ impl CallMachine {
             rating: None,
             rating_dialog: None,
             actions: VecDeque::new(),
+            hunt: None,
         };
         if legs == 0 {
             // Nobody to ring: the seats are unreachable, not busy and not unanswering.
@@ -208,7 +226,10 @@ impl CallMachine {
         if self.phase != Phase::Ringing {
             return None;
         }
-        self.timers.next()
+        match (self.timers.next(), self.hunt_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -240,11 +261,14 @@ impl CallMachine {
                 // Give up on it without waiting 32 s for Timer B; a late answer is hung up.
                 self.set_leg(leg, LegState::Failed(408));
                 self.actions.push_back(Action::CancelSeat(leg));
-                gave_up = true;
+                gave_up = !self.hunt_input(now, HuntInput::Failed(408)) || gave_up;
             }
         }
         if gave_up {
             self.settle_if_all_failed();
+        }
+        if self.hunt_timeout().is_some_and(|at| at <= now) {
+            self.hunt_due(now);
         }
     }
 
@@ -286,6 +310,7 @@ impl CallMachine {
         match (self.phase, input) {
             (Phase::Ringing, Input::CallerCancelled) => {
                 self.cancel_ringing_legs();
+                self.hunt_input(now, HuntInput::Stop);
                 self.actions.push_back(Action::CallerTerminated);
                 self.finish(
                     Disposition::Abandoned,
@@ -313,10 +338,13 @@ impl CallMachine {
                         self.actions.push_back(Action::CancelSeat(other));
                     }
                 }
+                self.hunt_input(now, HuntInput::Answered);
             }
             (Phase::Ringing, Input::SeatFailed { leg, status }) if self.leg_pending(leg) => {
                 self.set_leg(leg, LegState::Failed(status));
-                self.settle_if_all_failed();
+                if !self.hunt_input(now, HuntInput::Failed(status)) {
+                    self.settle_if_all_failed();
+                }
             }
             (Phase::Connected(_) | Phase::Done, Input::SeatAnswered { leg }) => {
                 // Forked seats raced; the loser's 2xx must still be ACKed, then hung up.

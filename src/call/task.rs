@@ -155,6 +155,10 @@ struct CallDriver {
     unit: Option<String>,
     /// The seat whose phone placed this call, for its own call's hand-off and cues.
     placed_by: Option<String>,
+    /// A seat's own call to a unit: the hunt's plan, attempt `i` on leg `i`.
+    hunt: Option<crate::dialplan::HuntPlan>,
+    /// When each leg started ringing, for the attempts' records.
+    attempt_started: Vec<Option<SystemTime>>,
     /// The answered party's codec and payload type, for a splice.
     far_audio: Option<(crate::media::sdp::Codec, u8)>,
     /// The call this one is spliced to (an attended transfer took our caller's place).
@@ -265,15 +269,45 @@ impl CallDriver {
             .collect();
         // A seat's own call: it asks for no rating, and may go beyond the seats.
         let asks_rating = setup.placed_by.is_none();
-        if let Some(dialled) = &setup.dial {
-            legs.extend(OutboundLeg::to_target(
-                &ctx,
-                &dialled.target,
-                &facts.caller,
-                &seat_offer,
-            ));
-        }
         let unit = setup.dial.as_ref().and_then(|d| d.unit.clone());
+        let mut hunt = None;
+        match (&setup.dial, &unit, &setup.placed_by) {
+            // To a unit: its contacts are hunted, one leg per attempt, made now, rung in turn.
+            (Some(_), Some(unit), Some(_)) => match ctx.dialer.hunt_plan(unit, ctx.clock.now()) {
+                Ok(mut plan) => {
+                    let mut kept = Vec::new();
+                    for attempt in std::mem::take(&mut plan.attempts) {
+                        let leg = match &attempt.target {
+                            crate::dialplan::DialTarget::Seat(user) => {
+                                let bindings = io.bindings(user).await;
+                                bindings.first().map(|b| {
+                                    OutboundLeg::to_seat(&ctx, b, &facts.caller, None, &seat_offer)
+                                })
+                            }
+                            other => {
+                                OutboundLeg::to_target(&ctx, other, &facts.caller, &seat_offer)
+                            }
+                        };
+                        if let Some(leg) = leg {
+                            legs.push(leg);
+                            kept.push(attempt);
+                        }
+                    }
+                    plan.attempts = kept;
+                    hunt = Some(plan);
+                }
+                Err(refusal) => info!(%refusal, "unit not hunted"),
+            },
+            (Some(dialled), _, _) => {
+                legs.extend(OutboundLeg::to_target(
+                    &ctx,
+                    &dialled.target,
+                    &facts.caller,
+                    &seat_offer,
+                ));
+            }
+            _ => {}
+        }
         let caller = CallerLeg::new(
             setup.invite,
             setup.key,
@@ -304,6 +338,8 @@ impl CallDriver {
             asks_rating,
             unit,
             placed_by: setup.placed_by.clone(),
+            hunt,
+            attempt_started: Vec::new(),
             far_audio: None,
             peer: None,
         })
@@ -314,14 +350,17 @@ impl CallDriver {
         mut events: mpsc::UnboundedReceiver<CallEvent>,
         mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
     ) {
-        let mut machine = CallMachine::new(
-            Instant::now(),
-            self.legs.len(),
-            Timeouts {
-                ring: self.ring,
-                no_response: self.io.ctx.no_response,
-            },
-        )
+        let timeouts = Timeouts {
+            ring: self.ring,
+            no_response: self.io.ctx.no_response,
+        };
+        let mut machine = match &self.hunt {
+            Some(plan) => {
+                info!(unit = %plan.unit, attempts = plan.attempts.len(), "hunting the unit's contacts");
+                CallMachine::hunting(Instant::now(), plan.attempts.len(), plan.hunting, timeouts)
+            }
+            None => CallMachine::new(Instant::now(), self.legs.len(), timeouts),
+        }
         .with_rating(self.io.ctx.ratings.clone().filter(|_| self.asks_rating));
         self.caller.bind(&self.io).await;
         self.io.open(self.facts.open_call(None, None)).await;
@@ -367,6 +406,30 @@ impl CallDriver {
                 _ = report.tick() => self.report_media(),
             }
         }
+    }
+
+    /// An attempt of the hunt is over: the hand-off service files and counts it.
+    fn attempted(&mut self, a: crate::call::machine::HuntAttempt) {
+        let (Some(plan), Some((by, unit))) = (&self.hunt, self.own_call_to_unit()) else {
+            return;
+        };
+        let Some(planned) = plan.attempts.get(a.leg) else {
+            return;
+        };
+        let started_at = self
+            .attempt_started
+            .get(a.leg)
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| self.io.ctx.clock.now());
+        let end = crate::call::hunt::AttemptEnd {
+            outcome: a.outcome,
+            status: a.status,
+            rung: a.rung,
+        };
+        let attempt =
+            crate::call::hunt::contact_attempt(&self.facts.id, &unit, planned, started_at, end);
+        self.io.ctx.handoffs.attempt(by, attempt);
     }
 
     /// For a seat's own call to a unit: the hand-off it serves and the unit.
@@ -501,7 +564,12 @@ impl CallDriver {
                 let l = &self.legs[leg];
                 info!(seat = %l.seat, flow = %l.flow, "ringing seat");
                 l.ring(&self.io).await;
+                if self.attempt_started.len() <= leg {
+                    self.attempt_started.resize(leg + 1, None);
+                }
+                self.attempt_started[leg] = Some(self.io.ctx.clock.now());
             }
+            Action::Attempted(attempt) => self.attempted(attempt),
             Action::CancelSeat(leg) => self.legs[leg].cancel(&self.io).await,
             Action::CallerRinging => self.caller.respond(&self.io, 180, None).await,
             Action::Connect(leg) => self.connect(leg, machine).await,
@@ -718,6 +786,12 @@ impl CallDriver {
         self.report_media();
         if let Some(seat) = &self.placed_by {
             self.io.ctx.handoffs.seat_off(seat, self.io.owner);
+        }
+        // A hunt that ended unanswered: with a contact failure, its hand-off is unreachable.
+        if let (Some(_), None, Some((by, unit))) =
+            (&self.hunt, self.answered_at, self.own_call_to_unit())
+        {
+            self.io.ctx.handoffs.hunt_exhausted(by, &unit);
         }
         if let Some(hub) = self.media.hub.take() {
             hub.stop().await;

@@ -65,23 +65,8 @@ struct Reached {
 }
 
 impl Reached {
-    /// The hand-off once it is closed (made or not), within `limit`.
     async fn closed_handoff(&self, limit: Duration) -> HandoffRecord {
-        let store = self.t.daemon.store();
-        let closed = eventually(limit, || async {
-            self.t.daemon.flush_records().await.is_ok()
-                && store
-                    .handoffs_opened_in(UNIX_EPOCH, far())
-                    .await
-                    .is_ok_and(|h| h.first().is_some_and(|h| !h.is_open()))
-        })
-        .await;
-        let handoffs = store
-            .handoffs_opened_in(UNIX_EPOCH, far())
-            .await
-            .expect("hand-offs");
-        assert!(closed, "the hand-off never closed: {handoffs:?}");
-        handoffs[0].clone()
+        closed_handoff(&self.t, limit).await
     }
 
     /// The caller hangs up; caller and seat end well.
@@ -97,6 +82,25 @@ impl Reached {
         }
         self.t
     }
+}
+
+/// The daemon's only hand-off once it is closed (made or not), within `limit`.
+async fn closed_handoff(t: &TestDaemon, limit: Duration) -> HandoffRecord {
+    let store = t.daemon.store();
+    let closed = eventually(limit, || async {
+        t.daemon.flush_records().await.is_ok()
+            && store
+                .handoffs_opened_in(UNIX_EPOCH, far())
+                .await
+                .is_ok_and(|h| h.first().is_some_and(|h| !h.is_open()))
+    })
+    .await;
+    let handoffs = store
+        .handoffs_opened_in(UNIX_EPOCH, far())
+        .await
+        .expect("hand-offs");
+    assert!(closed, "the hand-off never closed: {handoffs:?}");
+    handoffs[0].clone()
 }
 
 fn far() -> std::time::SystemTime {
@@ -259,5 +263,100 @@ async fn the_third_contact_answers_and_makes_the_handoff_without_a_failure() {
         let run = process.wait().await.expect("contact ends");
         assert_eq!(run.unit_events(), expected, "{who}: {run}");
     }
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// A hand-off outlives the citizen's call and is made by the seat's own call to the unit: the
+/// seat marks the call, the caller hangs up, and the seat dials the unit id from its phone. The
+/// daemon hunts the unit's contacts for that call too (the duty line is busy, the handler
+/// answers), and the handler's answer makes the hand-off, in time, by the seat's own call.
+#[tokio::test]
+async fn the_seats_own_call_after_the_citizen_hung_up_hunts_and_makes_the_handoff() {
+    use crate::peers::feature_call;
+    let (duty, _duty_probe, duty_port) = contact(UnitAnswer::Busy, 1);
+    let handler_port = free_udp_port().expect("a port for the handler");
+    let handler_probe = RtpProbe::sending(Audio::Silence).expect("handler probe");
+    let handler = unit_answer(UnitAnswer::Answer, &handler_probe, PEER_TIMEOUT)
+        .port(handler_port)
+        .set("hangup_ms", "1000")
+        .spawn()
+        .expect("start the handler");
+    let t = common::start(Options {
+        extra_routes: format!(
+            "[[units]]\nid = \"2002\"\nname = \"市供水公司\"\nlevel = 2\n\
+             contacts = {{ handlers = [\"sip:handler@127.0.0.1:{handler_port}\"], \
+             duty = \"sip:duty@127.0.0.1:{duty_port}\" }}\n\
+             hunt = {{ ring_timeout_secs = 5, attempts = 1, pause_secs = 1 }}\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    let (seat, seat_probe, mut caller, caller_probe) =
+        seat_answers_a_caller(&t, Audio::tone(SEAT_HZ), &[("hangup", "poke")]).await;
+    let citizen_call = t.daemon.board().snapshot()[0].id.clone();
+    seat_probe.send_keys("*91", LIMIT).await.expect("mark");
+    let open = eventually(LIMIT, || async {
+        !t.daemon.handoffs().open().await.is_empty()
+    })
+    .await;
+    assert!(open, "the hand-off never opened");
+    caller_probe.set_audio(None);
+    seat_probe.set_audio(None);
+    poke_hangup(&mut caller, LIMIT)
+        .await
+        .expect("caller hangs up");
+    for (who, process) in [("caller", caller), ("seat", seat)] {
+        let run = process.wait().await.expect("peer ends");
+        assert!(run.success(), "{who}: {run}");
+    }
+    assert_eq!(
+        t.daemon.handoffs().open().await.len(),
+        1,
+        "open after the call"
+    );
+
+    let own = feature_call(t.daemon.sip_udp, "1001", "seat1001-secret", "2002")
+        .timeout(Duration::from_secs(30))
+        .run()
+        .await
+        .expect("the seat's own call");
+    assert!(own.success(), "{own}");
+    let events: Vec<String> = own.events("feature").into_iter().map(|e| e.what).collect();
+    assert_eq!(events, ["answered", "bye_from_daemon"], "{own}");
+
+    let handoff = &closed_handoff(&t, LIMIT).await;
+    let store = t.daemon.store();
+    assert_eq!(handoff.outcome, Some(HandoffOutcome::InTime), "{handoff:?}");
+    assert_eq!(handoff.call_id, citizen_call);
+    let by = handoff.made_by_call.clone().expect("made by a call");
+    assert_ne!(by, citizen_call, "made by the seat's own call");
+    let two = eventually(LIMIT, || async {
+        t.daemon.flush_records().await.is_ok()
+            && store
+                .contact_attempts_of(&handoff.id)
+                .await
+                .is_ok_and(|a| a.len() == 2)
+    })
+    .await;
+    let attempts = store
+        .contact_attempts_of(&handoff.id)
+        .await
+        .expect("attempts");
+    assert!(two, "{attempts:?}");
+    let seen: Vec<(&str, ContactOutcome, &str)> = attempts
+        .iter()
+        .map(|a| (a.role.as_str(), a.outcome, a.call_id.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("duty", ContactOutcome::Busy, by.as_str()),
+            ("handler", ContactOutcome::Answered, by.as_str()),
+        ]
+    );
+    let duty = duty.wait().await.expect("duty ends");
+    assert_eq!(duty.unit_events(), ["offered", "busy"], "{duty}");
+    let handler = handler.wait().await.expect("handler ends");
+    assert!(handler.success(), "{handler}");
     t.daemon.shutdown().await.expect("shutdown");
 }

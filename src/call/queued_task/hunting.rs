@@ -10,12 +10,11 @@ use tracing::info;
 
 use super::Driver;
 use crate::call::consult::ConsultInput;
-use crate::call::hunt::{Hunt, HuntAction, HuntInput};
+use crate::call::hunt::{contact_attempt, AttemptEnd, Hunt, HuntAction, HuntInput};
 use crate::call::queued::{Input, QueuedCall};
 use crate::dialplan::HuntPlan;
 use crate::handoff::By;
 use crate::media::tones;
-use crate::store::ContactAttempt;
 
 /// A hunt under way: the plan and the machine that walks it.
 pub(super) struct UnitHunt {
@@ -131,17 +130,12 @@ impl Driver {
                     .copied()
                     .flatten()
                     .unwrap_or_else(|| self.io.ctx.clock.now());
-                let attempt = ContactAttempt {
-                    handoff_id: None,
-                    call_id: self.facts.id.clone(),
-                    unit,
-                    role: planned.role,
-                    dialled: planned.dialled.clone(),
-                    started_at,
-                    rung,
+                let end = AttemptEnd {
                     outcome,
-                    sip_status: status,
+                    status,
+                    rung,
                 };
+                let attempt = contact_attempt(&self.facts.id, &unit, planned, started_at, end);
                 let by = self.attempt_by();
                 self.io.ctx.handoffs.attempt(by, attempt);
             }
