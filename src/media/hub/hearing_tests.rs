@@ -260,3 +260,41 @@ async fn a_burst_of_commands_is_never_dropped() {
     hub.stop().await;
     assert_eq!(pool.in_use(), 0);
 }
+
+/// A leg that heard a looping playback (ringback while a unit rang), then is bridged back and
+/// gets an overlay, hears the other party and the overlay.
+#[tokio::test]
+async fn after_a_looping_playback_a_bridge_with_an_overlay_is_heard() {
+    let (pool, phones, legs) = phones(2).await;
+    let (events_tx, _events) = mpsc::unbounded_channel();
+    let hub = Hub::start(legs, Some(events_tx));
+    hub.set_audio(0, PCMU);
+    hub.set_audio(1, PCMU);
+    let a = speak(&phones[0], 440.0);
+    let b = &phones[1];
+    // Caller and seat talk first (a relay), as before a consultation.
+    hub.bridge(0, 1, PtMap::identity());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ringback = one_khz(400);
+    ringback.looping = true;
+    // The caller holds with music meanwhile.
+    let mut music = one_khz(400);
+    music.items = vec![Arc::from(tone(700.0, 0, 8 * 400, LEVEL))];
+    music.looping = true;
+    hub.play(0, music);
+    hub.play(1, ringback);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drain(b);
+    assert_eq!(heard(&listen(b, 1600).await, &[440.0, 1000.0]), [1000.0]);
+    hub.bridge(0, 1, PtMap::identity());
+    let mut beeps = one_khz(800);
+    beeps.items = vec![Arc::from(tone(1600.0, 0, 8 * 800, LEVEL))];
+    hub.overlay(1, beeps, Gain::UNITY);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drain(b);
+    let both = listen(b, 3 * WINDOW).await;
+    assert_eq!(heard(&both, &[440.0, 1000.0, 1600.0]), [440.0, 1600.0]);
+    a.abort();
+    hub.stop().await;
+    assert_eq!(pool.in_use(), 0);
+}
