@@ -136,11 +136,23 @@ pub async fn handoffs_report(
 ) -> Result<String, LedgerError> {
     let (month, format, records) =
         MonthRecords::read(store_path, month, format, utc_offset_hours).await?;
-    let groups = group_attempts(&records.attempts, &records.failures);
+    let mut groups = group_attempts(&records.attempts, &records.failures);
+    // Hand-offs with no attempt (closed as not needed, made by a unit's own call back...)
+    // are listed too.
+    for h in &records.handoffs {
+        if !groups.iter().any(|g| g.handoff_id() == Some(h.id.as_str())) {
+            groups.push(crate::ledger::AttemptGroup {
+                group: crate::ledger::Group::Handoff(h.id.clone()),
+                attempts: Vec::new(),
+                failures: Vec::new(),
+            });
+        }
+    }
     let listing = HandoffListing {
         month,
         utc_offset_hours,
         groups: &groups,
+        records: &records.handoffs,
     };
     Ok(listing.render(format))
 }

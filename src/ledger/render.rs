@@ -224,6 +224,8 @@ pub struct HandoffListing<'a> {
     pub month: crate::report::YearMonth,
     pub utc_offset_hours: i32,
     pub groups: &'a [AttemptGroup],
+    /// The month's hand-offs as recorded (a group's hand-off is found here by id).
+    pub records: &'a [crate::store::HandoffRecord],
 }
 
 impl HandoffListing<'_> {
@@ -278,12 +280,43 @@ impl HandoffListing<'_> {
             }
         }
         let mut out = format!(
-            "Hand-offs {} (local time, UTC{:+}): every attempt to reach a unit, by hand-off \
-             (by call without one)\n\n",
+            "Hand-offs {} (local time, UTC{:+})\n\n",
             self.month, self.utc_offset_hours
         );
+        if !self.records.is_empty() {
+            out.push_str(&aligned(&self.record_rows(), 0));
+            out.push('\n');
+        }
+        out.push_str("Every attempt to reach a unit, by hand-off (by call without one)\n\n");
         out.push_str(&aligned(&rows, 6));
         out
+    }
+
+    /// One row per hand-off: who, what, when, and how it ended.
+    fn record_rows(&self) -> Vec<Vec<String>> {
+        let local =
+            |t: std::time::SystemTime| to_local(t, self.utc_offset_hours * 3600).to_string();
+        let mut rows = vec![[
+            "hand-off", "call", "seat", "category", "unit", "opened", "limit s", "breached",
+            "made", "outcome",
+        ]
+        .map(str::to_owned)
+        .to_vec()];
+        for h in self.records {
+            rows.push(vec![
+                h.id.clone(),
+                h.call_id.clone(),
+                h.seat.clone(),
+                h.category.clone(),
+                h.unit.clone().unwrap_or_else(|| "-".into()),
+                local(h.opened_at),
+                h.limit_now().as_secs().to_string(),
+                h.breached_at.map_or_else(|| "-".into(), local),
+                h.made_at.map_or_else(|| "-".into(), local),
+                h.outcome.map_or("open", |o| o.as_str()).to_owned(),
+            ]);
+        }
+        rows
     }
 
     fn csv(&self) -> String {
@@ -334,9 +367,25 @@ impl HandoffListing<'_> {
                         })
                     })
                     .collect();
+                let record = g
+                    .handoff_id()
+                    .and_then(|id| self.records.iter().find(|h| h.id == id));
+                let local = |t: std::time::SystemTime| {
+                    to_local(t, self.utc_offset_hours * 3600).to_string()
+                };
                 serde_json::json!({
                     "handoff": g.handoff_id(),
-                    "call": g.call_id(),
+                    "call": match (g.call_id(), record) {
+                        ("", Some(h)) => h.call_id.as_str(),
+                        (call, _) => call,
+                    },
+                    "category": record.map(|h| h.category.clone()),
+                    "seat": record.map(|h| h.seat.clone()),
+                    "opened": record.map(|h| local(h.opened_at)),
+                    "limit_secs": record.map(|h| h.limit_now().as_secs()),
+                    "breached": record.and_then(|h| h.breached_at).map(local),
+                    "made": record.and_then(|h| h.made_at).map(local),
+                    "outcome": record.map(|h| h.outcome.map_or("open", |o| o.as_str())),
                     "failures": g.failures,
                     "attempts": attempts,
                 })

@@ -153,6 +153,7 @@ fn attempts_are_grouped_by_hand_off_or_call_with_their_failures() {
         month: "2026-11".parse().unwrap(),
         utc_offset_hours: 8,
         groups: &groups,
+        records: &[],
     };
     let csv = listing.render(Format::Csv);
     let lines: Vec<&str> = csv.split("\r\n").collect();
@@ -172,4 +173,67 @@ fn attempts_are_grouped_by_hand_off_or_call_with_their_failures() {
         table.contains("ho-1") && table.contains("10:02:00"),
         "{table}"
     );
+}
+
+#[test]
+fn the_listing_shows_each_handoff_record_even_without_attempts() {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use crate::ledger::{AttemptGroup, Group};
+    use crate::store::{HandoffOutcome, HandoffRecord};
+
+    // 2026-11-10 02:00:00 UTC = 10:00 at UTC+8.
+    let at = UNIX_EPOCH + Duration::from_secs(1_794_276_000);
+    let record = HandoffRecord {
+        id: "call-9-h1".into(),
+        call_id: "call-9".into(),
+        seat: "1001".into(),
+        unit: None,
+        category: "complex".into(),
+        opened_at: at,
+        started_at: at,
+        first_dial_at: None,
+        made_at: None,
+        limit: Duration::from_secs(900),
+        extension: None,
+        breached_at: None,
+        outcome: Some(HandoffOutcome::ClosedNotNeeded),
+        closed_at: Some(at),
+        closed_reason: Some("3".into()),
+        made_by_call: None,
+    };
+    let groups = [AttemptGroup {
+        group: Group::Handoff("call-9-h1".into()),
+        attempts: Vec::new(),
+        failures: Vec::new(),
+    }];
+    let records = [record];
+    let listing = HandoffListing {
+        month: "2026-11".parse().unwrap(),
+        utc_offset_hours: 8,
+        groups: &groups,
+        records: &records,
+    };
+    let table = listing.render(Format::Table);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("call-9-h1"))
+        .unwrap_or_else(|| panic!("{table}"));
+    for cell in [
+        "call-9",
+        "1001",
+        "complex",
+        "900",
+        "closed_not_needed",
+        "2026-11-10 10:00:00",
+    ] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&listing.render(Format::Json)).unwrap();
+    let h = &json["handoffs"][0];
+    assert_eq!(h["call"], "call-9");
+    assert_eq!(h["category"], "complex");
+    assert_eq!(h["outcome"], "closed_not_needed");
+    assert_eq!(h["limit_secs"], 900);
+    assert_eq!(h["attempts"].as_array().map(Vec::len), Some(0));
 }
