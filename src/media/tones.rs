@@ -15,6 +15,10 @@ pub const HANDOFF_BREACH: &str = "tone_handoff_breach";
 /// One short beep for the seat: the contact that rang did not answer; the next one rings.
 pub const HUNT_MOVED_ON: &str = "tone_hunt_moved_on";
 
+/// Ringback for the seat while a unit's contact rings: 450 Hz, 1 s on and 4 s off (the
+/// Chinese ringing tone), played looping.
+pub const RINGBACK: &str = "tone_ringback";
+
 const SAMPLE_RATE: f64 = 8000.0;
 /// -12 dBFS: clearly heard over a conversation, well below clipping when mixed.
 const AMPLITUDE: f64 = 8000.0;
@@ -26,6 +30,7 @@ pub fn all() -> Vec<(&'static str, Vec<i16>)> {
         (HANDOFF_WARNING, beeps(1800.0, 200, 150, 3)),
         (HANDOFF_BREACH, beeps(600.0, 900, 100, 1)),
         (HUNT_MOVED_ON, beeps(1100.0, 150, 50, 1)),
+        (RINGBACK, beeps(450.0, 1000, 4000, 1)),
     ]
 }
 

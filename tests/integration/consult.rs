@@ -494,6 +494,12 @@ async fn a_unit_that_never_answers_is_given_up_at_its_ring_timeout() {
     );
     // The seat hears the given-up beeps over the caller; the caller does not hear them.
     s.seat_probe.wait_for_audio(40, LIMIT).await;
+    // The mix of caller and beeps can start up to a second after the seat's ringback stops.
+    let both = eventually(LIMIT, || async {
+        s.seat_probe.tone(GIVEN_UP_HZ).await.heard() && s.seat_probe.tone(CALLER_HZ).await.heard()
+    })
+    .await;
+    assert!(both, "the seat never heard the beeps over the caller");
     hears("seat", &s.seat_probe, &[GIVEN_UP_HZ, CALLER_HZ], &[]).await;
     hears("caller", &s.caller_probe, &[], &[GIVEN_UP_HZ]).await;
     s.caller_and_seat_talk().await;

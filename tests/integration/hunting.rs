@@ -15,6 +15,8 @@ use crate::peers::{
 };
 
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
+/// `media::tones::RINGBACK`.
+const RINGBACK_HZ: f64 = 450.0;
 
 /// A unit contact that takes `calls` calls, handling each as `mode` says.
 fn contact(mode: UnitAnswer, calls: u32) -> (SippProcess, RtpProbe, u16) {
@@ -120,6 +122,12 @@ async fn a_unit_that_never_answers_is_hunted_three_and_three_and_charged_a_failu
         "*91",
     )
     .await;
+    // While the contacts ring, the seat hears ringback (450 Hz, 1 s of every 5).
+    let ringback = eventually(LIMIT, || async {
+        r.seat_probe.tone(RINGBACK_HZ).await.heard()
+    })
+    .await;
+    assert!(ringback, "the seat never heard ringback");
     // Busy at once, a 1 s pause, 2 s of ringing, a pause...: about 12 s for all six.
     let handoff = &r.closed_handoff(Duration::from_secs(40)).await;
     let store = r.t.daemon.store();

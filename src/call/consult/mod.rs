@@ -28,7 +28,7 @@ pub enum ConsultState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media {
     CallerWithSeat,
-    /// The caller hears hold music; the seat hears silence until the unit answers.
+    /// The caller hears hold music; the seat hears ringback until the unit answers.
     CallerHolds,
     /// The caller hears hold music; seat and unit talk.
     SeatWithUnit,

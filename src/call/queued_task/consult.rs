@@ -487,8 +487,16 @@ impl Driver {
             }
             Media::CallerHolds => {
                 self.play(Sound::Hold, machine);
-                if let Some((leg, _)) = seat {
-                    self.hub.silence(leg);
+                // The seat hears ringback while the unit's contacts ring.
+                if let Some((leg, (pt, _))) = seat {
+                    let codec = self.negotiated.audio.codec;
+                    self.hub.set_audio(leg, Audio { codec, pt });
+                    let play = self
+                        .io
+                        .ctx
+                        .prompts
+                        .play(&[tones::RINGBACK], codec, pt, true);
+                    self.hub.play(leg, play);
                 }
             }
             Media::SeatWithUnit => {
