@@ -10,6 +10,12 @@ use std::hash::Hash;
 
 use tokio::time::Instant;
 
+/// A moment no deadline reaches: what a driver sleeps until when it has no timer armed (its
+/// `select!` branch is disabled then, but needs a value).
+pub fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(86_400)
+}
+
 #[derive(Debug)]
 pub struct TimerTable<K> {
     deadlines: HashMap<K, Instant>,

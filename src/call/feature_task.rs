@@ -10,10 +10,10 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, Instrument};
 
 use super::caller_leg::CallerLeg;
+use super::facts::{refuse_early, CallFacts, Ending};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::EndedBy;
-use super::task::{far_future, refuse_early, CallFacts, Ending};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::features::{CodeCollector, Collected, Feature, FeatureCodes};
 use crate::media::dtmf::parse_info;
@@ -23,6 +23,7 @@ use crate::queue::{AcdInput, SeatCommand, SeatId};
 use crate::sip::build;
 use crate::sip::ids;
 use crate::store::Disposition;
+use crate::timer::far_future;
 
 pub enum Purpose {
     /// A seat dialled a complete feature code.

@@ -7,6 +7,7 @@ pub mod caller_leg;
 pub mod consult;
 pub mod dial;
 pub mod dialog;
+pub mod facts;
 pub mod feature_task;
 pub mod hunt;
 pub mod in_dialog;

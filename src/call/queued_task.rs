@@ -4,6 +4,7 @@
 
 mod consult;
 mod hunting;
+mod seat;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,24 +17,23 @@ use tracing::{debug, info, warn, Instrument};
 use super::answered_media::AnsweredMedia;
 use super::board::{LineState, LineView};
 use super::caller_leg::CallerLeg;
+use super::facts::{refuse_early, CallFacts, Ending};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
-use super::machine::EndedBy;
 use super::outbound_leg::OutboundLeg;
 use super::queue_record::QueueRecord;
 use super::queued::{AcdNote, Action, Input, QueuedCall, Sound};
-use super::task::{far_future, refuse_early, report_relayed, CallFacts, Ending, MEDIA_REPORT};
+use super::task::{report_relayed, MEDIA_REPORT};
 use super::{CallContext, CallEvent, CallSetup};
 use crate::call::consult::{ConsultAction, ConsultInput, Media};
 use crate::call::hunt::HuntInput;
 use crate::clock::wall_time;
-use crate::features::in_call::{InCallFeature, InCallKeys};
-use crate::handoff::{By, Cue};
+use crate::features::in_call::InCallKeys;
+use crate::handoff::Cue;
 use crate::media::dtmf::parse_info;
 use crate::media::hub::{HubEvent, HubHandle, HubLeg};
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, build_offer, Direction, LocalMedia, Negotiated, SdpParams};
-use crate::media::tones;
 use crate::media::{LineStats, PtMap, RtpSocket};
 use crate::queue::Notice;
 use crate::queue::{AcdInput, CallId, OfferFailure, QueueEvent, SeatId};
@@ -43,6 +43,7 @@ use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
 use crate::store::{CallRecord, CallbackRequest, LegRecord, Record};
+use crate::timer::far_future;
 
 const CALLER: usize = 0;
 
@@ -330,69 +331,6 @@ impl Driver {
                 legs: ids,
             },
         );
-    }
-
-    /// A key the seat typed during the call: the in-call codes consult a unit, join, transfer,
-    /// or send the caller to rating.
-    fn seat_key(&mut self, digit: char, machine: &mut QueuedCall) {
-        let now = Instant::now();
-        match self.keys.push(now, digit) {
-            Some(InCallFeature::ToRating) => machine.handle(now, Input::SeatAsksRating),
-            Some(InCallFeature::SkipContact) => self.hunt_input(HuntInput::Skip),
-            Some(InCallFeature::UnitRefused) => self.unit_refused(),
-            Some(InCallFeature::MarkHandoff(category)) => self.mark_handoff(&category),
-            Some(InCallFeature::ExtendHandoff(reason)) => {
-                if let Some(seat) = &self.seat {
-                    self.io.ctx.handoffs.extend(self.call, seat, &reason);
-                }
-            }
-            Some(InCallFeature::CloseHandoff(reason)) => {
-                if let Some(seat) = &self.seat {
-                    self.io.ctx.handoffs.close(self.call, seat, &reason);
-                }
-            }
-            Some(feature) => machine.handle(now, Input::Consult(ConsultInput::Feature(feature))),
-            None => {}
-        }
-    }
-
-    /// Marks the call the seat serves with a hand-off category; its clock counts from the
-    /// seat's answer.
-    fn mark_handoff(&self, category: &str) {
-        if let (Some(seat), Some(answered), Some(answered_at)) =
-            (&self.seat, self.connected_at, self.answered_at)
-        {
-            self.io
-                .ctx
-                .handoffs
-                .mark(self.call, seat, category, answered, answered_at);
-        }
-    }
-
-    /// A tone the hand-off clock wants in the seat's ear (only while the seat is on the call).
-    fn on_cue(&mut self, cue: Cue) {
-        if self.seat_ended.is_some() {
-            return;
-        }
-        self.seat_tone(match cue {
-            Cue::Warning => tones::HANDOFF_WARNING,
-            Cue::Breach => tones::HANDOFF_BREACH,
-        });
-    }
-
-    /// The seat that served has left this call: its cues go elsewhere.
-    fn seat_off(&self) {
-        if let Some(seat) = &self.seat {
-            self.io.ctx.handoffs.seat_off(seat, self.call);
-        }
-    }
-
-    /// The hand-off this call's seat serves, for a unit it dials or that answers.
-    pub(super) fn handoff_by(&self) -> Option<By> {
-        self.seat.clone().map(|seat| By::Call {
-            call: self.call,
-            seat,
-        })
     }
 
     fn on_queue_event(&mut self, event: QueueEvent) {
@@ -772,18 +710,6 @@ impl Driver {
         self.publish(LineState::Connected);
         let open = self.facts.open_call(self.seat.clone(), self.answered_at);
         self.io.open(open).await;
-    }
-
-    /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
-    fn release_unit(&mut self, outcome: &super::queued::Outcome) {
-        while !self.units.is_empty() {
-            let how = if outcome.ended_by == Some(EndedBy::Unit) {
-                "bye_by_them"
-            } else {
-                "bye_by_us"
-            };
-            self.end_unit(self.units.len() - 1, how);
-        }
     }
 
     /// Every leg of the call with its role, times and end: the caller, the seat that served

@@ -16,7 +16,6 @@ use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::outbound_leg::OutboundLeg;
 use super::ringing::{RingAction, RingEnd, RingInput, Ringing};
-use super::task::far_future;
 use super::{CallContext, CallEvent, CoreCommand};
 use crate::media::dtmf::parse_info;
 use crate::media::hub::{Hub, HubEvent, HubHandle, HubLeg, LegIndex};
@@ -28,6 +27,7 @@ use crate::sip::message::Response;
 use crate::survey::{
     Answer, CallAction, CallInput, CallOutcome, CallRules, SurveyCall, SurveySound,
 };
+use crate::timer::far_future;
 
 /// The citizen's leg is the hub's only leg.
 const CITIZEN: LegIndex = 0;

@@ -11,6 +11,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::board::{LineState, LineView};
 use super::caller_leg::CallerLeg;
+use super::facts::{refuse_early, CallFacts, Ending};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
 use super::machine::{Action, CallMachine, Input, LegId, Outcome, Timeouts};
@@ -27,8 +28,8 @@ use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::sip::uri::SipUri;
-use crate::store::{CallRecord, Disposition, OpenCall, Record};
+use crate::store::Record;
+use crate::timer::far_future;
 
 /// The caller's leg and the seat's in the call's hub.
 const CALLER: LegIndex = 0;
@@ -50,91 +51,6 @@ struct Media {
     /// What we offered the seats, for their re-INVITEs.
     seat_sdp: String,
     reported: LineStats,
-}
-
-/// Who called whom, and when: the parts of the record known from the start.
-pub struct CallFacts {
-    pub id: String,
-    pub sip_call_id: String,
-    pub trunk: String,
-    pub caller: String,
-    pub called: String,
-    pub offered_at: SystemTime,
-}
-
-impl CallFacts {
-    pub fn new(setup: &CallSetup, ctx: &CallContext) -> CallFacts {
-        CallFacts {
-            id: setup.owner.to_string(),
-            sip_call_id: setup.ess.call_id.clone(),
-            trunk: setup.trunk.clone(),
-            caller: SipUri::parse(&setup.ess.from.uri)
-                .ok()
-                .and_then(|u| u.user_decoded())
-                .unwrap_or_else(|| "anonymous".to_string()),
-            called: setup.route_number.clone(),
-            offered_at: ctx.clock.now(),
-        }
-    }
-
-    /// The call as it is known while it is up: written so that no call is without a row.
-    pub fn open_call(&self, seat: Option<String>, answered_at: Option<SystemTime>) -> OpenCall {
-        OpenCall {
-            id: self.id.clone(),
-            sip_call_id: self.sip_call_id.clone(),
-            trunk: self.trunk.clone(),
-            caller: self.caller.clone(),
-            called: self.called.clone(),
-            seat,
-            offered_at: self.offered_at,
-            answered_at,
-        }
-    }
-
-    /// The record of a call that ends as `ending` says, now.
-    pub fn record(
-        &self,
-        ctx: &CallContext,
-        ending: Ending,
-        seat: Option<String>,
-        answered_at: Option<SystemTime>,
-    ) -> CallRecord {
-        self.open_call(seat, answered_at).ended(
-            ctx.clock.now(),
-            ending.disposition,
-            ending.sip_cause,
-            ending.ended_by.map(|e| e.as_str().to_string()),
-        )
-    }
-}
-
-/// How a call ended, for its record: whatever call logic ran it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ending {
-    pub disposition: Disposition,
-    /// The SIP status that ended it, if one did.
-    pub sip_cause: Option<u16>,
-    pub ended_by: Option<super::machine::EndedBy>,
-}
-
-impl From<&Outcome> for Ending {
-    fn from(o: &Outcome) -> Self {
-        Ending {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-        }
-    }
-}
-
-impl From<&super::queued::Outcome> for Ending {
-    fn from(o: &super::queued::Outcome) -> Self {
-        Ending {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-        }
-    }
 }
 
 struct CallDriver {
@@ -189,20 +105,6 @@ pub async fn run(
     }
     .instrument(span)
     .await
-}
-
-/// A call refused before any seat rang (no usable offer, no RTP ports).
-pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response: Response) {
-    info!(status = response.status, "call refused before ringing");
-    let ending = Ending {
-        disposition: Disposition::Failed,
-        sip_cause: Some(response.status),
-        ended_by: Some(super::machine::EndedBy::Daemon),
-    };
-    io.respond(key, response).await;
-    io.finished().await;
-    let record = facts.record(&io.ctx, ending, None, None);
-    io.record(record).await;
 }
 
 /// What `refuse_early` needs, boxed: it is only built on the rare refusal path.
@@ -836,8 +738,4 @@ pub fn report_relayed(before: &LineStats, now: &LineStats) {
         .increment(now.b.tx_bytes.saturating_sub(before.b.tx_bytes));
     metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "seat_to_caller")
         .increment(now.a.tx_bytes.saturating_sub(before.a.tx_bytes));
-}
-
-pub fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400)
 }

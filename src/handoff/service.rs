@@ -20,6 +20,7 @@ use crate::clock::{wall_time, Clock};
 use crate::ledger::FailureRule;
 use crate::metrics::{labels, names};
 use crate::store::{HandoffRecord, Record, WriterHandle};
+use crate::timer::far_future;
 
 /// Updates kept for a slow subscriber before it lags.
 const UPDATES_KEPT: usize = 256;
@@ -238,8 +239,4 @@ fn count(change: Change, record: &HandoffRecord) {
         }
         _ => {}
     }
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365)
 }

@@ -24,7 +24,6 @@ use crate::api::{
 use crate::calendar::{to_local, Calendar};
 use crate::call::dial::{DialRefusal, Dialer};
 use crate::call::survey_task::{self, SurveyDial};
-use crate::call::task::far_future;
 use crate::call::CallContext;
 use crate::clock::wall_time;
 use crate::dialplan::DialTarget;
@@ -38,6 +37,7 @@ use crate::survey::{
     SurveyEvent, SurveyEventKind, SurveyRefusal, SurveyRequest, SurveyResult, SurveySettings,
     SurveyStatus,
 };
+use crate::timer::far_future;
 
 /// Commands waiting for the service.
 const COMMAND_QUEUE: usize = 256;

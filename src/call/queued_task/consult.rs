@@ -570,6 +570,18 @@ impl Driver {
     }
 
     /// Unit `i`'s leg is over: its record is written and its place freed.
+    /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
+    pub(super) fn release_unit(&mut self, outcome: &crate::call::queued::Outcome) {
+        while !self.units.is_empty() {
+            let how = if outcome.ended_by == Some(crate::call::machine::EndedBy::Unit) {
+                "bye_by_them"
+            } else {
+                "bye_by_us"
+            };
+            self.end_unit(self.units.len() - 1, how);
+        }
+    }
+
     pub(super) fn end_unit(&mut self, i: usize, how: &str) {
         self.end_unit_with(i, how.to_string());
     }

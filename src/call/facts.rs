@@ -1,0 +1,113 @@
+//! What every call driver shares about a call: the facts known from its INVITE, how it ended,
+//! and the record of a call refused before anyone rang.
+
+use std::time::SystemTime;
+
+use tracing::info;
+
+use super::io::CallIo;
+use super::machine::Outcome;
+use super::{CallContext, CallSetup};
+use crate::sip::message::Response;
+use crate::sip::transaction::ServerKey;
+use crate::sip::uri::SipUri;
+use crate::store::{CallRecord, Disposition, OpenCall};
+
+/// Who called whom, and when: the parts of the record known from the start.
+pub struct CallFacts {
+    pub id: String,
+    pub sip_call_id: String,
+    pub trunk: String,
+    pub caller: String,
+    pub called: String,
+    pub offered_at: SystemTime,
+}
+
+impl CallFacts {
+    pub fn new(setup: &CallSetup, ctx: &CallContext) -> CallFacts {
+        CallFacts {
+            id: setup.owner.to_string(),
+            sip_call_id: setup.ess.call_id.clone(),
+            trunk: setup.trunk.clone(),
+            caller: SipUri::parse(&setup.ess.from.uri)
+                .ok()
+                .and_then(|u| u.user_decoded())
+                .unwrap_or_else(|| "anonymous".to_string()),
+            called: setup.route_number.clone(),
+            offered_at: ctx.clock.now(),
+        }
+    }
+
+    /// The call as it is known while it is up: written so that no call is without a row.
+    pub fn open_call(&self, seat: Option<String>, answered_at: Option<SystemTime>) -> OpenCall {
+        OpenCall {
+            id: self.id.clone(),
+            sip_call_id: self.sip_call_id.clone(),
+            trunk: self.trunk.clone(),
+            caller: self.caller.clone(),
+            called: self.called.clone(),
+            seat,
+            offered_at: self.offered_at,
+            answered_at,
+        }
+    }
+
+    /// The record of a call that ends as `ending` says, now.
+    pub fn record(
+        &self,
+        ctx: &CallContext,
+        ending: Ending,
+        seat: Option<String>,
+        answered_at: Option<SystemTime>,
+    ) -> CallRecord {
+        self.open_call(seat, answered_at).ended(
+            ctx.clock.now(),
+            ending.disposition,
+            ending.sip_cause,
+            ending.ended_by.map(|e| e.as_str().to_string()),
+        )
+    }
+}
+
+/// How a call ended, for its record: whatever call logic ran it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    pub disposition: Disposition,
+    /// The SIP status that ended it, if one did.
+    pub sip_cause: Option<u16>,
+    pub ended_by: Option<super::machine::EndedBy>,
+}
+
+impl From<&Outcome> for Ending {
+    fn from(o: &Outcome) -> Self {
+        Ending {
+            disposition: o.disposition,
+            sip_cause: o.sip_cause,
+            ended_by: o.ended_by,
+        }
+    }
+}
+
+impl From<&super::queued::Outcome> for Ending {
+    fn from(o: &super::queued::Outcome) -> Self {
+        Ending {
+            disposition: o.disposition,
+            sip_cause: o.sip_cause,
+            ended_by: o.ended_by,
+        }
+    }
+}
+
+/// A call refused before any seat rang (no usable offer, no RTP ports).
+pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response: Response) {
+    info!(status = response.status, "call refused before ringing");
+    let ending = Ending {
+        disposition: Disposition::Failed,
+        sip_cause: Some(response.status),
+        ended_by: Some(super::machine::EndedBy::Daemon),
+    };
+    io.respond(key, response).await;
+    io.finished().await;
+    let record = facts.record(&io.ctx, ending, None, None);
+    io.record(record).await;
+}
