@@ -321,12 +321,10 @@ fn print_outbound_and_units(plan: &Dialplan, settings: &hotline::config::setting
             settings.time.utc_offset_hours * 3600,
         );
         let hunting = unit.hunting.over(settings.features.hunting());
-        let first = plan.scheduled_role(unit, now);
-        let order: Vec<&str> =
-            hotline::dialplan::hunt_order(first, &unit.contacts, hunting.attempts)
-                .into_iter()
-                .map(|(role, _)| role.as_str())
-                .collect();
+        let order: Vec<&str> = hotline::dialplan::hunt_order(plan, unit, now, hunting.attempts)
+            .into_iter()
+            .map(|(role, _)| role.as_str())
+            .collect();
         println!(
             "    hunt now: {} (each {} s, {} s apart)",
             order.join(", "),

@@ -33,16 +33,19 @@ impl Default for Hunting {
 }
 
 /// What a unit's `hunt = { ... }` sets; the rest comes from the daemon's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HuntOverrides {
     pub ring_timeout: Option<Duration>,
     pub attempts: Option<u32>,
     pub pause: Option<Duration>,
+    /// The roles in turn, each up to `attempts` times, instead of the schedule's role first
+    /// and then duty and handler-or-head alternating.
+    pub order: Option<Vec<Role>>,
 }
 
 impl HuntOverrides {
     /// `defaults` with this unit's own values in place.
-    pub fn over(self, defaults: Hunting) -> Hunting {
+    pub fn over(&self, defaults: Hunting) -> Hunting {
         Hunting {
             ring_timeout: self.ring_timeout.unwrap_or(defaults.ring_timeout),
             attempts: self.attempts.unwrap_or(defaults.attempts),
@@ -153,6 +156,53 @@ pub fn order(first: Role, contacts: &Contacts, attempts: u32) -> Vec<(Role, &Con
     sequence
 }
 
+/// The roles of `turns` in rotation, each up to `attempts` times (those without a contact left
+/// out): a unit's own `order`.
+pub fn in_turn<'a>(
+    turns: &[Role],
+    contacts: &'a Contacts,
+    attempts: u32,
+) -> Vec<(Role, &'a Contact)> {
+    let turns: Vec<Role> = turns
+        .iter()
+        .copied()
+        .filter(|r| contacts.first(*r).is_some())
+        .collect();
+    let mut sequence = Vec::new();
+    let mut handler_turn = 0;
+    for _ in 0..attempts {
+        for &role in &turns {
+            let contact = match role {
+                Role::Handler => {
+                    handler_turn += 1;
+                    contacts
+                        .handlers
+                        .get((handler_turn - 1) % contacts.handlers.len().max(1))
+                }
+                other => contacts.first(other),
+            };
+            if let Some(contact) = contact {
+                sequence.push((role, contact));
+            }
+        }
+    }
+    sequence
+}
+
+/// The unit's hunt order at local time `at` as `hunting` says: its own `order`, or the
+/// schedule's role first and then alternating.
+pub fn unit_order<'a>(
+    plan: &Dialplan,
+    unit: &'a super::Unit,
+    at: CivilDateTime,
+    attempts: u32,
+) -> Vec<(Role, &'a Contact)> {
+    match &unit.hunting.order {
+        Some(turns) => in_turn(turns, &unit.contacts, attempts),
+        None => order(plan.scheduled_role(unit, at), &unit.contacts, attempts),
+    }
+}
+
 impl Dialplan {
     /// The hunt for unit `id` at local time `at`, with the unit's own `hunt` values over
     /// `defaults`: every attempt in order, each contact resolved (a contact that cannot be
@@ -168,7 +218,7 @@ impl Dialplan {
             .ok_or_else(|| DialError::UnknownUnit(id.to_string()))?;
         let first = self.scheduled_role(unit, at);
         let hunting = unit.hunting.over(defaults);
-        let attempts: Vec<PlannedAttempt> = order(first, &unit.contacts, hunting.attempts)
+        let attempts: Vec<PlannedAttempt> = unit_order(self, unit, at, hunting.attempts)
             .into_iter()
             .filter_map(|(role, contact)| {
                 let target = self.dial_contact(contact).ok()?;
@@ -253,6 +303,22 @@ mod tests {
             roles(Role::Handler, &contacts(true, false, true), 2),
             ["handler", "duty", "handler", "duty"]
         );
+    }
+
+    #[test]
+    fn a_units_own_order_rotates_through_its_roles() {
+        let c = contacts(true, true, true);
+        let r: Vec<&str> = in_turn(&[Role::Head, Role::Duty], &c, 3)
+            .into_iter()
+            .map(|(r, _)| r.as_str())
+            .collect();
+        assert_eq!(r, ["head", "duty", "head", "duty", "head", "duty"]);
+        let c = contacts(false, false, true);
+        let r: Vec<&str> = in_turn(&[Role::Head, Role::Duty], &c, 2)
+            .into_iter()
+            .map(|(r, _)| r.as_str())
+            .collect();
+        assert_eq!(r, ["duty", "duty"], "a role without a contact is left out");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use compile::Known;
 pub use contact::{Contact, ContactError};
 pub use dial::{DialError, Dialled};
 pub use error::{DialplanError, DialplanProblem};
-pub use hunt::{order as hunt_order, HuntOverrides, HuntPlan, Hunting, PlannedAttempt};
+pub use hunt::{unit_order as hunt_order, HuntOverrides, HuntPlan, Hunting, PlannedAttempt};
 pub use outbound::OutboundRoute;
 pub use target::DialTarget;
 pub use units::{Contacts, Level, Role, Schedule, Unit};

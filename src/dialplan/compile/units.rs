@@ -42,6 +42,9 @@ struct RawHunt {
     attempts: Option<u32>,
     #[serde(default)]
     pause_secs: Option<u32>,
+    /// Role names in turn: "handler", "head", "duty".
+    #[serde(default)]
+    order: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,6 +194,35 @@ impl FileCx<'_, '_> {
         }
         if let Some(v) = check(raw.pause_secs, HUNT_PAUSE_SECS, "pause_secs", self) {
             hunting.pause = Some(std::time::Duration::from_secs(v.into()));
+        }
+        if let Some(names) = &raw.order {
+            let mut roles = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                match Role::from_name(name) {
+                    Some(role) if !roles.contains(&role) => roles.push(role),
+                    Some(_) => {
+                        self.problem(
+                            at(&format!("hunt.order[{i}]")),
+                            format!("{name:?} is listed twice"),
+                        );
+                        ok = false;
+                    }
+                    None => {
+                        self.problem(
+                            at(&format!("hunt.order[{i}]")),
+                            format!(
+                                "{name:?} is not a role; write \"handler\", \"head\" or \"duty\""
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if names.is_empty() {
+                self.problem(at("hunt.order"), "must name at least one role");
+                ok = false;
+            }
+            hunting.order = Some(roles);
         }
         ok.then_some(hunting)
     }
@@ -433,6 +465,36 @@ mod tests {
             }
         );
         assert_eq!(plan.units().len(), 2);
+    }
+
+    #[test]
+    fn a_units_hunt_is_checked_value_by_value() {
+        let unit = |hunt: &str| {
+            format!(
+                "[[units]]\nid = \"2001\"\nname = \"x\"\nlevel = 2\n\
+                 contacts = {{ duty = \"sip:d@192.0.2.9\", head = \"sip:h@192.0.2.9\" }}\n\
+                 hunt = {{ {hunt} }}\n"
+            )
+        };
+        let good = unit(
+            "ring_timeout_secs = 10, attempts = 2, pause_secs = 0, order = [\"head\", \"duty\"]",
+        );
+        let plan = compile(&[("a.toml", good.as_str())]).unwrap();
+        let hunting = &plan.unit("2001").unwrap().hunting;
+        assert_eq!(hunting.attempts, Some(2));
+        assert_eq!(hunting.order, Some(vec![Role::Head, Role::Duty]));
+        let bad = unit("attempts = 0, order = [\"boss\", \"duty\", \"duty\"]");
+        let found = problems(&[("a.toml", bad.as_str())]);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("units[0].hunt.attempts"), "{found:?}");
+        assert!(
+            found[1].contains("hunt.order[0]") && found[1].contains("\"boss\""),
+            "{found:?}"
+        );
+        assert!(
+            found[2].contains("hunt.order[2]") && found[2].contains("twice"),
+            "{found:?}"
+        );
     }
 
     #[test]
