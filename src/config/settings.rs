@@ -412,6 +412,10 @@ pub struct TrunkSettings {
     /// Where calls the daemon places (return visits) are sent, over UDP; none = inbound only.
     #[serde(default)]
     pub outbound: Option<std::net::SocketAddr>,
+    /// The lines (channels) the carrier sells on this trunk: inbound calls past them are
+    /// refused with 503; none = unlimited.
+    #[serde(default)]
+    pub lines: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -339,6 +339,12 @@ impl Settings {
                     "must list at least one address or CIDR block",
                 ));
             }
+            if trunk.lines == Some(0) {
+                issues.push(Issue::new(
+                    at("lines"),
+                    "must be at least 1 (leave it out for no limit)",
+                ));
+            }
             if let Some(auth) = &trunk.auth {
                 if auth.user.is_empty() {
                     issues.push(Issue::new(at("auth.user"), "must not be empty"));

@@ -129,6 +129,9 @@ mod tests {
         gauge!(QUEUE_CALLERS_WAITING, l::QUEUE => "general").set(2.0);
         histogram!(QUEUE_WAIT_SECONDS, l::QUEUE => "general").record(12.0);
         gauge!(SEATS, l::STATE => "idle").set(5.0);
+        gauge!(TRUNK_LINES, l::TRUNK => "carrier").set(30.0);
+        gauge!(TRUNK_LINES_IN_USE, l::TRUNK => "carrier").set(3.0);
+        gauge!(NUMBER_LINES_IN_USE, l::NUMBER => "12345").set(2.0);
         histogram!(HANDOFF_SECONDS, l::CATEGORY => "major").record(80.0);
         gauge!(HANDOFFS_OPEN, l::CATEGORY => "major").set(1.0);
         gauge!(HANDOFF_LEAST_TIME_LEFT_SECONDS).set(42.0);

@@ -17,6 +17,7 @@ pub const STATE: &str = "state";
 pub const CATEGORY: &str = "category";
 pub const UNIT: &str = "unit";
 pub const ROLE: &str = "role";
+pub const NUMBER: &str = "number";
 pub const VALUE: &str = "value";
 pub const OUTCOME: &str = "outcome";
 pub const BUS: &str = "bus";

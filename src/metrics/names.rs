@@ -79,6 +79,11 @@ pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
 pub const SURVEYS_PENDING: &str = "hotline_surveys_pending";
 
+// Lines.
+pub const TRUNK_LINES: &str = "hotline_trunk_lines";
+pub const TRUNK_LINES_IN_USE: &str = "hotline_trunk_lines_in_use";
+pub const NUMBER_LINES_IN_USE: &str = "hotline_number_lines_in_use";
+
 // Live state.
 pub const BUS_LAGGED_TOTAL: &str = "hotline_bus_lagged_total";
 
@@ -282,6 +287,21 @@ pub static ALL: &[Metric] = &[
         QUEUE_WAIT_BUCKETS,
     ),
     gauge(SEATS, "Seats by state.", &[l::STATE]),
+    gauge(
+        TRUNK_LINES,
+        "Lines (channels) configured on a trunk; absent for a trunk without a limit.",
+        &[l::TRUNK],
+    ),
+    gauge(
+        TRUNK_LINES_IN_USE,
+        "Inbound calls in progress on a trunk.",
+        &[l::TRUNK],
+    ),
+    gauge(
+        NUMBER_LINES_IN_USE,
+        "Inbound calls in progress per called number (12345, 12349, ...).",
+        &[l::NUMBER],
+    ),
     counter(
         BUS_LAGGED_TOTAL,
         "Live-state events a slow subscriber missed (it then took a snapshot), by bus.",

@@ -57,6 +57,7 @@ mod tests {
             sources: nets.iter().map(|n| n.parse().unwrap()).collect(),
             auth: None,
             outbound: None,
+            lines: None,
         };
         let trunks = vec![
             Trunk::from_settings(&settings("a", &["10.1.0.0/16"]), "r"),

@@ -228,6 +228,64 @@ async fn a_call_beyond_max_calls_gets_503_with_retry_after_and_the_next_one_is_t
     t.daemon.shutdown().await.expect("shutdown");
 }
 
+/// A trunk with `lines = 1`: while one call holds the line, the next gets 503 with Retry-After
+/// and is recorded as rejected; the gauges show the line in use per trunk and per number; once
+/// the call ends, the line is free again.
+#[tokio::test]
+async fn a_call_past_the_trunks_lines_gets_503_and_the_line_frees_when_a_call_ends() {
+    let t = common::start(Options {
+        trunk_sources: "[\"127.0.0.1/32\"]\nlines = 1".to_string(),
+        ..Options::default()
+    })
+    .await;
+    let probe = RtpProbe::start().expect("probe");
+    let mut first = RawCaller::call(t.daemon.sip_udp, "12350", "13800000011", probe.port()).await;
+    let metrics = crate::metrics_scrape::scrape(t.daemon.metrics).await;
+    for line in [
+        "hotline_trunk_lines{trunk=\"carrier\"} 1",
+        "hotline_trunk_lines_in_use{trunk=\"carrier\"} 1",
+        "hotline_number_lines_in_use{number=\"12350\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+
+    let extra = crate::raw::RawUdp::new(t.daemon.sip_udp).await;
+    let refused = extra
+        .request(invite(&extra, "12350", "13800000012").as_bytes())
+        .await
+        .expect("an answer to the second call");
+    assert_eq!(crate::raw::status_of(&refused), 503, "{refused}");
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("retry-after:")),
+        "{refused}"
+    );
+    let metrics = crate::metrics_scrape::scrape(t.daemon.metrics).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "hotline_calls_rejected_total{reason=\"trunk_lines\"} 1"),
+        "{metrics}"
+    );
+
+    first.hang_up().await;
+    assert_clean(&t).await;
+    let next = RawCaller::call(t.daemon.sip_udp, "12350", "13800000013", probe.port()).await;
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let rejected: Vec<_> = calls.iter().filter(|c| c.caller == "13800000012").collect();
+    assert_eq!(rejected.len(), 1, "{calls:?}");
+    assert_eq!(rejected[0].sip_cause, Some(503), "{calls:?}");
+    let open = t.daemon.store().open_calls().await.expect("open calls");
+    assert!(
+        open.iter().any(|c| c.caller == "13800000013"),
+        "the line was free again, and the third call is up: {open:?} {calls:?}"
+    );
+    drop(next);
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
 /// An INVITE with an SDP offer from `from`'s socket to `number`, as a trunk sends it.
 fn invite(from: &crate::raw::RawUdp, number: &str, caller: &str) -> String {
     let port = from.port();

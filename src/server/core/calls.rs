@@ -109,6 +109,11 @@ impl Core {
             .map(|w| w.closed.clone());
         let (ring_timeout, number) = (route.ring_timeout, route.number.clone());
         let handoff = route.handoff.clone();
+        if !self.lines.free(&trunk.name) {
+            info!(%flow, trunk = trunk.name, in_use = self.lines.in_use(&trunk.name), "new call refused: every line of the trunk is busy");
+            refuse(self, 503, "trunk_lines");
+            return;
+        }
         let kind = match (closed, &route.target) {
             (Some(Closed::Prompt(prompt)), _) => Kind::Announce(prompt),
             (Some(Closed::Queue { name, priority }), _) => Kind::Queue(name, priority),
@@ -117,6 +122,7 @@ impl Core {
             (None, RingTarget::Seats(list)) => Kind::Ring(list.clone()),
         };
         let (owner, events) = self.admit(&key, &request);
+        self.lines.take(owner, &trunk.name, &number);
         let mut setup = CallSetup {
             owner,
             trunk: trunk.name.clone(),

@@ -3,6 +3,7 @@
 //! hands each call's messages to its task.
 
 mod calls;
+mod lines;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub struct Core {
     to_acd: Vec<crate::queue::AcdInput>,
     /// Whether a new call may be taken, from the load the core sees.
     admission: Admission,
+    /// Inbound calls in progress per trunk and number, against each trunk's lines.
+    lines: lines::Lines,
     /// Messages waiting in the transport's queue when the last one was taken, and its size.
     inbound_queued: usize,
     inbound_capacity: usize,
@@ -110,6 +113,7 @@ impl Core {
             .collect();
         Core {
             admission: Admission::new(settings.overload.clone()),
+            lines: lines::Lines::new(&settings.trunks),
             security: Security::new(&settings.security),
             seat_addresses: Default::default(),
             transactions: Transactions::new(ctx.local),
@@ -505,6 +509,7 @@ impl Core {
             }
             CoreCommand::Finished { owner } => {
                 self.calls.remove(&owner);
+                self.lines.release(owner);
                 for dialog in self.owner_dialogs.remove(&owner).unwrap_or_default() {
                     self.dialogs.remove(&dialog);
                 }
