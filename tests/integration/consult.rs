@@ -94,6 +94,16 @@ pub(crate) async fn seat_answers_a_caller(
     seat_audio: Audio,
     caller_sets: &[(&str, &str)],
 ) -> (SippProcess, RtpProbe, SippProcess, RtpProbe) {
+    seat_answers_a_caller_to(t, "12350", seat_audio, caller_sets).await
+}
+
+/// `seat_answers_a_caller`, the caller dialling `number` (a queue route).
+pub(crate) async fn seat_answers_a_caller_to(
+    t: &TestDaemon,
+    number: &str,
+    seat_audio: Audio,
+    caller_sets: &[(&str, &str)],
+) -> (SippProcess, RtpProbe, SippProcess, RtpProbe) {
     let password = format!("seat{SEAT}-secret");
     let seat_probe = RtpProbe::sending(seat_audio).expect("seat probe");
     let agent = seat_agent_probe(t.daemon.sip_udp, SEAT, &password, &seat_probe)
@@ -104,7 +114,7 @@ pub(crate) async fn seat_answers_a_caller(
         .await
         .expect("the seat logs in");
     let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
-    let mut caller = caller_queue_probe(t.daemon.sip_udp, "12350", &caller_probe);
+    let mut caller = caller_queue_probe(t.daemon.sip_udp, number, &caller_probe);
     for (name, value) in caller_sets {
         caller = caller.set(name, value);
     }

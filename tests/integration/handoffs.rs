@@ -8,8 +8,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use hotline::call::board::LineState;
 use hotline::store::{HandoffOutcome, HandoffRecord};
 
+use crate::common::Options;
 use crate::common::{eventually, TestDaemon};
-use crate::consult::{scene_with, Scene, LIMIT, SEAT_HZ};
+use crate::consult::{scene_with, seat_answers_a_caller_to, Scene, LIMIT, SEAT_HZ};
 use crate::peers::{Audio, RtpProbe, UnitAnswer};
 
 /// `media::tones::HANDOFF_WARNING` and `HANDOFF_BREACH`.
@@ -146,5 +147,41 @@ async fn a_restart_closes_an_open_handoff_as_interrupted() {
     );
     assert!(closed.closed_at >= Some(closed.opened_at), "{closed:?}");
     assert!(t.daemon.handoffs().open().await.is_empty());
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// A queue route with `handoff = "major"` marks every call from the seat's answer: nobody
+/// types a code, and the hand-off opens with the answer's time as its start.
+#[tokio::test]
+async fn a_route_with_a_category_marks_its_calls_at_the_seats_answer() {
+    let t = crate::common::start(Options {
+        extra_routes: "[[routes]]\nnumber = \"12360\"\nqueue = \"q\"\npriority = 0\n\
+                       handoff = \"major\"\n"
+            .to_string(),
+        ..Options::default()
+    })
+    .await;
+    let (seat, seat_probe, mut caller, caller_probe) =
+        seat_answers_a_caller_to(&t, "12360", Audio::tone(SEAT_HZ), &[("hangup", "poke")]).await;
+    let open = stored(&t, "opened by the route", |h| h.is_open()).await;
+    assert_eq!(open.category, "major", "{open:?}");
+    assert_eq!(open.seat, "1001");
+    assert_eq!(open.limit, Duration::from_secs(300));
+    assert!(
+        open.opened_at
+            .duration_since(open.started_at)
+            .unwrap_or_default()
+            < Duration::from_secs(1),
+        "opened at the seat's answer: {open:?}"
+    );
+    caller_probe.set_audio(None);
+    seat_probe.set_audio(None);
+    crate::peers::poke_hangup(&mut caller, LIMIT)
+        .await
+        .expect("caller hangs up");
+    for (who, process) in [("caller", caller), ("seat", seat)] {
+        let run = process.wait().await.expect("peer ends");
+        assert!(run.success(), "{who}: {run}");
+    }
     t.daemon.shutdown().await.expect("shutdown");
 }
