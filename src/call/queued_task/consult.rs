@@ -415,11 +415,17 @@ impl Driver {
             leg.ack(&self.io).await;
             leg.bye(&self.io).await;
             if unit.wanted {
+                let hunted = unit.hunted;
                 self.end_unit(i, "failed:488");
-                machine.handle(
-                    Instant::now(),
-                    Input::Consult(ConsultInput::UnitFailed(488)),
-                );
+                if hunted {
+                    // A contact we cannot talk to: the hunt moves on.
+                    self.hunt_input(HuntInput::Failed(488));
+                } else {
+                    machine.handle(
+                        Instant::now(),
+                        Input::Consult(ConsultInput::UnitFailed(488)),
+                    );
+                }
             }
             return;
         }
