@@ -188,6 +188,7 @@ impl Driver {
                 ended_by: Some(ended_by),
             };
             let record = self.facts.record(&self.io.ctx, ending, None, None);
+            self.io.leg(super::leg_records::caller(&record)).await;
             self.io.record(record).await;
         }
     }

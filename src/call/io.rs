@@ -10,7 +10,7 @@ use crate::metrics::names;
 use crate::sip::flow::Flow;
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::store::{CallRecord, OpenCall, Record};
+use crate::store::{CallRecord, LegRecord, OpenCall, Record};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
@@ -86,10 +86,32 @@ impl CallIo {
         self.core(CoreCommand::Finished { owner: self.owner }).await;
     }
 
-    /// Queues what is known of the call in progress for the store (replacing what was).
+    /// Queues what is known of the call in progress for the store (replacing what was), with
+    /// its caller's and seat's legs.
     pub async fn open(&self, call: OpenCall) {
+        let legs = super::leg_records::open(&call);
         if let Err(error) = self.ctx.writer.submit(Record::OpenCall(call)).await {
             warn!(%error, "open call not queued");
+        }
+        for leg in legs {
+            if let Err(error) = self.ctx.writer.submit(Record::OpenLeg(leg)).await {
+                warn!(%error, "open leg not queued");
+            }
+        }
+    }
+
+    /// Waits until every record queued so far (this call's included) is committed: a call the
+    /// daemon answers itself is in the store before the caller hears the answer.
+    pub async fn committed(&self) {
+        if let Err(error) = self.ctx.writer.flush().await {
+            warn!(%error, "records not committed");
+        }
+    }
+
+    /// Queues an ended leg's record for the store (it replaces the leg's open row).
+    pub async fn leg(&self, leg: LegRecord) {
+        if let Err(error) = self.ctx.writer.submit(Record::Leg(leg)).await {
+            warn!(%error, "leg record not queued");
         }
     }
 

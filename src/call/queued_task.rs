@@ -81,6 +81,8 @@ struct Driver {
     transferred_to: Option<String>,
     /// Unit legs already over, to record with the call.
     finished_legs: Vec<LegRecord>,
+    /// How many unit legs this call has started: the next one's number.
+    units_started: usize,
     /// What the board shows for this line.
     state: LineState,
     /// The route's hand-off category: the call is marked with it when the seat answers.
@@ -188,6 +190,7 @@ impl Driver {
             units: Vec::new(),
             transferred_to: None,
             finished_legs: Vec::new(),
+            units_started: 0,
             state: LineState::Ringing,
             handoff: setup.handoff.clone(),
             cues,
@@ -209,6 +212,8 @@ impl Driver {
             .with_unit_ring_timeout(self.io.ctx.in_call.unit_ring_timeout);
         self.caller.bind(&self.io).await;
         self.io.open(self.facts.open_call(None, None)).await;
+        // Offered to a queue: the call has its row before the daemon answers it.
+        self.io.committed().await;
         self.publish(LineState::Ringing);
         let mut report = tokio::time::interval(MEDIA_REPORT);
         let (_, idle) = mpsc::unbounded_channel();
@@ -730,9 +735,7 @@ impl Driver {
         }
         legs.extend(units);
         for leg in legs {
-            if let Err(error) = io.ctx.writer.submit(Record::Leg(leg)).await {
-                warn!(%error, "leg record not queued");
-            }
+            io.leg(leg).await;
         }
     }
 

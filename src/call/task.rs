@@ -28,7 +28,6 @@ use crate::sip::build;
 use crate::sip::ids;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::transaction::{ClientKey, ServerKey};
-use crate::store::Record;
 use crate::timer::far_future;
 
 /// The caller's leg and the seat's in the call's hub.
@@ -718,9 +717,7 @@ impl CallDriver {
             super::leg_records::seat(&record),
         ];
         for leg in legs.into_iter().flatten() {
-            if let Err(error) = self.io.ctx.writer.submit(Record::Leg(leg)).await {
-                warn!(%error, "leg record not queued");
-            }
+            self.io.leg(leg).await;
         }
         self.io.record(record).await;
     }

@@ -28,9 +28,9 @@ pub use error::StoreError;
 pub use handoffs::{Extension, HandoffOutcome, HandoffRecord};
 pub use record::{
     AttemptOutcome, CallEventRecord, CallRecord, CallbackRequest, Disposition, LegRecord, LegRole,
-    Offer, OfferOutcome, OpenCall, QueueOutcome, RatingRecord, Record, SeatEvent, SurveyAttempt,
-    SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownDisposition, UnknownLegRole,
-    UnknownOfferOutcome, UnknownSurveyState,
+    Offer, OfferOutcome, OpenCall, OpenLeg, QueueOutcome, RatingRecord, Record, SeatEvent,
+    SurveyAttempt, SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownDisposition,
+    UnknownLegRole, UnknownOfferOutcome, UnknownSurveyState,
 };
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};

@@ -22,6 +22,9 @@ pub enum Record {
     /// Upserted: a later record for the same survey id replaces the row.
     Survey(SurveyRecord),
     SurveyAttempt(SurveyAttempt),
+    /// A leg in progress, as far as it is known: kept until its `Leg` record.
+    OpenLeg(OpenLeg),
+    /// An ended leg; it replaces the leg's `OpenLeg`.
     Leg(LegRecord),
     CallEvent(CallEventRecord),
     /// Upserted: a hand-off as it stands now replaces its earlier row.
@@ -46,6 +49,7 @@ impl Record {
             Record::Rating(_) => "rating",
             Record::Survey(_) => "survey",
             Record::SurveyAttempt(_) => "survey_attempt",
+            Record::OpenLeg(_) => "open_leg",
             Record::Leg(_) => "leg",
             Record::CallEvent(_) => "call_event",
             Record::Handoff(_) => "handoff",
@@ -67,6 +71,7 @@ impl Record {
             Record::Rating(rating) => &rating.id,
             Record::Survey(survey) => &survey.id,
             Record::SurveyAttempt(attempt) => &attempt.survey_id,
+            Record::OpenLeg(leg) => &leg.id,
             Record::Leg(leg) => &leg.id,
             Record::CallEvent(event) => &event.call_id,
             Record::Handoff(handoff) => &handoff.id,
@@ -267,6 +272,35 @@ pub struct LegRecord {
     pub ended_at: SystemTime,
     /// "bye_by_them", "bye_by_us", "cancelled", "failed:486"...
     pub ended_how: String,
+}
+
+/// A leg in progress: who, since when, and whether it was answered. Its `LegRecord` has the
+/// same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenLeg {
+    pub id: String,
+    /// The daemon's call id.
+    pub call_id: String,
+    pub role: LegRole,
+    pub party: String,
+    pub started_at: SystemTime,
+    pub answered_at: Option<SystemTime>,
+}
+
+impl OpenLeg {
+    /// The leg's record: as it stood, ended at `ended_at` the way `how` says.
+    pub fn ended(self, ended_at: SystemTime, how: String) -> LegRecord {
+        LegRecord {
+            id: self.id,
+            call_id: self.call_id,
+            role: self.role,
+            party: self.party,
+            started_at: self.started_at,
+            answered_at: self.answered_at,
+            ended_at,
+            ended_how: how,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

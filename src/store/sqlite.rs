@@ -18,8 +18,8 @@ use sqlx::SqlitePool;
 
 use super::{
     CallEventRecord, CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid,
-    HandoffRecord, LegRecord, OpenCall, RatingRecord, Record, SeatEvent, Store, StoreError,
-    SurveyAttempt, SurveyRecord, SurveyState,
+    HandoffRecord, LegRecord, OpenCall, OpenLeg, RatingRecord, Record, SeatEvent, Store,
+    StoreError, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -112,12 +112,14 @@ impl SqliteStore {
                 Record::Call(call) => {
                     calls::insert(&mut tx, call).await?;
                     open_calls::remove(&mut tx, &call.id).await?;
+                    legs::end_with_call(&mut tx, call).await?;
                 }
                 Record::SeatEvent(event) => seat_events::insert(&mut tx, event).await?,
                 Record::Callback(callback) => callbacks::insert(&mut tx, callback).await?,
                 Record::Rating(rating) => ratings::insert(&mut tx, rating).await?,
                 Record::Survey(survey) => surveys::upsert(&mut tx, survey).await?,
                 Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
+                Record::OpenLeg(leg) => legs::upsert_open(&mut tx, leg).await?,
                 Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
                 Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
                 Record::Handoff(handoff) => handoffs::upsert(&mut tx, handoff).await?,
@@ -148,6 +150,12 @@ impl SqliteStore {
     /// The legs of a call (caller, seats, unit contacts), in the order they started.
     pub async fn legs(&self, call_id: &str) -> Result<Vec<LegRecord>, StoreError> {
         legs::legs_of(&self.pool, call_id).await
+    }
+
+    /// The legs of a call still in progress (or left open by a daemon that stopped without
+    /// ending them), in the order they started.
+    pub async fn open_legs(&self, call_id: &str) -> Result<Vec<OpenLeg>, StoreError> {
+        legs::open_legs_of(&self.pool, call_id).await
     }
 
     /// What happened between a call's legs, in order.

@@ -14,6 +14,7 @@ use crate::common::{self, eventually, Options};
 use crate::metrics_scrape::{scrape, value};
 use crate::peers::{Sipp, SippProcess};
 use crate::raw::{options, status_of, RawUdp};
+use crate::raw_caller::RawCaller;
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -266,10 +267,27 @@ async fn after_a_kill_9_the_call_that_was_up_is_closed_as_interrupted() {
     let store = SqliteStore::open(&db).await.expect("open the store");
     let calls = store.calls().await.expect("read calls");
     let still_open = store.open_calls().await.expect("open calls");
+    let legs = store.legs(&open[0].id).await.expect("legs");
+    let open_legs = store.open_legs(&open[0].id).await.expect("open legs");
     store.close().await;
     assert_eq!(still_open, [], "nothing left open");
+    assert_eq!(open_legs, [], "no leg left open");
+    // The caller's leg and the seat's, each ended where the call was.
+    let roles: Vec<_> = legs
+        .iter()
+        .map(|l| (l.role.as_str(), l.ended_how.as_str()))
+        .collect();
+    assert_eq!(
+        roles,
+        [("caller", "interrupted"), ("seat", "interrupted")],
+        "{legs:?}"
+    );
     assert_eq!(calls.len(), 1, "{calls:?}");
     let record = &calls[0];
+    assert!(
+        legs.iter().all(|l| l.ended_at == record.ended_at),
+        "{legs:?}"
+    );
     assert_eq!(record.id, open[0].id, "{record:?}");
     assert_eq!(record.disposition, Disposition::Interrupted, "{record:?}");
     assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
@@ -278,4 +296,79 @@ async fn after_a_kill_9_the_call_that_was_up_is_closed_as_interrupted() {
         record.ended_at > answered_at && record.ended_at <= killed_at,
         "ended at the last sign of life: {record:?}, killed at {killed_at:?}"
     );
+}
+
+/// A `kill -9` while calls pour in: every call the daemon answered has its row after the next
+/// start, closed as interrupted with its caller's leg. (A queued call's row is committed before
+/// the daemon answers it.) Calls come at about 25 a second into the queue, which answers each
+/// itself; the kill lands half-way.
+#[tokio::test]
+async fn after_a_kill_9_under_load_every_answered_call_has_its_row() {
+    const CALLS: u32 = 80;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hotline.db");
+    let mut hotline = Hotline::start(dir.path());
+    let ready = hotline.ready().await;
+    let probe = crate::peers::RtpProbe::start().expect("probe");
+    let port = probe.port();
+
+    let mut callers = tokio::task::JoinSet::new();
+    for n in 0..CALLS {
+        let daemon = ready.sip_udp;
+        callers.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(40 * u64::from(n))).await;
+            let caller = format!("1390000{n:04}");
+            let answered = RawCaller::try_call(daemon, "12350", &caller, port).await;
+            // Keeps the answered call up (and its socket) until the test has looked.
+            (caller, answered)
+        });
+    }
+    // Half-way through the calls, a kill -9.
+    tokio::time::sleep(Duration::from_millis(40 * u64::from(CALLS) / 2)).await;
+    hotline.child.kill().expect("kill -9");
+    assert!(hotline.wait(Duration::from_secs(10)).await.is_some());
+    let mut answered = Vec::new();
+    let mut kept = Vec::new();
+    while let Some(result) = callers.join_next().await {
+        let (caller, leg) = result.expect("caller task");
+        if let Some(leg) = leg {
+            answered.push(caller);
+            kept.push(leg);
+        }
+    }
+    assert!(
+        answered.len() >= 10 && answered.len() < CALLS as usize,
+        "the kill should land while calls come: {} answered",
+        answered.len()
+    );
+
+    let _ = std::fs::remove_file(dir.path().join("ready.json"));
+    let mut restarted = Hotline::start(dir.path());
+    restarted.ready().await;
+    restarted.terminate();
+    let status = restarted.wait(Duration::from_secs(30)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+
+    let store = SqliteStore::open(&db).await.expect("open the store");
+    let calls = store.calls().await.expect("read calls");
+    let still_open = store.open_calls().await.expect("open calls");
+    let mut caller_legs = Vec::new();
+    for call in &calls {
+        let legs = store.legs(&call.id).await.expect("legs");
+        caller_legs.extend(legs.into_iter().filter(|l| l.role.as_str() == "caller"));
+    }
+    store.close().await;
+    drop(kept);
+    assert_eq!(still_open, [], "nothing left open");
+    for caller in &answered {
+        let call = calls.iter().find(|c| &c.caller == caller);
+        let call = call.unwrap_or_else(|| panic!("answered call from {caller} has no row"));
+        assert_eq!(call.disposition, Disposition::Interrupted, "{call:?}");
+        assert!(
+            caller_legs
+                .iter()
+                .any(|l| l.call_id == call.id && l.ended_how == "interrupted"),
+            "no interrupted caller leg for {call:?}"
+        );
+    }
 }

@@ -22,13 +22,15 @@ use crate::sip::build;
 use crate::sip::message::{Request, Response};
 use crate::sip::refer::{parse_refer_to, target_number, ReferTo, Replaces};
 use crate::sip::transaction::ServerKey;
-use crate::store::{CallEventRecord, LegRecord, LegRole, Record};
+use crate::store::{CallEventRecord, LegRecord, LegRole, OpenLeg, Record};
 
 /// How long the other call of an attended transfer may take to answer the splice.
 const SPLICE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The unit contact a seat consults: its SIP leg and, once answered, its place in the hub.
 pub(super) struct UnitLeg {
+    /// The leg's id in the records, given when it starts.
+    id: String,
     /// The SIP leg the daemon placed to the unit; None when the unit is another call's party
     /// (an attended transfer spliced that call with this one).
     pub leg: Option<OutboundLeg>,
@@ -254,7 +256,9 @@ impl Driver {
         });
         let now = self.io.ctx.clock.now();
         info!(party = %answer.party, peer = %answer.owner, "attended transfer");
+        let id = self.new_unit_leg_id();
         self.units.push(UnitLeg {
+            id,
             leg: None,
             peer: Some(answer.owner),
             socket: None,
@@ -268,6 +272,7 @@ impl Driver {
             wanted: true,
             hunted: false,
         });
+        self.open_unit_leg(self.units.len() - 1).await;
         machine.handle(
             Instant::now(),
             Input::Consult(ConsultInput::AttendedTransfer),
@@ -354,7 +359,9 @@ impl Driver {
         if let (Some(by), Some(unit)) = (self.handoff_by(), &unit) {
             self.io.ctx.handoffs.dialled(by, unit);
         }
+        let id = self.new_unit_leg_id();
         self.units.push(UnitLeg {
+            id,
             leg: Some(leg),
             peer: None,
             socket: Some(socket),
@@ -367,6 +374,7 @@ impl Driver {
             wanted: true,
             hunted,
         });
+        self.open_unit_leg(self.units.len() - 1).await;
         Ok(())
     }
 
@@ -442,6 +450,7 @@ impl Driver {
                 telephone_event,
             }));
         }
+        self.open_unit_leg(i).await;
         if hunted {
             self.hunt_input(HuntInput::Answered);
         }
@@ -601,7 +610,7 @@ impl Driver {
             self.hub.silence(leg);
         }
         self.finished_legs.push(LegRecord {
-            id: format!("{}-unit-{}", self.facts.id, self.finished_legs.len()),
+            id: unit.id,
             call_id: self.facts.id.clone(),
             role: LegRole::Unit,
             party: unit.party,
@@ -610,6 +619,28 @@ impl Driver {
             ended_at: self.io.ctx.clock.now(),
             ended_how: how,
         });
+    }
+
+    /// A new unit leg's id in the records: the call's id and the leg's number in the call.
+    fn new_unit_leg_id(&mut self) -> String {
+        self.units_started += 1;
+        format!("{}-unit-{}", self.facts.id, self.units_started - 1)
+    }
+
+    /// Writes unit leg `i` as it stands, in progress: a crash leaves it in the records.
+    async fn open_unit_leg(&self, i: usize) {
+        let Some(unit) = self.units.get(i) else {
+            return;
+        };
+        self.write(Record::OpenLeg(OpenLeg {
+            id: unit.id.clone(),
+            call_id: self.facts.id.clone(),
+            role: LegRole::Unit,
+            party: unit.party.clone(),
+            started_at: unit.started_at,
+            answered_at: unit.answered_at,
+        }))
+        .await;
     }
 
     pub(super) async fn write(&self, record: Record) {

@@ -6,25 +6,39 @@ use std::time::SystemTime;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::store::millis::{from_millis, to_millis};
-use crate::store::{CallEventRecord, LegRecord, LegRole, StoreError, UnknownLegRole};
+use crate::store::{
+    CallEventRecord, CallRecord, LegRecord, LegRole, OpenLeg, StoreError, UnknownLegRole,
+};
+
+/// A leg's start and answer as stored (milliseconds since the epoch).
+fn times(
+    kind: &'static str,
+    id: &str,
+    started_at: SystemTime,
+    answered_at: Option<SystemTime>,
+) -> Result<(i64, Option<i64>), StoreError> {
+    let time = |field: &'static str, t: SystemTime| {
+        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
+            kind,
+            id: id.to_string(),
+            field,
+        })
+    };
+    let started = time("started_at", started_at)?;
+    let answered = answered_at.map(|t| time("answered_at", t)).transpose()?;
+    Ok((started, answered))
+}
 
 pub(super) async fn insert_leg(
     conn: &mut SqliteConnection,
     leg: &LegRecord,
 ) -> Result<(), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "leg",
-            id: leg.id.clone(),
-            field,
-        })
-    };
-    let started_at = time("started_at", leg.started_at)?;
-    let answered_at = leg
-        .answered_at
-        .map(|t| time("answered_at", t))
-        .transpose()?;
-    let ended_at = time("ended_at", leg.ended_at)?;
+    let (started_at, answered_at) = times("leg", &leg.id, leg.started_at, leg.answered_at)?;
+    let ended_at = to_millis(leg.ended_at).ok_or_else(|| StoreError::TimeOutOfRange {
+        kind: "leg",
+        id: leg.id.clone(),
+        field: "ended_at",
+    })?;
     sqlx::query(
         "INSERT INTO call_legs (id, call_id, role, party, started_at, answered_at, ended_at, \
          ended_how) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -37,9 +51,103 @@ pub(super) async fn insert_leg(
     .bind(answered_at)
     .bind(ended_at)
     .bind(&leg.ended_how)
-    .execute(conn)
+    .execute(&mut *conn)
+    .await?;
+    // The leg has ended: it is no longer in progress.
+    sqlx::query("DELETE FROM call_legs_open WHERE id = ?")
+        .bind(&leg.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes a leg in progress as it is known now, replacing what was known before.
+pub(super) async fn upsert_open(
+    conn: &mut SqliteConnection,
+    leg: &OpenLeg,
+) -> Result<(), StoreError> {
+    let (started_at, answered_at) = times("open_leg", &leg.id, leg.started_at, leg.answered_at)?;
+    sqlx::query(
+        "INSERT INTO call_legs_open (id, call_id, role, party, started_at, answered_at) \
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET answered_at = excluded.answered_at",
+    )
+    .bind(&leg.id)
+    .bind(&leg.call_id)
+    .bind(leg.role.as_str())
+    .bind(&leg.party)
+    .bind(started_at)
+    .bind(answered_at)
+    .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// `call` has ended: a leg of it still written as in progress (its driver wrote no end for it)
+/// ends with it, `ended_with_call`, so that only calls in progress have open legs.
+pub(super) async fn end_with_call(
+    conn: &mut SqliteConnection,
+    call: &CallRecord,
+) -> Result<(), StoreError> {
+    let ended_at = to_millis(call.ended_at).ok_or_else(|| StoreError::TimeOutOfRange {
+        kind: "call",
+        id: call.id.clone(),
+        field: "ended_at",
+    })?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO call_legs (id, call_id, role, party, started_at, answered_at, \
+         ended_at, ended_how) \
+         SELECT id, call_id, role, party, started_at, answered_at, \
+         MAX(started_at, COALESCE(answered_at, started_at), ?), 'ended_with_call' \
+         FROM call_legs_open WHERE call_id = ?",
+    )
+    .bind(ended_at)
+    .bind(&call.id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM call_legs_open WHERE call_id = ?")
+        .bind(&call.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves every leg left in progress to `call_legs`, ended at the last sign of life (or its own
+/// answer or start when later), `interrupted`; returns how many. Part of the caller's
+/// transaction.
+pub(super) async fn close_interrupted(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
+    let moved = sqlx::query(
+        "INSERT OR IGNORE INTO call_legs (id, call_id, role, party, started_at, answered_at, \
+         ended_at, ended_how) \
+         SELECT id, call_id, role, party, started_at, answered_at, \
+         MAX(started_at, COALESCE(answered_at, started_at), \
+             COALESCE((SELECT at FROM daemon_alive WHERE id = 1), started_at)), \
+         'interrupted' FROM call_legs_open",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query("DELETE FROM call_legs_open")
+        .execute(&mut *conn)
+        .await?;
+    Ok(moved)
+}
+
+/// The legs of one call still in progress, in the order they started.
+pub(super) async fn open_legs_of(
+    pool: &SqlitePool,
+    call_id: &str,
+) -> Result<Vec<OpenLeg>, StoreError> {
+    let rows: Vec<OpenLegRow> = sqlx::query_as(
+        "SELECT id, call_id, role, party, started_at, answered_at \
+         FROM call_legs_open WHERE call_id = ? ORDER BY started_at, id",
+    )
+    .bind(call_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| row.into_leg("call_legs_open"))
+        .collect()
 }
 
 pub(super) async fn insert_event(
@@ -107,20 +215,49 @@ pub(super) async fn events_of(
 
 #[derive(FromRow)]
 struct LegRow {
-    id: String,
-    call_id: String,
-    role: String,
-    party: String,
-    started_at: i64,
-    answered_at: Option<i64>,
+    #[sqlx(flatten)]
+    open: OpenLegRow,
     ended_at: i64,
     ended_how: String,
 }
 
 impl LegRow {
     fn into_record(self) -> Result<LegRecord, StoreError> {
-        let bad = |column: &'static str, value: String| StoreError::BadRow {
+        let id = self.open.id.clone();
+        let leg = self.open.into_leg("call_legs")?;
+        let ended_at = from_millis(self.ended_at).ok_or_else(|| StoreError::BadRow {
             table: "call_legs",
+            id,
+            column: "ended_at",
+            value: self.ended_at.to_string(),
+        })?;
+        Ok(leg.ended(ended_at, self.ended_how))
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    call_id: String,
+    at: i64,
+    kind: String,
+    detail: Option<String>,
+}
+
+#[derive(FromRow)]
+struct OpenLegRow {
+    id: String,
+    call_id: String,
+    role: String,
+    party: String,
+    started_at: i64,
+    answered_at: Option<i64>,
+}
+
+impl OpenLegRow {
+    /// The leg as a row of `table` holds it, up to its end.
+    fn into_leg(self, table: &'static str) -> Result<OpenLeg, StoreError> {
+        let bad = |column: &'static str, value: String| StoreError::BadRow {
+            table,
             id: self.id.clone(),
             column,
             value,
@@ -131,26 +268,114 @@ impl LegRow {
             .role
             .parse()
             .map_err(|UnknownLegRole(v)| bad("role", v))?;
-        Ok(LegRecord {
+        Ok(OpenLeg {
             started_at: time("started_at", self.started_at)?,
             answered_at: self
                 .answered_at
                 .map(|v| time("answered_at", v))
                 .transpose()?,
-            ended_at: time("ended_at", self.ended_at)?,
             role,
             id: self.id.clone(),
             call_id: self.call_id,
             party: self.party,
-            ended_how: self.ended_how,
         })
     }
 }
 
-#[derive(FromRow)]
-struct EventRow {
-    call_id: String,
-    at: i64,
-    kind: String,
-    detail: Option<String>,
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::store::{Record, SqliteStore};
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    fn open(id: &str, role: LegRole, started: u64, answered: Option<u64>) -> OpenLeg {
+        OpenLeg {
+            id: id.to_string(),
+            call_id: "call-1".to_string(),
+            role,
+            party: "1001".to_string(),
+            started_at: at(started),
+            answered_at: answered.map(at),
+        }
+    }
+
+    /// A leg is in progress from its `OpenLeg` (rewritten when answered) until its `Leg`
+    /// replaces it; what a crash leaves open the next start ends at the last sign of life.
+    #[tokio::test]
+    async fn open_legs_are_replaced_when_they_end_and_closed_as_interrupted_after_a_crash() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hotline.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        let caller = open("call-1-caller", LegRole::Caller, 1_000, None);
+        let seat = open("call-1-seat", LegRole::Seat, 5_000, Some(5_000));
+        let unit = open("call-1-unit-0", LegRole::Unit, 9_000, None);
+        let answered_caller = OpenLeg {
+            answered_at: Some(at(5_000)),
+            ..caller.clone()
+        };
+        let unit_ended = unit.clone().ended(at(12_000), "failed:486".to_string());
+        store
+            .write_batch(&[
+                Record::OpenLeg(caller),
+                Record::OpenLeg(seat.clone()),
+                Record::OpenLeg(unit),
+                Record::OpenLeg(answered_caller.clone()),
+                Record::Leg(unit_ended.clone()),
+                Record::Alive(at(30_000)),
+            ])
+            .await
+            .expect("write");
+        assert_eq!(
+            store.open_legs("call-1").await.expect("open legs"),
+            [answered_caller.clone(), seat.clone()]
+        );
+        assert_eq!(
+            store.legs("call-1").await.expect("legs"),
+            std::slice::from_ref(&unit_ended)
+        );
+        store.close().await;
+
+        // The next start, on the same database.
+        let restarted = SqliteStore::open(&path).await.expect("reopen");
+        restarted.close_interrupted().await.expect("close");
+        assert_eq!(restarted.open_legs("call-1").await.expect("open legs"), []);
+        let interrupted = |leg: &OpenLeg| leg.clone().ended(at(30_000), "interrupted".to_string());
+        assert_eq!(
+            restarted.legs("call-1").await.expect("legs"),
+            [
+                interrupted(&answered_caller),
+                interrupted(&seat),
+                unit_ended
+            ]
+        );
+    }
+
+    /// A leg its driver never ended ends with its call, so no call that ended has open legs.
+    #[tokio::test]
+    async fn a_leg_left_open_ends_with_its_call() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("hotline.db"))
+            .await
+            .expect("open");
+        let call = crate::store::battery::call(1);
+        let leg = OpenLeg {
+            call_id: call.id.clone(),
+            ..open("call-000001-unit-0", LegRole::Unit, 1_718_000_010_000, None)
+        };
+        store
+            .write_batch(&[Record::OpenLeg(leg.clone()), Record::Call(call.clone())])
+            .await
+            .expect("write");
+        assert_eq!(store.open_legs(&call.id).await.expect("open legs"), []);
+        let ended = store.legs(&call.id).await.expect("legs");
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(ended[0].id, leg.id);
+        assert_eq!(ended[0].ended_at, call.ended_at);
+        assert_eq!(ended[0].ended_how, "ended_with_call");
+    }
 }

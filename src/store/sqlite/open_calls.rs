@@ -75,8 +75,9 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<OpenCall>, StoreError> 
 }
 
 /// Moves every call left open to `calls` as interrupted by the daemon, ended at the last sign
-/// of life (the daemon's, or the call's own answer or offer when that is later); returns how
-/// many. One transaction: a crash half-way leaves them all open, to be closed next time.
+/// of life (the daemon's, or the call's own answer or offer when that is later), and every leg
+/// left open to `call_legs` the same way; returns how many calls. One transaction: a crash
+/// half-way leaves them all open, to be closed next time.
 pub(super) async fn close_interrupted(pool: &SqlitePool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let moved = sqlx::query(
@@ -93,6 +94,7 @@ pub(super) async fn close_interrupted(pool: &SqlitePool) -> Result<u64, StoreErr
     sqlx::query("DELETE FROM calls_open")
         .execute(&mut *tx)
         .await?;
+    super::legs::close_interrupted(&mut tx).await?;
     tx.commit().await?;
     Ok(moved)
 }
