@@ -12,6 +12,7 @@ mod hunting;
 mod ledger_command;
 mod lifecycle;
 mod metrics_scrape;
+mod overload;
 mod peers;
 mod protos;
 mod queue;

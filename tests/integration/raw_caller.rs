@@ -44,6 +44,17 @@ impl RawCaller {
         caller: &str,
         media_port: u16,
     ) -> Option<RawCaller> {
+        Self::attempt(daemon, number, caller, media_port).await.ok()
+    }
+
+    /// As `call`; a final status other than 200 is ACKed and returned as `Err(Some(status))`,
+    /// and no answer within 10 s as `Err(None)`.
+    pub async fn attempt(
+        daemon: SocketAddr,
+        number: &str,
+        caller: &str,
+        media_port: u16,
+    ) -> Result<RawCaller, Option<u16>> {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let port = socket.local_addr().expect("addr").port();
         let call_id = format!("raw-{caller}-{port}@127.0.0.1");
@@ -59,12 +70,19 @@ impl RawCaller {
             .await
             .expect("send");
         let ok = loop {
-            let m = recv(&socket, Duration::from_secs(10)).await?;
+            let m = recv(&socket, Duration::from_secs(10)).await.ok_or(None)?;
             if m.starts_with("SIP/2.0 200") {
                 break m;
             }
             if !m.starts_with("SIP/2.0 1") {
-                return None;
+                // A refusal: ACKed in its transaction (RFC 3261 17.1.1.3), so it is not resent.
+                let status = m.get(8..11).and_then(|c| c.parse().ok());
+                let to = header(&m, "To").unwrap_or_default();
+                let ack = format!(
+                    "ACK sip:{number}@{daemon} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKinv{port};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{caller}@127.0.0.1>;tag=f{port}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                );
+                let _ = socket.send_to(ack.as_bytes(), daemon).await;
+                return Err(status);
             }
         };
         let to = header(&ok, "To").expect("To").to_string();
@@ -84,7 +102,7 @@ impl RawCaller {
             n: 0,
         };
         caller_leg.send_in_dialog("ACK", 1, "", "").await;
-        Some(caller_leg)
+        Ok(caller_leg)
     }
 
     async fn send_in_dialog(&mut self, method: &str, cseq: u32, content_type: &str, body: &str) {
