@@ -1,4 +1,5 @@
--- Legs in progress, as calls_open is for calls: a leg is written here when it starts or is
+-- Unit contacts' legs in progress, as calls_open is for calls (a call's row there also tells
+-- its caller's leg and its seat's): a leg is written here when it is rung and when it is
 -- answered, and moved to call_legs when it ends (its call_legs row is written and this one
 -- deleted in one transaction). After a crash, the next start moves every row left here to
 -- call_legs, ended at the last sign of life, ended_how 'interrupted'. Times are integer

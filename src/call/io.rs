@@ -86,17 +86,11 @@ impl CallIo {
         self.core(CoreCommand::Finished { owner: self.owner }).await;
     }
 
-    /// Queues what is known of the call in progress for the store (replacing what was), with
-    /// its caller's and seat's legs.
+    /// Queues what is known of the call in progress for the store (replacing what was). It
+    /// stands for the caller's and the seat's legs too until they end.
     pub async fn open(&self, call: OpenCall) {
-        let legs = super::leg_records::open(&call);
         if let Err(error) = self.ctx.writer.submit(Record::OpenCall(call)).await {
             warn!(%error, "open call not queued");
-        }
-        for leg in legs {
-            if let Err(error) = self.ctx.writer.submit(Record::OpenLeg(leg)).await {
-                warn!(%error, "open leg not queued");
-            }
         }
     }
 

@@ -378,4 +378,75 @@ mod tests {
         assert_eq!(ended[0].ended_at, call.ended_at);
         assert_eq!(ended[0].ended_how, "ended_with_call");
     }
+
+    /// A call a crash left open leaves its caller's leg and its seat's, told by the open
+    /// call, interrupted where the call was.
+    #[tokio::test]
+    async fn an_open_call_leaves_its_caller_and_seat_legs_interrupted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hotline.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        let call = crate::store::OpenCall {
+            id: "call-7".to_string(),
+            sip_call_id: "a@b".to_string(),
+            trunk: "carrier".to_string(),
+            caller: "13800000000".to_string(),
+            called: "12345".to_string(),
+            seat: Some("1001".to_string()),
+            offered_at: at(1_000),
+            answered_at: Some(at(4_000)),
+        };
+        let ringing = crate::store::OpenCall {
+            id: "call-8".to_string(),
+            seat: None,
+            answered_at: None,
+            ..call.clone()
+        };
+        store
+            .write_batch(&[
+                Record::OpenCall(call),
+                Record::OpenCall(ringing),
+                Record::Alive(at(9_000)),
+            ])
+            .await
+            .expect("write");
+        store.close().await;
+
+        let restarted = SqliteStore::open(&path).await.expect("reopen");
+        assert_eq!(restarted.close_interrupted().await.expect("close"), 2);
+        let leg = |id: &str, role, party: &str, started, answered: Option<u64>| {
+            OpenLeg {
+                id: id.to_string(),
+                call_id: id.rsplit_once('-').map_or(id, |(c, _)| c).to_string(),
+                role,
+                party: party.to_string(),
+                started_at: at(started),
+                answered_at: answered.map(at),
+            }
+            .ended(at(9_000), "interrupted".to_string())
+        };
+        assert_eq!(
+            restarted.legs("call-7").await.expect("legs"),
+            [
+                leg(
+                    "call-7-caller",
+                    LegRole::Caller,
+                    "13800000000",
+                    1_000,
+                    Some(4_000)
+                ),
+                leg("call-7-seat", LegRole::Seat, "1001", 4_000, Some(4_000)),
+            ]
+        );
+        assert_eq!(
+            restarted.legs("call-8").await.expect("legs"),
+            [leg(
+                "call-8-caller",
+                LegRole::Caller,
+                "13800000000",
+                1_000,
+                None
+            )]
+        );
+    }
 }

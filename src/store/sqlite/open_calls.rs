@@ -75,8 +75,8 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<OpenCall>, StoreError> 
 }
 
 /// Moves every call left open to `calls` as interrupted by the daemon, ended at the last sign
-/// of life (the daemon's, or the call's own answer or offer when that is later), and every leg
-/// left open to `call_legs` the same way; returns how many calls. One transaction: a crash
+/// of life (the daemon's, or the call's own answer or offer when that is later), with its
+/// caller's and seat's legs, and every unit leg left open the same way; returns how many calls. One transaction: a crash
 /// half-way leaves them all open, to be closed next time.
 pub(super) async fn close_interrupted(pool: &SqlitePool) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
@@ -91,9 +91,26 @@ pub(super) async fn close_interrupted(pool: &SqlitePool) -> Result<u64, StoreErr
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // The caller's leg and the answering seat's, as the open call tells them (ids as
+    // `call::leg_records` gives them when a call ends).
+    sqlx::query(
+        "INSERT OR IGNORE INTO call_legs (id, call_id, role, party, started_at, answered_at, \
+         ended_at, ended_how) \
+         SELECT id || '-caller', id, 'caller', caller, offered_at, answered_at, \
+         MAX(offered_at, COALESCE(answered_at, offered_at), \
+             COALESCE((SELECT at FROM daemon_alive WHERE id = 1), offered_at)), \
+         'interrupted' FROM calls_open \
+         UNION ALL \
+         SELECT id || '-seat', id, 'seat', seat, answered_at, answered_at, \
+         MAX(answered_at, COALESCE((SELECT at FROM daemon_alive WHERE id = 1), answered_at)), \
+         'interrupted' FROM calls_open WHERE seat IS NOT NULL AND answered_at IS NOT NULL",
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM calls_open")
         .execute(&mut *tx)
         .await?;
+    // Unit contacts' legs, written as they started.
     super::legs::close_interrupted(&mut tx).await?;
     tx.commit().await?;
     Ok(moved)
