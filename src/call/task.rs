@@ -735,4 +735,16 @@ pub fn report_relayed(before: &LineStats, now: &LineStats) {
         .increment(now.b.tx_bytes.saturating_sub(before.b.tx_bytes));
     metrics::counter!(names::RTP_BYTES_RELAYED_TOTAL, "direction" => "seat_to_caller")
         .increment(now.a.tx_bytes.saturating_sub(before.a.tx_bytes));
+    // Loss and jitter of what each side sends, as the daemon receives it.
+    for (direction, before, now) in [
+        ("caller_to_seat", &before.a, &now.a),
+        ("seat_to_caller", &before.b, &now.b),
+    ] {
+        metrics::counter!(names::RTP_PACKETS_LOST_TOTAL, "direction" => direction)
+            .increment(now.lost.saturating_sub(before.lost));
+        if now.rx_packets > before.rx_packets {
+            metrics::histogram!(names::RTP_JITTER_SECONDS, "direction" => direction)
+                .record(now.jitter_us as f64 / 1e6);
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod mixer;
 pub mod ports;
 pub mod prompts;
 mod ptmap;
+pub mod reception;
 pub(crate) mod rtp;
 pub mod sdp;
 mod stats;

@@ -20,6 +20,10 @@ pub struct LegStats {
     pub dropped_no_remote: u64,
     /// Sends to the leg's peer that failed.
     pub send_errors: u64,
+    /// Packets of the leg's stream that never came (RFC 3550 A.1).
+    pub lost: u64,
+    /// Interarrival jitter of the leg's stream (RFC 3550 A.8), in microseconds.
+    pub jitter_us: u64,
 }
 
 /// The media of a two-party line: leg A is the caller, leg B the party it talks to.
@@ -39,10 +43,16 @@ pub(super) struct LegCounters {
     pub(super) dropped_foreign: AtomicU64,
     pub(super) dropped_no_remote: AtomicU64,
     pub(super) send_errors: AtomicU64,
+    pub(super) lost: AtomicU64,
+    pub(super) jitter_us: AtomicU64,
 }
 
 pub(super) fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
+}
+
+pub(super) fn set(counter: &AtomicU64, to: u64) {
+    counter.store(to, Ordering::Relaxed);
 }
 
 impl LegCounters {
@@ -57,6 +67,8 @@ impl LegCounters {
             dropped_foreign: get(&self.dropped_foreign),
             dropped_no_remote: get(&self.dropped_no_remote),
             send_errors: get(&self.send_errors),
+            lost: get(&self.lost),
+            jitter_us: get(&self.jitter_us),
         }
     }
 }

@@ -13,11 +13,15 @@ use super::MetricsError;
 #[derive(Clone, Debug)]
 pub struct MetricsHandle {
     inner: PrometheusHandle,
+    /// When the recorder was installed: the process's start, for the uptime gauge.
+    started: std::time::Instant,
 }
 
 impl MetricsHandle {
-    /// The current values in the Prometheus text exposition format (0.0.4).
+    /// The current values in the Prometheus text exposition format (0.0.4), the uptime as of
+    /// now among them.
     pub fn render(&self) -> String {
+        metrics::gauge!(names::UPTIME_SECONDS).set(self.started.elapsed().as_secs_f64());
         self.inner.render()
     }
 
@@ -56,6 +60,7 @@ pub fn install() -> Result<MetricsHandle, MetricsError> {
             let recorder = build_recorder()?;
             let handle = MetricsHandle {
                 inner: recorder.handle(),
+                started: std::time::Instant::now(),
             };
             metrics::set_global_recorder(recorder).map_err(|_| InstallFailure::ForeignRecorder)?;
             names::describe_all();
@@ -144,6 +149,17 @@ mod tests {
         counter!(SURVEY_CALLS_TOTAL, l::OUTCOME => "answered").increment(1);
         gauge!(SURVEYS_PENDING, l::STATE => "queued").set(3.0);
         counter!(BUS_LAGGED_TOTAL, l::BUS => "acd").increment(1);
+        counter!(RTP_PACKETS_LOST_TOTAL, l::DIRECTION => rtp_direction::CALLER_TO_SEAT)
+            .increment(1);
+        histogram!(RTP_JITTER_SECONDS, l::DIRECTION => rtp_direction::SEAT_TO_CALLER).record(0.004);
+        gauge!(SEATS_PAUSED, l::REASON => "no_answer").set(1.0);
+        counter!(QUEUE_CALLS_OFFERED_TOTAL, l::QUEUE => "general").increment(1);
+        counter!(QUEUE_CALLS_ENDED_TOTAL, l::QUEUE => "general", l::OUTCOME => "answered")
+            .increment(1);
+        counter!(QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL, l::QUEUE => "general").increment(1);
+        counter!(QUEUE_OFFERS_TOTAL, l::QUEUE => "general", l::OUTCOME => "no_answer").increment(1);
+        counter!(TRUNK_CALLS_REFUSED_TOTAL, l::TRUNK => "carrier").increment(1);
+        gauge!(UPTIME_SECONDS).set(1.0);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub const RTP_PACKETS_RELAYED_TOTAL: &str = "hotline_rtp_packets_relayed_total";
 pub const RTP_BYTES_RELAYED_TOTAL: &str = "hotline_rtp_bytes_relayed_total";
 pub const RTP_PACKETS_DROPPED_TOTAL: &str = "hotline_rtp_packets_dropped_total";
 pub const RTP_PORTS_IN_USE: &str = "hotline_rtp_ports_in_use";
+pub const RTP_PACKETS_LOST_TOTAL: &str = "hotline_rtp_packets_lost_total";
+pub const RTP_JITTER_SECONDS: &str = "hotline_rtp_jitter_seconds";
 
 // Store.
 pub const STORE_RECORDS_WRITTEN_TOTAL: &str = "hotline_store_records_written_total";
@@ -67,6 +69,12 @@ pub const STORE_COMMIT_SECONDS: &str = "hotline_store_commit_seconds";
 pub const QUEUE_CALLERS_WAITING: &str = "hotline_queue_callers_waiting";
 pub const QUEUE_WAIT_SECONDS: &str = "hotline_queue_wait_seconds";
 pub const SEATS: &str = "hotline_seats";
+pub const SEATS_PAUSED: &str = "hotline_seats_paused";
+pub const QUEUE_CALLS_OFFERED_TOTAL: &str = "hotline_queue_calls_offered_total";
+pub const QUEUE_CALLS_ENDED_TOTAL: &str = "hotline_queue_calls_ended_total";
+pub const QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL: &str =
+    "hotline_queue_answered_in_service_level_total";
+pub const QUEUE_OFFERS_TOTAL: &str = "hotline_queue_offers_total";
 pub const HANDOFF_SECONDS: &str = "hotline_handoff_seconds";
 pub const HANDOFFS_OPEN: &str = "hotline_handoffs_open";
 pub const HANDOFF_LEAST_TIME_LEFT_SECONDS: &str = "hotline_handoff_least_time_left_seconds";
@@ -83,9 +91,11 @@ pub const SURVEYS_PENDING: &str = "hotline_surveys_pending";
 pub const TRUNK_LINES: &str = "hotline_trunk_lines";
 pub const TRUNK_LINES_IN_USE: &str = "hotline_trunk_lines_in_use";
 pub const NUMBER_LINES_IN_USE: &str = "hotline_number_lines_in_use";
+pub const TRUNK_CALLS_REFUSED_TOTAL: &str = "hotline_trunk_calls_refused_total";
 
 // Live state.
 pub const BUS_LAGGED_TOTAL: &str = "hotline_bus_lagged_total";
+pub const UPTIME_SECONDS: &str = "hotline_uptime_seconds";
 
 // Ringing is bounded by the ring timeout, queueing aside; fine steps in the first seconds,
 // where trunk and seat problems show.
@@ -103,6 +113,10 @@ const COMMIT_BUCKETS: &[f64] = &[
 // Service levels are stated as "answered within 15/20/30 s", so those are bucket edges.
 const QUEUE_WAIT_BUCKETS: &[f64] = &[
     5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+];
+// Jitter a listener notices starts at tens of milliseconds; a clean LAN is well under one.
+const JITTER_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2,
 ];
 // Hand-offs have a deadline of minutes (five for the urgent class); edges around it.
 const HANDOFF_BUCKETS: &[f64] = &[
@@ -243,6 +257,17 @@ pub static ALL: &[Metric] = &[
         "RTP packets not relayed, by reason.",
         &[l::REASON],
     ),
+    counter(
+        RTP_PACKETS_LOST_TOTAL,
+        "RTP packets that never arrived, by direction (RFC 3550 sequence-number loss of the stream received from the caller or the seat).",
+        &[l::DIRECTION],
+    ),
+    seconds(
+        RTP_JITTER_SECONDS,
+        "Interarrival jitter of the stream received from the caller or the seat (RFC 3550), sampled once a second per call.",
+        &[l::DIRECTION],
+        JITTER_BUCKETS,
+    ),
     gauge(
         RTP_PORTS_IN_USE,
         "RTP relay ports currently allocated.",
@@ -288,6 +313,36 @@ pub static ALL: &[Metric] = &[
     ),
     gauge(SEATS, "Seats by state.", &[l::STATE]),
     gauge(
+        SEATS_PAUSED,
+        "Paused seats by reason (the pause code's reason, or no_answer when the ACD paused the seat).",
+        &[l::REASON],
+    ),
+    counter(
+        QUEUE_CALLS_OFFERED_TOTAL,
+        "Calls that entered a queue.",
+        &[l::QUEUE],
+    ),
+    counter(
+        QUEUE_CALLS_ENDED_TOTAL,
+        "Calls that left a queue, by how: answered, abandoned, overflowed or callback.",
+        &[l::QUEUE, l::OUTCOME],
+    ),
+    counter(
+        QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL,
+        "Queued calls a seat answered within the queue's service_level_secs.",
+        &[l::QUEUE],
+    ),
+    counter(
+        QUEUE_OFFERS_TOTAL,
+        "Offers of queued calls to seats, by how each ended (no_answer is ring-no-answer).",
+        &[l::QUEUE, l::OUTCOME],
+    ),
+    counter(
+        TRUNK_CALLS_REFUSED_TOTAL,
+        "Inbound calls refused because every line of their trunk was in use.",
+        &[l::TRUNK],
+    ),
+    gauge(
         TRUNK_LINES,
         "Lines (channels) configured on a trunk; absent for a trunk without a limit.",
         &[l::TRUNK],
@@ -307,6 +362,14 @@ pub static ALL: &[Metric] = &[
         "Live-state events a slow subscriber missed (it then took a snapshot), by bus.",
         &[l::BUS],
     ),
+    Metric {
+        name: UPTIME_SECONDS,
+        kind: Kind::Gauge,
+        unit: Unit::Seconds,
+        help: "Seconds since the daemon started, as of the scrape.",
+        labels: &[],
+        buckets: &[],
+    },
     seconds(
         HANDOFF_SECONDS,
         "Time from the seat's answer to the answer of the unit a hand-off was made to, by category.",

@@ -52,6 +52,10 @@ pub struct QueueSettings {
     /// Where callers go when nobody staffs the queue or they waited `max_wait_secs`.
     #[serde(default)]
     pub overflow: Overflow,
+    /// A call a seat answers within this wait counts towards the queue's service level
+    /// (`hotline_queue_answered_in_service_level_total`), as Asterisk's `servicelevel`.
+    #[serde(default = "default_service_level")]
+    pub service_level_secs: u32,
 }
 
 fn default_ring_timeout() -> u32 {
@@ -66,6 +70,9 @@ fn default_position_interval() -> u32 {
 fn default_max_missed() -> u32 {
     3
 }
+fn default_service_level() -> u32 {
+    20
+}
 
 impl QueueSettings {
     pub fn ring_timeout(&self) -> Duration {
@@ -76,6 +83,9 @@ impl QueueSettings {
     }
     pub fn max_wait(&self) -> Option<Duration> {
         self.max_wait_secs.map(|s| Duration::from_secs(s.into()))
+    }
+    pub fn service_level(&self) -> Duration {
+        Duration::from_secs(self.service_level_secs.into())
     }
     /// `None` when announcements are off.
     pub fn position_interval(&self) -> Option<Duration> {
@@ -196,6 +206,12 @@ pub fn validate(queues: &[QueueSettings], seats: &[String]) -> Vec<Issue> {
             issue(
                 "wrap_up_secs",
                 format!("{} is above {MAX_WRAP_UP_SECS}", q.wrap_up_secs),
+            );
+        }
+        if !(1..=3600).contains(&q.service_level_secs) {
+            issue(
+                "service_level_secs",
+                format!("{} is outside 1..=3600", q.service_level_secs),
             );
         }
         if q.max_wait_secs == Some(0) {

@@ -1,6 +1,6 @@
-//! The ACD's gauges (`hotline_seats{state}`, `hotline_queue_callers_waiting{queue}`), kept by
-//! a subscriber of its updates: it starts from a snapshot, follows the updates, and takes a new
-//! snapshot whenever it fell behind.
+//! The ACD's gauges (`hotline_seats{state}`, `hotline_seats_paused{reason}`,
+//! `hotline_queue_callers_waiting{queue}`), kept by a subscriber of its updates: it starts from a
+//! snapshot, follows the updates, and takes a new snapshot whenever it fell behind.
 
 use std::collections::HashMap;
 
@@ -15,17 +15,38 @@ use crate::metrics::{labels, names};
 /// Seats counted by state, as the gauges show them.
 #[derive(Debug, Default)]
 pub struct SeatCounts {
-    seats: HashMap<SeatId, &'static str>,
+    /// Each seat's state, and its pause reason when paused.
+    seats: HashMap<SeatId, (&'static str, Option<String>)>,
+    /// Every pause reason seen, so a reason nobody is paused for any more shows 0.
+    reasons: Vec<String>,
 }
 
 impl SeatCounts {
     pub fn set(&mut self, seat: SeatId, state: &SeatState) {
-        self.seats.insert(seat, state_name(state).0);
+        let (name, reason) = state_name(state);
+        if let Some(reason) = &reason {
+            if !self.reasons.contains(reason) {
+                self.reasons.push(reason.clone());
+            }
+        }
+        self.seats.insert(seat, (name, reason));
     }
 
     /// Every state (each gets a gauge, zero or not) with its number of seats.
     pub fn counts(&self) -> [(&'static str, usize); 6] {
-        SEAT_STATE_NAMES.map(|state| (state, self.seats.values().filter(|s| **s == state).count()))
+        SEAT_STATE_NAMES.map(|state| (state, self.seats.values().filter(|s| s.0 == state).count()))
+    }
+
+    /// Every pause reason seen with its number of seats paused for it now.
+    pub fn paused(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.reasons.iter().map(|reason| {
+            let n = self
+                .seats
+                .values()
+                .filter(|s| s.1.as_ref() == Some(reason))
+                .count();
+            (reason.as_str(), n)
+        })
     }
 }
 
@@ -72,6 +93,9 @@ fn show_seats(seats: &SeatCounts) {
     for (state, n) in seats.counts() {
         metrics::gauge!(names::SEATS, labels::STATE => state).set(n as f64);
     }
+    for (reason, n) in seats.paused() {
+        metrics::gauge!(names::SEATS_PAUSED, labels::REASON => reason.to_string()).set(n as f64);
+    }
 }
 
 fn show_waiting(queue: String, callers: usize) {
@@ -117,5 +141,32 @@ mod tests {
         assert_eq!(counts[0], ("logged_out", 1));
         assert_eq!(counts[1], ("available", 1));
         assert!(counts[2..].iter().all(|(_, n)| *n == 0), "{counts:?}");
+    }
+
+    #[test]
+    fn paused_seats_are_counted_by_reason_and_a_reason_left_shows_zero() {
+        use crate::queue::PauseReason;
+        let mut seats = SeatCounts::default();
+        let paused = |reason| SeatState::Paused { reason };
+        seats.set(SeatId::from("1001"), &paused(PauseReason::NoAnswer));
+        seats.set(
+            SeatId::from("1002"),
+            &paused(PauseReason::Code("break".into())),
+        );
+        seats.set(
+            SeatId::from("1003"),
+            &paused(PauseReason::Code("break".into())),
+        );
+        let now: Vec<_> = seats.paused().map(|(r, n)| (r.to_string(), n)).collect();
+        assert_eq!(
+            now,
+            [("no_answer".to_string(), 1), ("break".to_string(), 2)]
+        );
+        seats.set(SeatId::from("1001"), &SeatState::LoggedOut);
+        let now: Vec<_> = seats.paused().map(|(r, n)| (r.to_string(), n)).collect();
+        assert_eq!(
+            now,
+            [("no_answer".to_string(), 0), ("break".to_string(), 2)]
+        );
     }
 }

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::bus::Bus;
 use crate::clock::{wall_time, Clock};
-use crate::metrics::names;
+use crate::metrics::{labels, names};
 use crate::store::{Record, SeatEvent, WriterHandle};
 
 pub struct AcdService {
@@ -122,7 +122,7 @@ impl AcdService {
                     self.notify(call, Notice::Connected { seat, waited })
                 }
                 AcdAction::QueueEvent(event) => {
-                    observe(&event);
+                    observe(&event, self.acd.service_level(&event.queue));
                     let call = event.call;
                     self.notify(call, Notice::Event(event));
                 }
@@ -187,16 +187,37 @@ impl AcdService {
     }
 }
 
-/// How long callers waited, by how their wait ended.
-fn observe(event: &QueueEvent) {
-    let waited = match &event.kind {
-        QueueEventKind::Answered { waited, .. }
-        | QueueEventKind::Abandoned { waited, .. }
-        | QueueEventKind::Overflowed { waited, .. } => *waited,
-        _ => return,
+/// The queue's counters and how long callers waited, by how their wait ended.
+fn observe(event: &QueueEvent, service_level: Option<Duration>) {
+    let queue = event.queue.clone();
+    let (outcome, waited) = match &event.kind {
+        QueueEventKind::Entered { .. } => {
+            metrics::counter!(names::QUEUE_CALLS_OFFERED_TOTAL, labels::QUEUE => queue)
+                .increment(1);
+            return;
+        }
+        QueueEventKind::Offered { outcome, .. } => {
+            metrics::counter!(names::QUEUE_OFFERS_TOTAL, labels::QUEUE => queue, labels::OUTCOME => outcome.as_str())
+                .increment(1);
+            return;
+        }
+        QueueEventKind::Answered { waited, .. } => {
+            if service_level.is_some_and(|level| *waited <= level) {
+                metrics::counter!(names::QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL, labels::QUEUE => queue.clone())
+                    .increment(1);
+            }
+            ("answered", *waited)
+        }
+        QueueEventKind::Abandoned { waited, .. } => ("abandoned", *waited),
+        QueueEventKind::Overflowed { waited, .. } => ("overflowed", *waited),
+        QueueEventKind::CallbackRequested { waited } => ("callback", *waited),
     };
-    metrics::histogram!(names::QUEUE_WAIT_SECONDS, "queue" => event.queue.clone())
-        .record(waited.as_secs_f64());
+    metrics::counter!(names::QUEUE_CALLS_ENDED_TOTAL, labels::QUEUE => queue.clone(), labels::OUTCOME => outcome)
+        .increment(1);
+    if outcome != "callback" {
+        metrics::histogram!(names::QUEUE_WAIT_SECONDS, labels::QUEUE => queue)
+            .record(waited.as_secs_f64());
+    }
 }
 
 fn input_call(input: &AcdInput) -> Option<CallId> {

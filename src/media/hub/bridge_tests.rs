@@ -155,6 +155,35 @@ async fn relays_both_ways_and_counts() {
     assert_eq!(s.pool.in_use(), 0);
 }
 
+/// Packets the caller's stream skips are counted lost on its leg; the seat's full stream
+/// loses nothing.
+#[tokio::test]
+async fn a_gap_in_the_received_sequence_is_counted_lost() {
+    let (caller, seat) = (phone().await, phone().await);
+    let s = setup(
+        Some(addr_of(&caller)),
+        Some(addr_of(&seat)),
+        PtMap::identity(),
+    )
+    .await;
+    let sent = (1..=20u16).filter(|seq| ![5, 6, 13].contains(seq));
+    for (seq, seat_seq) in sent.zip(1u16..) {
+        caller
+            .send_to(&rtp(0, seq, false, b"caller"), s.port_a)
+            .await
+            .unwrap();
+        recv_rtp(&seat).await;
+        seat.send_to(&rtp(0, seat_seq, false, b"seat!"), s.port_b)
+            .await
+            .unwrap();
+        recv_rtp(&caller).await;
+    }
+    let stats = s.relay.line_stats(0, 1);
+    assert_eq!((stats.a.rx_packets, stats.a.lost), (17, 3));
+    assert_eq!((stats.b.rx_packets, stats.b.lost), (17, 0));
+    s.relay.stop().await;
+}
+
 #[tokio::test]
 async fn latches_to_nat_source_and_refuses_hijack() {
     // The caller's SDP names one address, its RTP comes from another.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 pub use self::hearing::Audio;
@@ -29,9 +29,10 @@ use super::dtmf::EventDetector;
 use super::latch::{Latch, Verdict};
 pub use super::mixer::Gain;
 use super::mixer::FRAME_BYTES;
+use super::reception::Reception;
 use super::rtp::{fields, rewrite_pt, Fields};
 use super::sdp::Codec;
-use super::stats::{bump, LegCounters, LegStats, LineStats};
+use super::stats::{bump, set, LegCounters, LegStats, LineStats};
 use super::{PtMap, RtpSocket};
 
 /// Large enough for any RTP audio packet; a datagram that fills it may be truncated and is
@@ -107,6 +108,8 @@ struct LegState {
     counters: Arc<LegCounters>,
     telephone_event: Option<u8>,
     detector: EventDetector,
+    /// Loss and jitter of the leg's audio as received.
+    reception: Reception,
     /// Key presses are for the call only (a seat's feature codes).
     keeps_keys: bool,
     out: OutStream,
@@ -167,6 +170,7 @@ impl LegState {
             counters,
             telephone_event: leg.telephone_event,
             detector: EventDetector::default(),
+            reception: Reception::default(),
             keeps_keys: false,
             out: OutStream::new(rand::random(), rand::random(), rand::random()),
         }
@@ -398,6 +402,17 @@ impl HubTask {
             payload_at,
         } = rtp;
         let is_key = leg.telephone_event == Some(pt);
+        if !is_key {
+            // G.711, the only audio the hub carries: 8,000 timestamp units a second.
+            let reception = &mut leg.reception;
+            reception.on_packet(seq, timestamp, Instant::now(), 8_000);
+            set(&leg.counters.lost, reception.lost());
+            let jitter = reception.jitter_time(8_000).as_micros();
+            set(
+                &leg.counters.jitter_us,
+                u64::try_from(jitter).unwrap_or(u64::MAX),
+            );
+        }
         if is_key {
             if let Some(digit) = packet
                 .get(payload_at..)

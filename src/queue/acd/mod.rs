@@ -190,6 +190,12 @@ impl Acd {
         )
     }
 
+    /// How soon an answer counts towards `queue`'s service level.
+    pub fn service_level(&self, queue: &str) -> Option<Duration> {
+        let ix = self.queue_ix(queue)?;
+        Some(self.queues[ix].settings.service_level())
+    }
+
     /// Callers waiting in `queue`.
     pub fn waiting(&self, queue: &str) -> Option<usize> {
         let ix = self.queue_ix(queue)?;

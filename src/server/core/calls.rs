@@ -111,6 +111,8 @@ impl Core {
         let handoff = route.handoff.clone();
         if !self.lines.free(&trunk.name) {
             info!(%flow, trunk = trunk.name, in_use = self.lines.in_use(&trunk.name), "new call refused: every line of the trunk is busy");
+            metrics::counter!(names::TRUNK_CALLS_REFUSED_TOTAL, "trunk" => trunk.name.clone())
+                .increment(1);
             refuse(self, 503, "trunk_lines");
             return;
         }
