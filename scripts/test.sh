@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
 # The one test command: installs the real SIP peers the integration tests
-# drive (SIPp, baresip, sox) when they are missing, then runs every test.
+# drive (SIPp, baresip, sox) and promtool when they are missing, then runs every test.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Each tool the tests run, and the Debian package that has it.
+declare -A package=([sipp]=sip-tester [baresip]=baresip [sox]=sox [promtool]=prometheus)
 missing=()
-for tool in sipp baresip sox; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in sipp baresip sox promtool; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
 
 if ((${#missing[@]} > 0)); then
-    echo "test.sh: missing ${missing[*]}; installing sip-tester baresip sox" >&2
+    echo "test.sh: installing ${missing[*]} (for the tests' real peers and promtool)" >&2
     if [[ $(id -u) -eq 0 ]]; then
         as_root=()
     elif command -v sudo >/dev/null 2>&1; then
         as_root=(sudo)
     else
-        echo "test.sh: not root and no sudo: install sip-tester baresip sox yourself" >&2
+        echo "test.sh: not root and no sudo: install ${missing[*]} yourself" >&2
         exit 1
     fi
     "${as_root[@]}" apt-get update
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y sip-tester baresip sox
+    peers=()
+    for p in "${missing[@]}"; do
+        [[ $p == prometheus ]] || peers+=("$p")
+    done
+    if ((${#peers[@]} > 0)); then
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${peers[@]}"
+    fi
+    if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+        # Without recommends: the prometheus package is wanted for promtool only.
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+            --no-install-recommends prometheus
+    fi
 fi
 
 # Benchmarks are built by clippy --all-targets and run by hand (cargo bench), not here.

@@ -1,5 +1,6 @@
 //! Integration tests: the daemon against real peers on 127.0.0.1.
 
+mod alerting;
 mod baresip_seat;
 mod calendar_routes;
 mod calls;
