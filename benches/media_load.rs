@@ -22,6 +22,8 @@
 mod common;
 #[path = "media_load/rtp.rs"]
 mod rtp;
+#[path = "media_load/seat.rs"]
+mod seat;
 #[path = "media_load/sip.rs"]
 mod sip;
 #[path = "media_load/target.rs"]
@@ -34,7 +36,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::print_context;
-use sip::{Seat, Uac};
+use seat::Seat;
+use sip::Uac;
 use target::{cpu_ns, memory_kb, Daemon, Rig};
 
 /// Route 12346 of the shipped dialplan rings seat 1001 directly.
@@ -102,6 +105,20 @@ fn pct(part: u64, whole: u64) -> f64 {
     } else {
         part as f64 * 100.0 / whole as f64
     }
+}
+
+/// `line` without terminal colour sequences (ESC [ ... m).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().take_while(|&c| c != 'm').for_each(drop);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn main() {
@@ -268,7 +285,7 @@ fn main() {
                 lines.len()
             );
             for line in lines.iter().take(5) {
-                println!("  {line}");
+                println!("  {}", strip_ansi(line));
             }
         }
     }
