@@ -14,6 +14,13 @@
 //! Printed per mode: the daemon threads' CPU per INVITE sent (schedstat, ns-precise, taken
 //! from the first send until 1 s after the last), the answers received, and the log lines
 //! and bytes the daemon wrote (formatted by a `tracing` fmt subscriber into a counter).
+//!
+//! Then, per mode, the memory under repeated floods (issue 12: "after a flood the daemon's RSS
+//! settles; three floods in a row do not grow it beyond the first"): the same flood twice
+//! more, each with new Call-IDs and 6 s after the one before (longer than the 5 s Timer I that
+//! keeps an ACKed 403's transaction, so each starts from a daemon holding none), and the
+//! process's VmRSS before the first, 1 s after each and after 10 s idle. The daemon shares the
+//! process with the sender, whose memory does not grow from one flood to the next.
 
 mod common;
 #[path = "common/counting.rs"]
@@ -25,8 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::print_context;
-use counting::threads_cpu_ns;
+use common::{print_context, vm_rss_kb};
+use counting::{threads_cpu_ns, LIVE_BYTES};
 use hotline::config::{load_with, LoadOptions};
 use hotline::server::Daemon;
 use tokio::net::UdpSocket;
@@ -36,9 +43,21 @@ const DAEMON_THREAD: &str = "daemon-rt";
 const INVITES: u64 = 20_000;
 const PER_MS: u64 = 10;
 const SETTLE: Duration = Duration::from_secs(1);
+/// Floods in a row for the memory figures; `JUNK_INVITES_FLOODS` (1 to 10) changes it.
+const FLOODS: u64 = 3;
+const BETWEEN_FLOODS: Duration = Duration::from_secs(6);
+const SETTLE_AFTER_FLOODS: Duration = Duration::from_secs(10);
 
 static LOG_LINES: AtomicU64 = AtomicU64::new(0);
 static LOG_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The process's VmRSS and its live heap (bytes allocated and not freed), in KB.
+fn memory_now() -> (u64, i64) {
+    (
+        vm_rss_kb(std::process::id()),
+        LIVE_BYTES.load(Ordering::Relaxed) / 1024,
+    )
+}
 
 /// Counts what the daemon logs instead of writing it.
 struct LogCounter;
@@ -134,8 +153,9 @@ fn ack_for(response: &str, port: u16) -> Option<String> {
     ))
 }
 
-/// Sends the INVITEs at the pace, ACKs the finals; the answers received.
-async fn flood(target: SocketAddr) -> u64 {
+/// Sends the INVITEs (numbered from `first`, so each flood's calls are new) at the pace, ACKs
+/// the finals; the answers received.
+async fn flood(target: SocketAddr, first: u64) -> u64 {
     let socket = Arc::new(
         UdpSocket::bind("127.0.0.2:0")
             .await
@@ -161,7 +181,9 @@ async fn flood(target: SocketAddr) -> u64 {
         if n % PER_MS == 0 {
             tokio::time::sleep_until(start + Duration::from_millis(n / PER_MS)).await;
         }
-        let _ = socket.send_to(invite(port, n).as_bytes(), target).await;
+        let _ = socket
+            .send_to(invite(port, first + n).as_bytes(), target)
+            .await;
     }
     tokio::time::sleep(SETTLE).await;
     receiver.abort();
@@ -192,6 +214,12 @@ fn main() {
         "{:<40} {:>14} {:>10} {:>10} {:>10}",
         "mode", "CPU/INVITE", "answers", "log lines", "log bytes"
     );
+    let floods: u64 = std::env::var("JUNK_INVITES_FLOODS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=10).contains(n))
+        .unwrap_or(FLOODS);
+    let mut memory = Vec::new();
     for (mode, security) in [
         ("refused (security.enabled = false)", "enabled = false"),
         ("banned after 16 in 2 s (defaults)", ""),
@@ -205,9 +233,10 @@ fn main() {
             LOG_LINES.load(Ordering::Relaxed),
             LOG_BYTES.load(Ordering::Relaxed),
         );
+        let mut rss = vec![memory_now()];
         let cpu = threads_cpu_ns(DAEMON_THREAD);
         let wall = Instant::now();
-        let answers = sender_rt.block_on(flood(daemon.sip_udp));
+        let answers = sender_rt.block_on(flood(daemon.sip_udp, 0));
         let cpu = threads_cpu_ns(DAEMON_THREAD) - cpu;
         let wall = wall.elapsed();
         println!(
@@ -218,8 +247,38 @@ fn main() {
             wall.as_secs_f64(),
             cpu as f64 / wall.as_nanos() as f64 * 100.0,
         );
+        rss.push(memory_now());
+        for round in 1..floods {
+            std::thread::sleep(BETWEEN_FLOODS);
+            sender_rt.block_on(flood(daemon.sip_udp, round * INVITES));
+            rss.push(memory_now());
+        }
+        std::thread::sleep(SETTLE_AFTER_FLOODS);
+        rss.push(memory_now());
+        memory.push((mode, rss));
         daemon_rt
             .block_on(daemon.shutdown())
             .expect("clean shutdown");
+    }
+    println!(
+        "\nVmRSS of the process (daemon and sender): {floods} floods {} s apart, then {} s idle",
+        BETWEEN_FLOODS.as_secs(),
+        SETTLE_AFTER_FLOODS.as_secs()
+    );
+    let floods: String = (1..=floods)
+        .map(|k| format!(" {:>9}", format!("flood {k}")))
+        .collect();
+    println!("{:<40} {:>9}{floods} {:>9}", "mode", "before", "settled");
+    for (mode, samples) in memory {
+        let rss: String = samples
+            .iter()
+            .map(|(kb, _)| format!(" {:>6.1} MB", *kb as f64 / 1024.0))
+            .collect();
+        let live: String = samples
+            .iter()
+            .map(|(_, kb)| format!(" {:>6.1} MB", *kb as f64 / 1024.0))
+            .collect();
+        println!("{mode:<40}{rss}");
+        println!("{:<40}{live}", "  live heap (allocated, not freed)");
     }
 }

@@ -9,12 +9,14 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 struct Counting;
 
 pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
 pub static RT_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed, whole process (from the first allocation on).
+pub static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 /// Backtraces still to print while tracing is on.
 pub static TRACE_BUDGET: AtomicUsize = AtomicUsize::new(0);
 
@@ -56,17 +58,21 @@ fn trace_alloc() {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         System.alloc(layout)
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         System.alloc_zeroed(layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         System.realloc(ptr, layout, new_size)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         System.dealloc(ptr, layout)
     }
 }

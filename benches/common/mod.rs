@@ -90,6 +90,19 @@ pub fn print_context(bench: &str) {
     println!("(figures are wall-clock on a shared machine: noisy under load)");
 }
 
+/// VmRSS of process `pid` in KB (0 when it cannot be read).
+pub fn vm_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 pub fn fmt_duration(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
