@@ -33,7 +33,8 @@ for round in $(seq "$rounds"); do
     out="$work/round$round"
     mkdir -p "$out"
     total=$((over * 10 + half * 15))
-    (cd "$out" && sipp -sf "$rig/scenarios/uas.xml" -i 127.0.0.1 -p 5080 -mi 127.0.0.1 \
+    # exec: $! is SIPp itself, so the kill below stops it (and frees port 5080).
+    (cd "$out" && exec sipp -sf "$rig/scenarios/uas.xml" -i 127.0.0.1 -p 5080 -mi 127.0.0.1 \
         -mp 16000 -m "$total" -timeout 50s -timeout_error -nostdin -buff_size 4194304 \
         > uas.out 2>&1) &
     uas=$!
@@ -41,7 +42,7 @@ for round in $(seq "$rounds"); do
     phase() { # phase NAME UAC_PORT MEDIA_PORT RATE SECS
         START_UAS=0 SERVICE=12346 TARGET_PIDS="$daemon" UAC_PORT=$2 UAC_MP=$3 \
             OUT_DIR="$out/$1" "$rig/step.sh" 127.0.0.1:5090 "$4" $(($4 * $5)) 2> /dev/null \
-            | sed "s/^/round=$round phase=$1 /"
+            | sed "s/^/round=$round phase=$1 /" || true
     }
     phase over 5060 6000 "$over" 10 &
     a=$!

@@ -16,6 +16,9 @@ pub struct OverloadSettings {
     pub inbound_fraction: f64,
     /// Refuse new calls while the core's loop runs this late (its lag, smoothed).
     pub lag_ms: u64,
+    /// Refuse new calls while this many taken calls wait for their task's first step (the
+    /// daemon's own work, before any phone rings): the call tasks are behind.
+    pub max_setups: usize,
     /// Refuse new calls while the store's queue is fuller than this share.
     pub store_fraction: f64,
     /// What a refused caller is told to wait (`Retry-After`).
@@ -27,6 +30,7 @@ impl Default for OverloadSettings {
         Self {
             inbound_fraction: 0.5,
             lag_ms: 250,
+            max_setups: 100,
             store_fraction: 0.8,
             retry_after_secs: 5,
         }
@@ -44,6 +48,9 @@ impl OverloadSettings {
                 issues.push(Issue::new(key, "must be above 0 and at most 1"));
             }
         }
+        if !(1..=100_000).contains(&self.max_setups) {
+            issues.push(Issue::new("overload.max_setups", "must be 1 to 100000"));
+        }
         if !(10..=10_000).contains(&self.lag_ms) {
             issues.push(Issue::new("overload.lag_ms", "must be 10 to 10000"));
         }
@@ -59,6 +66,8 @@ impl OverloadSettings {
 pub struct Load {
     pub calls: usize,
     pub max_calls: usize,
+    /// Calls taken whose task has not yet taken its first step.
+    pub setting_up: usize,
     pub inbound_queued: usize,
     pub inbound_capacity: usize,
     pub store_queued: usize,
@@ -72,6 +81,8 @@ pub enum Refusal {
     Overload,
     /// The transport's queue into the core is filling: the core is behind.
     InboundQueue,
+    /// Calls taken wait for their tasks: the call tasks are behind.
+    Setups,
     /// The core's loop runs late.
     Lag,
     /// The store cannot keep up with the records.
@@ -83,6 +94,7 @@ impl Refusal {
         match self {
             Refusal::Overload => "overload",
             Refusal::InboundQueue => "overload_queue",
+            Refusal::Setups => "overload_setup",
             Refusal::Lag => "overload_lag",
             Refusal::StoreQueue => "overload_store",
         }
@@ -125,6 +137,8 @@ impl Admission {
         };
         if load.calls >= load.max_calls {
             Err(Refusal::Overload)
+        } else if load.setting_up >= self.settings.max_setups {
+            Err(Refusal::Setups)
         } else if fuller_than(
             load.inbound_queued,
             load.inbound_capacity,
@@ -153,6 +167,7 @@ mod tests {
         Load {
             calls: 10,
             max_calls: 100,
+            setting_up: 3,
             inbound_queued: 0,
             inbound_capacity: 1000,
             store_queued: 0,
@@ -191,6 +206,16 @@ mod tests {
             ..calm()
         };
         assert_eq!(a.admit(&slow_store), Err(Refusal::StoreQueue));
+        let tasks_behind = Load {
+            setting_up: 100,
+            ..calm()
+        };
+        assert_eq!(a.admit(&tasks_behind), Err(Refusal::Setups));
+        let keeping_up = Load {
+            setting_up: 99,
+            ..calm()
+        };
+        assert_eq!(a.admit(&keeping_up), Ok(()));
     }
 
     #[test]

@@ -173,6 +173,7 @@ impl Core {
         self.admission.admit(&Load {
             calls: self.calls.len(),
             max_calls: self.settings.sip.max_calls,
+            setting_up: self.setting_up.len(),
             inbound_queued: self.inbound_queued,
             inbound_capacity: self.inbound_capacity,
             store_queued: self.ctx.writer.queued(),
@@ -199,6 +200,8 @@ impl Core {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         self.calls.insert(owner, events_tx);
         self.invites.insert(key.clone(), owner);
+        self.invite_of.insert(owner, key.clone());
+        self.setting_up.insert(owner);
         metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
         (owner, events_rx)
     }

@@ -69,6 +69,12 @@ pub struct Core {
     owner_dialogs: HashMap<CallId, Vec<(String, String)>>,
     calls: HashMap<CallId, mpsc::UnboundedSender<CallEvent>>,
     invites: HashMap<ServerKey, CallId>,
+    /// Each call's INVITE, so its entry in `invites` goes in O(1) when the call ends.
+    invite_of: HashMap<CallId, ServerKey>,
+    /// Calls taken whose task has not yet sent anything (it is still setting the call up: RTP
+    /// ports, the record, the first INVITE or answer). Work the daemon owes, not a human's
+    /// ringing: when it piles up, the daemon is behind and sheds new calls.
+    setting_up: std::collections::HashSet<CallId>,
     /// Numbers every call, admitted or refused.
     ids: CallIds,
     draining: bool,
@@ -129,6 +135,8 @@ impl Core {
             owner_dialogs: HashMap::new(),
             calls: HashMap::new(),
             invites: HashMap::new(),
+            invite_of: HashMap::new(),
+            setting_up: Default::default(),
             draining: false,
             registered: Default::default(),
             to_acd: Vec::new(),
@@ -439,6 +447,7 @@ impl Core {
                 key,
                 response,
             } => {
+                self.setting_up.remove(&owner);
                 self.transactions.respond(now, &key, &response, owner);
             }
             CoreCommand::Send {
@@ -447,6 +456,7 @@ impl Core {
                 request,
                 branch,
             } => {
+                self.setting_up.remove(&owner);
                 self.transactions
                     .send_request(now, owner, flow, request, branch);
             }
@@ -513,7 +523,10 @@ impl Core {
                 for dialog in self.owner_dialogs.remove(&owner).unwrap_or_default() {
                     self.dialogs.remove(&dialog);
                 }
-                self.invites.retain(|_, o| *o != owner);
+                self.setting_up.remove(&owner);
+                if let Some(key) = self.invite_of.remove(&owner) {
+                    self.invites.remove(&key);
+                }
                 metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
             }
         }
