@@ -12,6 +12,7 @@ start_daemon() {
     sed -e 's|^udp = .*|udp = "127.0.0.1:5090"|' \
         -e 's|^tcp = .*|tcp = "127.0.0.1:5090"|' \
         -e "s|^max_calls = .*|max_calls = ${MAX_CALLS:-100000}|" \
+        -e "s|^max_setups = .*|max_setups = ${MAX_SETUPS:-100}|" \
         -e 's|^digest_algorithms = .*|digest_algorithms = ["MD5", "SHA-256"]|' \
         -e 's|^port_max = .*|port_max = 59998|' \
         -e "s|^path = \"hotline.db\"|path = \"$work/hotline.db\"|" \

@@ -53,11 +53,14 @@ pub(super) async fn insert_leg(
     .bind(&leg.ended_how)
     .execute(&mut *conn)
     .await?;
-    // The leg has ended: it is no longer in progress.
-    sqlx::query("DELETE FROM call_legs_open WHERE id = ?")
-        .bind(&leg.id)
-        .execute(&mut *conn)
-        .await?;
+    // A unit's leg has ended: it is no longer in progress. (The caller's and the seat's are
+    // told by the open call, never written as open legs.)
+    if leg.role == LegRole::Unit {
+        sqlx::query("DELETE FROM call_legs_open WHERE id = ?")
+            .bind(&leg.id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -84,11 +87,15 @@ pub(super) async fn upsert_open(
 }
 
 /// `call` has ended: a leg of it still written as in progress (its driver wrote no end for it)
-/// ends with it, `ended_with_call`, so that only calls in progress have open legs.
+/// ends with it, `ended_with_call`, so that only calls in progress have open legs. Only queued
+/// calls consult units, so only their records look.
 pub(super) async fn end_with_call(
     conn: &mut SqliteConnection,
     call: &CallRecord,
 ) -> Result<(), StoreError> {
+    if call.queue.is_none() {
+        return Ok(());
+    }
     let ended_at = to_millis(call.ended_at).ok_or_else(|| StoreError::TimeOutOfRange {
         kind: "call",
         id: call.id.clone(),
@@ -362,7 +369,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("hotline.db"))
             .await
             .expect("open");
-        let call = crate::store::battery::call(1);
+        let call = crate::store::battery::queued_call(1);
         let leg = OpenLeg {
             call_id: call.id.clone(),
             ..open("call-000001-unit-0", LegRole::Unit, 1_718_000_010_000, None)
