@@ -243,6 +243,7 @@ mod tests {
         let bad = OverloadSettings {
             inbound_fraction: 0.0,
             lag_ms: 5,
+            max_setups: 0,
             store_fraction: 1.5,
             retry_after_secs: 0,
         };
@@ -252,6 +253,7 @@ mod tests {
             [
                 "overload.inbound_fraction",
                 "overload.store_fraction",
+                "overload.max_setups",
                 "overload.lag_ms",
                 "overload.retry_after_secs"
             ]
