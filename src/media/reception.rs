@@ -42,11 +42,10 @@ impl Reception {
                 base_seq: seq,
                 max_seq: seq,
                 cycles: 0,
-                transit: 0,
+                transit: transit(timestamp, arrival, arrival, clock_rate),
                 origin: arrival,
             });
             self.received = 1;
-            self.started_transit(timestamp, arrival, clock_rate);
             return;
         };
         let delta = seq.wrapping_sub(s.max_seq);
@@ -74,12 +73,6 @@ impl Reception {
         s.transit = transit;
         // J += (|D| - J) / 16, in sixteenths.
         self.jitter16 = self.jitter16 + d - (self.jitter16 + 8) / 16;
-    }
-
-    fn started_transit(&mut self, timestamp: u32, arrival: Instant, clock_rate: u32) {
-        if let Some(s) = self.started.as_mut() {
-            s.transit = transit(timestamp, arrival, s.origin, clock_rate);
-        }
     }
 
     /// Packets expected and not received since the stream started (never negative: late

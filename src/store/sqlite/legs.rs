@@ -318,20 +318,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("hotline.db");
         let store = SqliteStore::open(&path).await.expect("open");
-        let caller = open("call-1-caller", LegRole::Caller, 1_000, None);
-        let seat = open("call-1-seat", LegRole::Seat, 5_000, Some(5_000));
-        let unit = open("call-1-unit-0", LegRole::Unit, 9_000, None);
-        let answered_caller = OpenLeg {
+        // Three units rung in turn: the first answers, the second is still ringing, the
+        // third has given up.
+        let first = open("call-1-unit-0", LegRole::Unit, 1_000, None);
+        let ringing = open("call-1-unit-1", LegRole::Unit, 5_000, None);
+        let unit = open("call-1-unit-2", LegRole::Unit, 9_000, None);
+        let answered = OpenLeg {
             answered_at: Some(at(5_000)),
-            ..caller.clone()
+            ..first.clone()
         };
         let unit_ended = unit.clone().ended(at(12_000), "failed:486".to_string());
         store
             .write_batch(&[
-                Record::OpenLeg(caller),
-                Record::OpenLeg(seat.clone()),
+                Record::OpenLeg(first),
+                Record::OpenLeg(ringing.clone()),
                 Record::OpenLeg(unit),
-                Record::OpenLeg(answered_caller.clone()),
+                Record::OpenLeg(answered.clone()),
                 Record::Leg(unit_ended.clone()),
                 Record::Alive(at(30_000)),
             ])
@@ -339,7 +341,7 @@ mod tests {
             .expect("write");
         assert_eq!(
             store.open_legs("call-1").await.expect("open legs"),
-            [answered_caller.clone(), seat.clone()]
+            [answered.clone(), ringing.clone()]
         );
         assert_eq!(
             store.legs("call-1").await.expect("legs"),
@@ -354,11 +356,7 @@ mod tests {
         let interrupted = |leg: &OpenLeg| leg.clone().ended(at(30_000), "interrupted".to_string());
         assert_eq!(
             restarted.legs("call-1").await.expect("legs"),
-            [
-                interrupted(&answered_caller),
-                interrupted(&seat),
-                unit_ended
-            ]
+            [interrupted(&answered), interrupted(&ringing), unit_ended]
         );
     }
 
