@@ -153,6 +153,7 @@ mod tests {
             .increment(1);
         histogram!(RTP_JITTER_SECONDS, l::DIRECTION => rtp_direction::SEAT_TO_CALLER).record(0.004);
         gauge!(SEATS_PAUSED, l::REASON => "no_answer").set(1.0);
+        gauge!(QUEUE_SEATS_LOGGED_IN, l::QUEUE => "general").set(2.0);
         counter!(QUEUE_CALLS_OFFERED_TOTAL, l::QUEUE => "general").increment(1);
         counter!(QUEUE_CALLS_ENDED_TOTAL, l::QUEUE => "general", l::OUTCOME => "answered")
             .increment(1);

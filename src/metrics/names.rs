@@ -70,6 +70,7 @@ pub const QUEUE_CALLERS_WAITING: &str = "hotline_queue_callers_waiting";
 pub const QUEUE_WAIT_SECONDS: &str = "hotline_queue_wait_seconds";
 pub const SEATS: &str = "hotline_seats";
 pub const SEATS_PAUSED: &str = "hotline_seats_paused";
+pub const QUEUE_SEATS_LOGGED_IN: &str = "hotline_queue_seats_logged_in";
 pub const QUEUE_CALLS_OFFERED_TOTAL: &str = "hotline_queue_calls_offered_total";
 pub const QUEUE_CALLS_ENDED_TOTAL: &str = "hotline_queue_calls_ended_total";
 pub const QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL: &str =
@@ -316,6 +317,11 @@ pub static ALL: &[Metric] = &[
         SEATS_PAUSED,
         "Paused seats by reason (the pause code's reason, or no_answer when the ACD paused the seat).",
         &[l::REASON],
+    ),
+    gauge(
+        QUEUE_SEATS_LOGGED_IN,
+        "Seats of a queue that are logged in (any state but logged_out).",
+        &[l::QUEUE],
     ),
     counter(
         QUEUE_CALLS_OFFERED_TOTAL,

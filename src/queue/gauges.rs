@@ -1,6 +1,7 @@
 //! The ACD's gauges (`hotline_seats{state}`, `hotline_seats_paused{reason}`,
-//! `hotline_queue_callers_waiting{queue}`), kept by a subscriber of its updates: it starts from a
-//! snapshot, follows the updates, and takes a new snapshot whenever it fell behind.
+//! `hotline_queue_seats_logged_in{queue}`, `hotline_queue_callers_waiting{queue}`), kept by a
+//! subscriber of its updates: it starts from a snapshot, follows the updates, and takes a new
+//! snapshot whenever it fell behind.
 
 use std::collections::HashMap;
 
@@ -37,6 +38,16 @@ impl SeatCounts {
         SEAT_STATE_NAMES.map(|state| (state, self.seats.values().filter(|s| s.0 == state).count()))
     }
 
+    /// How many of `members` (None: every seat) are logged in, in any state but logged out.
+    pub fn logged_in(&self, members: Option<&[String]>) -> usize {
+        self.seats
+            .iter()
+            .filter(|(seat, s)| {
+                s.0 != "logged_out" && members.is_none_or(|m| m.iter().any(|u| u == seat.as_str()))
+            })
+            .count()
+    }
+
     /// Every pause reason seen with its number of seats paused for it now.
     pub fn paused(&self) -> impl Iterator<Item = (&str, usize)> {
         self.reasons.iter().map(|reason| {
@@ -50,12 +61,15 @@ impl SeatCounts {
     }
 }
 
+/// Each queue's name and its seats (None: every seat), for the logged-in gauge.
+pub type Membership = Vec<(String, Option<Vec<String>>)>;
+
 /// Runs until `stop` or until the ACD is gone.
-pub async fn run(acd: AcdHandle, stop: CancellationToken) {
+pub async fn run(acd: AcdHandle, queues: Membership, stop: CancellationToken) {
     let mut updates = acd.subscribe();
     let mut seats = SeatCounts::default();
     if let Some(snapshot) = acd.snapshot().await {
-        apply(&mut seats, snapshot);
+        apply(&mut seats, &queues, snapshot);
     }
     loop {
         let update = tokio::select! {
@@ -65,13 +79,13 @@ pub async fn run(acd: AcdHandle, stop: CancellationToken) {
         match update {
             Some(Update::Event(AcdUpdate::Seat { seat, state })) => {
                 seats.set(seat, &state);
-                show_seats(&seats);
+                show_seats(&seats, &queues);
             }
             Some(Update::Event(AcdUpdate::Waiting { queue, callers })) => {
                 show_waiting(queue, callers)
             }
             Some(Update::Lagged(_)) => match acd.snapshot().await {
-                Some(snapshot) => apply(&mut seats, snapshot),
+                Some(snapshot) => apply(&mut seats, &queues, snapshot),
                 None => return,
             },
             None => return,
@@ -79,19 +93,23 @@ pub async fn run(acd: AcdHandle, stop: CancellationToken) {
     }
 }
 
-fn apply(seats: &mut SeatCounts, snapshot: AcdSnapshot) {
+fn apply(seats: &mut SeatCounts, queues: &Membership, snapshot: AcdSnapshot) {
     for (seat, state) in snapshot.seats {
         seats.set(seat, &state);
     }
-    show_seats(seats);
+    show_seats(seats, queues);
     for (queue, callers) in snapshot.waiting {
         show_waiting(queue, callers);
     }
 }
 
-fn show_seats(seats: &SeatCounts) {
+fn show_seats(seats: &SeatCounts, queues: &Membership) {
     for (state, n) in seats.counts() {
         metrics::gauge!(names::SEATS, labels::STATE => state).set(n as f64);
+    }
+    for (queue, members) in queues {
+        let n = seats.logged_in(members.as_deref());
+        metrics::gauge!(names::QUEUE_SEATS_LOGGED_IN, labels::QUEUE => queue.clone()).set(n as f64);
     }
     for (reason, n) in seats.paused() {
         metrics::gauge!(names::SEATS_PAUSED, labels::REASON => reason.to_string()).set(n as f64);

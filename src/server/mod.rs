@@ -322,8 +322,20 @@ impl Daemon {
                 }
             }));
         }
+        let membership = settings
+            .queues
+            .iter()
+            .map(|q| {
+                let members = match &q.seats {
+                    crate::queue::Members::All => None,
+                    crate::queue::Members::List(list) => Some(list.clone()),
+                };
+                (q.name.clone(), members)
+            })
+            .collect();
         others.push(tokio::spawn(crate::queue::gauges::run(
             acd_handle.clone(),
+            membership,
             transports.clone(),
         )));
         others.push(tokio::spawn(keep_alive(
