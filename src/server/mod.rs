@@ -338,6 +338,10 @@ impl Daemon {
             membership,
             transports.clone(),
         )));
+        others.push(tokio::spawn(crate::store::checkpoint::run(
+            store.clone(),
+            transports.clone(),
+        )));
         others.push(tokio::spawn(keep_alive(
             writer.clone(),
             clock.clone(),

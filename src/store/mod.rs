@@ -9,6 +9,7 @@ mod handoffs;
 mod millis;
 mod record;
 mod sqlite;
+pub use sqlite::checkpoint;
 mod writer;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod calls;
+pub mod checkpoint;
 mod contacts;
 mod handoffs;
 mod legs;
@@ -46,7 +47,9 @@ impl SqliteStore {
             // a power cut, since contact failures and ratings are evidence.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run from `checkpoint::run`, never inside the writer's commits.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
