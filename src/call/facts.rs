@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use tracing::info;
 
 use super::io::CallIo;
-use super::machine::Outcome;
 use super::{CallContext, CallSetup};
 use crate::sip::message::Response;
 use crate::sip::transaction::ServerKey;
@@ -76,26 +75,6 @@ pub struct Ending {
     /// The SIP status that ended it, if one did.
     pub sip_cause: Option<u16>,
     pub ended_by: Option<super::machine::EndedBy>,
-}
-
-impl From<&Outcome> for Ending {
-    fn from(o: &Outcome) -> Self {
-        Ending {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-        }
-    }
-}
-
-impl From<&super::queued::Outcome> for Ending {
-    fn from(o: &super::queued::Outcome) -> Self {
-        Ending {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-        }
-    }
 }
 
 /// A call refused before any seat rang (no usable offer, no RTP ports).

@@ -1,5 +1,6 @@
-//! Calls: the state machine of one inbound call, the task that drives it, and what the SIP core
-//! and a call say to each other.
+//! Calls: the logics that run them (`machine` for ring routes and seats' own calls, `queued`
+//! with `consult` for queued calls, behind the one interface of `logic`), the one task that
+//! drives any of them (`driver`), and what the SIP core and a call say to each other.
 
 pub mod answered_media;
 pub mod board;
@@ -7,21 +8,21 @@ pub mod caller_leg;
 pub mod consult;
 pub mod dial;
 pub mod dialog;
+pub mod driver;
 pub mod facts;
 pub mod feature_task;
 pub mod hunt;
 pub mod in_dialog;
 pub mod io;
 pub mod leg_records;
+pub mod logic;
 pub mod machine;
 pub mod outbound_leg;
 pub mod queue_record;
 pub mod queued;
-pub mod queued_task;
 pub mod rating_commit;
 pub mod ringing;
 pub mod survey_task;
-pub mod task;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::logic::Outcome;
 use super::machine::EndedBy;
-use super::queued::Outcome;
 use crate::queue::{Overflow, QueueEventKind};
 use crate::store::{Disposition, Offer, QueueOutcome};
 
@@ -94,6 +94,7 @@ mod tests {
             disposition,
             sip_cause: None,
             ended_by: Some(EndedBy::Caller),
+            answered_leg: None,
             seat: seat.map(str::to_string),
             overflow: None,
             callback_requested: false,

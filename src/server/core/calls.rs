@@ -147,11 +147,11 @@ impl Core {
                     .iter()
                     .flat_map(|seat| self.registrar.lookup(now, seat))
                     .collect();
-                tokio::spawn(call::task::run(setup, ctx, events));
+                tokio::spawn(call::driver::run(setup, ctx, events));
             }
             Kind::Queue(name, priority) => {
                 setup.queue = Some((name, priority));
-                tokio::spawn(call::queued_task::run(setup, ctx, events));
+                tokio::spawn(call::driver::run(setup, ctx, events));
             }
             Kind::Announce(prompt) => {
                 tokio::spawn(call::feature_task::run(
@@ -338,7 +338,7 @@ impl Core {
             _ => setup.dial = Some(resolved),
         }
         info!(%seat, called = setup.route_number, "seat call");
-        tokio::spawn(call::task::run(setup, self.ctx.clone(), events));
+        tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
     }
 
     /// A seat's phone dialled a feature code: it must prove which seat it is (407).

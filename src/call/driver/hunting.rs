@@ -11,7 +11,7 @@ use tracing::info;
 use super::Driver;
 use crate::call::consult::ConsultInput;
 use crate::call::hunt::{contact_attempt, AttemptEnd, Hunt, HuntAction, HuntInput};
-use crate::call::queued::{Input, QueuedCall};
+use crate::call::logic::{Input, Logic};
 use crate::dialplan::HuntPlan;
 use crate::handoff::By;
 use crate::media::tones;
@@ -66,24 +66,24 @@ impl Driver {
     }
 
     /// Runs what the hunt wants done; true if there was anything.
-    pub(super) async fn run_hunt(&mut self, machine: &mut QueuedCall) -> bool {
+    pub(super) async fn run_hunt(&mut self, logic: &mut Logic) -> bool {
         let mut progressed = false;
         if let Some(hunting) = self.hunting_changed.take() {
-            machine.handle(Instant::now(), Input::Hunting(hunting));
+            logic.handle(Instant::now(), Input::Hunting(hunting));
             progressed = true;
         }
         while let Some(action) = self.hunt.as_mut().and_then(|h| h.hunt.poll_action()) {
             progressed = true;
-            self.hunt_action(action, machine).await;
+            self.hunt_action(action, logic).await;
         }
         if self.hunt.as_ref().is_some_and(|h| h.hunt.is_done()) {
             self.hunt = None;
-            machine.handle(Instant::now(), Input::Hunting(false));
+            logic.handle(Instant::now(), Input::Hunting(false));
         }
         progressed
     }
 
-    async fn hunt_action(&mut self, action: HuntAction, machine: &mut QueuedCall) {
+    async fn hunt_action(&mut self, action: HuntAction, logic: &mut Logic) {
         let Some(h) = self.hunt.as_mut() else {
             return;
         };
@@ -150,7 +150,7 @@ impl Driver {
                 } else {
                     ConsultInput::UnitFailed(status)
                 };
-                machine.handle(Instant::now(), Input::Consult(input));
+                logic.handle(Instant::now(), Input::Consult(input));
             }
         }
     }

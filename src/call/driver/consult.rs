@@ -7,17 +7,17 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{Driver, CALLER};
-use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput, Media};
+use super::Driver;
+use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput};
 use crate::call::hunt::HuntInput;
+use crate::call::logic::{Input, Logic};
 use crate::call::outbound_leg::OutboundLeg;
-use crate::call::queued::{Input, QueuedCall, Sound};
 use crate::call::{CoreCommand, SpliceOffer};
 use crate::dialplan::DialTarget;
-use crate::media::hub::{Audio, Gain, HubLeg, LegIndex, MixParty};
+use crate::media::hub::{HubLeg, LegIndex};
 use crate::media::sdp::{self, Negotiated};
 use crate::media::tones;
-use crate::media::{PtMap, RtpSocket};
+use crate::media::RtpSocket;
 use crate::sip::build;
 use crate::sip::message::{Request, Response};
 use crate::sip::refer::{parse_refer_to, target_number, ReferTo, Replaces};
@@ -39,7 +39,7 @@ pub(super) struct UnitLeg {
     socket: Option<RtpSocket>,
     pub hub_leg: Option<LegIndex>,
     /// Its audio and telephone-event payload types, from its answer.
-    media: Option<(u8, Option<u8>)>,
+    pub media: Option<(u8, Option<u8>)>,
     party: String,
     /// The unit id, when a unit (not a seat or a bare number) was consulted.
     unit: Option<String>,
@@ -51,22 +51,13 @@ pub(super) struct UnitLeg {
     pub hunted: bool,
 }
 
-/// Packets from `a` to `b` carry `b`'s payload types.
-pub(super) fn map_between(a: (u8, Option<u8>), b: (u8, Option<u8>)) -> PtMap {
-    let mut map = PtMap::identity().with(a.0, b.0);
-    if let (Some(x), Some(y)) = (a.1, b.1) {
-        map = map.with(x, y);
-    }
-    map
-}
-
 impl Driver {
-    pub(super) async fn consult_action(&mut self, action: ConsultAction, machine: &mut QueuedCall) {
+    pub(super) async fn consult_action(&mut self, action: ConsultAction, logic: &mut Logic) {
         match action {
             ConsultAction::Dial(target) => {
                 if let Err(status) = self.dial_unit(&target).await {
                     info!(%target, status, "unit not dialled");
-                    machine.handle(
+                    logic.handle(
                         Instant::now(),
                         Input::Consult(ConsultInput::UnitFailed(status)),
                     );
@@ -100,7 +91,7 @@ impl Driver {
                     self.bye_seat(leg).await;
                 }
             }
-            ConsultAction::Media(media) => self.hear(media, machine),
+            ConsultAction::Media(media) => self.hear(media, logic),
             ConsultAction::Event(event) => self.consult_event(event).await,
             ConsultAction::NotifyRefer(status) => {
                 if let Some(leg) = self.seat_sip_leg {
@@ -128,12 +119,7 @@ impl Driver {
     /// A REFER from the served seat's phone: a blind transfer to a unit, a seat or a number the
     /// dialplan allows. Anything else gets 403 and a security event; the daemon is never a path
     /// to a number it does not route. A REFER with Replaces is an attended transfer.
-    pub(super) async fn on_refer(
-        &mut self,
-        key: ServerKey,
-        request: Request,
-        machine: &mut QueuedCall,
-    ) {
+    pub(super) async fn on_refer(&mut self, key: ServerKey, request: Request, logic: &mut Logic) {
         let refer_to = request
             .headers
             .get("Refer-To")
@@ -145,8 +131,7 @@ impl Driver {
         }) = &refer_to
         {
             let replaces = replaces.clone();
-            self.attended_transfer(key, request, replaces, machine)
-                .await;
+            self.attended_transfer(key, request, replaces, logic).await;
             return;
         }
         let decision = match &refer_to {
@@ -179,7 +164,7 @@ impl Driver {
                     self.legs[leg].notify_refer(&self.io, 100, "Trying").await;
                 }
                 info!(%number, "REFER accepted");
-                machine.handle(Instant::now(), Input::Consult(ConsultInput::Refer(number)));
+                logic.handle(Instant::now(), Input::Consult(ConsultInput::Refer(number)));
             }
             Err(status) => {
                 self.io
@@ -198,7 +183,7 @@ impl Driver {
         key: ServerKey,
         request: Request,
         replaces: Replaces,
-        machine: &mut QueuedCall,
+        logic: &mut Logic,
     ) {
         if !self.units.is_empty() {
             self.io
@@ -249,7 +234,10 @@ impl Driver {
         self.io
             .respond(key, build::response(&request, 202, None))
             .await;
-        let hub_leg = self.hub.add_leg(HubLeg {
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        let hub_leg = hub.add_leg(HubLeg {
             socket,
             remote: Some(answer.addr),
             telephone_event: None,
@@ -273,7 +261,7 @@ impl Driver {
             hunted: false,
         });
         self.open_unit_leg(self.units.len() - 1).await;
-        machine.handle(
+        logic.handle(
             Instant::now(),
             Input::Consult(ConsultInput::AttendedTransfer),
         );
@@ -290,18 +278,9 @@ impl Driver {
 
     /// Tells the call unit `i` is spliced from that the unit is let go.
     async fn tell_peer(&mut self, i: usize) {
-        let Some(peer) = self.units.get_mut(i).and_then(|u| u.peer.take()) else {
-            return;
-        };
-        let _ = self
-            .io
-            .ctx
-            .core
-            .send(CoreCommand::Tell {
-                owner: peer,
-                event: crate::call::CallEvent::PeerGone,
-            })
-            .await;
+        if let Some(peer) = self.units.get_mut(i).and_then(|u| u.peer.take()) {
+            self.tell_gone(peer).await;
+        }
     }
 
     async fn refer_refused(&mut self, target: &str, why: &str) {
@@ -383,7 +362,7 @@ impl Driver {
         &mut self,
         i: usize,
         response: Response,
-        machine: &mut QueuedCall,
+        logic: &mut Logic,
     ) {
         if response.is_provisional() {
             return;
@@ -398,7 +377,7 @@ impl Driver {
             if hunted {
                 self.hunt_input(HuntInput::Failed(status));
             } else {
-                machine.handle(
+                logic.handle(
                     Instant::now(),
                     Input::Consult(ConsultInput::UnitFailed(status)),
                 );
@@ -429,7 +408,7 @@ impl Driver {
                     // A contact we cannot talk to: the hunt moves on.
                     self.hunt_input(HuntInput::Failed(488));
                 } else {
-                    machine.handle(
+                    logic.handle(
                         Instant::now(),
                         Input::Consult(ConsultInput::UnitFailed(488)),
                     );
@@ -443,8 +422,8 @@ impl Driver {
         let hunted = unit.hunted;
         let remote = answer.as_ref().and_then(|a| a.remote);
         let telephone_event = answer.as_ref().and_then(|a| a.telephone_event);
-        if let Some(socket) = unit.socket.take() {
-            unit.hub_leg = Some(self.hub.add_leg(HubLeg {
+        if let (Some(socket), Some(hub)) = (unit.socket.take(), &self.hub) {
+            unit.hub_leg = Some(hub.add_leg(HubLeg {
                 socket,
                 remote,
                 telephone_event,
@@ -460,109 +439,13 @@ impl Driver {
         if let (Some(by), Some(unit)) = (self.handoff_by(), answered_unit) {
             self.io.ctx.handoffs.unit_answered(by, &unit);
         }
-        machine.handle(Instant::now(), Input::Consult(ConsultInput::UnitAnswered));
+        logic.handle(Instant::now(), Input::Consult(ConsultInput::UnitAnswered));
     }
 
     /// ACKs the unit that just answered: the newest, as only one rings at a time.
     async fn connect_unit(&mut self) {
         if let Some(leg) = self.units.last().and_then(|u| u.leg.as_ref()) {
             leg.ack(&self.io).await;
-        }
-    }
-
-    /// Plays `tone` in the seat's ear on top of what it hears; nobody else hears it.
-    pub(super) fn seat_tone(&mut self, tone: &str) {
-        let Some((leg, pts)) = self.seat_leg.zip(self.seat_media) else {
-            return;
-        };
-        let codec = self.negotiated.audio.codec;
-        let audio = |pt| Audio { codec, pt };
-        self.hub.set_audio(CALLER, audio(self.negotiated.audio.pt));
-        self.hub.set_audio(leg, audio(pts.0));
-        let play = self.io.ctx.prompts.play(&[tone], codec, pts.0, false);
-        self.hub.overlay(leg, play, Gain::UNITY);
-    }
-
-    /// Switches who hears whom in the hub.
-    fn hear(&mut self, media: Media, machine: &mut QueuedCall) {
-        let caller = (self.negotiated.audio.pt, self.negotiated.telephone_event);
-        let seat = self.seat_leg.zip(self.seat_media);
-        let units: Vec<(LegIndex, (u8, Option<u8>))> = self
-            .units
-            .iter()
-            .filter_map(|u| u.hub_leg.zip(u.media))
-            .collect();
-        let unit = units.first().copied();
-        match media {
-            Media::CallerWithSeat => {
-                if let Some((leg, pts)) = seat {
-                    self.hub.bridge(CALLER, leg, map_between(caller, pts));
-                }
-                self.publish(crate::call::board::LineState::Connected);
-            }
-            Media::CallerHolds => {
-                self.play(Sound::Hold, machine);
-                // The seat hears ringback while the unit's contacts ring.
-                if let Some((leg, (pt, _))) = seat {
-                    let codec = self.negotiated.audio.codec;
-                    self.hub.set_audio(leg, Audio { codec, pt });
-                    let play = self
-                        .io
-                        .ctx
-                        .prompts
-                        .play(&[tones::RINGBACK], codec, pt, true);
-                    self.hub.play(leg, play);
-                }
-            }
-            Media::SeatWithUnit => {
-                if let (Some((s, s_pts)), Some((u, u_pts))) = (seat, unit) {
-                    self.hub.bridge(s, u, map_between(s_pts, u_pts));
-                }
-            }
-            Media::AllThree => {
-                let codec = self.negotiated.audio.codec;
-                let mut parties = vec![MixParty {
-                    leg: CALLER,
-                    codec,
-                    pt: caller.0,
-                }];
-                for (leg, pts) in seat.into_iter().chain(units.iter().copied()) {
-                    parties.push(MixParty {
-                        leg,
-                        codec,
-                        pt: pts.0,
-                    });
-                }
-                self.hub.mix(parties);
-            }
-            Media::CallerWithUnit => match units.as_slice() {
-                [(leg, pts)] => self.hub.bridge(CALLER, *leg, map_between(caller, *pts)),
-                several => {
-                    let codec = self.negotiated.audio.codec;
-                    let parties = [(CALLER, caller)]
-                        .into_iter()
-                        .chain(several.iter().copied())
-                        .map(|(leg, pts)| MixParty {
-                            leg,
-                            codec,
-                            pt: pts.0,
-                        })
-                        .collect();
-                    self.hub.mix(parties);
-                }
-            },
-            Media::SeatHolds => {
-                self.hub.silence(CALLER);
-                if let Some((leg, pts)) = seat {
-                    let audio = self.negotiated.audio;
-                    let music = self
-                        .io
-                        .ctx
-                        .prompts
-                        .play(&["hold_music"], audio.codec, pts.0, true);
-                    self.hub.play(leg, music);
-                }
-            }
         }
     }
 
@@ -586,7 +469,7 @@ impl Driver {
 
     /// Unit `i`'s leg is over: its record is written and its place freed.
     /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
-    pub(super) fn release_unit(&mut self, outcome: &crate::call::queued::Outcome) {
+    pub(super) fn release_unit(&mut self, outcome: &crate::call::logic::Outcome) {
         while !self.units.is_empty() {
             let how = if outcome.ended_by == Some(crate::call::machine::EndedBy::Unit) {
                 "bye_by_them"
@@ -606,8 +489,8 @@ impl Driver {
             return;
         }
         let unit = self.units.remove(i);
-        if let Some(leg) = unit.hub_leg {
-            self.hub.silence(leg);
+        if let (Some(leg), Some(hub)) = (unit.hub_leg, &self.hub) {
+            hub.silence(leg);
         }
         self.finished_legs.push(LegRecord {
             id: unit.id,

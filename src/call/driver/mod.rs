@@ -1,0 +1,650 @@
+//! The one call driver: a task per call that owns the caller's leg, the legs the call places,
+//! its media hub, its records and its line on the board, and runs the call's [`Logic`] (a ring
+//! route, a seat's own call, a queued call) through one sans-IO interface. It turns SIP events,
+//! the hub's events, the ACD's notices and time into the logic's inputs, and the logic's
+//! actions into SIP messages, media and records.
+//!
+//! A queued call is answered by the daemon at once and offered to the seats the ACD chooses,
+//! one RTP port per offered seat, in the caller's codec. A ring route (and a seat's own call)
+//! rings its legs from one RTP port and answers the caller only when a leg answers, in the
+//! codec that leg chose. Either way the caller is leg 0 of the hub and the answering leg is
+//! bridged with it; consultations, transfers and hunts add legs to the same hub.
+//!
+//! Its parts: `actions` carries out the logic's actions, `consult` and `hunting` the seat's
+//! reach for a unit, `seat` the seat's keys and hand-off, `ring` what a call answered late
+//! (a ring route, a seat's own call) has of its own, `finish` the record and the board.
+
+mod actions;
+mod consult;
+mod finish;
+mod hearing;
+mod hunting;
+mod ring;
+mod seat;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tracing::{debug, info, Instrument};
+
+pub use finish::{report_relayed, MEDIA_REPORT};
+
+use super::answered_media::AnsweredMedia;
+use super::board::LineState;
+use super::caller_leg::CallerLeg;
+use super::facts::{refuse_early, CallFacts};
+use super::in_dialog::{self, InDialog};
+use super::io::CallIo;
+use super::logic::{Input, Logic};
+use super::machine::{CallMachine, Timeouts};
+use super::outbound_leg::OutboundLeg;
+use super::queue_record::QueueRecord;
+use super::queued::QueuedCall;
+use super::{CallContext, CallEvent, CallSetup};
+use crate::call::consult::ConsultInput;
+use crate::call::hunt::HuntInput;
+use crate::call_id::CallId;
+use crate::clock::wall_time;
+use crate::features::in_call::InCallKeys;
+use crate::handoff::Cue;
+use crate::media::dtmf::parse_info;
+use crate::media::hub::{HubEvent, HubHandle};
+use crate::media::sdp::{
+    self, build_offer, Direction, LocalMedia, Negotiated, SdpParams, SessionDescription,
+};
+use crate::media::{LineStats, RtpSocket};
+use crate::queue::{AcdInput, Notice, OfferFailure, QueueEvent, SeatId};
+use crate::sip::build;
+use crate::sip::ids;
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::transaction::{ClientKey, ServerKey};
+use crate::store::LegRecord;
+use crate::timer::far_future;
+
+/// The caller's leg in the call's hub.
+const CALLER: usize = 0;
+
+struct Driver {
+    io: CallIo,
+    facts: CallFacts,
+    call: CallId,
+    /// A queued call's queue and priority class.
+    queue: Option<(String, u8)>,
+    caller: CallerLeg,
+    /// Whether the caller has had our 200.
+    caller_answered: bool,
+    /// The caller's codec: a queued call's from the start, a call answered late from the
+    /// answering leg's choice. Units and seats a queued call offers get only this codec.
+    negotiated: Negotiated,
+    /// Our side of the caller's media.
+    local: LocalMedia,
+    /// Made when the caller is answered, with the caller as leg 0.
+    hub: Option<HubHandle>,
+    hub_events: mpsc::UnboundedSender<HubEvent>,
+    /// The caller's RTP port until the hub takes it (a call answered late).
+    caller_socket: Option<RtpSocket>,
+    /// The one RTP port every leg of a ring route offers, until one answers.
+    ring_socket: Option<RtpSocket>,
+    /// How long a ring route's legs ring.
+    ring: Duration,
+    legs: Vec<OutboundLeg>,
+    /// The RTP socket waiting for each offered seat, until it answers or the offer ends.
+    offer_sockets: HashMap<String, RtpSocket>,
+    /// The hub leg of the seat that answered.
+    seat_leg: Option<usize>,
+    record: QueueRecord,
+    reported: LineStats,
+    answered_at: Option<SystemTime>,
+    connected_at: Option<Instant>,
+    started: Instant,
+    seat: Option<String>,
+    /// The seat's keys in the call, collected into its in-call codes.
+    keys: InCallKeys,
+    /// The SIP leg (index into `legs`) of the seat that answered, its payload types and codec.
+    seat_sip_leg: Option<usize>,
+    seat_media: Option<(u8, Option<u8>)>,
+    far_audio: Option<(sdp::Codec, u8)>,
+    /// When the seat's leg ended before the call did (a transfer), and how.
+    seat_ended: Option<(&'static str, SystemTime)>,
+    /// The unit a seat is consulting, or the caller was transferred to.
+    units: Vec<consult::UnitLeg>,
+    transferred_to: Option<String>,
+    /// Unit legs already over, to record with the call.
+    finished_legs: Vec<LegRecord>,
+    /// How many unit legs this call has started: the next one's number.
+    units_started: usize,
+    /// What the board shows for this line.
+    state: LineState,
+    /// The route's hand-off category: the call is marked with it when the seat answers.
+    handoff: Option<String>,
+    /// Where the hand-off service sends cues for the seat while it is on this call.
+    cues: mpsc::UnboundedSender<Cue>,
+    cue_rx: Option<mpsc::UnboundedReceiver<Cue>>,
+    /// The unit whose contact answered last on this call, for `*96`.
+    last_unit: Option<String>,
+    /// The hunt through a unit's contacts under way (a consultation).
+    hunt: Option<hunting::UnitHunt>,
+    /// A hunt started (true) or ended: the logic is told on the next turn.
+    hunting_changed: Option<bool>,
+    /// A call a seat's phone placed itself.
+    placed: Option<ring::Placed>,
+    /// The call this one is spliced to (an attended transfer took our caller's place).
+    peer: Option<CallId>,
+}
+
+/// The caller's side of the media as the call starts.
+struct CallerMedia {
+    negotiated: Negotiated,
+    local: LocalMedia,
+    hub: Option<HubHandle>,
+}
+
+/// Which leg a request came in on.
+#[derive(Debug, Clone, Copy)]
+enum Party {
+    Caller,
+    Seat(usize),
+    Unit(usize),
+}
+
+/// Runs a call from its INVITE to its record.
+pub async fn run(
+    setup: CallSetup,
+    ctx: Arc<CallContext>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+) {
+    let facts = CallFacts::new(&setup, &ctx);
+    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
+    let io = CallIo {
+        ctx,
+        owner: setup.owner,
+    };
+    async move {
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
+        let prepared = match setup.queue {
+            Some(_) => Driver::prepare_queued(setup, io, facts, hub_tx).await,
+            None => Driver::prepare_ring(setup, io, facts, hub_tx).await,
+        };
+        match prepared {
+            Ok(driver) => driver.drive(events, hub_rx).await,
+            Err(refused) => {
+                let (io, facts, key, response) = *refused;
+                refuse_early(io, facts, key, response).await
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// What `refuse_early` needs, boxed: it is only built on the rare refusal path.
+type Refused = Box<(CallIo, CallFacts, ServerKey, Response)>;
+
+fn refusal(setup: &CallSetup, io: CallIo, facts: CallFacts, status: u16) -> Refused {
+    let response = build::response(&setup.invite, status, Some(&ids::tag()));
+    Box::new((io, facts, setup.key.clone(), response))
+}
+
+impl Driver {
+    /// The state every call starts with; `prepare_queued` and `prepare_ring` fill in the rest.
+    fn new(
+        setup: CallSetup,
+        io: CallIo,
+        facts: CallFacts,
+        offer: SessionDescription,
+        media: CallerMedia,
+        hub_events: mpsc::UnboundedSender<HubEvent>,
+    ) -> Driver {
+        let keys = InCallKeys::new(io.ctx.in_call.clone());
+        let (cues, cue_rx) = mpsc::unbounded_channel();
+        let caller = CallerLeg::new(
+            setup.invite,
+            setup.key,
+            setup.flow,
+            offer,
+            facts.called.clone(),
+        );
+        Driver {
+            io,
+            facts,
+            call: setup.owner,
+            queue: setup.queue,
+            caller,
+            caller_answered: false,
+            negotiated: media.negotiated,
+            local: media.local,
+            hub: media.hub,
+            hub_events,
+            caller_socket: None,
+            ring_socket: None,
+            ring: setup.ring_timeout,
+            legs: Vec::new(),
+            offer_sockets: HashMap::new(),
+            seat_leg: None,
+            record: QueueRecord::default(),
+            reported: LineStats::default(),
+            answered_at: None,
+            connected_at: None,
+            started: Instant::now(),
+            seat: None,
+            keys,
+            seat_sip_leg: None,
+            seat_media: None,
+            far_audio: None,
+            seat_ended: None,
+            units: Vec::new(),
+            transferred_to: None,
+            finished_legs: Vec::new(),
+            units_started: 0,
+            state: LineState::Ringing,
+            handoff: setup.handoff,
+            cues,
+            cue_rx: Some(cue_rx),
+            last_unit: None,
+            hunt: None,
+            hunting_changed: None,
+            placed: None,
+            peer: None,
+        }
+    }
+
+    /// A queued call: the caller's media is set up now, for the daemon answers it at once.
+    async fn prepare_queued(
+        setup: CallSetup,
+        io: CallIo,
+        facts: CallFacts,
+        hub_events: mpsc::UnboundedSender<HubEvent>,
+    ) -> Result<Driver, Refused> {
+        let answered = super::answered_media::answer(&io, &setup.invite, hub_events.clone()).await;
+        let AnsweredMedia {
+            offer,
+            negotiated,
+            local,
+            hub,
+        } = match answered {
+            Ok(media) => media,
+            Err(status) => return Err(refusal(&setup, io, facts, status)),
+        };
+        let media = CallerMedia {
+            negotiated,
+            local,
+            hub: Some(hub),
+        };
+        Ok(Driver::new(setup, io, facts, offer, media, hub_events))
+    }
+
+    /// The call's logic, as its setup decided.
+    fn logic(&self) -> Logic {
+        let ctx = &self.io.ctx;
+        if self.queue.is_some() {
+            return Logic::queued(
+                QueuedCall::new(ctx.ratings.clone())
+                    .with_max_parties(ctx.in_call.max_parties)
+                    .with_unit_ring_timeout(ctx.in_call.unit_ring_timeout),
+            );
+        }
+        let timeouts = Timeouts {
+            ring: self.ring,
+            no_response: ctx.no_response,
+        };
+        let now = Instant::now();
+        let machine = match self.placed.as_ref().and_then(|p| p.plan.as_ref()) {
+            Some(plan) => {
+                info!(unit = %plan.unit, attempts = plan.attempts.len(), "hunting the unit's contacts");
+                CallMachine::hunting(now, plan.attempts.len(), plan.hunting, timeouts)
+            }
+            None => CallMachine::new(now, self.legs.len(), timeouts),
+        };
+        // A seat's own call asks for no rating.
+        let rating = ctx.ratings.clone().filter(|_| self.placed.is_none());
+        Logic::ring(machine.with_rating(rating))
+    }
+
+    async fn drive(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+        mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
+    ) {
+        let (_idle_tx, idle) = mpsc::unbounded_channel();
+        let mut notices = match self.queue {
+            Some(_) => self.io.ctx.acd.join(self.call).await,
+            None => idle,
+        };
+        let mut logic = self.logic();
+        self.caller.bind(&self.io).await;
+        self.io.open(self.facts.open_call(None, None)).await;
+        if self.queue.is_some() {
+            // Offered to a queue: the call has its row before the daemon answers it.
+            self.io.committed().await;
+        }
+        self.publish(LineState::Ringing);
+        self.placed_call_starts();
+        let mut report = tokio::time::interval(MEDIA_REPORT);
+        let (_, idle) = mpsc::unbounded_channel();
+        let mut cues = self.cue_rx.take().unwrap_or(idle);
+        loop {
+            // The call's logic and the hunt feed each other: run both until neither has more.
+            loop {
+                let mut progressed = false;
+                while let Some(action) = logic.poll_action() {
+                    if let super::logic::Action::Finished(outcome) = action {
+                        self.hunt_input(HuntInput::Stop);
+                        self.run_hunt(&mut logic).await;
+                        self.finish(outcome).await;
+                        return;
+                    }
+                    progressed = true;
+                    self.act(action, &mut logic).await;
+                }
+                progressed |= self.run_hunt(&mut logic).await;
+                if !progressed {
+                    break;
+                }
+            }
+            let deadline = logic.poll_timeout();
+            let hunt_deadline = self.hunt_timeout();
+            // Biased, events first: an answer already queued is taken before a deadline that
+            // fell due while the daemon was busy (a seat that answered is never "unreachable"
+            // because the daemon was slow to read it).
+            tokio::select! {
+                biased;
+                event = events.recv() => {
+                    let now = Instant::now();
+                    match event {
+                        Some(event) => self.on_event(now, event, &mut logic).await,
+                        None => logic.handle(now, Input::Shutdown),
+                    }
+                }
+                Some(event) = hub_events.recv() => match event {
+                    HubEvent::PlaybackDone { leg: CALLER } => logic.handle(Instant::now(), Input::PlaybackDone),
+                    HubEvent::Digit { leg: CALLER, digit } => logic.handle(Instant::now(), Input::Digit(digit)),
+                    HubEvent::Digit { leg, digit } if Some(leg) == self.seat_leg => self.seat_key(digit, &mut logic),
+                    _ => {}
+                },
+                Some(notice) = notices.recv() => self.on_notice(notice, &mut logic).await,
+                Some(cue) = cues.recv() => self.on_cue(cue),
+                _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    logic.handle_timeout(Instant::now());
+                }
+                _ = sleep_until(hunt_deadline.unwrap_or_else(far_future)), if hunt_deadline.is_some() => {
+                    self.hunt_due();
+                }
+                _ = report.tick() => self.report_media(),
+            }
+        }
+    }
+
+    async fn on_notice(&mut self, notice: Notice, logic: &mut Logic) {
+        let now = Instant::now();
+        match notice {
+            Notice::Offer { seat, .. } => self.offer(seat, logic).await,
+            Notice::CancelOffer { seat } => {
+                logic.handle(
+                    now,
+                    Input::CancelOffer {
+                        seat: seat.to_string(),
+                    },
+                );
+                self.offer_sockets.remove(seat.as_str());
+            }
+            Notice::Position(n) => logic.handle(now, Input::Position(n)),
+            Notice::Overflow(to) => logic.handle(now, Input::Overflow(to)),
+            Notice::Connected { .. } => {}
+            Notice::Event(event) => self.on_queue_event(event),
+            Notice::Refused(reason) => debug!(reason, "ACD refused an input about this call"),
+        }
+    }
+
+    /// Rings every phone of the offered seat, from one RTP port reserved for that seat.
+    async fn offer(&mut self, seat: SeatId, logic: &mut Logic) {
+        let bindings = self.io.bindings(seat.as_str()).await;
+        let socket = match self.io.ctx.rtp.allocate().await {
+            Ok(socket) if !bindings.is_empty() => socket,
+            _ => {
+                self.io
+                    .ctx
+                    .acd
+                    .input(AcdInput::OfferFailed {
+                        call: self.call,
+                        seat,
+                        reason: OfferFailure::Unreachable,
+                    })
+                    .await;
+                return;
+            }
+        };
+        let sdp = self.offer_on(&socket);
+        self.offer_sockets.insert(seat.to_string(), socket);
+        let display = self.caller_display();
+        let mut ids = Vec::new();
+        for binding in &bindings {
+            ids.push(self.legs.len());
+            self.legs.push(OutboundLeg::to_seat(
+                &self.io.ctx,
+                binding,
+                &self.facts.caller,
+                display.as_deref(),
+                &sdp,
+            ));
+        }
+        logic.handle(
+            Instant::now(),
+            Input::Offer {
+                seat: seat.to_string(),
+                legs: ids,
+            },
+        );
+    }
+
+    /// The caller's display name, shown on the phones the call rings.
+    fn caller_display(&self) -> Option<String> {
+        self.caller
+            .invite
+            .headers
+            .get("From")
+            .and_then(|f| crate::sip::headers::NameAddr::parse(f).ok())
+            .and_then(|a| a.display)
+    }
+
+    fn on_queue_event(&mut self, event: QueueEvent) {
+        let at = wall_time(self.io.ctx.clock.as_ref(), event.at);
+        self.record.on_event(at, event.kind);
+    }
+
+    async fn on_event(&mut self, now: Instant, event: CallEvent, logic: &mut Logic) {
+        match event {
+            CallEvent::Cancelled => logic.handle(now, Input::CallerCancelled),
+            CallEvent::Ack { .. } => {}
+            CallEvent::AckTimeout => logic.handle(now, Input::CallerAckTimeout),
+            CallEvent::Shutdown => logic.handle(now, Input::Shutdown),
+            CallEvent::Splice { peer, offer, reply } => {
+                let answer = if logic.splices() {
+                    self.splice(peer, offer).await
+                } else {
+                    Err(481)
+                };
+                let spliced = answer.is_ok();
+                let _ = reply.send(answer);
+                if spliced {
+                    logic.handle(now, Input::Spliced);
+                }
+            }
+            CallEvent::PeerGone => match self.units.iter().position(|u| u.peer.is_some()) {
+                Some(i) => {
+                    // The unit's call is gone: nobody to tell.
+                    self.units[i].peer = None;
+                    self.end_unit(i, "bye_by_them");
+                    logic.handle(now, Input::UnitBye);
+                }
+                None => logic.handle(now, Input::PeerGone),
+            },
+            CallEvent::Response { key, response } => {
+                self.on_response(now, key, response, logic).await
+            }
+            CallEvent::Request { key, request, ess } => {
+                let leg = if ess.call_id == self.caller.call_id() {
+                    Party::Caller
+                } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
+                    Party::Seat(i)
+                } else if let Some(i) = self
+                    .units
+                    .iter()
+                    .position(|u| u.leg.as_ref().is_some_and(|l| l.owns(&ess.call_id)))
+                {
+                    Party::Unit(i)
+                } else {
+                    self.io
+                        .respond(key, build::response(&request, 481, None))
+                        .await;
+                    return;
+                };
+                self.on_request(now, key, request, leg, logic).await;
+            }
+        }
+    }
+
+    async fn on_response(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        response: Response,
+        logic: &mut Logic,
+    ) {
+        if key.method != Method::Invite {
+            return;
+        }
+        if let Some(i) = self
+            .units
+            .iter()
+            .position(|u| u.leg.as_ref().is_some_and(|l| l.key == key))
+        {
+            self.on_unit_response(i, response, logic).await;
+            return;
+        }
+        let Some(leg) = self.legs.iter().position(|l| l.key == key) else {
+            return;
+        };
+        let status = response.status;
+        if response.is_provisional() {
+            logic.handle(now, Input::SeatProvisional { leg, status });
+        } else if response.is_success() {
+            if self.legs[leg].is_answered() {
+                return;
+            }
+            let parsed = self.legs[leg].on_answer(response);
+            if let Err(error) = &parsed {
+                debug!(%error, leg, "seat answer unusable");
+            }
+            if parsed.is_ok() && self.answer_fits(leg) {
+                logic.handle(now, Input::SeatAnswered { leg });
+            } else {
+                logic.handle(now, Input::SeatAnswerUnusable { leg });
+            }
+        } else {
+            logic.handle(now, Input::SeatFailed { leg, status });
+        }
+    }
+
+    /// Whether leg `leg`'s answer can be bridged with the caller: once the caller is
+    /// answered, its codec is fixed and the answer must use it; before, the caller's answer
+    /// is made from the leg's.
+    fn answer_fits(&self, leg: usize) -> bool {
+        !self.caller_answered
+            || self.legs[leg]
+                .answer_sdp
+                .as_ref()
+                .and_then(|a| sdp::negotiate(a).ok())
+                .is_some_and(|n| n.audio.codec == self.negotiated.audio.codec)
+    }
+
+    async fn on_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        leg: Party,
+        logic: &mut Logic,
+    ) {
+        let ours = match leg {
+            Party::Caller => self.caller.answer_sdp.clone(),
+            Party::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
+            Party::Unit(i) => self.units[i].leg.as_ref().map(|l| l.our_sdp().to_string()),
+        };
+        let caller = &self.caller;
+        let io = &self.io;
+        let decorate = |r: &mut Response| caller.decorate(io, r);
+        match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
+            InDialog::Bye => match leg {
+                Party::Caller => logic.handle(now, Input::CallerBye),
+                Party::Seat(leg) => {
+                    if Some(leg) == self.seat_sip_leg && self.seat_ended.is_none() {
+                        self.seat_ended = Some(("bye_by_them", self.io.ctx.clock.now()));
+                        self.seat_off();
+                    }
+                    logic.handle(now, Input::SeatBye { leg })
+                }
+                Party::Unit(i) => {
+                    self.end_unit(i, "bye_by_them");
+                    logic.handle(now, Input::UnitBye)
+                }
+            },
+            InDialog::Refresh(addr, direction) => {
+                let hub_leg = match leg {
+                    Party::Caller => Some(CALLER),
+                    Party::Seat(_) => self.seat_leg,
+                    Party::Unit(i) => self.units[i].hub_leg,
+                };
+                if let (Some(hub), Some(hub_leg), Some(addr)) = (&self.hub, hub_leg, addr) {
+                    hub.set_remote(hub_leg, addr);
+                }
+                self.on_hold(leg, !direction.receives(), logic);
+            }
+            InDialog::Refer(key, request) => match leg {
+                Party::Seat(i) if Some(i) == self.seat_sip_leg && logic.consults() => {
+                    self.on_refer(key, request, logic).await
+                }
+                _ => in_dialog::refuse_refer(&self.io, key, &request).await,
+            },
+            InDialog::Info(info) => {
+                let ctype = info.headers.get("Content-Type").unwrap_or("");
+                if let Ok(digit) = parse_info(ctype, &info.body) {
+                    match leg {
+                        Party::Caller => logic.handle(now, Input::Digit(digit)),
+                        Party::Seat(_) => self.seat_key(digit, logic),
+                        Party::Unit(_) => {}
+                    }
+                }
+            }
+            InDialog::Handled => {}
+        }
+    }
+
+    /// Our offer to a leg the call places (a seat's phone, a unit), on `socket`: the caller's
+    /// codec only, so nothing is transcoded.
+    fn offer_on(&self, socket: &RtpSocket) -> String {
+        build_offer(&SdpParams {
+            local: LocalMedia {
+                rtp_port: socket.local_addr().port(),
+                ..self.local
+            },
+            codecs: vec![self.negotiated.audio],
+            telephone_event: self.negotiated.telephone_event,
+            direction: Direction::SendRecv,
+            ptime: self.negotiated.ptime,
+        })
+    }
+
+    /// A re-INVITE that holds (the peer will not receive: sendonly, inactive) or resumes.
+    fn on_hold(&mut self, leg: Party, held: bool, logic: &mut Logic) {
+        let input = match leg {
+            Party::Caller => ConsultInput::CallerHold(held),
+            Party::Seat(i) if Some(i) == self.seat_sip_leg => ConsultInput::SeatHold(held),
+            _ => return,
+        };
+        info!(?leg, held, "hold");
+        logic.handle(Instant::now(), Input::Consult(input));
+    }
+}
