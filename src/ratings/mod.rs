@@ -246,6 +246,16 @@ fn default_prompt_timeout() -> u32 {
 }
 
 impl RatingSettings {
+    /// How callers rate a call, or None when ratings are off. Validated at load: should the
+    /// map fail here all the same, no rating is asked.
+    pub fn rules(&self) -> Option<dialog::RatingRules> {
+        let map = self.map().ok()?;
+        self.enabled.then(|| dialog::RatingRules {
+            map,
+            timeout: std::time::Duration::from_secs(self.prompt_timeout_secs.into()),
+        })
+    }
+
     /// The digit map these settings describe.
     pub fn map(&self) -> Result<RatingMap, RatingMapError> {
         RatingMap::new(self.satisfied, self.basically_satisfied, self.dissatisfied)

@@ -61,18 +61,6 @@ pub enum StartError {
     Api(#[from] crate::api::ApiError),
 }
 
-fn rating_rules(
-    settings: &crate::config::settings::Settings,
-) -> Option<crate::call::queued::RatingRules> {
-    let r = &settings.ratings;
-    // Validated at load: the map cannot fail here, and if it somehow did, no rating is asked.
-    let map = r.map().ok()?;
-    r.enabled.then(|| crate::call::queued::RatingRules {
-        map,
-        timeout: Duration::from_secs(r.prompt_timeout_secs.into()),
-    })
-}
-
 /// Copies the state of the RTP pool and the store writer into the metrics once a second.
 /// How often the daemon writes its sign of life, the end time of calls a crash leaves open.
 const ALIVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -266,7 +254,7 @@ impl Daemon {
             acd,
             handoffs: handoffs.clone(),
             prompts,
-            ratings: rating_rules(&settings),
+            ratings: settings.ratings.rules(),
             in_call: settings.in_call_codes(),
             dialer: crate::call::dial::Dialer::new(dialplan.clone(), &settings),
         });

@@ -5,6 +5,8 @@
 
 mod contacts;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 mod handoffs;
 mod millis;
 mod record;

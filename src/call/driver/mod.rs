@@ -21,6 +21,8 @@ mod hearing;
 mod hunting;
 mod ring;
 mod seat;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
