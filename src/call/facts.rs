@@ -1,6 +1,7 @@
 //! What every call driver shares about a call: the facts known from its INVITE, how it ended,
 //! and the record of a call refused before anyone rang.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tracing::info;
@@ -35,6 +36,19 @@ impl CallFacts {
             called: setup.route_number.clone(),
             offered_at: ctx.clock.now(),
         }
+    }
+
+    /// What a call's task starts with: its facts, its way to the core, and the span its logs
+    /// carry (the call's id and the caller's SIP Call-ID).
+    pub fn start(setup: &CallSetup, ctx: Arc<CallContext>) -> (CallFacts, CallIo, tracing::Span) {
+        let facts = CallFacts::new(setup, &ctx);
+        let span =
+            tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
+        let io = CallIo {
+            ctx,
+            owner: setup.owner,
+        };
+        (facts, io, span)
     }
 
     /// The call as it is known while it is up: written so that no call is without a row.

@@ -63,12 +63,7 @@ pub async fn run(
     ctx: Arc<CallContext>,
     events: mpsc::UnboundedReceiver<CallEvent>,
 ) {
-    let facts = CallFacts::new(&setup, &ctx);
-    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
-    let io = CallIo {
-        ctx,
-        owner: setup.owner,
-    };
+    let (facts, io, span) = CallFacts::start(&setup, ctx);
     async move {
         let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         let refuse = |status: u16| build::response(&setup.invite, status, Some(&ids::tag()));

@@ -24,7 +24,6 @@ impl Driver {
             Action::AnswerCaller => {
                 let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
                 self.caller.respond(&self.io, 200, Some(sdp)).await;
-                self.caller_answered = true;
             }
             Action::CallerRinging => self.caller.respond(&self.io, 180, None).await,
             Action::RejectCaller(status) => self.caller.respond(&self.io, status, None).await,
@@ -177,7 +176,7 @@ impl Driver {
             .answer_sdp
             .as_ref()
             .and_then(|a| sdp::negotiate(a).ok());
-        let late = !self.caller_answered;
+        let late = !self.caller_answered();
         let map = if late {
             let Some(map) = self.answer_late(leg).await else {
                 logic.handle(Instant::now(), Input::SeatAnswerUnusable { leg });
@@ -217,8 +216,11 @@ impl Driver {
         }
         self.seat_leg = Some(hub_leg);
         self.seat_sip_leg = Some(leg);
-        self.seat_media = answer.as_ref().map(|a| (a.audio.pt, a.telephone_event));
-        self.far_audio = answer.as_ref().map(|a| (a.audio.codec, a.audio.pt));
+        self.seat_audio = answer.as_ref().map(|a| super::SeatAudio {
+            codec: a.audio.codec,
+            pt: a.audio.pt,
+            telephone_event: a.telephone_event,
+        });
         self.seat = Some(seat.clone());
         self.answered_at = Some(self.io.ctx.clock.now());
         self.connected_at = Some(Instant::now());

@@ -24,7 +24,9 @@ impl Driver {
     /// Switches who hears whom in the hub.
     pub(super) fn hear(&mut self, media: Media, logic: &mut Logic) {
         let caller = (self.negotiated.audio.pt, self.negotiated.telephone_event);
-        let seat = self.seat_leg.zip(self.seat_media);
+        let seat = self
+            .seat_leg
+            .zip(self.seat_audio.map(super::SeatAudio::pts));
         let units: Vec<(LegIndex, (u8, Option<u8>))> = self
             .units
             .iter()

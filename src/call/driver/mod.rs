@@ -76,8 +76,6 @@ struct Driver {
     /// A queued call's queue and priority class.
     queue: Option<(String, u8)>,
     caller: CallerLeg,
-    /// Whether the caller has had our 200.
-    caller_answered: bool,
     /// The caller's codec: a queued call's from the start, a call answered late from the
     /// answering leg's choice. Units and seats a queued call offers get only this codec.
     negotiated: Negotiated,
@@ -105,10 +103,9 @@ struct Driver {
     seat: Option<String>,
     /// The seat's keys in the call, collected into its in-call codes.
     keys: InCallKeys,
-    /// The SIP leg (index into `legs`) of the seat that answered, its payload types and codec.
+    /// The SIP leg (index into `legs`) of the seat that answered, and its media.
     seat_sip_leg: Option<usize>,
-    seat_media: Option<(u8, Option<u8>)>,
-    far_audio: Option<(sdp::Codec, u8)>,
+    seat_audio: Option<SeatAudio>,
     /// When the seat's leg ended before the call did (a transfer), and how.
     seat_ended: Option<(&'static str, SystemTime)>,
     /// The unit a seat is consulting, or the caller was transferred to.
@@ -137,6 +134,21 @@ struct Driver {
     peer: Option<CallId>,
 }
 
+/// What the leg that answered speaks, from its answer.
+#[derive(Debug, Clone, Copy)]
+struct SeatAudio {
+    codec: sdp::Codec,
+    pt: u8,
+    telephone_event: Option<u8>,
+}
+
+impl SeatAudio {
+    /// Its audio and telephone-event payload types.
+    fn pts(self) -> (u8, Option<u8>) {
+        (self.pt, self.telephone_event)
+    }
+}
+
 /// The caller's side of the media as the call starts.
 struct CallerMedia {
     negotiated: Negotiated,
@@ -158,12 +170,7 @@ pub async fn run(
     ctx: Arc<CallContext>,
     events: mpsc::UnboundedReceiver<CallEvent>,
 ) {
-    let facts = CallFacts::new(&setup, &ctx);
-    let span = tracing::info_span!("call", call_id = %facts.id, sip_call_id = %facts.sip_call_id);
-    let io = CallIo {
-        ctx,
-        owner: setup.owner,
-    };
+    let (facts, io, span) = CallFacts::start(&setup, ctx);
     async move {
         let (hub_tx, hub_rx) = mpsc::unbounded_channel();
         let prepared = match setup.queue {
@@ -215,7 +222,6 @@ impl Driver {
             call: setup.owner,
             queue: setup.queue,
             caller,
-            caller_answered: false,
             negotiated: media.negotiated,
             local: media.local,
             hub: media.hub,
@@ -234,8 +240,7 @@ impl Driver {
             seat: None,
             keys,
             seat_sip_leg: None,
-            seat_media: None,
-            far_audio: None,
+            seat_audio: None,
             seat_ended: None,
             units: Vec::new(),
             transferred_to: None,
@@ -550,11 +555,16 @@ impl Driver {
         }
     }
 
+    /// Whether the caller has had our 200 (and with it our SDP).
+    fn caller_answered(&self) -> bool {
+        self.caller.answer_sdp.is_some()
+    }
+
     /// Whether leg `leg`'s answer can be bridged with the caller: once the caller is
     /// answered, its codec is fixed and the answer must use it; before, the caller's answer
     /// is made from the leg's.
     fn answer_fits(&self, leg: usize) -> bool {
-        !self.caller_answered
+        !self.caller_answered()
             || self.legs[leg]
                 .answer_sdp
                 .as_ref()

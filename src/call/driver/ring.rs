@@ -178,7 +178,6 @@ impl Driver {
         };
         let answer = sdp::build_answer(self.local, &negotiated, leg_answer.audio_direction());
         self.caller.respond(&self.io, 200, Some(answer)).await;
-        self.caller_answered = true;
         let socket = self.caller_socket.take()?;
         self.hub = Some(Hub::start(
             vec![HubLeg {
@@ -264,11 +263,12 @@ impl Driver {
         peer: CallId,
         offer: SpliceOffer,
     ) -> Result<SpliceAnswer, u16> {
-        let (Some(hub), Some((codec, pt)), Some(far), None) =
-            (&self.hub, self.far_audio, self.seat_leg, self.peer)
+        let (Some(hub), Some(audio), Some(far), None) =
+            (&self.hub, self.seat_audio, self.seat_leg, self.peer)
         else {
             return Err(481);
         };
+        let (codec, pt) = (audio.codec, audio.pt);
         let Some(seat) = self.seat.clone() else {
             return Err(481);
         };
@@ -330,12 +330,12 @@ impl Driver {
     pub(super) fn cue_leg(&self) -> Option<(usize, u8)> {
         if self.placed.is_some() {
             return self
-                .caller_answered
+                .caller_answered()
                 .then_some((CALLER, self.negotiated.audio.pt));
         }
         if self.seat_ended.is_some() {
             return None;
         }
-        self.seat_leg.zip(self.seat_media.map(|m| m.0))
+        self.seat_leg.zip(self.seat_audio.map(|a| a.pt))
     }
 }

@@ -86,8 +86,8 @@ impl Driver {
 
     /// Plays `tone` in the seat's ear on top of what it hears; nobody else hears it.
     pub(super) fn seat_tone(&mut self, tone: &str) {
-        if let Some((leg, (pt, _))) = self.seat_leg.zip(self.seat_media) {
-            self.tone(leg, pt, tone);
+        if let Some((leg, audio)) = self.seat_leg.zip(self.seat_audio) {
+            self.tone(leg, audio.pt, tone);
         }
     }
 
@@ -98,9 +98,9 @@ impl Driver {
         };
         let caller = self.negotiated.audio;
         // The seat's leg speaks the codec it answered with (the caller's, for a queued call).
-        let codec = match (leg, self.far_audio) {
+        let codec = match (leg, self.seat_audio) {
             (super::CALLER, _) | (_, None) => caller.codec,
-            (_, Some((codec, _))) => codec,
+            (_, Some(seat)) => seat.codec,
         };
         hub.set_audio(
             super::CALLER,
