@@ -3,7 +3,8 @@
 //! [`Logic::handle_timeout`]), takes out what to do ([`Logic::poll_action`]) and sleeps until
 //! [`Logic::poll_timeout`]. The driver speaks one vocabulary ([`Input`], [`Action`],
 //! [`Outcome`]) whichever logic runs: a ring route (or a seat's own call, or the target of a
-//! splice) with [`CallMachine`], a queued call with [`QueuedCall`].
+//! splice) with [`CallMachine`], a queued call with [`QueuedCall`], a call the daemon answers
+//! itself (a feature code, a closed route) with [`FeatureCall`].
 //!
 //! What a logic does not take is dropped here, so the driver never asks which logic it runs
 //! except through [`Logic::consults`].
@@ -12,11 +13,15 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
+pub mod feature;
+
+use self::feature::FeatureCall;
 use super::consult::{ConsultAction, ConsultInput};
 use super::facts::Ending;
 use super::machine::{self, CallMachine, EndedBy, HuntAttempt, LegId};
-use super::queued::{self, AcdNote, QueuedCall, Sound};
-use crate::queue::Overflow;
+use super::queued::{self, AcdNote, QueuedCall};
+use super::sound::Sound;
+use crate::queue::{Overflow, SeatCommand};
 use crate::ratings::dialog::RatingSound;
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
@@ -103,6 +108,8 @@ pub enum Action {
     Consult(ConsultAction),
     /// Tell the spliced call that this one has ended.
     TellPeerGone,
+    /// A seat's command to the ACD (a feature code: log in, pause…).
+    Seat(SeatCommand),
     /// An attempt of the seat's own call's hunt through a unit's contacts is over.
     Attempted(HuntAttempt),
     Finished(Outcome),
@@ -136,6 +143,7 @@ impl Outcome {
 enum Kind {
     Ring(CallMachine),
     Queued(QueuedCall),
+    Feature(FeatureCall),
 }
 
 /// A call's logic behind the one interface.
@@ -157,6 +165,22 @@ impl Logic {
         Logic {
             kind: Kind::Queued(call),
             extra: VecDeque::new(),
+        }
+    }
+
+    /// A call the daemon answers itself and plays to (a feature code, a closed route).
+    pub fn feature(call: FeatureCall) -> Logic {
+        Logic {
+            kind: Kind::Feature(call),
+            extra: VecDeque::new(),
+        }
+    }
+
+    /// Whether the call has a record and a line on the board (all but a seat's feature call).
+    pub fn records(&self) -> bool {
+        match &self.kind {
+            Kind::Feature(call) => call.records(),
+            Kind::Ring(_) | Kind::Queued(_) => true,
         }
     }
 
@@ -196,6 +220,7 @@ impl Logic {
                     q.handle(now, input);
                 }
             }
+            Kind::Feature(f) => f.handle(now, input),
         }
     }
 
@@ -203,6 +228,7 @@ impl Logic {
         match &mut self.kind {
             Kind::Ring(m) => m.handle_timeout(now),
             Kind::Queued(q) => q.handle_timeout(now),
+            Kind::Feature(f) => f.handle_timeout(now),
         }
     }
 
@@ -210,6 +236,7 @@ impl Logic {
         match &self.kind {
             Kind::Ring(m) => m.poll_timeout(),
             Kind::Queued(q) => q.poll_timeout(),
+            Kind::Feature(f) => f.poll_timeout(),
         }
     }
 
@@ -220,6 +247,7 @@ impl Logic {
         match &mut self.kind {
             Kind::Ring(m) => m.poll_action().map(from_ring),
             Kind::Queued(q) => q.poll_action().map(from_queued),
+            Kind::Feature(f) => f.poll_action(),
         }
     }
 }

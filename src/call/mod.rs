@@ -10,7 +10,6 @@ pub mod dial;
 pub mod dialog;
 pub mod driver;
 pub mod facts;
-pub mod feature_task;
 pub mod hunt;
 pub mod in_dialog;
 pub mod io;
@@ -22,6 +21,7 @@ pub mod queue_record;
 pub mod queued;
 pub mod rating_commit;
 pub mod ringing;
+pub mod sound;
 pub mod survey_task;
 
 use std::net::IpAddr;
@@ -172,6 +172,8 @@ pub struct CallSetup {
     /// Where a seat's own call goes when it is not a seat (a unit's contact, an allowed
     /// number).
     pub dial: Option<dial::Resolved>,
+    /// A call the daemon answers itself and plays to (a feature code, a closed route).
+    pub feature: Option<logic::feature::Purpose>,
 }
 
 /// What every call shares with the daemon.

@@ -51,17 +51,6 @@ pub struct SurveyDial {
     pub rules: CallRules,
 }
 
-/// The recording played for each sound of the conversation.
-pub fn prompt_name(sound: SurveySound) -> &'static str {
-    match sound {
-        SurveySound::Consent => "survey_consent",
-        SurveySound::ResultQuestion => "survey_question_result",
-        SurveySound::AttitudeQuestion => "survey_question_attitude",
-        SurveySound::ThankYou => "thank_you",
-        SurveySound::Goodbye => "goodbye",
-    }
-}
-
 /// How a final non-2xx status counts for retries.
 pub fn unanswered(status: u16) -> CallOutcome {
     match status {
@@ -359,11 +348,12 @@ impl Attempt<'_> {
 
     fn play(&self, hub: &HubHandle, negotiated: &Negotiated, sound: SurveySound) {
         let audio = negotiated.audio;
-        let play = self
-            .io
-            .ctx
-            .prompts
-            .play(&[prompt_name(sound)], audio.codec, audio.pt, false);
+        let play = self.io.ctx.prompts.play(
+            &[super::sound::survey_prompt(sound)],
+            audio.codec,
+            audio.pt,
+            false,
+        );
         hub.play(CITIZEN, play);
     }
 
@@ -396,20 +386,6 @@ mod tests {
         }
         for s in [403, 404, 488, 500, 503] {
             assert_eq!(unanswered(s), CallOutcome::Failed, "{s}");
-        }
-    }
-
-    #[test]
-    fn every_sound_is_a_shipped_prompt() {
-        use crate::media::prompts::REQUIRED;
-        for sound in [
-            SurveySound::Consent,
-            SurveySound::ResultQuestion,
-            SurveySound::AttitudeQuestion,
-            SurveySound::ThankYou,
-            SurveySound::Goodbye,
-        ] {
-            assert!(REQUIRED.contains(&prompt_name(sound)), "{sound:?}");
         }
     }
 }

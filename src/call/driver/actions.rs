@@ -8,7 +8,8 @@ use super::{Driver, CALLER};
 use crate::call::board::LineState;
 use crate::call::consult::{ConsultAction, Media};
 use crate::call::logic::{Action, Input, Logic};
-use crate::call::queued::{AcdNote, Sound};
+use crate::call::queued::AcdNote;
+use crate::call::sound::{survey_prompt, Sound};
 use crate::media::hub::HubLeg;
 use crate::media::prompts::position_announcement;
 use crate::media::sdp::{self, Direction};
@@ -80,6 +81,10 @@ impl Driver {
                     self.publish(state);
                 }
             }
+            Action::Seat(command) => {
+                info!(?command, "feature code");
+                self.io.ctx.acd.input(AcdInput::Seat(command)).await;
+            }
             Action::TellPeerGone => self.tell_peer_gone().await,
             Action::Attempted(attempt) => self.attempted(attempt),
             Action::Finished(_) => {}
@@ -87,10 +92,10 @@ impl Driver {
     }
 
     pub(super) fn play(&mut self, sound: Sound, logic: &mut Logic) {
-        let names: Vec<&'static str> = match sound {
+        let names: Vec<&str> = match &sound {
             Sound::Welcome => vec!["welcome"],
             Sound::Hold => vec!["hold_music"],
-            Sound::Position(n) => match position_announcement(n as u32) {
+            Sound::Position(n) => match position_announcement(*n as u32) {
                 Some(names) => names,
                 None => {
                     // Nothing to say for this position: straight back to the music.
@@ -103,6 +108,8 @@ impl Driver {
             Sound::CallbackRecorded => vec!["callback_recorded"],
             Sound::RatingQuestion => vec!["rating_question"],
             Sound::ThankYou => vec!["thank_you"],
+            Sound::Named(names) => names.iter().map(String::as_str).collect(),
+            Sound::Survey(step) => vec![survey_prompt(*step)],
         };
         let Some(hub) = &self.hub else {
             return;

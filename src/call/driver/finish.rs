@@ -19,6 +19,9 @@ pub const MEDIA_REPORT: Duration = Duration::from_secs(1);
 impl Driver {
     pub(super) fn publish(&mut self, state: LineState) {
         self.state = state.clone();
+        if !self.records {
+            return;
+        }
         self.io.ctx.board.update(
             self.call,
             LineView {
@@ -65,6 +68,9 @@ impl Driver {
         self.io.finished().await;
         if let Some(at) = self.connected_at {
             metrics::histogram!(names::CALL_DURATION_SECONDS).record(at.elapsed().as_secs_f64());
+        }
+        if !self.records {
+            return;
         }
         let seat = outcome.seat.clone().or_else(|| {
             outcome

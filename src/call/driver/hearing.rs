@@ -6,7 +6,7 @@ use super::{Driver, CALLER};
 use crate::call::board::LineState;
 use crate::call::consult::Media;
 use crate::call::logic::Logic;
-use crate::call::queued::Sound;
+use crate::call::sound::Sound;
 use crate::media::hub::{Audio, LegIndex, MixParty};
 use crate::media::tones;
 use crate::media::PtMap;

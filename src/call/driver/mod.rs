@@ -40,6 +40,7 @@ use super::caller_leg::CallerLeg;
 use super::facts::{refuse_early, CallFacts};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
+use super::logic::feature::{FeatureCall, Purpose};
 use super::logic::{Input, Logic};
 use super::machine::{CallMachine, Timeouts};
 use super::outbound_leg::OutboundLeg;
@@ -132,6 +133,11 @@ struct Driver {
     placed: Option<ring::Placed>,
     /// The call this one is spliced to (an attended transfer took our caller's place).
     peer: Option<CallId>,
+    /// Why the daemon answers this call itself (a feature code, a closed route), until its
+    /// logic is made.
+    feature: Option<Purpose>,
+    /// Whether the call has a record and a line on the board (a seat's feature call has not).
+    records: bool,
 }
 
 /// What the leg that answered speaks, from its answer.
@@ -173,9 +179,11 @@ pub async fn run(
     let (facts, io, span) = CallFacts::start(&setup, ctx);
     async move {
         let (hub_tx, hub_rx) = mpsc::unbounded_channel();
-        let prepared = match setup.queue {
-            Some(_) => Driver::prepare_queued(setup, io, facts, hub_tx).await,
-            None => Driver::prepare_ring(setup, io, facts, hub_tx).await,
+        let answered_now = setup.queue.is_some() || setup.feature.is_some();
+        let prepared = if answered_now {
+            Driver::prepare_answered(setup, io, facts, hub_tx).await
+        } else {
+            Driver::prepare_ring(setup, io, facts, hub_tx).await
         };
         match prepared {
             Ok(driver) => driver.drive(events, hub_rx).await,
@@ -198,7 +206,7 @@ fn refusal(setup: &CallSetup, io: CallIo, facts: CallFacts, status: u16) -> Refu
 }
 
 impl Driver {
-    /// The state every call starts with; `prepare_queued` and `prepare_ring` fill in the rest.
+    /// The state every call starts with; `prepare_answered` and `prepare_ring` fill in the rest.
     fn new(
         setup: CallSetup,
         io: CallIo,
@@ -255,11 +263,14 @@ impl Driver {
             hunting_changed: None,
             placed: None,
             peer: None,
+            feature: setup.feature,
+            records: true,
         }
     }
 
-    /// A queued call: the caller's media is set up now, for the daemon answers it at once.
-    async fn prepare_queued(
+    /// A queued call, or one the daemon answers itself: the caller's media is set up now, for
+    /// the daemon answers it at once.
+    async fn prepare_answered(
         setup: CallSetup,
         io: CallIo,
         facts: CallFacts,
@@ -284,7 +295,10 @@ impl Driver {
     }
 
     /// The call's logic, as its setup decided.
-    fn logic(&self) -> Logic {
+    fn logic(&mut self) -> Logic {
+        if let Some(purpose) = self.feature.take() {
+            return Logic::feature(FeatureCall::new(purpose));
+        }
         let ctx = &self.io.ctx;
         if self.queue.is_some() {
             return Logic::queued(
@@ -321,8 +335,11 @@ impl Driver {
             None => idle,
         };
         let mut logic = self.logic();
+        self.records = logic.records();
         self.caller.bind(&self.io).await;
-        self.io.open(self.facts.open_call(None, None)).await;
+        if self.records {
+            self.io.open(self.facts.open_call(None, None)).await;
+        }
         if self.queue.is_some() {
             // Offered to a queue: the call has its row before the daemon answers it.
             self.io.committed().await;

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::consult::{Consult, ConsultAction, ConsultInput};
 use super::machine::{EndedBy, LegId};
+use super::sound::Sound;
 use crate::queue::Overflow;
 use crate::ratings::dialog::{RatingDialog, RatingInput, RatingSound, RatingStep};
 use crate::ratings::RatingOutcome;
@@ -31,18 +32,6 @@ enum Timer {
     CallbackKey,
     /// The unit a seat reaches for rings; at the deadline it is given up.
     UnitRing,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sound {
-    Welcome,
-    Hold,
-    Position(usize),
-    AllBusy,
-    CallbackOffer,
-    CallbackRecorded,
-    RatingQuestion,
-    ThankYou,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -139,6 +139,7 @@ impl Core {
             placed_by: None,
             handoff,
             dial: None,
+            feature: None,
         };
         let ctx = self.ctx.clone();
         match kind {
@@ -154,12 +155,8 @@ impl Core {
                 tokio::spawn(call::driver::run(setup, ctx, events));
             }
             Kind::Announce(prompt) => {
-                tokio::spawn(call::feature_task::run(
-                    setup,
-                    Purpose::Announce { prompt },
-                    ctx,
-                    events,
-                ));
+                setup.feature = Some(Purpose::Announce { prompt });
+                tokio::spawn(call::driver::run(setup, ctx, events));
             }
         }
     }
@@ -330,6 +327,7 @@ impl Core {
             placed_by: Some(seat.clone()),
             handoff: None,
             dial: None,
+            feature: None,
         };
         match &resolved.target {
             crate::dialplan::DialTarget::Seat(user) => {
@@ -396,13 +394,9 @@ impl Core {
             placed_by: None,
             handoff: None,
             dial: None,
+            feature: Some(purpose),
         };
-        tokio::spawn(call::feature_task::run(
-            setup,
-            purpose,
-            self.ctx.clone(),
-            events,
-        ));
+        tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
     }
 
     /// A trunk call refused before it became a call still leaves a record.

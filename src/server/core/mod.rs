@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::trunks::{trunk_for, Trunk};
 use crate::auth::{self, Algorithm, NonceKey, Verdict};
-use crate::call::feature_task::Purpose;
+use crate::call::logic::feature::Purpose;
 use crate::call::{self, CallContext, CallEvent, CallSetup, CoreCommand};
 use crate::call_id::{CallId, CallIds};
 use crate::config::settings::Settings;

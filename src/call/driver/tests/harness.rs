@@ -235,6 +235,7 @@ impl Harness {
             placed_by: None,
             handoff: None,
             dial: None,
+            feature: None,
         };
         let (events, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(crate::call::driver::run(setup, self.ctx.clone(), rx));
