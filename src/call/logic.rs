@@ -4,7 +4,8 @@
 //! [`Logic::poll_timeout`]. The driver speaks one vocabulary ([`Input`], [`Action`],
 //! [`Outcome`]) whichever logic runs: a ring route (or a seat's own call, or the target of a
 //! splice) with [`CallMachine`], a queued call with [`QueuedCall`], a call the daemon answers
-//! itself (a feature code, a closed route) with [`FeatureCall`].
+//! itself (a feature code, a closed route) with [`FeatureCall`], a survey's call to a citizen
+//! with [`SurveyAttempt`].
 //!
 //! What a logic does not take is dropped here, so the driver never asks which logic it runs
 //! except through [`Logic::consults`].
@@ -14,8 +15,10 @@ use std::collections::VecDeque;
 use tokio::time::Instant;
 
 pub mod feature;
+pub mod survey;
 
 use self::feature::FeatureCall;
+use self::survey::SurveyAttempt;
 use super::consult::{ConsultAction, ConsultInput};
 use super::facts::Ending;
 use super::machine::{self, CallMachine, EndedBy, HuntAttempt, LegId};
@@ -25,6 +28,7 @@ use crate::queue::{Overflow, SeatCommand};
 use crate::ratings::dialog::RatingSound;
 use crate::ratings::RatingOutcome;
 use crate::store::Disposition;
+use crate::survey::{Answer, CallOutcome};
 
 /// What happened to a call, for its logic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +112,12 @@ pub enum Action {
     Consult(ConsultAction),
     /// Tell the spliced call that this one has ended.
     TellPeerGone,
+    /// Write a survey's answer durably (with the unit that handled the matter), then report
+    /// `RatingCommitted` or `RatingLost`.
+    CommitAnswer {
+        answer: Answer,
+        unit: Option<String>,
+    },
     /// A seat's command to the ACD (a feature code: log in, pause…).
     Seat(SeatCommand),
     /// An attempt of the seat's own call's hunt through a unit's contacts is over.
@@ -128,6 +138,8 @@ pub struct Outcome {
     /// Where an overflow sent the caller ("prompt", "callback").
     pub overflow: Option<&'static str>,
     pub callback_requested: bool,
+    /// What a survey's call attempt came to, for the survey's retries.
+    pub survey: Option<CallOutcome>,
 }
 
 impl Outcome {
@@ -144,6 +156,7 @@ enum Kind {
     Ring(CallMachine),
     Queued(QueuedCall),
     Feature(FeatureCall),
+    Survey(SurveyAttempt),
 }
 
 /// A call's logic behind the one interface.
@@ -176,10 +189,20 @@ impl Logic {
         }
     }
 
-    /// Whether the call has a record and a line on the board (all but a seat's feature call).
+    /// A return-visit survey's call to a citizen.
+    pub fn survey(attempt: SurveyAttempt) -> Logic {
+        Logic {
+            kind: Kind::Survey(attempt),
+            extra: VecDeque::new(),
+        }
+    }
+
+    /// Whether the call has a record and a line on the board: not a seat's feature call, not
+    /// a survey's call (its answers are its record).
     pub fn records(&self) -> bool {
         match &self.kind {
             Kind::Feature(call) => call.records(),
+            Kind::Survey(_) => false,
             Kind::Ring(_) | Kind::Queued(_) => true,
         }
     }
@@ -221,6 +244,7 @@ impl Logic {
                 }
             }
             Kind::Feature(f) => f.handle(now, input),
+            Kind::Survey(s) => s.handle(now, input),
         }
     }
 
@@ -229,6 +253,7 @@ impl Logic {
             Kind::Ring(m) => m.handle_timeout(now),
             Kind::Queued(q) => q.handle_timeout(now),
             Kind::Feature(f) => f.handle_timeout(now),
+            Kind::Survey(s) => s.handle_timeout(now),
         }
     }
 
@@ -237,6 +262,7 @@ impl Logic {
             Kind::Ring(m) => m.poll_timeout(),
             Kind::Queued(q) => q.poll_timeout(),
             Kind::Feature(f) => f.poll_timeout(),
+            Kind::Survey(s) => s.poll_timeout(),
         }
     }
 
@@ -248,6 +274,7 @@ impl Logic {
             Kind::Ring(m) => m.poll_action().map(from_ring),
             Kind::Queued(q) => q.poll_action().map(from_queued),
             Kind::Feature(f) => f.poll_action(),
+            Kind::Survey(s) => s.poll_action(),
         }
     }
 }
@@ -336,6 +363,7 @@ fn from_ring(action: machine::Action) -> Action {
             seat: None,
             overflow: None,
             callback_requested: false,
+            survey: None,
         }),
     }
 }
@@ -362,6 +390,7 @@ fn from_queued(action: queued::Action) -> Action {
             seat: o.seat,
             overflow: o.overflow,
             callback_requested: o.callback_requested,
+            survey: None,
         }),
     }
 }

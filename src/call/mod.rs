@@ -22,7 +22,6 @@ pub mod queued;
 pub mod rating_commit;
 pub mod ringing;
 pub mod sound;
-pub mod survey_task;
 
 use std::net::IpAddr;
 use std::sync::Arc;

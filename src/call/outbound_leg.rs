@@ -147,6 +147,17 @@ impl OutboundLeg {
         }
     }
 
+    /// Contact and Server headers of our responses in the leg's dialog.
+    pub fn decorate(&self, io: &CallIo, response: &mut Response) {
+        let local = io.ctx.local.for_transport(self.flow.transport);
+        let transport = self.flow.transport.as_str().to_ascii_lowercase();
+        response.headers.push(
+            "Contact",
+            format!("<sip:hotline@{local};transport={transport}>"),
+        );
+        response.headers.push("Server", io.ctx.user_agent.as_str());
+    }
+
     pub fn call_id(&self) -> &str {
         self.invite.headers.get("Call-ID").unwrap_or_default()
     }

@@ -98,6 +98,7 @@ mod tests {
             seat: seat.map(str::to_string),
             overflow: None,
             callback_requested: false,
+            survey: None,
         }
     }
 

@@ -23,7 +23,7 @@ use crate::api::{
 };
 use crate::calendar::{to_local, Calendar};
 use crate::call::dial::{DialRefusal, Dialer};
-use crate::call::survey_task::{self, SurveyDial};
+use crate::call::driver::{dial_survey, SurveyDial};
 use crate::call::CallContext;
 use crate::clock::wall_time;
 use crate::dialplan::DialTarget;
@@ -573,7 +573,7 @@ impl SurveyService {
         let ctx = self.ctx.clone();
         let done = self.done_tx.clone();
         tokio::spawn(async move {
-            let outcome = survey_task::run(dial, ctx).await;
+            let outcome = dial_survey(dial, ctx).await;
             // The service is gone only when the daemon has stopped.
             let _ = done.send((id, outcome));
         });

@@ -24,10 +24,10 @@ impl Driver {
         match action {
             Action::AnswerCaller => {
                 let sdp = sdp::build_answer(self.local, &self.negotiated, Direction::SendRecv);
-                self.caller.respond(&self.io, 200, Some(sdp)).await;
+                self.respond_caller(200, Some(sdp)).await;
             }
-            Action::CallerRinging => self.caller.respond(&self.io, 180, None).await,
-            Action::RejectCaller(status) => self.caller.respond(&self.io, status, None).await,
+            Action::CallerRinging => self.respond_caller(180, None).await,
+            Action::RejectCaller(status) => self.respond_caller(status, None).await,
             Action::Play(sound) => {
                 if sound == Sound::RatingQuestion {
                     self.publish(LineState::Rating);
@@ -49,7 +49,11 @@ impl Driver {
                     l.bye(&self.io).await;
                 }
             }
-            Action::ByeCaller => self.caller.bye(&self.io).await,
+            Action::ByeCaller => match (&mut self.caller, self.legs.first_mut()) {
+                (Some(caller), _) => caller.bye(&self.io).await,
+                (None, Some(citizen)) => citizen.bye(&self.io).await,
+                (None, None) => {}
+            },
             Action::ByeSeat(leg) => self.bye_seat(leg).await,
             Action::CommitRating(outcome) => {
                 let kept = crate::call::rating_commit::commit(
@@ -60,12 +64,20 @@ impl Driver {
                     outcome,
                 )
                 .await;
-                let input = if kept {
-                    Input::RatingCommitted
-                } else {
-                    Input::RatingLost
-                };
-                logic.handle(Instant::now(), input);
+                logic.handle(Instant::now(), committed(kept));
+            }
+            Action::CommitAnswer { answer, unit } => {
+                // A survey is answered on at most one call: its id stands for the call.
+                let kept = crate::call::rating_commit::commit_kind(
+                    &self.io,
+                    &self.facts.id,
+                    answer.question.kind(),
+                    None,
+                    unit,
+                    answer.outcome,
+                )
+                .await;
+                logic.handle(Instant::now(), committed(kept));
             }
             Action::Consult(action) => {
                 let state = match &action {
@@ -88,6 +100,14 @@ impl Driver {
             Action::TellPeerGone => self.tell_peer_gone().await,
             Action::Attempted(attempt) => self.attempted(attempt),
             Action::Finished(_) => {}
+        }
+    }
+
+    /// A response to the caller's INVITE (there is none to answer in a call the daemon
+    /// placed).
+    async fn respond_caller(&mut self, status: u16, sdp: Option<String>) {
+        if let Some(caller) = &mut self.caller {
+            caller.respond(&self.io, status, sdp).await;
         }
     }
 
@@ -183,6 +203,11 @@ impl Driver {
             .answer_sdp
             .as_ref()
             .and_then(|a| sdp::negotiate(a).ok());
+        if self.caller.is_none() {
+            // A call the daemon placed: the leg that answered is the citizen, the hub's first.
+            self.talk(answer);
+            return;
+        }
         let late = !self.caller_answered();
         let map = if late {
             let Some(map) = self.answer_late(leg).await else {
@@ -240,5 +265,14 @@ impl Driver {
         self.publish(LineState::Connected);
         let open = self.facts.open_call(self.seat.clone(), self.answered_at);
         self.io.open(open).await;
+    }
+}
+
+/// What the logic hears of a commit.
+fn committed(kept: bool) -> Input {
+    if kept {
+        Input::RatingCommitted
+    } else {
+        Input::RatingLost
     }
 }

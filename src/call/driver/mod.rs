@@ -12,7 +12,8 @@
 //!
 //! Its parts: `actions` carries out the logic's actions, `consult` and `hunting` the seat's
 //! reach for a unit, `seat` the seat's keys and hand-off, `ring` what a call answered late
-//! (a ring route, a seat's own call) has of its own, `finish` the record and the board.
+//! (a ring route, a seat's own call) has of its own, `survey` a call the daemon places to a
+//! citizen (a return-visit survey's), `finish` the record and the board.
 
 mod actions;
 mod consult;
@@ -21,6 +22,7 @@ mod hearing;
 mod hunting;
 mod ring;
 mod seat;
+mod survey;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +35,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, Instrument};
 
 pub use finish::{report_relayed, MEDIA_REPORT};
+pub use survey::{dial_survey, SurveyDial};
 
 use super::answered_media::AnsweredMedia;
 use super::board::LineState;
@@ -40,8 +43,8 @@ use super::caller_leg::CallerLeg;
 use super::facts::{refuse_early, CallFacts};
 use super::in_dialog::{self, InDialog};
 use super::io::CallIo;
-use super::logic::feature::{FeatureCall, Purpose};
-use super::logic::{Input, Logic};
+use super::logic::feature::FeatureCall;
+use super::logic::{Input, Logic, Outcome};
 use super::machine::{CallMachine, Timeouts};
 use super::outbound_leg::OutboundLeg;
 use super::queue_record::QueueRecord;
@@ -76,7 +79,9 @@ struct Driver {
     call: CallId,
     /// A queued call's queue and priority class.
     queue: Option<(String, u8)>,
-    caller: CallerLeg,
+    /// The trunk caller's leg; none in a call the daemon placed to a citizen (a survey's),
+    /// whose leg 0 is then the citizen's.
+    caller: Option<CallerLeg>,
     /// The caller's codec: a queued call's from the start, a call answered late from the
     /// answering leg's choice. Units and seats a queued call offers get only this codec.
     negotiated: Negotiated,
@@ -133,9 +138,9 @@ struct Driver {
     placed: Option<ring::Placed>,
     /// The call this one is spliced to (an attended transfer took our caller's place).
     peer: Option<CallId>,
-    /// Why the daemon answers this call itself (a feature code, a closed route), until its
-    /// logic is made.
-    feature: Option<Purpose>,
+    /// A logic made with the call's setup (a feature code, a closed route, a survey's call),
+    /// until the call starts.
+    preset: Option<Logic>,
     /// Whether the call has a record and a line on the board (a seat's feature call has not).
     records: bool,
 }
@@ -152,6 +157,34 @@ impl SeatAudio {
     /// Its audio and telephone-event payload types.
     fn pts(self) -> (u8, Option<u8>) {
         (self.pt, self.telephone_event)
+    }
+}
+
+/// What a call starts with besides its media: from the INVITE that came in, or (with no
+/// caller) from a survey's dial.
+struct Start {
+    call: CallId,
+    queue: Option<(String, u8)>,
+    ring: Duration,
+    handoff: Option<String>,
+    logic: Option<Logic>,
+    caller: Option<CallerLeg>,
+}
+
+impl Start {
+    /// A call that came in: the caller's leg answers its INVITE.
+    fn inbound(setup: CallSetup, offer: SessionDescription, called: String) -> Start {
+        let caller = CallerLeg::new(setup.invite, setup.key, setup.flow, offer, called);
+        Start {
+            call: setup.owner,
+            queue: setup.queue,
+            ring: setup.ring_timeout,
+            handoff: setup.handoff,
+            logic: setup
+                .feature
+                .map(|purpose| Logic::feature(FeatureCall::new(purpose))),
+            caller: Some(caller),
+        }
     }
 }
 
@@ -186,7 +219,9 @@ pub async fn run(
             Driver::prepare_ring(setup, io, facts, hub_tx).await
         };
         match prepared {
-            Ok(driver) => driver.drive(events, hub_rx).await,
+            Ok(driver) => {
+                driver.drive(events, hub_rx).await;
+            }
             Err(refused) => {
                 let (io, facts, key, response) = *refused;
                 refuse_early(io, facts, key, response).await
@@ -206,37 +241,30 @@ fn refusal(setup: &CallSetup, io: CallIo, facts: CallFacts, status: u16) -> Refu
 }
 
 impl Driver {
-    /// The state every call starts with; `prepare_answered` and `prepare_ring` fill in the rest.
+    /// The state every call starts with; `prepare_answered`, `prepare_ring` and `dial_survey`
+    /// fill in the rest.
     fn new(
-        setup: CallSetup,
+        start: Start,
         io: CallIo,
         facts: CallFacts,
-        offer: SessionDescription,
         media: CallerMedia,
         hub_events: mpsc::UnboundedSender<HubEvent>,
     ) -> Driver {
         let keys = InCallKeys::new(io.ctx.in_call.clone());
         let (cues, cue_rx) = mpsc::unbounded_channel();
-        let caller = CallerLeg::new(
-            setup.invite,
-            setup.key,
-            setup.flow,
-            offer,
-            facts.called.clone(),
-        );
         Driver {
             io,
             facts,
-            call: setup.owner,
-            queue: setup.queue,
-            caller,
+            call: start.call,
+            queue: start.queue,
+            caller: start.caller,
             negotiated: media.negotiated,
             local: media.local,
             hub: media.hub,
             hub_events,
             caller_socket: None,
             ring_socket: None,
-            ring: setup.ring_timeout,
+            ring: start.ring,
             legs: Vec::new(),
             offer_sockets: HashMap::new(),
             seat_leg: None,
@@ -255,7 +283,7 @@ impl Driver {
             finished_legs: Vec::new(),
             units_started: 0,
             state: LineState::Ringing,
-            handoff: setup.handoff,
+            handoff: start.handoff,
             cues,
             cue_rx: Some(cue_rx),
             last_unit: None,
@@ -263,7 +291,7 @@ impl Driver {
             hunting_changed: None,
             placed: None,
             peer: None,
-            feature: setup.feature,
+            preset: start.logic,
             records: true,
         }
     }
@@ -291,13 +319,14 @@ impl Driver {
             local,
             hub: Some(hub),
         };
-        Ok(Driver::new(setup, io, facts, offer, media, hub_events))
+        let start = Start::inbound(setup, offer, facts.called.clone());
+        Ok(Driver::new(start, io, facts, media, hub_events))
     }
 
     /// The call's logic, as its setup decided.
     fn logic(&mut self) -> Logic {
-        if let Some(purpose) = self.feature.take() {
-            return Logic::feature(FeatureCall::new(purpose));
+        if let Some(logic) = self.preset.take() {
+            return logic;
         }
         let ctx = &self.io.ctx;
         if self.queue.is_some() {
@@ -324,11 +353,12 @@ impl Driver {
         Logic::ring(machine.with_rating(rating))
     }
 
+    /// Runs the call to its end; returns how it ended.
     async fn drive(
         mut self,
         mut events: mpsc::UnboundedReceiver<CallEvent>,
         mut hub_events: mpsc::UnboundedReceiver<HubEvent>,
-    ) {
+    ) -> Outcome {
         let (_idle_tx, idle) = mpsc::unbounded_channel();
         let mut notices = match self.queue {
             Some(_) => self.io.ctx.acd.join(self.call).await,
@@ -336,7 +366,9 @@ impl Driver {
         };
         let mut logic = self.logic();
         self.records = logic.records();
-        self.caller.bind(&self.io).await;
+        if let Some(caller) = &self.caller {
+            caller.bind(&self.io).await;
+        }
         if self.records {
             self.io.open(self.facts.open_call(None, None)).await;
         }
@@ -357,8 +389,8 @@ impl Driver {
                     if let super::logic::Action::Finished(outcome) = action {
                         self.hunt_input(HuntInput::Stop);
                         self.run_hunt(&mut logic).await;
-                        self.finish(outcome).await;
-                        return;
+                        self.finish(outcome.clone()).await;
+                        return outcome;
                     }
                     progressed = true;
                     self.act(action, &mut logic).await;
@@ -466,6 +498,7 @@ impl Driver {
     /// The caller's display name, shown on the phones the call rings.
     fn caller_display(&self) -> Option<String> {
         self.caller
+            .as_ref()?
             .invite
             .headers
             .get("From")
@@ -509,7 +542,7 @@ impl Driver {
                 self.on_response(now, key, response, logic).await
             }
             CallEvent::Request { key, request, ess } => {
-                let leg = if ess.call_id == self.caller.call_id() {
+                let leg = if self.callers(&ess.call_id) {
                     Party::Caller
                 } else if let Some(i) = self.legs.iter().position(|l| l.owns(&ess.call_id)) {
                     Party::Seat(i)
@@ -574,19 +607,42 @@ impl Driver {
 
     /// Whether the caller has had our 200 (and with it our SDP).
     fn caller_answered(&self) -> bool {
-        self.caller.answer_sdp.is_some()
+        self.caller.as_ref().is_some_and(|c| c.answer_sdp.is_some())
+    }
+
+    /// Whether a dialog is the caller's: the trunk caller's, or in a call the daemon placed
+    /// to a citizen, the citizen's leg.
+    fn callers(&self, call_id: &str) -> bool {
+        match &self.caller {
+            Some(caller) => caller.call_id() == call_id,
+            None => self.legs.first().is_some_and(|l| l.owns(call_id)),
+        }
+    }
+
+    /// What we last said of our media in the caller's dialog.
+    fn callers_sdp(&self) -> Option<String> {
+        match &self.caller {
+            Some(caller) => caller.answer_sdp.clone(),
+            None => self.legs.first().map(|l| l.our_sdp().to_string()),
+        }
     }
 
     /// Whether leg `leg`'s answer can be bridged with the caller: once the caller is
     /// answered, its codec is fixed and the answer must use it; before, the caller's answer
-    /// is made from the leg's.
+    /// is made from the leg's. With no caller (the citizen's leg of a survey), whether the
+    /// call can speak it at all.
     fn answer_fits(&self, leg: usize) -> bool {
-        !self.caller_answered()
-            || self.legs[leg]
+        let answer = || {
+            self.legs[leg]
                 .answer_sdp
                 .as_ref()
                 .and_then(|a| sdp::negotiate(a).ok())
-                .is_some_and(|n| n.audio.codec == self.negotiated.audio.codec)
+        };
+        if self.caller.is_none() {
+            return answer().is_some();
+        }
+        !self.caller_answered()
+            || answer().is_some_and(|n| n.audio.codec == self.negotiated.audio.codec)
     }
 
     async fn on_request(
@@ -598,13 +654,16 @@ impl Driver {
         logic: &mut Logic,
     ) {
         let ours = match leg {
-            Party::Caller => self.caller.answer_sdp.clone(),
+            Party::Caller => self.callers_sdp(),
             Party::Seat(i) => Some(self.legs[i].our_sdp().to_string()),
             Party::Unit(i) => self.units[i].leg.as_ref().map(|l| l.our_sdp().to_string()),
         };
-        let caller = &self.caller;
         let io = &self.io;
-        let decorate = |r: &mut Response| caller.decorate(io, r);
+        let decorate = |r: &mut Response| match (&self.caller, self.legs.first()) {
+            (Some(caller), _) => caller.decorate(io, r),
+            (None, Some(citizen)) => citizen.decorate(io, r),
+            (None, None) => {}
+        };
         match in_dialog::answer(io, key, request, ours.as_deref(), decorate).await {
             InDialog::Bye => match leg {
                 Party::Caller => logic.handle(now, Input::CallerBye),

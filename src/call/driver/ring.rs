@@ -141,7 +141,8 @@ impl Driver {
             local,
             hub: None,
         };
-        let mut driver = Driver::new(setup, io, facts, caller_offer, media, hub_events);
+        let start = super::Start::inbound(setup, caller_offer, facts.called.clone());
+        let mut driver = Driver::new(start, io, facts, media, hub_events);
         driver.legs = legs;
         driver.caller_socket = Some(caller_socket);
         driver.ring_socket = Some(ring_socket);
@@ -169,7 +170,8 @@ impl Driver {
     /// caller to the leg, or None when the leg's answer has nothing the caller offered.
     pub(super) async fn answer_late(&mut self, leg: usize) -> Option<PtMap> {
         let leg_answer = self.legs[leg].answer_sdp.clone()?;
-        let (negotiated, map) = match sdp::answer_for_caller(&self.caller.offer, &leg_answer) {
+        let caller = self.caller.as_mut()?;
+        let (negotiated, map) = match sdp::answer_for_caller(&caller.offer, &leg_answer) {
             Ok(pair) => pair,
             Err(error) => {
                 debug!(%error, "answer has no codec the caller offered");
@@ -177,12 +179,13 @@ impl Driver {
             }
         };
         let answer = sdp::build_answer(self.local, &negotiated, leg_answer.audio_direction());
-        self.caller.respond(&self.io, 200, Some(answer)).await;
+        caller.respond(&self.io, 200, Some(answer)).await;
+        let remote = caller.offer.audio_rtp_addr();
         let socket = self.caller_socket.take()?;
         self.hub = Some(Hub::start(
             vec![HubLeg {
                 socket,
-                remote: self.caller.offer.audio_rtp_addr(),
+                remote,
                 telephone_event: negotiated.telephone_event,
             }],
             Some(self.hub_events.clone()),

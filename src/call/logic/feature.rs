@@ -165,6 +165,7 @@ impl FeatureCall {
             seat: None,
             overflow: None,
             callback_requested: false,
+            survey: None,
         }));
     }
 }

@@ -1,7 +1,8 @@
 //! The call driver on a paused clock with fake legs: the test plays the SIP core. It reads
 //! what the driver asks the core to send, answers for the phones, and hands the driver their
-//! responses and requests as the core would. No SIP socket exists; the store is a real SQLite
-//! file and the ACD and hand-off services are the daemon's own, on the shipped settings.
+//! responses and requests as the core would. No SIP socket exists; the store is in memory on
+//! the test's runtime, and the ACD and hand-off services are the daemon's own, on the shipped
+//! settings.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::driver::{dial_survey, SurveyDial};
 use crate::call::{CallContext, CallEvent, CallSetup, CoreCommand};
 use crate::call_id::CallId;
 use crate::handoff::service::HandoffService;
@@ -91,6 +93,29 @@ pub struct Call {
     pub invite: Request,
     /// Our tag towards the caller, once the driver answered.
     pub tag: Option<String>,
+}
+
+/// A call the daemon placed (a survey's): its channel from the core, and how it ended.
+pub struct Dialled {
+    pub events: mpsc::UnboundedSender<CallEvent>,
+    pub outcome: oneshot::Receiver<crate::survey::CallOutcome>,
+}
+
+/// Whatever call the test feeds events to.
+pub trait Fed {
+    fn events(&self) -> &mpsc::UnboundedSender<CallEvent>;
+}
+
+impl Fed for Call {
+    fn events(&self) -> &mpsc::UnboundedSender<CallEvent> {
+        &self.events
+    }
+}
+
+impl Fed for Dialled {
+    fn events(&self) -> &mpsc::UnboundedSender<CallEvent> {
+        &self.events
+    }
 }
 
 impl Harness {
@@ -248,6 +273,24 @@ impl Harness {
         }
     }
 
+    /// A survey's call to a citizen, as the survey service starts one; the test gives it its
+    /// number and channel, as the core would.
+    pub async fn survey(&mut self, dial: SurveyDial) -> Dialled {
+        let (done, outcome) = oneshot::channel();
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            let _ = done.send(dial_survey(dial, ctx).await);
+        });
+        let new_call = |c: &CoreCommand| matches!(c, CoreCommand::NewCall { .. });
+        let CoreCommand::NewCall { reply } = self.until(new_call).await else {
+            panic!("a survey's call first asks for its number: {:?}", self.seen);
+        };
+        let (events, rx) = mpsc::unbounded_channel();
+        let _ = reply.send((CallId(self.next), rx));
+        self.next += 1;
+        Dialled { events, outcome }
+    }
+
     /// The driver's next command to the core that the test must see; dialog bindings are
     /// noted and bindings asked for are answered, as the core would.
     pub async fn next(&mut self) -> CoreCommand {
@@ -329,7 +372,7 @@ impl Harness {
     }
 
     /// The phone of `leg` answers `status` (with SDP for a 2xx).
-    pub fn phone_answers(&self, call: &Call, leg: &PlacedLeg, status: u16) {
+    pub fn phone_answers(&self, call: &impl Fed, leg: &PlacedLeg, status: u16) {
         let mut response = crate::sip::build::response(&leg.invite, status, Some(&leg.tag));
         if (200..300).contains(&status) {
             response
@@ -338,7 +381,7 @@ impl Harness {
             response.headers.push("Content-Type", "application/sdp");
             response.body = Bytes::from(sdp(5998));
         }
-        let _ = call.events.send(CallEvent::Response {
+        let _ = call.events().send(CallEvent::Response {
             key: leg.key.clone(),
             response,
         });
@@ -346,14 +389,14 @@ impl Harness {
 
     /// A request from the phone of answered leg `leg`, in its dialog: `BYE`, or `INFO` with a
     /// key.
-    pub fn phone_sends(&self, call: &Call, leg: &PlacedLeg, method: &str, key: Option<char>) {
+    pub fn phone_sends(&self, call: &impl Fed, leg: &PlacedLeg, method: &str, key: Option<char>) {
         self.phone_sends_with(call, leg, method, key, "");
     }
 
     /// As `phone_sends`, with `extra` header lines (each ending in CRLF).
     pub fn phone_sends_with(
         &self,
-        call: &Call,
+        call: &impl Fed,
         leg: &PlacedLeg,
         method: &str,
         key: Option<char>,
@@ -370,7 +413,7 @@ impl Harness {
             key,
             extra,
         );
-        let _ = call.events.send(event(request));
+        let _ = call.events().send(event(request));
     }
 
     /// A request from the caller in its dialog with the daemon.

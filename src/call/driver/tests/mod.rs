@@ -1,5 +1,6 @@
 //! The call driver on a paused clock with fake legs (see `harness`): offers, a ring route
-//! that rings out, a consulted seat that never answers, shutdown, and a rating.
+//! that rings out, a consulted seat that never answers, shutdown, a rating, and a survey's
+//! call to a citizen.
 
 mod harness;
 
@@ -232,4 +233,82 @@ async fn a_caller_whose_seat_hangs_up_first_rates_the_call_by_keypad() {
         "{:?}",
         rating.outcome
     );
+}
+
+/// A survey's call to a citizen: rung through the trunk, answered, consent and both answers
+/// by SIP INFO, each answer kept under the survey's id, then thanked and hung up by the daemon.
+/// A second attempt that nobody answers is cancelled at its ring timeout on virtual time.
+#[tokio::test(start_paused = true)]
+async fn a_survey_call_rings_the_citizen_keeps_the_answers_and_rings_out_on_virtual_time() {
+    use crate::call::driver::SurveyDial;
+    use crate::ratings::RatingKind;
+    use crate::survey::{CallOutcome, CallRules};
+
+    let mut h = Harness::new().await;
+    let dial = SurveyDial {
+        survey_id: "survey-7".into(),
+        attempt: 1,
+        number: "13800138000".into(),
+        unit: Some("water".into()),
+        request_uri: "sip:13800138000@127.0.0.1:5070".into(),
+        trunk_addr: "127.0.0.1:5070".parse().expect("an address"),
+        caller_id: "12345".into(),
+        ring_timeout: Duration::from_secs(40),
+        rules: CallRules {
+            map: crate::ratings::RatingMap::default(),
+            answer_timeout: Duration::from_secs(8),
+        },
+    };
+    let call = h.survey(dial.clone()).await;
+    let citizen = h.rings().await;
+    assert_eq!(citizen.invite.uri, dial.request_uri);
+    h.phone_answers(&call, &citizen, 180);
+    h.phone_answers(&call, &citizen, 200);
+    h.until(|c| matches!(c, CoreCommand::Ack { .. })).await;
+    for key in ['1', '1', '2'] {
+        h.phone_sends(&call, &citizen, "INFO", Some(key));
+    }
+    h.until_sent(Method::Bye).await;
+    let outcome = call.outcome.await.expect("the attempt ended");
+    let CallOutcome::Answered(answers) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(answers.consented);
+    assert!(
+        answers.result.is_some() && answers.attitude.is_some(),
+        "{answers:?}"
+    );
+    let kept = h.written(|r| match r {
+        Record::Rating(rating) => Some((rating.call_id.clone(), rating.kind, rating.unit.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        kept,
+        vec![
+            (
+                "survey-7".to_string(),
+                RatingKind::SurveyResult,
+                Some("water".to_string())
+            ),
+            (
+                "survey-7".to_string(),
+                RatingKind::SurveyAttitude,
+                Some("water".to_string())
+            ),
+        ]
+    );
+
+    // The next attempt rings and rings: it is cancelled at 40 s, not a moment before.
+    let call = h.survey(SurveyDial { attempt: 2, ..dial }).await;
+    h.rings().await;
+    let rung = Instant::now();
+    h.until(|c| matches!(c, CoreCommand::Cancel { .. })).await;
+    assert_eq!(
+        rung.elapsed().as_secs(),
+        40,
+        "cancelled after {:?}",
+        rung.elapsed()
+    );
+    let outcome = call.outcome.await.expect("the attempt ended");
+    assert_eq!(outcome, CallOutcome::NoAnswer);
 }
