@@ -88,7 +88,7 @@ pub struct Ending {
     pub disposition: Disposition,
     /// The SIP status that ended it, if one did.
     pub sip_cause: Option<u16>,
-    pub ended_by: Option<super::machine::EndedBy>,
+    pub ended_by: Option<super::logic::EndedBy>,
 }
 
 /// A call refused before any seat rang (no usable offer, no RTP ports).
@@ -97,7 +97,7 @@ pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response
     let ending = Ending {
         disposition: Disposition::Failed,
         sip_cause: Some(response.status),
-        ended_by: Some(super::machine::EndedBy::Daemon),
+        ended_by: Some(super::logic::EndedBy::Daemon),
     };
     io.respond(key, response).await;
     io.finished().await;

@@ -5,30 +5,85 @@
 //! [`Outcome`]) whichever logic runs: a ring route (or a seat's own call, or the target of a
 //! splice) with [`CallMachine`], a queued call with [`QueuedCall`], a call the daemon answers
 //! itself (a feature code, a closed route) with [`FeatureCall`], a survey's call to a citizen
-//! with [`SurveyAttempt`].
-//!
-//! What a logic does not take is dropped here, so the driver never asks which logic it runs
-//! except through [`Logic::consults`].
+//! with [`SurveyAttempt`]. Each logic speaks these words itself and passes over the inputs
+//! that are not for it, so the driver never asks which logic it runs except through
+//! [`Logic::consults`], [`Logic::splices`] and [`Logic::records`].
 
 use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
 pub mod feature;
+pub mod queued;
+pub mod rating;
+pub mod ring;
 pub mod survey;
 
+use std::time::Duration;
+
 use self::feature::FeatureCall;
+use self::queued::QueuedCall;
+use self::ring::CallMachine;
 use self::survey::SurveyAttempt;
 use super::consult::{ConsultAction, ConsultInput};
 use super::facts::Ending;
-use super::machine::{self, CallMachine, EndedBy, HuntAttempt, LegId};
-use super::queued::{self, AcdNote, QueuedCall};
 use super::sound::Sound;
 use crate::queue::{Overflow, SeatCommand};
-use crate::ratings::dialog::RatingSound;
 use crate::ratings::RatingOutcome;
-use crate::store::Disposition;
+use crate::store::{ContactOutcome, Disposition};
 use crate::survey::{Answer, CallOutcome};
+
+/// Index of a leg in the order the call placed them (`Ring`).
+pub type LegId = usize;
+
+/// Who ended a call, for its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Caller,
+    Seat,
+    /// The unit a call was transferred to.
+    Unit,
+    Daemon,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Caller => "caller",
+            EndedBy::Seat => "seat",
+            EndedBy::Unit => "unit",
+            EndedBy::Daemon => "daemon",
+        }
+    }
+}
+
+/// How one attempt of a hunt ended: leg `leg` rang attempt `leg` of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HuntAttempt {
+    pub leg: LegId,
+    pub outcome: ContactOutcome,
+    pub status: Option<u16>,
+    pub rung: Duration,
+}
+
+/// What a queued call tells the ACD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcdNote {
+    Enqueue,
+    Answered {
+        seat: String,
+    },
+    /// Every phone of the offered seat failed; the status says how.
+    Failed {
+        seat: String,
+        status: u16,
+    },
+    Abandoned,
+    Ended {
+        seat: String,
+    },
+    CallbackRequested,
+}
 
 /// What happened to a call, for its logic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +198,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A call that ended so, with nothing else to say (no seat, no overflow, no callback).
+    pub fn ended(
+        disposition: Disposition,
+        sip_cause: Option<u16>,
+        ended_by: Option<EndedBy>,
+    ) -> Outcome {
+        Outcome {
+            disposition,
+            sip_cause,
+            ended_by,
+            answered_leg: None,
+            seat: None,
+            overflow: None,
+            callback_requested: false,
+            survey: None,
+        }
+    }
+
     pub fn ending(&self) -> Ending {
         Ending {
             disposition: self.disposition,
@@ -223,11 +296,9 @@ impl Logic {
             Kind::Ring(m) => {
                 // A ring route takes the answer first and hears then that it is unusable.
                 if let Input::SeatAnswerUnusable { leg } = input {
-                    m.handle(now, machine::Input::SeatAnswered { leg });
+                    m.handle(now, Input::SeatAnswered { leg });
                 }
-                if let Some(input) = ring_input(input) {
-                    m.handle(now, input);
-                }
+                m.handle(now, input);
             }
             Kind::Queued(q) => {
                 // The caller's codec is fixed: a seat answering with another is hung up and
@@ -239,9 +310,7 @@ impl Logic {
                     }
                     other => other,
                 };
-                if let Some(input) = queued_input(input) {
-                    q.handle(now, input);
-                }
+                q.handle(now, input);
             }
             Kind::Feature(f) => f.handle(now, input),
             Kind::Survey(s) => s.handle(now, input),
@@ -271,127 +340,11 @@ impl Logic {
             return Some(action);
         }
         match &mut self.kind {
-            Kind::Ring(m) => m.poll_action().map(from_ring),
-            Kind::Queued(q) => q.poll_action().map(from_queued),
+            Kind::Ring(m) => m.poll_action(),
+            Kind::Queued(q) => q.poll_action(),
             Kind::Feature(f) => f.poll_action(),
             Kind::Survey(s) => s.poll_action(),
         }
-    }
-}
-
-fn ring_input(input: Input) -> Option<machine::Input> {
-    use machine::Input as M;
-    Some(match input {
-        Input::CallerCancelled => M::CallerCancelled,
-        Input::CallerBye => M::CallerBye,
-        Input::CallerAckTimeout => M::CallerAckTimeout,
-        Input::Shutdown => M::Shutdown,
-        Input::PlaybackDone => M::PlaybackDone,
-        Input::Digit(d) => M::Digit(d),
-        Input::RatingCommitted => M::RatingCommitted,
-        Input::RatingLost => M::RatingLost,
-        Input::SeatProvisional { leg, status } => M::SeatProvisional { leg, status },
-        Input::SeatAnswered { leg } => M::SeatAnswered { leg },
-        Input::SeatAnswerUnusable { leg } => M::SeatAnswerUnusable { leg },
-        Input::SeatFailed { leg, status } => M::SeatFailed { leg, status },
-        Input::SeatBye { leg } => M::SeatBye { leg },
-        Input::Spliced => M::Spliced,
-        Input::PeerGone => M::PeerGone,
-        Input::Offer { .. }
-        | Input::CancelOffer { .. }
-        | Input::Position(_)
-        | Input::Overflow(_)
-        | Input::SeatAsksRating
-        | Input::Consult(_)
-        | Input::Hunting(_)
-        | Input::UnitBye => return None,
-    })
-}
-
-fn queued_input(input: Input) -> Option<queued::Input> {
-    use queued::Input as Q;
-    Some(match input {
-        Input::CallerBye => Q::CallerBye,
-        Input::CallerAckTimeout => Q::CallerAckTimeout,
-        Input::Shutdown => Q::Shutdown,
-        Input::PlaybackDone => Q::PlaybackDone,
-        Input::Digit(d) => Q::Digit(d),
-        Input::RatingCommitted => Q::RatingCommitted,
-        Input::RatingLost => Q::RatingLost,
-        Input::SeatAnswered { leg } => Q::SeatAnswered { leg },
-        Input::SeatFailed { leg, status } => Q::SeatFailed { leg, status },
-        Input::SeatBye { leg } => Q::SeatBye { leg },
-        Input::Offer { seat, legs } => Q::Offer { seat, legs },
-        Input::CancelOffer { seat } => Q::CancelOffer { seat },
-        Input::Position(n) => Q::Position(n),
-        Input::Overflow(to) => Q::Overflow(to),
-        Input::SeatAsksRating => Q::SeatAsksRating,
-        Input::Consult(c) => Q::Consult(c),
-        Input::Hunting(h) => Q::Hunting(h),
-        Input::UnitBye => Q::UnitBye,
-        // Answered at once, a CANCEL can only race our 200; the BYE that follows ends it.
-        Input::CallerCancelled
-        | Input::SeatProvisional { .. }
-        | Input::SeatAnswerUnusable { .. }
-        | Input::Spliced
-        | Input::PeerGone => return None,
-    })
-}
-
-fn from_ring(action: machine::Action) -> Action {
-    use machine::Action as M;
-    match action {
-        M::RingSeat(leg) => Action::Ring(leg),
-        M::CancelSeat(leg) => Action::Cancel(leg),
-        M::CallerRinging => Action::CallerRinging,
-        M::Connect(leg) => Action::Connect(leg),
-        M::AckAndHangUpSeat(leg) => Action::AckAndHangUp(leg),
-        M::RejectCaller(status) => Action::RejectCaller(status),
-        M::CallerTerminated => Action::RejectCaller(487),
-        M::ByeCaller => Action::ByeCaller,
-        M::ByeSeat(leg) => Action::ByeSeat(leg),
-        M::TellPeerGone => Action::TellPeerGone,
-        M::PlayRating(RatingSound::Question) => Action::Play(Sound::RatingQuestion),
-        M::PlayRating(RatingSound::ThankYou) => Action::Play(Sound::ThankYou),
-        M::CommitRating(outcome) => Action::CommitRating(outcome),
-        M::Attempted(attempt) => Action::Attempted(attempt),
-        M::Finished(o) => Action::Finished(Outcome {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-            answered_leg: o.answered_leg,
-            seat: None,
-            overflow: None,
-            callback_requested: false,
-            survey: None,
-        }),
-    }
-}
-
-fn from_queued(action: queued::Action) -> Action {
-    use queued::Action as Q;
-    match action {
-        Q::Answer => Action::AnswerCaller,
-        Q::Play(sound) => Action::Play(sound),
-        Q::Acd(note) => Action::Acd(note),
-        Q::Ring(leg) => Action::Ring(leg),
-        Q::Cancel(leg) => Action::Cancel(leg),
-        Q::Connect(leg) => Action::Connect(leg),
-        Q::AckAndHangUp(leg) => Action::AckAndHangUp(leg),
-        Q::ByeCaller => Action::ByeCaller,
-        Q::ByeSeat(leg) => Action::ByeSeat(leg),
-        Q::CommitRating(outcome) => Action::CommitRating(outcome),
-        Q::Consult(action) => Action::Consult(action),
-        Q::Finished(o) => Action::Finished(Outcome {
-            disposition: o.disposition,
-            sip_cause: o.sip_cause,
-            ended_by: o.ended_by,
-            answered_leg: None,
-            seat: o.seat,
-            overflow: o.overflow,
-            callback_requested: o.callback_requested,
-            survey: None,
-        }),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Calls: the logics that run them (`machine` for ring routes and seats' own calls, `queued`
-//! with `consult` for queued calls, behind the one interface of `logic`), the one task that
-//! drives any of them (`driver`), and what the SIP core and a call say to each other.
+//! Calls: the logics that run them (`logic`: `ring` for ring routes and seats' own calls,
+//! `queued` with `consult` for queued calls, `feature` and `survey`, all in one vocabulary
+//! behind one interface), the one task that drives any of them (`driver`), and what the SIP
+//! core and a call say to each other.
 
 pub mod answered_media;
 pub mod board;
@@ -15,10 +16,8 @@ pub mod in_dialog;
 pub mod io;
 pub mod leg_records;
 pub mod logic;
-pub mod machine;
 pub mod outbound_leg;
 pub mod queue_record;
-pub mod queued;
 pub mod rating_commit;
 pub mod ringing;
 pub mod sound;
@@ -197,6 +196,6 @@ pub struct CallContext {
     /// Where a seat's consultation dials.
     pub dialer: dial::Dialer,
     /// How callers rate a call whose seat hung up first; None when ratings are off.
-    pub ratings: Option<queued::RatingRules>,
+    pub ratings: Option<crate::ratings::dialog::RatingRules>,
     pub prompts: Arc<crate::media::encoded::EncodedPrompts>,
 }

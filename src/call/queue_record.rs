@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::logic::EndedBy;
 use super::logic::Outcome;
-use super::machine::EndedBy;
 use crate::queue::{Overflow, QueueEventKind};
 use crate::store::{Disposition, Offer, QueueOutcome};
 

@@ -1,6 +1,7 @@
 //! What a call plays to the citizen, whichever logic runs it: the driver turns each sound into
 //! the shipped prompts.
 
+use crate::ratings::dialog::RatingSound;
 use crate::survey::SurveySound;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,15 @@ pub enum Sound {
     Named(Vec<String>),
     /// A step of a return-visit survey's conversation.
     Survey(SurveySound),
+}
+
+impl From<RatingSound> for Sound {
+    fn from(sound: RatingSound) -> Sound {
+        match sound {
+            RatingSound::Question => Sound::RatingQuestion,
+            RatingSound::ThankYou => Sound::ThankYou,
+        }
+    }
 }
 
 /// The recording played for each step of a survey's conversation.

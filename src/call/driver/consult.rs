@@ -471,7 +471,7 @@ impl Driver {
     /// The unit still on the line (or ringing) when the call ends: its leg ends with it.
     pub(super) fn release_unit(&mut self, outcome: &crate::call::logic::Outcome) {
         while !self.units.is_empty() {
-            let how = if outcome.ended_by == Some(crate::call::machine::EndedBy::Unit) {
+            let how = if outcome.ended_by == Some(crate::call::logic::EndedBy::Unit) {
                 "bye_by_them"
             } else {
                 "bye_by_us"

@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 use super::{refusal, CallerMedia, Driver, Refused, CALLER};
 use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
-use crate::call::machine::HuntAttempt;
+use crate::call::logic::HuntAttempt;
 use crate::call::outbound_leg::OutboundLeg;
 use crate::call::{CallEvent, CallSetup, CoreCommand, SpliceAnswer, SpliceOffer};
 use crate::call_id::CallId;

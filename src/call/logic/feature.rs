@@ -8,8 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::{Action, Input, Outcome};
-use crate::call::machine::EndedBy;
+use super::{Action, EndedBy, Input, Outcome};
 use crate::call::sound::Sound;
 use crate::features::{CodeCollector, Collected, Feature, FeatureCodes};
 use crate::queue::{SeatCommand, SeatId};
@@ -157,16 +156,11 @@ impl FeatureCall {
 
     fn finish(&mut self, ended_by: EndedBy) {
         self.ended = true;
-        self.actions.push_back(Action::Finished(Outcome {
-            disposition: Disposition::Rejected,
-            sip_cause: None,
-            ended_by: Some(ended_by),
-            answered_leg: None,
-            seat: None,
-            overflow: None,
-            callback_requested: false,
-            survey: None,
-        }));
+        self.actions.push_back(Action::Finished(Outcome::ended(
+            Disposition::Rejected,
+            None,
+            Some(ended_by),
+        )));
     }
 }
 

@@ -11,8 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::info;
 
-use super::{Action, Input, Outcome};
-use crate::call::machine::LegId;
+use super::{Action, Input, LegId, Outcome};
 use crate::call::ringing::{RingAction, RingEnd, RingInput, Ringing};
 use crate::call::sound::Sound;
 use crate::store::Disposition;
@@ -203,14 +202,8 @@ impl SurveyAttempt {
             CallOutcome::Failed => Disposition::Failed,
         };
         self.actions.push_back(Action::Finished(Outcome {
-            disposition,
-            sip_cause: None,
-            ended_by: None,
-            answered_leg: None,
-            seat: None,
-            overflow: None,
-            callback_requested: false,
             survey: Some(outcome),
+            ..Outcome::ended(disposition, None, None)
         }));
     }
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::*;
-use crate::call::machine::Timeouts;
+use crate::call::logic::ring::Timeouts;
 use crate::ratings::dialog::RatingRules;
 
 fn ring(legs: usize) -> (Logic, Instant) {

@@ -1,130 +1,21 @@
-//! One inbound call as a state machine on virtual time: the caller's leg, the seat legs it
-//! rings, and how it ends. No I/O: the call task feeds it events and carries out its actions.
+//! A call that rings its legs and answers the caller when one answers (a ring route, a seat's
+//! own call, the target of a splice), as a state machine on virtual time: the caller's leg,
+//! the legs it rings, and how it ends. No I/O: the driver feeds it inputs and carries out its
+//! actions, in the words of `call::logic`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::rating::{rating_actions, rating_input};
+use super::{Action, EndedBy, Input, LegId, Outcome};
 use crate::call::hunt::{Hunt, HuntInput};
-use crate::ratings::dialog::{RatingDialog, RatingInput, RatingRules, RatingSound, RatingStep};
-use crate::ratings::RatingOutcome;
+use crate::ratings::dialog::{RatingDialog, RatingRules, RatingStep};
 use crate::store::Disposition;
 use crate::timer::TimerTable;
 
 mod hunting;
-
-/// Index of a seat leg in the order the call rang them.
-pub type LegId = usize;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// The caller's CANCEL arrived while seats were ringing.
-    CallerCancelled,
-    CallerBye,
-    SeatProvisional {
-        leg: LegId,
-        status: u16,
-    },
-    SeatAnswered {
-        leg: LegId,
-    },
-    /// A final failure from the seat, or the 408 of a seat that never answered the INVITE.
-    SeatFailed {
-        leg: LegId,
-        status: u16,
-    },
-    SeatBye {
-        leg: LegId,
-    },
-    /// Our 200 to the caller was never ACKed.
-    CallerAckTimeout,
-    /// The seat's answer could not be used (no common codec, broken SDP).
-    SeatAnswerUnusable {
-        leg: LegId,
-    },
-    /// Another call took over the answered party (an attended transfer named this call's
-    /// dialog with the caller): the caller is let go.
-    Spliced,
-    /// The call this one is spliced to has ended.
-    PeerGone,
-    /// A prompt to the caller finished playing.
-    PlaybackDone,
-    /// A key the caller pressed.
-    Digit(char),
-    /// The caller's rating is committed to the store.
-    RatingCommitted,
-    /// The store could not keep the rating.
-    RatingLost,
-    /// The daemon is stopping.
-    Shutdown,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Send the INVITE to this seat leg.
-    RingSeat(LegId),
-    CancelSeat(LegId),
-    /// 180 to the caller, once.
-    CallerRinging,
-    /// ACK the seat's 2xx, then answer the caller with 200 and start relaying media.
-    Connect(LegId),
-    /// ACK a 2xx that lost the race, and hang it up.
-    AckAndHangUpSeat(LegId),
-    /// A final failure to the caller's INVITE.
-    RejectCaller(u16),
-    /// 487 to the caller's INVITE after its CANCEL.
-    CallerTerminated,
-    ByeCaller,
-    ByeSeat(LegId),
-    /// Tell the spliced call that this one has ended.
-    TellPeerGone,
-    /// Play the rating question or "thank you" to the caller.
-    PlayRating(RatingSound),
-    /// Write the rating durably, then report `RatingCommitted` or `RatingLost`.
-    CommitRating(RatingOutcome),
-    /// One attempt of a hunt through a unit's contacts is over (a seat's own call to a unit).
-    Attempted(HuntAttempt),
-    /// The call is over; write its record and release everything.
-    Finished(Outcome),
-}
-
-/// How one attempt of a hunt ended: leg `leg` rang attempt `leg` of the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HuntAttempt {
-    pub leg: LegId,
-    pub outcome: crate::store::ContactOutcome,
-    pub status: Option<u16>,
-    pub rung: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub disposition: Disposition,
-    pub sip_cause: Option<u16>,
-    pub ended_by: Option<EndedBy>,
-    pub answered_leg: Option<LegId>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndedBy {
-    Caller,
-    Seat,
-    /// The unit a call was transferred to.
-    Unit,
-    Daemon,
-}
-
-impl EndedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndedBy::Caller => "caller",
-            EndedBy::Seat => "seat",
-            EndedBy::Unit => "unit",
-            EndedBy::Daemon => "daemon",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LegState {
@@ -194,7 +85,7 @@ impl CallMachine {
             // Nobody to ring: the seats are unreachable, not busy and not unanswering.
             machine.reject(480, Disposition::Unreachable);
         } else {
-            machine.actions.extend((0..legs).map(Action::RingSeat));
+            machine.actions.extend((0..legs).map(Action::Ring));
             machine.timers.set(Timer::Ring, now + timeouts.ring);
             for leg in 0..legs {
                 machine
@@ -260,7 +151,7 @@ impl CallMachine {
             if let Timer::Silent(leg) = timer {
                 // Give up on it without waiting 32 s for Timer B; a late answer is hung up.
                 self.set_leg(leg, LegState::Failed(408));
-                self.actions.push_back(Action::CancelSeat(leg));
+                self.actions.push_back(Action::Cancel(leg));
                 gave_up = !self.hunt_input(now, HuntInput::Failed(408)) || gave_up;
             }
         }
@@ -284,19 +175,13 @@ impl CallMachine {
 
     pub fn handle(&mut self, now: Instant, input: Input) {
         if let Phase::Rating(leg) = self.phase {
-            let input = match input {
-                Input::PlaybackDone => RatingInput::PlaybackDone,
-                Input::Digit(key) => RatingInput::Digit(key),
-                Input::RatingCommitted => RatingInput::Committed,
-                Input::RatingLost => RatingInput::Lost,
-                Input::CallerBye => RatingInput::CallerBye,
-                Input::CallerAckTimeout | Input::Shutdown => RatingInput::Abort,
-                Input::SeatAnswered { leg } => {
-                    // A forked seat answering late: ACK it and hang it up.
-                    self.actions.push_back(Action::AckAndHangUpSeat(leg));
-                    return;
-                }
-                _ => return,
+            if let Input::SeatAnswered { leg } = input {
+                // A forked seat answering late: ACK it and hang it up.
+                self.actions.push_back(Action::AckAndHangUp(leg));
+                return;
+            }
+            let Some(input) = rating_input(&input) else {
+                return;
             };
             let steps = self
                 .rating_dialog
@@ -311,7 +196,7 @@ impl CallMachine {
             (Phase::Ringing, Input::CallerCancelled) => {
                 self.cancel_ringing_legs();
                 self.hunt_input(now, HuntInput::Stop);
-                self.actions.push_back(Action::CallerTerminated);
+                self.actions.push_back(Action::RejectCaller(487));
                 self.finish(
                     Disposition::Abandoned,
                     Some(487),
@@ -335,7 +220,7 @@ impl CallMachine {
                 for other in 0..self.legs.len() {
                     if other != leg && self.leg_pending(other) {
                         self.set_leg(other, LegState::Cancelled);
-                        self.actions.push_back(Action::CancelSeat(other));
+                        self.actions.push_back(Action::Cancel(other));
                     }
                 }
                 self.hunt_input(now, HuntInput::Answered);
@@ -348,7 +233,7 @@ impl CallMachine {
             }
             (Phase::Connected(_) | Phase::Done, Input::SeatAnswered { leg }) => {
                 // Forked seats raced; the loser's 2xx must still be ACKed, then hung up.
-                self.actions.push_back(Action::AckAndHangUpSeat(leg));
+                self.actions.push_back(Action::AckAndHangUp(leg));
             }
             (Phase::Connected(active), Input::SeatAnswerUnusable { leg }) if leg == active => {
                 self.actions.push_back(Action::ByeSeat(leg));
@@ -434,19 +319,8 @@ impl CallMachine {
     }
 
     fn rating_steps(&mut self, leg: LegId, steps: Vec<RatingStep>) {
-        for step in steps {
-            match step {
-                RatingStep::Play(sound) => self.actions.push_back(Action::PlayRating(sound)),
-                RatingStep::Commit(outcome) => {
-                    self.actions.push_back(Action::CommitRating(outcome))
-                }
-                RatingStep::HangUp | RatingStep::End => {
-                    if step == RatingStep::HangUp {
-                        self.actions.push_back(Action::ByeCaller);
-                    }
-                    self.finish(Disposition::Answered, None, Some(EndedBy::Seat), Some(leg));
-                }
-            }
+        if rating_actions(steps, &mut self.actions) {
+            self.finish(Disposition::Answered, None, Some(EndedBy::Seat), Some(leg));
         }
     }
 
@@ -462,7 +336,7 @@ impl CallMachine {
         for leg in 0..self.legs.len() {
             if self.leg_pending(leg) {
                 self.set_leg(leg, LegState::Cancelled);
-                self.actions.push_back(Action::CancelSeat(leg));
+                self.actions.push_back(Action::Cancel(leg));
             }
         }
     }
@@ -498,10 +372,8 @@ impl CallMachine {
     ) {
         self.phase = Phase::Done;
         self.actions.push_back(Action::Finished(Outcome {
-            disposition,
-            sip_cause,
-            ended_by,
             answered_leg,
+            ..Outcome::ended(disposition, sip_cause, ended_by)
         }));
     }
 
@@ -537,10 +409,7 @@ mod tests {
     fn answered_call_ended_by_the_caller() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(t0, 2, timeouts());
-        assert_eq!(
-            drain(&mut m),
-            vec![Action::RingSeat(0), Action::RingSeat(1)]
-        );
+        assert_eq!(drain(&mut m), vec![Action::Ring(0), Action::Ring(1)]);
         m.handle(
             t0,
             Input::SeatProvisional {
@@ -564,10 +433,7 @@ mod tests {
         );
         assert_eq!(drain(&mut m), vec![Action::CallerRinging]);
         m.handle(t0, Input::SeatAnswered { leg: 1 });
-        assert_eq!(
-            drain(&mut m),
-            vec![Action::Connect(1), Action::CancelSeat(0)]
-        );
+        assert_eq!(drain(&mut m), vec![Action::Connect(1), Action::Cancel(0)]);
         assert_eq!(m.poll_timeout(), None);
         m.handle(t0, Input::CallerBye);
         let actions = drain(&mut m);
@@ -596,7 +462,7 @@ mod tests {
         assert!(drain(&mut m).is_empty());
         m.handle_timeout(t0 + Duration::from_secs(20));
         let actions = drain(&mut m);
-        assert_eq!(actions[0], Action::CancelSeat(0));
+        assert_eq!(actions[0], Action::Cancel(0));
         assert_eq!(actions[1], Action::RejectCaller(480));
         assert_eq!(
             outcome(&actions).unwrap().disposition,
@@ -612,7 +478,7 @@ mod tests {
         assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(5)));
         m.handle_timeout(t0 + Duration::from_secs(5));
         let actions = drain(&mut m);
-        assert_eq!(actions[0], Action::CancelSeat(0));
+        assert_eq!(actions[0], Action::Cancel(0));
         assert_eq!(actions[1], Action::RejectCaller(480));
         assert_eq!(
             outcome(&actions).unwrap().disposition,
@@ -660,10 +526,7 @@ mod tests {
         drain(&mut m);
         m.handle(t0, Input::CallerCancelled);
         let actions = drain(&mut m);
-        assert_eq!(
-            actions[..2],
-            [Action::CancelSeat(0), Action::CallerTerminated]
-        );
+        assert_eq!(actions[..2], [Action::Cancel(0), Action::RejectCaller(487)]);
         let o = outcome(&actions).unwrap();
         assert_eq!(o.disposition, Disposition::Abandoned);
         assert_eq!(o.sip_cause, Some(487));
@@ -688,7 +551,7 @@ mod tests {
         m.handle(t0, Input::SeatAnswered { leg: 0 });
         drain(&mut m);
         m.handle(t0, Input::SeatAnswered { leg: 1 });
-        assert_eq!(drain(&mut m), vec![Action::AckAndHangUpSeat(1)]);
+        assert_eq!(drain(&mut m), vec![Action::AckAndHangUp(1)]);
         m.handle(t0, Input::SeatBye { leg: 0 });
         let actions = drain(&mut m);
         assert_eq!(actions[0], Action::ByeCaller);

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::consult::{Consult, ConsultAction, ConsultInput};
-use super::machine::{EndedBy, LegId};
-use super::sound::Sound;
+use super::rating::{rating_actions, rating_input};
+use super::{AcdNote, Action, EndedBy, Input, LegId, Outcome};
+use crate::call::consult::{Consult, ConsultAction, ConsultInput};
+use crate::call::sound::Sound;
 use crate::queue::Overflow;
-use crate::ratings::dialog::{RatingDialog, RatingInput, RatingSound, RatingStep};
-use crate::ratings::RatingOutcome;
+use crate::ratings::dialog::{RatingDialog, RatingStep};
 use crate::store::Disposition;
 use crate::timer::TimerTable;
 
-pub use crate::ratings::dialog::RatingRules;
+use crate::ratings::dialog::RatingRules;
 
 /// How long the caller has to press 1 after the callback offer.
 pub const CALLBACK_DIGIT_WAIT: Duration = Duration::from_secs(8);
@@ -32,101 +32,6 @@ enum Timer {
     CallbackKey,
     /// The unit a seat reaches for rings; at the deadline it is given up.
     UnitRing,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    PlaybackDone,
-    /// The ACD offers `seat`; the driver has made `legs` for its phones.
-    Offer {
-        seat: String,
-        legs: Vec<LegId>,
-    },
-    /// The ACD takes an offer back (its ring timeout, or another seat answered first).
-    CancelOffer {
-        seat: String,
-    },
-    Position(usize),
-    /// The ACD cannot serve the caller; a move to another queue is the ACD's own business.
-    Overflow(Overflow),
-    SeatAnswered {
-        leg: LegId,
-    },
-    SeatFailed {
-        leg: LegId,
-        status: u16,
-    },
-    Digit(char),
-    CallerBye,
-    SeatBye {
-        leg: LegId,
-    },
-    CallerAckTimeout,
-    Shutdown,
-    /// The seat sent its "to rating" code (`*8`): it leaves, the caller rates.
-    SeatAsksRating,
-    /// About the consultation of a unit (seat keys, the unit's leg).
-    Consult(ConsultInput),
-    /// The unit being reached is hunted by the driver (true) or no longer (false): while it
-    /// is, the hunt's own timeouts replace the unit's ring deadline.
-    Hunting(bool),
-    /// The unit's leg hung up (during a consultation, or after the transfer).
-    UnitBye,
-    /// The rating record is committed to the store.
-    RatingCommitted,
-    /// The store could not keep the rating: no "thank you" for what was not kept.
-    RatingLost,
-}
-
-/// What the call tells the ACD.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcdNote {
-    Enqueue,
-    Answered {
-        seat: String,
-    },
-    /// Every phone of the offered seat failed; the status says how.
-    Failed {
-        seat: String,
-        status: u16,
-    },
-    Abandoned,
-    Ended {
-        seat: String,
-    },
-    CallbackRequested,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// 200 with our SDP to the caller.
-    Answer,
-    Play(Sound),
-    Acd(AcdNote),
-    Ring(LegId),
-    Cancel(LegId),
-    /// ACK the leg's 2xx and bridge it with the caller.
-    Connect(LegId),
-    /// ACK a 2xx that lost the race, then hang it up.
-    AckAndHangUp(LegId),
-    ByeCaller,
-    ByeSeat(LegId),
-    /// Write the rating durably, then report `RatingCommitted` (or finish, when the caller left).
-    CommitRating(RatingOutcome),
-    Consult(ConsultAction),
-    Finished(Outcome),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub disposition: Disposition,
-    pub sip_cause: Option<u16>,
-    pub ended_by: Option<EndedBy>,
-    /// The seat that took the call.
-    pub seat: Option<String>,
-    /// Where an overflow sent the caller ("prompt", "callback").
-    pub overflow: Option<&'static str>,
-    pub callback_requested: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +99,7 @@ impl QueuedCall {
             unit_ring_timeout: DEFAULT_UNIT_RING_TIMEOUT,
             hunting: false,
         };
-        call.actions.push_back(Action::Answer);
+        call.actions.push_back(Action::AnswerCaller);
         call.actions.push_back(Action::Play(Sound::Welcome));
         call
     }
@@ -398,14 +303,8 @@ impl QueuedCall {
                 self.ask_rating(seat);
             }
             (Phase::Rating { seat }, input) => {
-                let input = match input {
-                    Input::PlaybackDone => RatingInput::PlaybackDone,
-                    Input::Digit(key) => RatingInput::Digit(key),
-                    Input::RatingCommitted => RatingInput::Committed,
-                    Input::RatingLost => RatingInput::Lost,
-                    Input::CallerBye => RatingInput::CallerBye,
-                    Input::CallerAckTimeout | Input::Shutdown => RatingInput::Abort,
-                    _ => return,
+                let Some(input) = rating_input(&input) else {
+                    return;
                 };
                 let steps = self
                     .rating_dialog
@@ -586,30 +485,14 @@ impl QueuedCall {
     }
 
     fn rating_steps(&mut self, seat: String, steps: Vec<RatingStep>) {
-        for step in steps {
-            match step {
-                RatingStep::Play(RatingSound::Question) => {
-                    self.actions.push_back(Action::Play(Sound::RatingQuestion))
-                }
-                RatingStep::Play(RatingSound::ThankYou) => {
-                    self.actions.push_back(Action::Play(Sound::ThankYou))
-                }
-                RatingStep::Commit(outcome) => {
-                    self.actions.push_back(Action::CommitRating(outcome))
-                }
-                RatingStep::HangUp | RatingStep::End => {
-                    if step == RatingStep::HangUp {
-                        self.actions.push_back(Action::ByeCaller);
-                    }
-                    self.finish(
-                        Disposition::Answered,
-                        Some(self.left_first),
-                        Some(seat.clone()),
-                        None,
-                        false,
-                    );
-                }
-            }
+        if rating_actions(steps, &mut self.actions) {
+            self.finish(
+                Disposition::Answered,
+                Some(self.left_first),
+                Some(seat),
+                None,
+                false,
+            );
         }
     }
 
@@ -663,12 +546,10 @@ impl QueuedCall {
         self.phase = Phase::Done;
         self.timers = TimerTable::default();
         self.actions.push_back(Action::Finished(Outcome {
-            disposition,
-            sip_cause: None,
-            ended_by,
             seat,
             overflow,
             callback_requested,
+            ..Outcome::ended(disposition, None, ended_by)
         }));
     }
 }

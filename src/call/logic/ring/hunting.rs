@@ -4,8 +4,9 @@
 
 use tokio::time::Instant;
 
-use super::{Action, CallMachine, HuntAttempt, LegState, Phase, Timeouts};
+use super::{CallMachine, LegState, Phase, Timeouts};
 use crate::call::hunt::{Hunt, HuntAction, HuntInput};
+use crate::call::logic::{Action, HuntAttempt};
 use crate::dialplan::Hunting;
 use crate::store::Disposition;
 use crate::timer::TimerTable;
@@ -59,14 +60,14 @@ impl CallMachine {
                     }
                     self.legs.resize(leg + 1, LegState::Failed(0));
                     self.legs[leg] = LegState::Calling;
-                    self.actions.push_back(Action::RingSeat(leg));
+                    self.actions.push_back(Action::Ring(leg));
                     self.timers
                         .set(super::Timer::Silent(leg), now + self.no_response);
                 }
                 HuntAction::Cancel => {
                     if let Some(leg) = (0..self.legs.len()).rev().find(|&l| self.leg_pending(l)) {
                         self.set_leg(leg, LegState::Cancelled);
-                        self.actions.push_back(Action::CancelSeat(leg));
+                        self.actions.push_back(Action::Cancel(leg));
                     }
                 }
                 HuntAction::MovedOn => {}
@@ -100,7 +101,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::call::machine::Input;
+    use crate::call::logic::Input;
     use crate::store::ContactOutcome;
 
     fn hunting() -> Hunting {
@@ -126,7 +127,7 @@ mod tests {
     fn a_busy_contact_then_a_silent_one_then_an_answer() {
         let t0 = Instant::now();
         let mut m = CallMachine::hunting(t0, 3, hunting(), timeouts());
-        assert_eq!(drain(&mut m), [Action::RingSeat(0)]);
+        assert_eq!(drain(&mut m), [Action::Ring(0)]);
         m.handle(
             t0,
             Input::SeatFailed {
@@ -148,18 +149,18 @@ mod tests {
         );
         assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(5)));
         m.handle_timeout(t0 + Duration::from_secs(5));
-        assert_eq!(drain(&mut m), [Action::RingSeat(1)]);
+        assert_eq!(drain(&mut m), [Action::Ring(1)]);
         // Leg 1 says nothing at all for 5 s: given up, and the next contact rings after the pause.
         m.handle_timeout(t0 + Duration::from_secs(10));
         let a = drain(&mut m);
-        assert!(matches!(a.first(), Some(Action::CancelSeat(1))), "{a:?}");
+        assert!(matches!(a.first(), Some(Action::Cancel(1))), "{a:?}");
         assert!(
             a.iter()
                 .any(|x| matches!(x, Action::Attempted(HuntAttempt { leg: 1, .. }))),
             "{a:?}"
         );
         m.handle_timeout(t0 + Duration::from_secs(15));
-        assert_eq!(drain(&mut m), [Action::RingSeat(2)]);
+        assert_eq!(drain(&mut m), [Action::Ring(2)]);
         m.handle(
             t0 + Duration::from_secs(16),
             Input::SeatProvisional {

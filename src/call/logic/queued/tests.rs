@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::call::consult::{ConsultEvent, Media};
-use crate::ratings::{NotRatedReason, RatingMap};
+use crate::ratings::{NotRatedReason, RatingMap, RatingOutcome};
 
 fn drain(call: &mut QueuedCall) -> Vec<Action> {
     std::iter::from_fn(|| call.poll_action()).collect()
@@ -16,7 +16,7 @@ fn waiting_with(now: Instant, rating: Option<RatingRules>) -> QueuedCall {
     let mut call = QueuedCall::new(rating);
     assert_eq!(
         drain(&mut call),
-        vec![Action::Answer, Action::Play(Sound::Welcome)]
+        vec![Action::AnswerCaller, Action::Play(Sound::Welcome)]
     );
     call.handle(now, Input::PlaybackDone);
     assert_eq!(
