@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use tracing::info;
 
 use super::io::CallIo;
+use super::logic::{EndedBy, Outcome};
 use super::{CallContext, CallSetup};
 use crate::sip::message::Response;
 use crate::sip::transaction::ServerKey;
@@ -65,42 +66,33 @@ impl CallFacts {
         }
     }
 
-    /// The record of a call that ends as `ending` says, now.
+    /// The record of a call that ends as `outcome` says, now.
     pub fn record(
         &self,
         ctx: &CallContext,
-        ending: Ending,
+        outcome: &Outcome,
         seat: Option<String>,
         answered_at: Option<SystemTime>,
     ) -> CallRecord {
         self.open_call(seat, answered_at).ended(
             ctx.clock.now(),
-            ending.disposition,
-            ending.sip_cause,
-            ending.ended_by.map(|e| e.as_str().to_string()),
+            outcome.disposition,
+            outcome.sip_cause,
+            outcome.ended_by.map(|e| e.as_str().to_string()),
         )
     }
-}
-
-/// How a call ended, for its record: whatever call logic ran it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ending {
-    pub disposition: Disposition,
-    /// The SIP status that ended it, if one did.
-    pub sip_cause: Option<u16>,
-    pub ended_by: Option<super::logic::EndedBy>,
 }
 
 /// A call refused before any seat rang (no usable offer, no RTP ports).
 pub async fn refuse_early(io: CallIo, facts: CallFacts, key: ServerKey, response: Response) {
     info!(status = response.status, "call refused before ringing");
-    let ending = Ending {
-        disposition: Disposition::Failed,
-        sip_cause: Some(response.status),
-        ended_by: Some(super::logic::EndedBy::Daemon),
-    };
+    let outcome = Outcome::ended(
+        Disposition::Failed,
+        Some(response.status),
+        Some(EndedBy::Daemon),
+    );
     io.respond(key, response).await;
     io.finished().await;
-    let record = facts.record(&io.ctx, ending, None, None);
+    let record = facts.record(&io.ctx, &outcome, None, None);
     io.record(record).await;
 }

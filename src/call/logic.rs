@@ -26,7 +26,6 @@ use self::queued::QueuedCall;
 use self::ring::CallMachine;
 use self::survey::SurveyAttempt;
 use super::consult::{ConsultAction, ConsultInput};
-use super::facts::Ending;
 use super::sound::Sound;
 use crate::queue::{Overflow, SeatCommand};
 use crate::ratings::RatingOutcome;
@@ -213,14 +212,6 @@ impl Outcome {
             overflow: None,
             callback_requested: false,
             survey: None,
-        }
-    }
-
-    pub fn ending(&self) -> Ending {
-        Ending {
-            disposition: self.disposition,
-            sip_cause: self.sip_cause,
-            ended_by: self.ended_by,
         }
     }
 }

@@ -80,7 +80,7 @@ impl Driver {
         });
         let mut record = self
             .facts
-            .record(&self.io.ctx, outcome.ending(), seat, self.answered_at);
+            .record(&self.io.ctx, &outcome, seat, self.answered_at);
         if let Some((queue, _)) = &self.queue {
             let part = std::mem::take(&mut self.record);
             record.queue =
