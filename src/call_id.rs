@@ -20,6 +20,16 @@ impl fmt::Display for CallId {
     }
 }
 
+impl std::str::FromStr for CallId {
+    type Err = std::num::ParseIntError;
+
+    /// `call-` and the number in hex, as [`CallId`] shows itself.
+    fn from_str(s: &str) -> Result<CallId, Self::Err> {
+        let hex = s.strip_prefix("call-").unwrap_or("");
+        u64::from_str_radix(hex, 16).map(CallId)
+    }
+}
+
 /// Bits of an id below the start-up time: calls one start-up may number before its ids could
 /// meet those of a start-up one millisecond later.
 const SEQUENCE_BITS: u32 = 15;

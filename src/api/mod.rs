@@ -1,18 +1,17 @@
 //! The daemon's HTTP API: `/api/v1/...` on loopback by default, behind a bearer token.
 //!
 //! This module is only the HTTP layer. What a request does is behind traits the daemon
-//! implements ([`Surveys`] for return-visit survey calls), so the layer looks down at nothing
-//! and is tested with an in-memory implementation.
+//! implements ([`Surveys`] for return-visit survey calls, [`Live`] for the hotline as it is
+//! now), so the layer looks down at nothing and is tested with an in-memory implementation.
+//! Every route is in [`ROUTES`]; `openapi.json` (served at `/api/v1/openapi.json`) describes
+//! them, and a test holds the two together.
 //!
-//! | Method and path              | Auth | Answers                                           |
-//! |------------------------------|------|---------------------------------------------------|
-//! | `GET /api/v1/health`         | no   | 200 `{"status":"ok"}`                             |
-//! | `POST /api/v1/surveys`       | yes  | 202 [`SurveyCreated`], 400, 409, 422, 503         |
-//! | `GET /api/v1/surveys/{id}`   | yes  | 200 [`SurveyStatusBody`], 404                     |
-//!
-//! Errors are `{"error": "..."}`; a missing or wrong token is 401 with `WWW-Authenticate: Bearer`.
+//! Errors are `{"error": "...", "field": "..."}` (`field` when one part of the request was
+//! refused); a missing or wrong token is 401 with `WWW-Authenticate: Bearer`.
 
 mod auth;
+pub mod live;
+mod live_routes;
 pub mod settings;
 pub mod types;
 
@@ -28,12 +27,14 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use live::{Live, LiveError, LiveEvent, LiveSnapshot};
 pub use settings::ApiSettings;
 pub use types::{
     ErrorBody, InvalidRequest, SurveyCreated, SurveyRequestBody, SurveyState, SurveyStatusBody,
@@ -44,6 +45,25 @@ use auth::{ExpectedToken, Refusal};
 /// Paths, shared with the command-line client.
 pub const HEALTH_PATH: &str = "/api/v1/health";
 pub const SURVEYS_PATH: &str = "/api/v1/surveys";
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The OpenAPI 3.1 document of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Every route: method, path (in OpenAPI's template syntax) and whether it needs the token.
+pub const ROUTES: &[(&str, &str, bool)] = &[
+    ("GET", HEALTH_PATH, false),
+    ("GET", OPENAPI_PATH, false),
+    ("POST", SURVEYS_PATH, true),
+    ("GET", "/api/v1/surveys/{id}", true),
+    ("GET", "/api/v1/calls", true),
+    ("POST", "/api/v1/calls/{id}/handoff", true),
+    ("GET", "/api/v1/seats", true),
+    ("POST", "/api/v1/seats/{seat}/state", true),
+    ("GET", "/api/v1/queues", true),
+    ("GET", "/api/v1/handoffs", true),
+    ("GET", "/api/v1/events", true),
+];
 
 /// Request bodies are a few short fields; anything bigger is refused (413).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -130,27 +150,59 @@ pub enum ApiError {
 pub struct ApiState {
     token: ExpectedToken,
     surveys: Arc<dyn Surveys>,
+    live: Arc<dyn Live>,
 }
 
 impl ApiState {
     /// `token` is what [`ApiSettings::token`] returned; only its digest is kept.
-    pub fn new(token: &str, surveys: Arc<dyn Surveys>) -> Self {
+    pub fn new(token: &str, surveys: Arc<dyn Surveys>, live: Arc<dyn Live>) -> Self {
         Self {
             token: ExpectedToken::new(token),
             surveys,
+            live,
         }
     }
 }
 
-/// Every route of the API.
+/// The handler of route `(method, path)` of [`ROUTES`].
+fn handler(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
+    use live_routes as l;
+    Some(match (method, path) {
+        ("GET", HEALTH_PATH) => get(health),
+        ("GET", OPENAPI_PATH) => get(openapi),
+        ("POST", SURVEYS_PATH) => post(create_survey),
+        ("GET", "/api/v1/surveys/{id}") => get(survey_status),
+        ("GET", "/api/v1/calls") => get(l::calls),
+        ("POST", "/api/v1/calls/{id}/handoff") => post(l::change_handoff),
+        ("GET", "/api/v1/seats") => get(l::seats),
+        ("POST", "/api/v1/seats/{seat}/state") => post(l::change_seat),
+        ("GET", "/api/v1/queues") => get(l::queues),
+        ("GET", "/api/v1/handoffs") => get(l::handoffs),
+        ("GET", "/api/v1/events") => get(l::events),
+        _ => return None,
+    })
+}
+
+/// Every route of the API, as [`ROUTES`] lists them.
 pub fn router(state: ApiState) -> Router {
-    let protected = Router::new()
-        .route(SURVEYS_PATH, post(create_survey))
-        .route(&format!("{SURVEYS_PATH}/{{id}}"), get(survey_status))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let mut protected = Router::new();
+    let mut open = Router::new();
+    for &(method, path, auth) in ROUTES {
+        let Some(handler) = handler(method, path) else {
+            tracing::error!(method, path, "api: a route without a handler");
+            continue;
+        };
+        if auth {
+            protected = protected.route(path, handler);
+        } else {
+            open = open.route(path, handler);
+        }
+    }
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)
-        .route(HEALTH_PATH, get(health))
+        .merge(open)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
@@ -253,16 +305,12 @@ async fn create_survey(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
-    };
-    let request: SurveyRequestBody = match serde_json::from_slice(&body) {
+    let request: SurveyRequestBody = match parse_body(body) {
         Ok(request) => request,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed body: {e}")),
+        Err(response) => return *response,
     };
     if let Err(e) = request.validate() {
-        return error(StatusCode::BAD_REQUEST, e.to_string());
+        return error_with_field(StatusCode::BAD_REQUEST, e.to_string(), e.field().into());
     }
     match state.surveys.request(request).await {
         Ok(created) => {
@@ -281,6 +329,38 @@ async fn survey_status(State(state): State<ApiState>, Path(id): Path<String>) ->
         Some(status) => json(StatusCode::OK, &status),
         None => error(StatusCode::NOT_FOUND, format!("no survey {id}")),
     }
+}
+
+/// A JSON body, or the response that refuses it (naming the field serde names: an unknown
+/// one, a missing one, one of the wrong type).
+fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Box<Response>> {
+    let body =
+        body.map_err(|rejection| Box::new(error(rejection.status(), rejection.body_text())))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        let message = format!("malformed body: {e}");
+        Box::new(match field_named(&message) {
+            Some(field) => error_with_field(StatusCode::BAD_REQUEST, message, field),
+            None => error(StatusCode::BAD_REQUEST, message),
+        })
+    })
+}
+
+/// The field in a serde message such as "unknown field `x`, expected ..." or "missing field
+/// `action`".
+fn field_named(message: &str) -> Option<String> {
+    let rest = &message[message.find("field `")? + "field `".len()..];
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+async fn openapi() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -303,5 +383,44 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 fn error(status: StatusCode, message: String) -> Response {
-    json(status, &ErrorBody { error: message })
+    json(
+        status,
+        &ErrorBody {
+            error: message,
+            field: None,
+        },
+    )
+}
+
+fn error_with_field(status: StatusCode, message: String, field: String) -> Response {
+    json(
+        status,
+        &ErrorBody {
+            error: message,
+            field: Some(field),
+        },
+    )
+}
+
+/// 400 for one field of the request.
+fn field_error(e: &live::FieldError) -> Response {
+    error_with_field(StatusCode::BAD_REQUEST, e.message.clone(), e.field.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_named;
+
+    #[test]
+    fn serde_messages_name_their_field() {
+        assert_eq!(
+            field_named("malformed body: unknown field `sate`, expected `action` or `reason`"),
+            Some("sate".into())
+        );
+        assert_eq!(
+            field_named("malformed body: missing field `action` at line 1 column 2"),
+            Some("action".into())
+        );
+        assert_eq!(field_named("malformed body: EOF while parsing"), None);
+    }
 }

@@ -35,6 +35,18 @@ pub enum InvalidRequest {
     Control { field: &'static str },
 }
 
+impl InvalidRequest {
+    /// The field the request was refused for.
+    pub fn field(&self) -> &'static str {
+        match self {
+            InvalidRequest::Number => "number",
+            InvalidRequest::Empty { field }
+            | InvalidRequest::TooLong { field, .. }
+            | InvalidRequest::Control { field } => field,
+        }
+    }
+}
+
 impl SurveyRequestBody {
     /// The checks the API makes before handing a request to [`super::Surveys::request`].
     pub fn validate(&self) -> Result<(), InvalidRequest> {
@@ -124,10 +136,13 @@ pub struct SurveyStatusBody {
     pub attitude: Option<Rating>,
 }
 
-/// Every error response: `{"error": "..."}`.
+/// Every error response: `{"error": "..."}`, with `"field"` naming the part of the request
+/// that was refused when one was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Ratings on the wire use the stored names (`satisfied`, `basically_satisfied`,

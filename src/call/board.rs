@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::bus::{Bus, Subscription};
 use crate::call_id::CallId;
@@ -23,6 +24,21 @@ pub enum LineState {
     Ending,
 }
 
+impl LineState {
+    /// The state's name in the API and on the wallboard.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LineState::Ringing => "ringing",
+            LineState::Connected => "connected",
+            LineState::Consulting => "consulting",
+            LineState::ThreeWay => "three_way",
+            LineState::WithUnit => "with_unit",
+            LineState::Rating => "rating",
+            LineState::Ending => "ending",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LineView {
     pub id: String,
@@ -30,6 +46,13 @@ pub struct LineView {
     pub caller: String,
     pub called: String,
     pub seat: Option<String>,
+    /// The queue a queued call came through.
+    pub queue: Option<String>,
+    /// The units (or numbers) on the line with the call now: consulted, conferenced, or
+    /// transferred to.
+    pub units: Vec<String>,
+    /// When a seat (or the party a ring route rang) answered.
+    pub answered_at: Option<SystemTime>,
     pub state: LineState,
     /// Leg A is the caller, leg B the seat.
     pub media: LineStats,
@@ -112,6 +135,9 @@ mod tests {
             caller: "13800000000".into(),
             called: "12345".into(),
             seat: None,
+            queue: None,
+            units: Vec::new(),
+            answered_at: None,
             state,
             media: LineStats::default(),
         }

@@ -16,7 +16,7 @@ use crate::api::*;
 use crate::cli_client::{self, ClientError};
 use crate::ratings::Rating;
 
-const TOKEN: &str = "test-token-0123456789";
+pub(super) const TOKEN: &str = "test-token-0123456789";
 const DO_NOT_CALL: &str = "13900000000";
 
 /// Surveys kept in a map; one number is on the do-not-call list.
@@ -63,16 +63,21 @@ impl Surveys for InMemory {
     }
 }
 
-struct Running {
-    addr: SocketAddr,
+pub(super) struct Running {
+    pub(super) addr: SocketAddr,
     surveys: Arc<InMemory>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), ApiError>>,
 }
 
 async fn start() -> Running {
+    start_with(Arc::new(super::against_live::Lines::default())).await
+}
+
+/// The API on 127.0.0.1 with in-memory surveys and `live`.
+pub(super) async fn start_with(live: Arc<dyn Live>) -> Running {
     let surveys = Arc::new(InMemory::default());
-    let state = ApiState::new(TOKEN, surveys.clone());
+    let state = ApiState::new(TOKEN, surveys.clone(), live);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -89,7 +94,7 @@ async fn start() -> Running {
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.stop
             .send(())
             .expect("server still listening for shutdown");
@@ -102,7 +107,7 @@ impl Running {
 }
 
 /// A raw HTTP/1.1 exchange; returns the status line, the lower-cased headers and the body.
-async fn raw(addr: SocketAddr, request: &str) -> (String, String, String) {
+pub(super) async fn raw(addr: SocketAddr, request: &str) -> (String, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut raw = Vec::new();

@@ -195,6 +195,19 @@ impl Response {
     }
 }
 
+/// Any route of the API: `method` `path` with an optional JSON `body`; answers with the
+/// status and the body, whatever the status.
+pub async fn request(
+    api: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>), ClientError> {
+    let response = exchange(api, token, method, path, body).await?;
+    Ok((response.status, response.body))
+}
+
 /// One request, one connection, within [`TIMEOUT`].
 async fn exchange(
     api: SocketAddr,
@@ -321,6 +334,8 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod against_api;
+#[cfg(test)]
+mod against_live;
 
 #[cfg(test)]
 mod tests {

@@ -77,7 +77,7 @@ pub async fn run(acd: AcdHandle, queues: Membership, stop: CancellationToken) {
             update = updates.recv() => update,
         };
         match update {
-            Some(Update::Event(AcdUpdate::Seat { seat, state })) => {
+            Some(Update::Event(AcdUpdate::Seat { seat, state, .. })) => {
                 seats.set(seat, &state);
                 show_seats(&seats, &queues);
             }
@@ -94,12 +94,12 @@ pub async fn run(acd: AcdHandle, queues: Membership, stop: CancellationToken) {
 }
 
 fn apply(seats: &mut SeatCounts, queues: &Membership, snapshot: AcdSnapshot) {
-    for (seat, state) in snapshot.seats {
-        seats.set(seat, &state);
+    for now in snapshot.seats {
+        seats.set(now.seat, &now.state);
     }
     show_seats(seats, queues);
-    for (queue, callers) in snapshot.waiting {
-        show_waiting(queue, callers);
+    for now in snapshot.queues {
+        show_waiting(now.queue, now.callers.len());
     }
 }
 

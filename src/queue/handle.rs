@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tracing::debug;
 
 use super::{AcdInput, CallId, Overflow, QueueEvent, SeatId, SeatState};
@@ -12,16 +13,40 @@ use crate::bus::{Bus, Subscription};
 /// a queue whenever that number changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcdUpdate {
-    Seat { seat: SeatId, state: SeatState },
-    Waiting { queue: String, callers: usize },
+    Seat {
+        seat: SeatId,
+        state: SeatState,
+        /// When the seat took this state.
+        since: Instant,
+    },
+    Waiting {
+        queue: String,
+        callers: usize,
+    },
 }
 
 /// The ACD's live state at one moment: every configured seat with its state, and every queue
 /// with its waiting callers, in configuration order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AcdSnapshot {
-    pub seats: Vec<(SeatId, SeatState)>,
-    pub waiting: Vec<(String, usize)>,
+    pub seats: Vec<SeatNow>,
+    pub queues: Vec<QueueNow>,
+}
+
+/// A seat as the ACD has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatNow {
+    pub seat: SeatId,
+    pub state: SeatState,
+    /// When it took this state (the daemon's start for a seat that has not changed since).
+    pub since: Instant,
+}
+
+/// A queue's waiting callers, in the order the ACD serves them, each with when it entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueNow {
+    pub queue: String,
+    pub callers: Vec<(CallId, Instant)>,
 }
 
 pub(super) const REQUEST_QUEUE: usize = 1024;

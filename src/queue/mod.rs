@@ -17,7 +17,7 @@ pub use acd::{
     QueueEventKind, SeatCommand, RETRY_DELAY,
 };
 pub use config::{Members, Overflow, QueueSettings, Strategy};
-pub use handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice};
+pub use handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice, QueueNow, SeatNow};
 pub use seats::{PauseReason, SeatChange, SeatError, SeatId, SeatState};
 pub use service::{state_name, AcdService};
 

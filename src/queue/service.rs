@@ -12,7 +12,9 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::handle::{AcdHandle, AcdSnapshot, AcdUpdate, Notice, Request, REQUEST_QUEUE};
+use super::handle::{
+    AcdHandle, AcdSnapshot, AcdUpdate, Notice, QueueNow, Request, SeatNow, REQUEST_QUEUE,
+};
 use super::{
     Acd, AcdAction, AcdInput, CallId, PauseReason, QueueEvent, QueueEventKind, SeatChange, SeatId,
     SeatState,
@@ -33,6 +35,8 @@ pub struct AcdService {
     updates: Bus<AcdUpdate>,
     /// The waiting callers last published, by queue.
     waiting: HashMap<String, usize>,
+    /// When each seat took its present state.
+    since: HashMap<SeatId, Instant>,
 }
 
 /// Updates a subscriber may fall behind by before it must take a snapshot.
@@ -49,6 +53,8 @@ impl AcdService {
     ) -> (AcdHandle, tokio::task::JoinHandle<()>) {
         let (requests, rx) = mpsc::channel(REQUEST_QUEUE);
         let updates = Bus::new("acd", UPDATES_KEPT);
+        let started = Instant::now();
+        let since = seats.iter().map(|s| (s.clone(), started)).collect();
         let service = AcdService {
             acd,
             calls: HashMap::new(),
@@ -58,6 +64,7 @@ impl AcdService {
             queues,
             updates: updates.clone(),
             waiting: HashMap::new(),
+            since,
         };
         let task = tokio::spawn(service.run(rx, stop));
         (AcdHandle::new(requests, updates), task)
@@ -127,9 +134,11 @@ impl AcdService {
                     self.notify(call, Notice::Event(event));
                 }
                 AcdAction::SeatChanged(change) => {
+                    self.since.insert(change.seat.clone(), change.at);
                     self.updates.publish(AcdUpdate::Seat {
                         seat: change.seat.clone(),
                         state: change.to.clone(),
+                        since: change.at,
                     });
                     self.record(change).await;
                 }
@@ -176,12 +185,23 @@ impl AcdService {
             seats: self
                 .seats
                 .iter()
-                .filter_map(|seat| Some((seat.clone(), self.acd.seat_state(seat)?.clone())))
+                .filter_map(|seat| {
+                    Some(SeatNow {
+                        seat: seat.clone(),
+                        state: self.acd.seat_state(seat)?.clone(),
+                        since: self.since.get(seat).copied()?,
+                    })
+                })
                 .collect(),
-            waiting: self
+            queues: self
                 .queues
                 .iter()
-                .filter_map(|queue| Some((queue.clone(), self.acd.waiting(queue)?)))
+                .filter_map(|queue| {
+                    Some(QueueNow {
+                        queue: queue.clone(),
+                        callers: self.acd.waiting_calls(queue)?,
+                    })
+                })
                 .collect(),
         }
     }

@@ -2,6 +2,7 @@
 //! on shutdown end the calls, stop the transports and flush every pending record.
 
 pub mod core;
+pub mod live;
 pub mod surveys;
 pub mod trunks;
 
@@ -301,7 +302,15 @@ impl Daemon {
                 Some((handle, _)) => Arc::new(handle.clone()),
                 None => Arc::new(NoSurveys),
             };
-            let router = crate::api::router(crate::api::ApiState::new(&token, service));
+            let live = Arc::new(live::LiveState {
+                board: board.clone(),
+                acd: acd_handle.clone(),
+                handoffs: handoffs.clone(),
+                settings: settings.handoffs.clone(),
+                clock: clock.clone(),
+                stop: transports.clone(),
+            });
+            let router = crate::api::router(crate::api::ApiState::new(&token, service, live));
             let api_stop = transports.clone();
             others.push(tokio::spawn(async move {
                 let stopped = async move { api_stop.cancelled().await };

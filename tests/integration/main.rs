@@ -12,6 +12,7 @@ mod hold;
 mod hunting;
 mod ledger_command;
 mod lifecycle;
+mod live_api;
 mod metrics_scrape;
 mod overload;
 mod peers;

@@ -51,6 +51,13 @@ pub(super) struct UnitLeg {
     pub hunted: bool,
 }
 
+impl UnitLeg {
+    /// Whom the leg reaches: the unit's id, or the seat or number dialled.
+    pub(super) fn name(&self) -> &str {
+        self.unit.as_deref().unwrap_or(&self.party)
+    }
+}
+
 impl Driver {
     pub(super) async fn consult_action(&mut self, action: ConsultAction, logic: &mut Logic) {
         match action {

@@ -30,6 +30,14 @@ impl Driver {
                 caller: self.facts.caller.clone(),
                 called: self.facts.called.clone(),
                 seat: self.seat.clone(),
+                queue: self.queue.as_ref().map(|(queue, _)| queue.clone()),
+                units: self
+                    .units
+                    .iter()
+                    .filter(|u| u.answered_at.is_some())
+                    .map(|u| u.name().to_string())
+                    .collect(),
+                answered_at: self.answered_at,
                 state,
                 media: self.reported,
             },

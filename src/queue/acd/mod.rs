@@ -202,6 +202,18 @@ impl Acd {
         Some(self.queues[ix].waiting.len())
     }
 
+    /// The callers waiting in `queue`, in the order they are served, with when each entered.
+    pub fn waiting_calls(&self, queue: &str) -> Option<Vec<(CallId, Instant)>> {
+        let ix = self.queue_ix(queue)?;
+        Some(
+            self.queues[ix]
+                .waiting
+                .iter()
+                .map(|key| (key.call, key.entered))
+                .collect(),
+        )
+    }
+
     fn queue_ix(&self, name: &str) -> Option<QueueIx> {
         self.queues.iter().position(|q| q.settings.name == name)
     }

@@ -1,0 +1,488 @@
+//! The hotline as it is now, over the API: live calls, seats, queues and open hand-offs, the
+//! changes an operator may make (a seat's state, a call's hand-off), and the stream of what
+//! changes. The daemon implements [`Live`]; this module is only the wire.
+//!
+//! Times are RFC 3339 in UTC (`2026-12-04T06:30:00Z`); durations are whole seconds.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::BoxFuture;
+
+/// Longest pause reason and hand-off reason, in characters.
+pub const MAX_REASON_CHARS: usize = 32;
+
+/// A call in progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallView {
+    /// The call's id, as in its record (`call-17`).
+    pub id: String,
+    pub trunk: String,
+    pub caller: String,
+    pub called: String,
+    /// `ringing`, `connected`, `consulting`, `three_way`, `with_unit`, `rating`, `ending`.
+    pub state: String,
+    pub queue: Option<String>,
+    pub seat: Option<String>,
+    /// Units (or numbers) on the line with the call now.
+    pub units: Vec<String>,
+    pub answered_at: Option<String>,
+    /// The call's open hand-off, if it has one.
+    pub handoff: Option<CallHandoff>,
+}
+
+/// The hand-off of a call, in short.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallHandoff {
+    pub category: String,
+    /// Negative once breached.
+    pub seconds_left: i64,
+}
+
+/// A seat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatView {
+    pub seat: String,
+    /// `logged_out`, `available`, `ringing`, `on_call`, `wrap_up`, `paused`.
+    pub state: String,
+    /// Why a paused seat is paused.
+    pub reason: Option<String>,
+    /// When it took this state.
+    pub since: String,
+    pub seconds_in_state: u64,
+    /// The call it rings for or is on.
+    pub call: Option<String>,
+}
+
+/// A queue and the callers waiting in it, in the order they will be served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub queue: String,
+    pub waiting: Vec<WaitingCaller>,
+    /// The longest wait of those waiting, 0 when nobody waits.
+    pub longest_wait_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingCaller {
+    /// 1 is next.
+    pub position: usize,
+    pub call: String,
+    pub caller: Option<String>,
+    pub waited_secs: u64,
+}
+
+/// An open hand-off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffView {
+    pub id: String,
+    pub call: String,
+    pub seat: String,
+    pub unit: Option<String>,
+    /// `major` or `general` (or another configured category).
+    pub category: String,
+    /// The clock counts from the seat's answer.
+    pub started_at: String,
+    /// The limit now, extension included.
+    pub limit_secs: u64,
+    pub extended: bool,
+    /// Negative once breached.
+    pub seconds_left: i64,
+    /// `running`, `warning` (in the last minute) or `breached`.
+    pub state: String,
+}
+
+/// A page of a list: `items` from `offset`, at most `limit` of them, out of `total`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl<T> Page<T> {
+    /// The page of `all` that `paging` asks for.
+    pub fn of(all: Vec<T>, paging: Paging) -> Page<T> {
+        let total = all.len();
+        let items = all
+            .into_iter()
+            .skip(paging.offset)
+            .take(paging.limit)
+            .collect();
+        Page {
+            items,
+            total,
+            offset: paging.offset,
+            limit: paging.limit,
+        }
+    }
+}
+
+/// Which part of a list to answer with: `?offset=0&limit=100` by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// The most items one page holds.
+pub const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+
+impl Paging {
+    /// From the query string's `offset` and `limit`; the error names the field.
+    pub fn parse(offset: Option<&str>, limit: Option<&str>) -> Result<Paging, FieldError> {
+        let number = |field: &'static str, value: Option<&str>, default: usize| match value {
+            None => Ok(default),
+            Some(v) => v.parse::<usize>().map_err(|_| FieldError {
+                field,
+                message: format!("{field} must be a whole number, not {v:?}"),
+            }),
+        };
+        let offset = number("offset", offset, 0)?;
+        let limit = number("limit", limit, DEFAULT_PAGE)?;
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(FieldError {
+                field: "limit",
+                message: format!("limit must be 1..={MAX_PAGE}"),
+            });
+        }
+        Ok(Paging { offset, limit })
+    }
+}
+
+/// A request refused for one of its fields (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// `POST /api/v1/seats/{seat}/state`: what to do with the seat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatChangeBody {
+    /// `login`, `pause`, `resume` or `logout`.
+    pub action: String,
+    /// Why the seat pauses (with `pause` only): letters, digits, `_` and `-`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A seat change the API accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatChange {
+    Login,
+    Pause { reason: String },
+    Resume,
+    Logout,
+}
+
+impl SeatChangeBody {
+    pub fn validate(self) -> Result<SeatChange, FieldError> {
+        let change = match self.action.as_str() {
+            "login" => SeatChange::Login,
+            "resume" => SeatChange::Resume,
+            "logout" => SeatChange::Logout,
+            "pause" => SeatChange::Pause {
+                reason: check_reason(self.reason.as_deref().unwrap_or(""))?,
+            },
+            other => {
+                return Err(FieldError {
+                    field: "action",
+                    message: format!(
+                        "action must be login, pause, resume or logout, not {other:?}"
+                    ),
+                })
+            }
+        };
+        if self.reason.is_some() && !matches!(change, SeatChange::Pause { .. }) {
+            return Err(FieldError {
+                field: "reason",
+                message: "reason goes with pause only".into(),
+            });
+        }
+        Ok(change)
+    }
+}
+
+/// `POST /api/v1/calls/{id}/handoff`: set, extend or close the call's hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffActionBody {
+    /// `set`, `extend` or `close`.
+    pub action: String,
+    /// With `set`: the category (`major`, `general`, …).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// With `extend` and `close`: why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A hand-off change the API accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandoffChange {
+    Set { category: String },
+    Extend { reason: String },
+    Close { reason: String },
+}
+
+impl HandoffActionBody {
+    pub fn validate(self) -> Result<HandoffChange, FieldError> {
+        let needs = |field: &'static str, value: Option<String>| {
+            value.filter(|v| !v.is_empty()).ok_or(FieldError {
+                field,
+                message: format!("{field} is required with action {:?}", self.action),
+            })
+        };
+        let refuses = |field: &'static str, value: &Option<String>| match value {
+            Some(_) => Err(FieldError {
+                field,
+                message: format!("{field} does not go with action {:?}", self.action),
+            }),
+            None => Ok(()),
+        };
+        match self.action.as_str() {
+            "set" => {
+                refuses("reason", &self.reason)?;
+                let category = needs("category", self.category.clone())?;
+                Ok(HandoffChange::Set {
+                    category: check_word("category", &category)?,
+                })
+            }
+            "extend" | "close" => {
+                refuses("category", &self.category)?;
+                let reason = check_reason(&needs("reason", self.reason.clone())?)?;
+                Ok(if self.action == "extend" {
+                    HandoffChange::Extend { reason }
+                } else {
+                    HandoffChange::Close { reason }
+                })
+            }
+            other => Err(FieldError {
+                field: "action",
+                message: format!("action must be set, extend or close, not {other:?}"),
+            }),
+        }
+    }
+}
+
+fn check_reason(reason: &str) -> Result<String, FieldError> {
+    check_word("reason", reason)
+}
+
+/// A short word: 1 to [`MAX_REASON_CHARS`] letters, digits, `_` and `-`.
+fn check_word(field: &'static str, value: &str) -> Result<String, FieldError> {
+    let ok = !value.is_empty()
+        && value.chars().count() <= MAX_REASON_CHARS
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(FieldError {
+            field,
+            message: format!(
+                "{field} must be 1..={MAX_REASON_CHARS} letters, digits, _ or -, not {value:?}"
+            ),
+        })
+    }
+}
+
+/// Why the daemon refused a change the API passed on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    /// 404: no seat, call or hand-off by that name.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// 409: the change does not fit the state of things (no seat on the call, a hand-off
+    /// already set, none to extend).
+    #[error("{0}")]
+    Conflict(String),
+    /// 400 for a field the daemon knows is wrong (a category it does not have).
+    #[error("{0}")]
+    Field(FieldError),
+    /// 503: the service behind it is gone (the daemon is stopping).
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+/// Everything at once: what a subscriber to the event stream starts from (and starts again
+/// from, when it fell behind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    pub calls: Vec<CallView>,
+    pub seats: Vec<SeatView>,
+    pub queues: Vec<QueueView>,
+    pub handoffs: Vec<HandoffView>,
+}
+
+/// One change, as `/api/v1/events` sends it: the SSE event name is the variant's, its data
+/// the JSON of what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    /// Sent first, and again whenever the stream fell behind and lost changes.
+    Snapshot(Box<LiveSnapshot>),
+    /// A call appeared or changed.
+    Call(Box<CallView>),
+    /// A call ended.
+    CallEnded {
+        id: String,
+    },
+    Seat(SeatView),
+    Queue(QueueView),
+    /// A hand-off opened or changed; a closed one comes with `state` `closed`.
+    Handoff(HandoffView),
+}
+
+impl LiveEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::Snapshot(_) => "snapshot",
+            LiveEvent::Call(_) => "call",
+            LiveEvent::CallEnded { .. } => "call_ended",
+            LiveEvent::Seat(_) => "seat",
+            LiveEvent::Queue(_) => "queue",
+            LiveEvent::Handoff(_) => "handoff",
+        }
+    }
+
+    /// The SSE event's data.
+    pub fn data(&self) -> Result<String, serde_json::Error> {
+        match self {
+            LiveEvent::Snapshot(s) => serde_json::to_string(s),
+            LiveEvent::Call(c) => serde_json::to_string(c),
+            LiveEvent::CallEnded { id } => serde_json::to_string(&serde_json::json!({ "id": id })),
+            LiveEvent::Seat(s) => serde_json::to_string(s),
+            LiveEvent::Queue(q) => serde_json::to_string(q),
+            LiveEvent::Handoff(h) => serde_json::to_string(h),
+        }
+    }
+}
+
+/// The hotline's live state, as the daemon offers it to the API.
+pub trait Live: Send + Sync + 'static {
+    fn snapshot(&self) -> BoxFuture<'_, LiveSnapshot>;
+
+    /// Changes seat `seat`; answers with the seat as it is after the change.
+    fn change_seat<'a>(
+        &'a self,
+        seat: &'a str,
+        change: SeatChange,
+    ) -> BoxFuture<'a, Result<SeatView, LiveError>>;
+
+    /// Sets, extends or closes the hand-off of call `call`.
+    fn change_handoff<'a>(
+        &'a self,
+        call: &'a str,
+        change: HandoffChange,
+    ) -> BoxFuture<'a, Result<(), LiveError>>;
+
+    /// The changes from now on, starting with a snapshot; the stream ends when the receiver
+    /// is dropped or the daemon stops.
+    fn events(&self) -> mpsc::Receiver<LiveEvent>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat(action: &str, reason: Option<&str>) -> Result<SeatChange, &'static str> {
+        SeatChangeBody {
+            action: action.into(),
+            reason: reason.map(str::to_string),
+        }
+        .validate()
+        .map_err(|e| e.field)
+    }
+
+    fn handoff(
+        action: &str,
+        category: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<HandoffChange, &'static str> {
+        HandoffActionBody {
+            action: action.into(),
+            category: category.map(str::to_string),
+            reason: reason.map(str::to_string),
+        }
+        .validate()
+        .map_err(|e| e.field)
+    }
+
+    #[test]
+    fn seat_changes_are_checked_field_by_field() {
+        assert_eq!(seat("login", None), Ok(SeatChange::Login));
+        assert_eq!(
+            seat("pause", Some("lunch")),
+            Ok(SeatChange::Pause {
+                reason: "lunch".into()
+            })
+        );
+        assert_eq!(seat("pause", None), Err("reason"));
+        assert_eq!(seat("pause", Some("out to lunch")), Err("reason"));
+        assert_eq!(seat("pause", Some(&"x".repeat(33))), Err("reason"));
+        assert_eq!(seat("resume", Some("why")), Err("reason"));
+        assert_eq!(seat("sleep", None), Err("action"));
+    }
+
+    #[test]
+    fn handoff_changes_are_checked_field_by_field() {
+        assert_eq!(
+            handoff("set", Some("major"), None),
+            Ok(HandoffChange::Set {
+                category: "major".into()
+            })
+        );
+        assert_eq!(handoff("set", None, None), Err("category"));
+        assert_eq!(handoff("set", Some("major"), Some("x")), Err("reason"));
+        assert_eq!(
+            handoff("extend", None, Some("unit-asked")),
+            Ok(HandoffChange::Extend {
+                reason: "unit-asked".into()
+            })
+        );
+        assert_eq!(handoff("extend", None, None), Err("reason"));
+        assert_eq!(
+            handoff("close", Some("major"), Some("done")),
+            Err("category")
+        );
+        assert_eq!(handoff("open", None, None), Err("action"));
+    }
+
+    #[test]
+    fn paging_names_the_field_it_refuses() {
+        assert_eq!(
+            Paging::parse(None, None),
+            Ok(Paging {
+                offset: 0,
+                limit: 100
+            })
+        );
+        assert_eq!(
+            Paging::parse(Some("x"), None).map_err(|e| e.field),
+            Err("offset")
+        );
+        assert_eq!(
+            Paging::parse(None, Some("0")).map_err(|e| e.field),
+            Err("limit")
+        );
+        assert_eq!(
+            Paging::parse(None, Some("1001")).map_err(|e| e.field),
+            Err("limit")
+        );
+        let page = Page::of(
+            vec![1, 2, 3, 4, 5],
+            Paging {
+                offset: 1,
+                limit: 2,
+            },
+        );
+        assert_eq!((page.items, page.total), (vec![2, 3], 5));
+    }
+}

@@ -1,0 +1,420 @@
+//! The daemon's side of the API's live routes ([`Live`]): the board, the ACD and the hand-off
+//! service as views, the changes an operator asks for as their inputs, and their buses as one
+//! event stream per subscriber.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::live::{
+    CallHandoff, CallView, HandoffChange, HandoffView, QueueView, SeatChange, SeatView,
+    WaitingCaller,
+};
+use crate::api::{BoxFuture, Live, LiveError, LiveEvent, LiveSnapshot};
+use crate::bus::Update;
+use crate::call::board::{Board, LineUpdate, LineView};
+use crate::call_id::CallId;
+use crate::clock::{wall_time, Clock};
+use crate::handoff::{HandoffHandle, HandoffSettings, HandoffUpdate, OpenHandoff};
+use crate::queue::{
+    state_name, AcdHandle, AcdInput, AcdSnapshot, AcdUpdate, SeatCommand, SeatId, SeatNow,
+};
+use crate::store::HandoffRecord;
+
+/// Events a subscriber may have waiting before the stream pushes back on its forwarder.
+const EVENTS_WAITING: usize = 256;
+
+#[derive(Clone)]
+pub struct LiveState {
+    pub board: Board,
+    pub acd: AcdHandle,
+    pub handoffs: HandoffHandle,
+    pub settings: HandoffSettings,
+    pub clock: Arc<dyn Clock>,
+    /// Ends every event stream when the daemon stops.
+    pub stop: CancellationToken,
+}
+
+impl Live for LiveState {
+    fn snapshot(&self) -> BoxFuture<'_, LiveSnapshot> {
+        Box::pin(async move {
+            let acd = self.acd.snapshot().await.unwrap_or_default();
+            let open = self.handoffs.open().await;
+            Views::new(self).snapshot(self.board.snapshot(), &acd, &open)
+        })
+    }
+
+    fn change_seat<'a>(
+        &'a self,
+        seat: &'a str,
+        change: SeatChange,
+    ) -> BoxFuture<'a, Result<SeatView, LiveError>> {
+        Box::pin(async move {
+            let known = |s: &AcdSnapshot| s.seats.iter().any(|n| n.seat.as_str() == seat);
+            let before = self.acd.snapshot().await.ok_or(LiveError::ShuttingDown)?;
+            if !known(&before) {
+                return Err(LiveError::NotFound {
+                    what: "seat",
+                    id: seat.to_string(),
+                });
+            }
+            let id = SeatId::from(seat);
+            let command = match change {
+                SeatChange::Login => SeatCommand::Login { seat: id },
+                SeatChange::Pause { reason } => SeatCommand::Pause { seat: id, reason },
+                SeatChange::Resume => SeatCommand::Resume { seat: id },
+                SeatChange::Logout => SeatCommand::Logout { seat: id },
+            };
+            tracing::info!(seat, ?command, "seat change by the API");
+            self.acd.input(AcdInput::Seat(command)).await;
+            // The ACD takes requests in order: this snapshot comes after the change.
+            let after = self.acd.snapshot().await.ok_or(LiveError::ShuttingDown)?;
+            let views = Views::new(self);
+            after
+                .seats
+                .iter()
+                .find(|n| n.seat.as_str() == seat)
+                .map(|n| views.seat(n))
+                .ok_or(LiveError::ShuttingDown)
+        })
+    }
+
+    fn change_handoff<'a>(
+        &'a self,
+        call: &'a str,
+        change: HandoffChange,
+    ) -> BoxFuture<'a, Result<(), LiveError>> {
+        Box::pin(async move { self.handoff(call, change).await })
+    }
+
+    fn events(&self) -> mpsc::Receiver<LiveEvent> {
+        let (tx, rx) = mpsc::channel(EVENTS_WAITING);
+        tokio::spawn(self.clone().forward(tx));
+        rx
+    }
+}
+
+impl LiveState {
+    async fn handoff(&self, call: &str, change: HandoffChange) -> Result<(), LiveError> {
+        let not_found = || LiveError::NotFound {
+            what: "call",
+            id: call.to_string(),
+        };
+        let id = CallId::from_str(call).map_err(|_| not_found())?;
+        let line = self
+            .board
+            .snapshot()
+            .into_iter()
+            .find(|l| l.id == call)
+            .ok_or_else(not_found)?;
+        let seat = line
+            .seat
+            .clone()
+            .ok_or_else(|| LiveError::Conflict(format!("no seat has answered {call}")))?;
+        let open = self
+            .handoffs
+            .open()
+            .await
+            .into_iter()
+            .find(|h| h.record.call_id == call);
+        match change {
+            HandoffChange::Set { category } => {
+                if self.settings.category(&category).is_none() {
+                    let known: Vec<&str> = self
+                        .settings
+                        .categories
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    return Err(LiveError::Field(crate::api::live::FieldError {
+                        field: "category",
+                        message: format!(
+                            "category {category:?} is not configured; there are {}",
+                            known.join(", ")
+                        ),
+                    }));
+                }
+                if let Some(open) = open {
+                    return Err(LiveError::Conflict(format!(
+                        "{call} already has hand-off {} ({})",
+                        open.record.id, open.record.category
+                    )));
+                }
+                let answered_at = line.answered_at.unwrap_or_else(|| self.clock.now());
+                let ago = self
+                    .clock
+                    .now()
+                    .duration_since(answered_at)
+                    .unwrap_or_default();
+                let answered = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+                tracing::info!(call, %seat, category, "hand-off set by the API");
+                self.handoffs
+                    .mark(id, &seat, &category, answered, answered_at);
+            }
+            HandoffChange::Extend { reason } => {
+                let open = open.ok_or_else(|| {
+                    LiveError::Conflict(format!("{call} has no open hand-off to extend"))
+                })?;
+                if open.record.extension.is_some() {
+                    return Err(LiveError::Conflict(format!(
+                        "hand-off {} was extended already",
+                        open.record.id
+                    )));
+                }
+                tracing::info!(call, %seat, reason, "hand-off extended by the API");
+                self.handoffs.extend(id, &open.record.seat, &reason);
+            }
+            HandoffChange::Close { reason } => {
+                let open = open.ok_or_else(|| {
+                    LiveError::Conflict(format!("{call} has no open hand-off to close"))
+                })?;
+                tracing::info!(call, %seat, reason, "hand-off closed by the API");
+                self.handoffs.close(id, &open.record.seat, &reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// One subscriber's stream: a snapshot, then each change as it comes; a fresh snapshot
+    /// whenever one of the buses lost changes for it.
+    async fn forward(self, tx: mpsc::Sender<LiveEvent>) {
+        let mut lines = self.board.subscribe();
+        let mut seats = self.acd.subscribe();
+        let mut handoffs = self.handoffs.subscribe();
+        let mut open: HashMap<String, HandoffRecord> = HashMap::new();
+        let mut resync = true;
+        loop {
+            if resync {
+                resync = false;
+                let snapshot = self.snapshot().await;
+                open = self
+                    .handoffs
+                    .open()
+                    .await
+                    .into_iter()
+                    .map(|h| (h.record.call_id.clone(), h.record))
+                    .collect();
+                if tx
+                    .send(LiveEvent::Snapshot(Box::new(snapshot)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let views = Views::new(&self);
+            let event = tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tx.closed() => return,
+                update = lines.recv() => match update {
+                    Some(Update::Event(LineUpdate::Changed(line))) => {
+                        Some(LiveEvent::Call(Box::new(views.call(&line, open.get(&line.id)))))
+                    }
+                    Some(Update::Event(LineUpdate::Ended { id })) => Some(LiveEvent::CallEnded { id }),
+                    Some(Update::Lagged(_)) => { resync = true; None }
+                    None => return,
+                },
+                update = seats.recv() => match update {
+                    Some(Update::Event(AcdUpdate::Seat { seat, state, since })) => {
+                        Some(LiveEvent::Seat(views.seat(&SeatNow { seat, state, since })))
+                    }
+                    Some(Update::Event(AcdUpdate::Waiting { queue, .. })) => {
+                        let acd = self.acd.snapshot().await.unwrap_or_default();
+                        let lines = self.board.snapshot();
+                        views
+                            .queues(&acd, &lines)
+                            .into_iter()
+                            .find(|q| q.queue == queue)
+                            .map(LiveEvent::Queue)
+                    }
+                    Some(Update::Lagged(_)) => { resync = true; None }
+                    None => return,
+                },
+                update = handoffs.recv() => match update {
+                    Some(Update::Event(HandoffUpdate { record, .. })) => {
+                        let view = views.handoff(&record);
+                        if record.outcome.is_some() {
+                            open.remove(&record.call_id);
+                        } else {
+                            open.insert(record.call_id.clone(), record);
+                        }
+                        Some(LiveEvent::Handoff(view))
+                    }
+                    Some(Update::Lagged(_)) => { resync = true; None }
+                    None => return,
+                },
+            };
+            if let Some(event) = event {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The daemon's state as the API's views, at one moment.
+struct Views<'a> {
+    live: &'a LiveState,
+    now: Instant,
+    wall: SystemTime,
+}
+
+impl<'a> Views<'a> {
+    fn new(live: &'a LiveState) -> Views<'a> {
+        Views {
+            live,
+            now: Instant::now(),
+            wall: live.clock.now(),
+        }
+    }
+
+    fn snapshot(
+        &self,
+        lines: Vec<LineView>,
+        acd: &AcdSnapshot,
+        open: &[OpenHandoff],
+    ) -> LiveSnapshot {
+        let by_call: HashMap<&str, &HandoffRecord> = open
+            .iter()
+            .map(|h| (h.record.call_id.as_str(), &h.record))
+            .collect();
+        LiveSnapshot {
+            calls: lines
+                .iter()
+                .map(|l| self.call(l, by_call.get(l.id.as_str()).copied()))
+                .collect(),
+            seats: acd.seats.iter().map(|s| self.seat(s)).collect(),
+            queues: self.queues(acd, &lines),
+            handoffs: open.iter().map(|h| self.handoff(&h.record)).collect(),
+        }
+    }
+
+    fn call(&self, line: &LineView, handoff: Option<&HandoffRecord>) -> CallView {
+        CallView {
+            id: line.id.clone(),
+            trunk: line.trunk.clone(),
+            caller: line.caller.clone(),
+            called: line.called.clone(),
+            state: line.state.as_str().to_string(),
+            queue: line.queue.clone(),
+            seat: line.seat.clone(),
+            units: line.units.clone(),
+            answered_at: line.answered_at.map(rfc3339),
+            handoff: handoff.map(|h| CallHandoff {
+                category: h.category.clone(),
+                seconds_left: self.seconds_left(h),
+            }),
+        }
+    }
+
+    fn seat(&self, now: &SeatNow) -> SeatView {
+        let (state, reason) = state_name(&now.state);
+        let call = match &now.state {
+            crate::queue::SeatState::Ringing { call }
+            | crate::queue::SeatState::OnCall { call } => Some(call.to_string()),
+            _ => None,
+        };
+        SeatView {
+            seat: now.seat.to_string(),
+            state: state.to_string(),
+            reason,
+            since: rfc3339(wall_time(self.live.clock.as_ref(), now.since)),
+            seconds_in_state: self.now.saturating_duration_since(now.since).as_secs(),
+            call,
+        }
+    }
+
+    fn queues(&self, acd: &AcdSnapshot, lines: &[LineView]) -> Vec<QueueView> {
+        let callers: HashMap<&str, &str> = lines
+            .iter()
+            .map(|l| (l.id.as_str(), l.caller.as_str()))
+            .collect();
+        acd.queues
+            .iter()
+            .map(|q| {
+                let waiting: Vec<WaitingCaller> = q
+                    .callers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (call, entered))| {
+                        let call = call.to_string();
+                        WaitingCaller {
+                            position: i + 1,
+                            caller: callers.get(call.as_str()).map(|c| c.to_string()),
+                            call,
+                            waited_secs: self.now.saturating_duration_since(*entered).as_secs(),
+                        }
+                    })
+                    .collect();
+                QueueView {
+                    queue: q.queue.clone(),
+                    longest_wait_secs: waiting.iter().map(|w| w.waited_secs).max().unwrap_or(0),
+                    waiting,
+                }
+            })
+            .collect()
+    }
+
+    fn handoff(&self, record: &HandoffRecord) -> HandoffView {
+        let seconds_left = self.seconds_left(record);
+        let warning = self.live.settings.warning().as_secs() as i64;
+        let state = if record.outcome.is_some() || record.closed_at.is_some() {
+            "closed"
+        } else if seconds_left < 0 || record.breached_at.is_some() {
+            "breached"
+        } else if seconds_left <= warning {
+            "warning"
+        } else {
+            "running"
+        };
+        HandoffView {
+            id: record.id.clone(),
+            call: record.call_id.clone(),
+            seat: record.seat.clone(),
+            unit: record.unit.clone(),
+            category: record.category.clone(),
+            started_at: rfc3339(record.started_at),
+            limit_secs: limit(record).as_secs(),
+            extended: record.extension.is_some(),
+            seconds_left,
+            state: state.to_string(),
+        }
+    }
+
+    /// Seconds to the hand-off's limit (its extension's, once extended); negative past it.
+    fn seconds_left(&self, record: &HandoffRecord) -> i64 {
+        let deadline = record.started_at + limit(record);
+        match deadline.duration_since(self.wall) {
+            Ok(left) => left.as_secs() as i64,
+            Err(past) => -(past.duration().as_secs_f64().ceil() as i64),
+        }
+    }
+}
+
+fn limit(record: &HandoffRecord) -> Duration {
+    record.extension.as_ref().map_or(record.limit, |e| e.limit)
+}
+
+/// RFC 3339 in UTC, to the second: `2026-12-04T06:30:00Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let civil = crate::calendar::to_local(t, 0).to_string();
+    format!("{}Z", civil.replacen(' ', "T", 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_366_400 + 3_723);
+        // 1_796_366_400 is 2026-12-04T06:40:00Z.
+        assert_eq!(rfc3339(t), "2026-12-04T07:42:03Z");
+    }
+}
