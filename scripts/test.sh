@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The one test command: installs the real SIP peers the integration tests
-# drive (SIPp, baresip, sox) and promtool when they are missing, then runs every test.
+# drive (SIPp, baresip, sox), promtool, and Chromium with a Chinese font (the
+# wallboard's test) when they are missing, then runs every test.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Each tool the tests run, and the Debian package that has it.
-declare -A package=([sipp]=sip-tester [baresip]=baresip [sox]=sox [promtool]=prometheus)
+declare -A package=([sipp]=sip-tester [baresip]=baresip [sox]=sox [promtool]=prometheus
+                    [chromium]=chromium)
 missing=()
-for tool in sipp baresip sox promtool; do
+for tool in sipp baresip sox promtool chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
+# The wallboard's screenshots are in Chinese.
+[[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || missing+=(fonts-wqy-microhei)
 
 if ((${#missing[@]} > 0)); then
     echo "test.sh: installing ${missing[*]} (for the tests' real peers and promtool)" >&2

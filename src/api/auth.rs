@@ -57,9 +57,69 @@ pub(super) fn check(expected: &ExpectedToken, header: Option<&[u8]>) -> Result<(
     }
 }
 
+/// A token presented on its own (from a cookie).
+pub(super) fn check_token(expected: &ExpectedToken, token: &str) -> Result<(), Refusal> {
+    if expected.matches(token) {
+        Ok(())
+    } else {
+        Err(Refusal::Wrong)
+    }
+}
+
+/// The value of cookie `name` in `Cookie` headers, percent-decoded (the wallboard encodes it
+/// with `encodeURIComponent`).
+pub(super) fn cookie_token<'a>(
+    headers: impl Iterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<String> {
+    for header in headers {
+        let Ok(header) = std::str::from_utf8(header) else {
+            continue;
+        };
+        for pair in header.split(';') {
+            if let Some((key, value)) = pair.trim().split_once('=') {
+                if key == name {
+                    return percent_decode(value);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_cookie_is_found_and_decoded() {
+        let headers = [&b"theme=dark; hotline_token=a%2Bb%3Bc"[..]];
+        assert_eq!(
+            cookie_token(headers.into_iter(), "hotline_token").as_deref(),
+            Some("a+b;c")
+        );
+        let none = [&b"theme=dark"[..]];
+        assert_eq!(cookie_token(none.into_iter(), "hotline_token"), None);
+        let broken = [&b"hotline_token=%zz"[..]];
+        assert_eq!(cookie_token(broken.into_iter(), "hotline_token"), None);
+    }
 
     #[test]
     fn checks_scheme_and_token() {

@@ -81,6 +81,8 @@ pub struct HandoffView {
     pub unit: Option<String>,
     /// `major` or `general` (or another configured category).
     pub category: String,
+    /// The category's label for people (`重大应急`).
+    pub category_label: String,
     /// The clock counts from the seat's answer.
     pub started_at: String,
     /// The limit now, extension included.
@@ -88,7 +90,10 @@ pub struct HandoffView {
     pub extended: bool,
     /// Negative once breached.
     pub seconds_left: i64,
-    /// `running`, `warning` (in the last minute) or `breached`.
+    /// How long before the limit the warning window opens.
+    pub warning_secs: u64,
+    /// `running`, `warning` (in the warning window), `breached`, or `closed` (on the event
+    /// stream, once it is).
     pub state: String,
 }
 

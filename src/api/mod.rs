@@ -46,6 +46,14 @@ use auth::{ExpectedToken, Refusal};
 pub const HEALTH_PATH: &str = "/api/v1/health";
 pub const SURVEYS_PATH: &str = "/api/v1/surveys";
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+pub const WALL_PATH: &str = "/wall";
+
+/// The wallboard: one page with its style and script, in the binary, so it works with no
+/// internet.
+const WALL: &str = include_str!("wall.html");
+
+/// The cookie the wallboard keeps the token in, for its event stream.
+const TOKEN_COOKIE: &str = "hotline_token";
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -54,6 +62,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", HEALTH_PATH, false),
     ("GET", OPENAPI_PATH, false),
+    ("GET", WALL_PATH, false),
     ("POST", SURVEYS_PATH, true),
     ("GET", "/api/v1/surveys/{id}", true),
     ("GET", "/api/v1/calls", true),
@@ -170,6 +179,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
     Some(match (method, path) {
         ("GET", HEALTH_PATH) => get(health),
         ("GET", OPENAPI_PATH) => get(openapi),
+        ("GET", WALL_PATH) => get(wall),
         ("POST", SURVEYS_PATH) => post(create_survey),
         ("GET", "/api/v1/surveys/{id}") => get(survey_status),
         ("GET", "/api/v1/calls") => get(l::calls),
@@ -272,11 +282,27 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let header = request
-        .headers()
+    let headers = request.headers();
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    match auth::check(&state.token, header) {
+    // A page (the wallboard) cannot put a header on its event stream; it sends the token in a
+    // cookie, taken for reading only, so no other site's form can change anything with it.
+    let cookie = match (bearer, request.method() == axum::http::Method::GET) {
+        (None, true) => auth::cookie_token(
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            TOKEN_COOKIE,
+        ),
+        _ => None,
+    };
+    let checked = match cookie {
+        Some(token) => auth::check_token(&state.token, &token),
+        None => auth::check(&state.token, bearer),
+    };
+    match checked {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             let challenge = match refusal {
@@ -352,6 +378,18 @@ fn parse_body<T: DeserializeOwned>(
 fn field_named(message: &str) -> Option<String> {
     let rest = &message[message.find("field `")? + "field `".len()..];
     Some(rest[..rest.find('`')?].to_string())
+}
+
+async fn wall() -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        WALL,
+    )
+        .into_response()
 }
 
 async fn openapi() -> Response {

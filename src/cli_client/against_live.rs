@@ -412,3 +412,40 @@ async fn the_event_stream_starts_with_a_snapshot() {
     drop(stream);
     running.stop().await;
 }
+
+/// The wallboard's cookie opens GET routes (its event stream) and nothing that changes a thing.
+#[tokio::test]
+async fn the_token_cookie_reads_but_never_writes() {
+    let running = start_with(Arc::new(Lines::default())).await;
+    let addr = running.addr;
+    let cookie = format!("Cookie: theme=dark; hotline_token={TOKEN}\r\n");
+    let with_cookie = |method: &str, path: &str, body: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (status, _, _) = raw(addr, &with_cookie("GET", "/api/v1/seats", "")).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let (status, _, _) = raw(
+        addr,
+        &with_cookie("POST", "/api/v1/seats/1001/state", r#"{"action":"logout"}"#),
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let wrong = with_cookie("GET", "/api/v1/seats", "").replace(TOKEN, "not-the-token-at-all");
+    let (status, _, _) = raw(addr, &wrong).await;
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let (status, headers, body) = raw(addr, &request(addr, "GET", WALL_PATH, false, None)).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.contains("content-type: text/html; charset=utf-8"),
+        "{headers}"
+    );
+    // Everything the page needs is in it: no address of any other server.
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+    running.stop().await;
+}

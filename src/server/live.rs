@@ -363,7 +363,8 @@ impl<'a> Views<'a> {
 
     fn handoff(&self, record: &HandoffRecord) -> HandoffView {
         let seconds_left = self.seconds_left(record);
-        let warning = self.live.settings.warning().as_secs() as i64;
+        let warning_secs = self.live.settings.warning().as_secs();
+        let warning = warning_secs as i64;
         let state = if record.outcome.is_some() || record.closed_at.is_some() {
             "closed"
         } else if seconds_left < 0 || record.breached_at.is_some() {
@@ -379,10 +380,16 @@ impl<'a> Views<'a> {
             seat: record.seat.clone(),
             unit: record.unit.clone(),
             category: record.category.clone(),
+            category_label: self
+                .live
+                .settings
+                .category(&record.category)
+                .map_or_else(|| record.category.clone(), |c| c.label.clone()),
             started_at: rfc3339(record.started_at),
             limit_secs: limit(record).as_secs(),
             extended: record.extension.is_some(),
             seconds_left,
+            warning_secs,
             state: state.to_string(),
         }
     }

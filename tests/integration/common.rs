@@ -51,6 +51,28 @@ impl Default for Options {
     }
 }
 
+/// A daemon with the API on (token `token`), no rating question, and one hand-off category
+/// `name` (`label`) of `limit` seconds, warned `warning` seconds before.
+pub async fn start_with_api(
+    token: &str,
+    category: (&str, &str),
+    limit: u32,
+    warning: u32,
+) -> TestDaemon {
+    let (name, label) = category;
+    let extra_config = format!(
+        "[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{token}\"\n\n[ratings]\nenabled = false\n\n\
+         [handoffs]\nwarning_secs = {warning}\n\n[[handoffs.categories]]\nname = \"{name}\"\n\
+         label = \"{label}\"\ncode = \"*91\"\nlimit_secs = {limit}\nextended_limit_secs = {}\n",
+        2 * limit
+    );
+    start(Options {
+        extra_config,
+        ..Options::default()
+    })
+    .await
+}
+
 pub fn config_text(dir: &std::path::Path, options: &Options) -> (String, String) {
     let mut seats = String::new();
     for (user, password) in SEATS {

@@ -13,22 +13,13 @@ use tokio::net::TcpStream;
 use hotline::cli_client;
 use hotline::queue::{PauseReason, SeatId, SeatState};
 
-use crate::common::{self, eventually, Options, TestDaemon};
-use crate::peers::{caller_queue, seat_agent, spawn_registered, AnswerMode, Hangup};
+use crate::common::{self, eventually, TestDaemon};
+use crate::peers::{caller_queue, seat_1001, AnswerMode, Hangup};
 
 const TOKEN: &str = "live-api-test-token-0123456789";
 
 async fn daemon() -> TestDaemon {
-    let extra_config = format!(
-        "[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n[ratings]\nenabled = false\n\n\
-         [handoffs]\nwarning_secs = 60\n\n[[handoffs.categories]]\nname = \"major\"\n\
-         label = \"重大应急\"\ncode = \"*91\"\nlimit_secs = 300\nextended_limit_secs = 600\n"
-    );
-    common::start(Options {
-        extra_config,
-        ..Options::default()
-    })
-    .await
+    common::start_with_api(TOKEN, ("major", "重大应急"), 300, 60).await
 }
 
 fn api(t: &TestDaemon) -> SocketAddr {
@@ -103,28 +94,11 @@ impl Events {
     }
 }
 
-/// Seat 1001, logged in with its own SIPp phone, which answers (or rings, or refuses) as `mode`.
-async fn seat(t: &TestDaemon, mode: AnswerMode, hangup: Hangup) -> crate::peers::SippProcess {
-    let agent = seat_agent(t.daemon.sip_udp, "1001", "seat1001-secret", 1, mode, hangup)
-        .set("ring_ms", "200")
-        .set("wait_ms", "30000")
-        .timeout(Duration::from_secs(40));
-    spawn_registered(
-        agent,
-        t.daemon.sip_udp,
-        "1001",
-        "seat1001-secret",
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("the seat logs in")
-}
-
 #[tokio::test]
 async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
     let t = daemon().await;
     // A seat whose phone rings and is never picked up: the caller waits.
-    let _seat = seat(&t, AnswerMode::NoAnswer, Hangup::OwnSide).await;
+    let _seat = seat_1001(t.daemon.sip_udp, AnswerMode::NoAnswer, Hangup::OwnSide, 200).await;
     let mut events = Events::open(&t).await;
     let snapshot = events.until("snapshot", "seats").await;
     let snapshot: Value = serde_json::from_str(&snapshot).expect("JSON");
@@ -171,7 +145,7 @@ async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
 #[tokio::test]
 async fn a_seat_paused_and_resumed_through_the_api() {
     let t = daemon().await;
-    let _seat = seat(&t, AnswerMode::Answer, Hangup::OwnSide).await;
+    let _seat = seat_1001(t.daemon.sip_udp, AnswerMode::Answer, Hangup::OwnSide, 200).await;
     let (status, seat) = post(
         &t,
         "/api/v1/seats/1001/state",
@@ -227,7 +201,7 @@ async fn a_seat_paused_and_resumed_through_the_api() {
 #[tokio::test]
 async fn a_handoff_set_extended_and_closed_through_the_api() {
     let t = daemon().await;
-    let _seat = seat(&t, AnswerMode::Answer, Hangup::OtherSide).await;
+    let _seat = seat_1001(t.daemon.sip_udp, AnswerMode::Answer, Hangup::OtherSide, 200).await;
     let caller = caller_queue(t.daemon.sip_udp, "12350")
         .set("hold_ms", "8000")
         .timeout(Duration::from_secs(30))

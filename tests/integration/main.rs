@@ -29,3 +29,4 @@ mod seat_features;
 mod sip_basics;
 mod survey;
 mod torture;
+mod wallboard;

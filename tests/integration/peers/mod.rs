@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 mod baresip;
+mod chromium;
 mod probe;
 mod queue;
 mod rate;
@@ -24,14 +25,15 @@ mod selftest_queue;
 mod selftest_rate;
 
 pub use baresip::{Baresip, BaresipOptions};
+pub use chromium::Browser;
 // Some of these are only for the daemon's queue tests.
 #[allow(unused_imports)]
 pub use probe::{alaw_to_linear, ulaw_to_linear, ProbeStats, RtpProbe, SentStats};
 #[allow(unused_imports)]
 pub use queue::{
     caller_hangs_up_then, caller_queue, caller_queue_probe, feature_call, feature_keys,
-    poke_hangup, seat_agent, seat_agent_probe, spawn_registered, AnswerMode, Hangup, KeyPress,
-    LogEvent,
+    poke_hangup, seat_1001, seat_agent, seat_agent_probe, spawn_registered, AnswerMode, Hangup,
+    KeyPress, LogEvent,
 };
 #[allow(unused_imports)]
 pub use rate::{caller_rate, caller_rate_probe, CallerKey, RATE_TAIL};

@@ -356,6 +356,29 @@ impl SippRun {
     }
 }
 
+/// Seat 1001 logged in with a SIPp phone of its own for one call, which it takes as `mode`
+/// (ringing `ring_ms` first) and ends as `hangup` says; the phone waits up to 40 s for it.
+pub async fn seat_1001(
+    daemon: SocketAddr,
+    mode: AnswerMode,
+    hangup: Hangup,
+    ring_ms: u32,
+) -> SippProcess {
+    let agent = seat_agent(daemon, "1001", "seat1001-secret", 1, mode, hangup)
+        .set("ring_ms", &ring_ms.to_string())
+        .set("wait_ms", "40000")
+        .timeout(Duration::from_secs(50));
+    spawn_registered(
+        agent,
+        daemon,
+        "1001",
+        "seat1001-secret",
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("seat 1001 logs in")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
