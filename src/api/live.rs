@@ -97,6 +97,59 @@ pub struct HandoffView {
     pub state: String,
 }
 
+/// The day so far (local time), for the wallboard: queued calls, service level, abandoned
+/// calls, contact failures and keypad ratings. Percentages to one decimal, null before there is
+/// anything to count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TodayView {
+    /// The local date, `2026-12-04`.
+    pub date: String,
+    /// Calls that entered a queue.
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub answered_within_15s: u64,
+    pub answered_within_20s: u64,
+    /// Answered within 15 s of entering the queue, of every call that entered, in percent.
+    pub service_level_15s: Option<f64>,
+    pub service_level_20s: Option<f64>,
+    /// Newest first.
+    pub abandoned_calls: Vec<AbandonedView>,
+    /// Units with contact failures today, most first.
+    pub contact_failures: Vec<UnitFailures>,
+    pub ratings: RatingsToday,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbandonedView {
+    pub call: String,
+    pub caller: String,
+    pub queue: String,
+    /// When the caller hung up.
+    pub at: String,
+    pub waited_secs: u64,
+    /// The caller asked to be called back.
+    pub callback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFailures {
+    pub unit: String,
+    pub failures: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatingsToday {
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+    pub dissatisfied: u64,
+    pub not_rated: u64,
+    /// (satisfied + basically satisfied) / rated, in percent.
+    pub satisfaction_rate: Option<f64>,
+    /// Rated / asked, in percent.
+    pub response_rate: Option<f64>,
+}
+
 /// A page of a list: `items` from `offset`, at most `limit` of them, out of `total`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -324,6 +377,8 @@ pub struct LiveSnapshot {
     pub seats: Vec<SeatView>,
     pub queues: Vec<QueueView>,
     pub handoffs: Vec<HandoffView>,
+    /// The day so far; null when the store could not be read.
+    pub today: Option<TodayView>,
 }
 
 /// One change, as `/api/v1/events` sends it: the SSE event name is the variant's, its data
@@ -342,6 +397,8 @@ pub enum LiveEvent {
     Queue(QueueView),
     /// A hand-off opened or changed; a closed one comes with `state` `closed`.
     Handoff(HandoffView),
+    /// The day so far, every few seconds.
+    Today(Box<TodayView>),
 }
 
 impl LiveEvent {
@@ -354,6 +411,7 @@ impl LiveEvent {
             LiveEvent::Seat(_) => "seat",
             LiveEvent::Queue(_) => "queue",
             LiveEvent::Handoff(_) => "handoff",
+            LiveEvent::Today(_) => "today",
         }
     }
 
@@ -366,6 +424,7 @@ impl LiveEvent {
             LiveEvent::Seat(s) => serde_json::to_string(s),
             LiveEvent::Queue(q) => serde_json::to_string(q),
             LiveEvent::Handoff(h) => serde_json::to_string(h),
+            LiveEvent::Today(t) => serde_json::to_string(t),
         }
     }
 }

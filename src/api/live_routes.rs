@@ -57,6 +57,16 @@ pub(super) async fn handoffs(State(state): State<ApiState>, params: Params) -> R
     listed(&state, &params, |s| s.handoffs).await
 }
 
+pub(super) async fn today(State(state): State<ApiState>) -> Response {
+    match state.live.snapshot().await.today {
+        Some(today) => json(StatusCode::OK, &today),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the day's records could not be read".into(),
+        ),
+    }
+}
+
 pub(super) async fn change_seat(
     State(state): State<ApiState>,
     Path(seat): Path<String>,

@@ -71,6 +71,7 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/seats/{seat}/state", true),
     ("GET", "/api/v1/queues", true),
     ("GET", "/api/v1/handoffs", true),
+    ("GET", "/api/v1/today", true),
     ("GET", "/api/v1/events", true),
 ];
 
@@ -188,6 +189,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
         ("POST", "/api/v1/seats/{seat}/state") => post(l::change_seat),
         ("GET", "/api/v1/queues") => get(l::queues),
         ("GET", "/api/v1/handoffs") => get(l::handoffs),
+        ("GET", "/api/v1/today") => get(l::today),
         ("GET", "/api/v1/events") => get(l::events),
         _ => return None,
     })

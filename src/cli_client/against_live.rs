@@ -76,6 +76,7 @@ impl Live for Lines {
                     longest_wait_secs: 12,
                 }],
                 handoffs: Vec::new(),
+                today: None,
             }
         })
     }
@@ -128,6 +129,7 @@ impl Live for Lines {
             seats: self.seats(),
             queues: Vec::new(),
             handoffs: Vec::new(),
+            today: None,
         })));
         let _ = tx.try_send(LiveEvent::CallEnded {
             id: "call-1".into(),

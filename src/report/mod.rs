@@ -608,6 +608,7 @@ pub async fn run_report(
 }
 
 mod table;
+pub mod today;
 
 #[cfg(test)]
 mod tests;

@@ -12,11 +12,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::live::{
-    CallHandoff, CallView, HandoffChange, HandoffView, QueueView, SeatChange, SeatView,
-    WaitingCaller,
+    AbandonedView, CallHandoff, CallView, HandoffChange, HandoffView, QueueView, RatingsToday,
+    SeatChange, SeatView, TodayView, UnitFailures, WaitingCaller,
 };
 use crate::api::{BoxFuture, Live, LiveError, LiveEvent, LiveSnapshot};
 use crate::bus::Update;
+use crate::calendar::to_local;
 use crate::call::board::{Board, LineUpdate, LineView};
 use crate::call_id::CallId;
 use crate::clock::{wall_time, Clock};
@@ -24,10 +25,16 @@ use crate::handoff::{HandoffHandle, HandoffSettings, HandoffUpdate, OpenHandoff}
 use crate::queue::{
     state_name, AcdHandle, AcdInput, AcdSnapshot, AcdUpdate, SeatCommand, SeatId, SeatNow,
 };
+use crate::report::today::{summarize, Today};
+use crate::report::Tenths;
 use crate::store::HandoffRecord;
+use crate::store::{SqliteStore, Store};
 
 /// Events a subscriber may have waiting before the stream pushes back on its forwarder.
 const EVENTS_WAITING: usize = 256;
+
+/// How often the event stream sends the day so far.
+const TODAY_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct LiveState {
@@ -36,6 +43,10 @@ pub struct LiveState {
     pub handoffs: HandoffHandle,
     pub settings: HandoffSettings,
     pub clock: Arc<dyn Clock>,
+    /// Where the day's records are read from.
+    pub store: SqliteStore,
+    /// The local day starts at midnight at this offset from UTC (`[time]`).
+    pub utc_offset_hours: i32,
     /// Ends every event stream when the daemon stops.
     pub stop: CancellationToken,
 }
@@ -45,7 +56,10 @@ impl Live for LiveState {
         Box::pin(async move {
             let acd = self.acd.snapshot().await.unwrap_or_default();
             let open = self.handoffs.open().await;
-            Views::new(self).snapshot(self.board.snapshot(), &acd, &open)
+            let today = self.today().await;
+            let mut snapshot = Views::new(self).snapshot(self.board.snapshot(), &acd, &open);
+            snapshot.today = today;
+            snapshot
         })
     }
 
@@ -100,6 +114,35 @@ impl Live for LiveState {
 }
 
 impl LiveState {
+    /// The day so far, from the store; None (and a warning) when it cannot be read.
+    async fn today(&self) -> Option<TodayView> {
+        let now = self.clock.now();
+        let local = to_local(now, self.utc_offset_hours * 3600);
+        let midnight = now
+            .checked_sub(Duration::from_secs(
+                local.time.seconds_since_midnight().into(),
+            ))
+            .unwrap_or(now);
+        let (from, to) = (midnight, midnight + Duration::from_secs(86_400));
+        let read = async {
+            Ok::<_, crate::store::StoreError>((
+                self.store.calls_in(from, to).await?,
+                self.store.callbacks_in(from, to).await?,
+                self.store.ratings_in(from, to).await?,
+                Store::contact_failures_in(&self.store, from, to).await?,
+            ))
+        };
+        let (calls, callbacks, ratings, failures) = match read.await {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::warn!(%error, "the day's records could not be read");
+                return None;
+            }
+        };
+        let today = summarize(&calls, &callbacks, &ratings, &failures);
+        Some(today_view(local.date.to_string(), &today))
+    }
+
     async fn handoff(&self, call: &str, change: HandoffChange) -> Result<(), LiveError> {
         let not_found = || LiveError::NotFound {
             what: "call",
@@ -188,6 +231,9 @@ impl LiveState {
         let mut handoffs = self.handoffs.subscribe();
         let mut open: HashMap<String, HandoffRecord> = HashMap::new();
         let mut resync = true;
+        let mut today = tokio::time::interval(TODAY_EVERY);
+        // The snapshot holds the day; the first tick is not needed.
+        today.tick().await;
         loop {
             if resync {
                 resync = false;
@@ -211,6 +257,7 @@ impl LiveState {
             let event = tokio::select! {
                 _ = self.stop.cancelled() => return,
                 _ = tx.closed() => return,
+                _ = today.tick() => self.today().await.map(|t| LiveEvent::Today(Box::new(t))),
                 update = lines.recv() => match update {
                     Some(Update::Event(LineUpdate::Changed(line))) => {
                         Some(LiveEvent::Call(Box::new(views.call(&line, open.get(&line.id)))))
@@ -292,6 +339,7 @@ impl<'a> Views<'a> {
             seats: acd.seats.iter().map(|s| self.seat(s)).collect(),
             queues: self.queues(acd, &lines),
             handoffs: open.iter().map(|h| self.handoff(&h.record)).collect(),
+            today: None,
         }
     }
 
@@ -401,6 +449,50 @@ impl<'a> Views<'a> {
             Ok(left) => left.as_secs() as i64,
             Err(past) => -(past.duration().as_secs_f64().ceil() as i64),
         }
+    }
+}
+
+/// The day's figures as the API shows them.
+fn today_view(date: String, today: &Today) -> TodayView {
+    let percent = |t: Option<Tenths>| t.map(Tenths::as_f64);
+    let r = &today.ratings;
+    TodayView {
+        date,
+        offered: today.offered,
+        answered: today.answered,
+        abandoned: today.abandoned,
+        answered_within_15s: today.answered_within[0],
+        answered_within_20s: today.answered_within[1],
+        service_level_15s: percent(today.service_level(0)),
+        service_level_20s: percent(today.service_level(1)),
+        abandoned_calls: today
+            .abandoned_calls
+            .iter()
+            .map(|a| AbandonedView {
+                call: a.call.clone(),
+                caller: a.caller.clone(),
+                queue: a.queue.clone(),
+                at: rfc3339(a.at),
+                waited_secs: a.waited.as_secs(),
+                callback: a.callback,
+            })
+            .collect(),
+        contact_failures: today
+            .failures
+            .iter()
+            .map(|(unit, failures)| UnitFailures {
+                unit: unit.clone(),
+                failures: *failures,
+            })
+            .collect(),
+        ratings: RatingsToday {
+            satisfied: r.satisfied,
+            basically_satisfied: r.basically_satisfied,
+            dissatisfied: r.dissatisfied,
+            not_rated: r.not_rated,
+            satisfaction_rate: percent(r.satisfaction_rate()),
+            response_rate: percent(r.response_rate()),
+        },
     }
 }
 

@@ -308,6 +308,8 @@ impl Daemon {
                 handoffs: handoffs.clone(),
                 settings: settings.handoffs.clone(),
                 clock: clock.clone(),
+                store: store.clone(),
+                utc_offset_hours: settings.time.utc_offset_hours,
                 stop: transports.clone(),
             });
             let router = crate::api::router(crate::api::ApiState::new(&token, service, live));

@@ -44,6 +44,7 @@ macro_rules! store_battery {
             ratings_round_trip_with_every_outcome,
             ratings_are_ordered_by_time_then_id,
             ratings_in_reads_a_half_open_window,
+            calls_and_callbacks_in_read_a_half_open_window,
             a_second_rating_for_a_call_is_refused,
             a_second_rating_in_the_same_batch_is_refused,
             a_duplicate_rating_id_is_not_mistaken_for_a_second_rating,
@@ -601,6 +602,26 @@ pub(crate) async fn seat_events_round_trip_in_time_order_then_write_order<B: Bac
     assert_eq!(
         store.seat_events().await.unwrap(),
         vec![login, other, ringing, on_call, wrap_up]
+    );
+}
+
+/// A day's calls (by offer time, each with its queue part and offers) and callback requests.
+pub(crate) async fn calls_and_callbacks_in_read_a_half_open_window<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let calls = vec![queued_call(1), queued_call(2), call(3), queued_call(4)];
+    let mut batch = records(calls.clone());
+    batch.extend((1..=4).map(|n| Record::Callback(callback(n))));
+    store.write_batch(&batch).await.unwrap();
+    let (from, to) = (calls[1].offered_at, calls[3].offered_at);
+    assert_eq!(
+        store.calls_in(from, to).await.unwrap(),
+        vec![calls[1].clone(), calls[2].clone()]
+    );
+    let (from, to) = (callback(2).requested_at, callback(4).requested_at);
+    assert_eq!(
+        store.callbacks_in(from, to).await.unwrap(),
+        vec![callback(2), callback(3)]
     );
 }
 

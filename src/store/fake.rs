@@ -159,6 +159,30 @@ impl Store for FakeStore {
             .collect())
     }
 
+    async fn calls_in(
+        &self,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        let all = self.calls().await?;
+        Ok(all
+            .into_iter()
+            .filter(|c| from <= c.offered_at && c.offered_at < to)
+            .collect())
+    }
+
+    async fn callbacks_in(
+        &self,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        let all = self.callbacks().await?;
+        Ok(all
+            .into_iter()
+            .filter(|c| from <= c.requested_at && c.requested_at < to)
+            .collect())
+    }
+
     async fn ratings_in(
         &self,
         from: std::time::SystemTime,

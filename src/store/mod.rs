@@ -54,6 +54,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every call, ordered by offer time, then id.
     fn calls(&self) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 
+    /// Calls offered with `from <= offered_at < to`, ordered by offer time, then id.
+    fn calls_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+
     /// Every call in progress (an `OpenCall` with no `Call` yet), ordered by offer time, then id.
     fn open_calls(&self) -> impl Future<Output = Result<Vec<OpenCall>, StoreError>> + Send;
 
@@ -73,6 +80,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every callback request, ordered by request time, then id.
     fn callbacks(&self) -> impl Future<Output = Result<Vec<CallbackRequest>, StoreError>> + Send;
+
+    /// Callback requests with `from <= requested_at < to`, ordered by time, then id.
+    fn callbacks_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> impl Future<Output = Result<Vec<CallbackRequest>, StoreError>> + Send;
 
     /// Every rating (of every kind, rated or not), ordered by time, then id.
     fn ratings(&self) -> impl Future<Output = Result<Vec<RatingRecord>, StoreError>> + Send;

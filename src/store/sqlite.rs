@@ -171,6 +171,22 @@ impl SqliteStore {
         calls::all(&self.pool).await
     }
 
+    pub async fn calls_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        calls::between(&self.pool, from, to).await
+    }
+
+    pub async fn callbacks_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        callbacks::between(&self.pool, from, to).await
+    }
+
     /// Every call in progress (or left open by a daemon that stopped without ending it).
     pub async fn open_calls(&self) -> Result<Vec<OpenCall>, StoreError> {
         open_calls::all(&self.pool).await
@@ -286,6 +302,22 @@ impl Store for SqliteStore {
         to: SystemTime,
     ) -> Result<Vec<RatingRecord>, StoreError> {
         SqliteStore::ratings_in(self, from, to).await
+    }
+
+    async fn calls_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        SqliteStore::calls_in(self, from, to).await
+    }
+
+    async fn callbacks_in(
+        &self,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<Vec<CallbackRequest>, StoreError> {
+        SqliteStore::callbacks_in(self, from, to).await
     }
 
     async fn surveys(&self) -> Result<Vec<SurveyRecord>, StoreError> {

@@ -130,8 +130,24 @@ async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
     assert_eq!(calls["items"][0]["queue"], "q");
     assert_eq!(calls["items"][0]["trunk"], "carrier");
 
-    // The caller gives up: its line ends on the stream and the queue empties.
+    // The caller gives up: its line ends on the stream and the queue empties; the day lists
+    // it among the abandoned calls (on the stream within its 10 s, and in /api/v1/today).
     events.until("call_ended", &call).await;
+    let today = events.until("today", &call).await;
+    let today: Value = serde_json::from_str(&today).expect("JSON");
+    assert_eq!(
+        (today["offered"].as_u64(), today["abandoned"].as_u64()),
+        (Some(1), Some(1)),
+        "{today}"
+    );
+    assert_eq!(
+        today["abandoned_calls"][0]["caller"], "13800000000",
+        "{today}"
+    );
+    assert_eq!(
+        get(&t, "/api/v1/today").await["abandoned_calls"][0]["call"],
+        call.as_str()
+    );
     caller.wait().await.expect("the caller ran");
     assert!(
         eventually(Duration::from_secs(5), || async {

@@ -1,8 +1,8 @@
 //! The wallboard (`/wall`) in a real headless Chromium against a real daemon with SIPp peers:
 //! the page connects with the token from its address's fragment (which then leaves the address
 //! bar), a queued call appears with no reload, is answered, and its hand-off (set through the
-//! API, on a drill category of 10 s with a 4 s warning) counts down, turns amber, then red; when
-//! the daemon stops the page says so. Screenshots are kept for a person to look at, and the page
+//! API, on a drill category of 10 s with a 4 s warning) counts down, turns amber, then red; the
+//! day's tiles count the call once it has ended; when the daemon stops the page says so. Screenshots are kept for a person to look at, and the page
 //! logs no error while the daemon is up.
 
 use std::path::PathBuf;
@@ -72,7 +72,7 @@ async fn the_wallboard_follows_the_lines_live_and_says_when_the_daemon_is_gone()
     );
 
     let caller = caller_queue(t.daemon.sip_udp, "12350")
-        .set("hold_ms", "20000")
+        .set("hold_ms", "8000")
         .timeout(Duration::from_secs(40))
         .spawn()
         .expect("caller");
@@ -143,6 +143,21 @@ async fn the_wallboard_follows_the_lines_live_and_says_when_the_daemon_is_gone()
         .await
         .as_bool()
         .unwrap_or(false));
+    // The caller hung up before the breach; the hand-off stays, and the day counts the call
+    // once its record is written (the page hears the day every 10 s).
+    assert!(
+        page.until(
+            "document.querySelector('[data-id=today-answered] .n')?.textContent === '1'",
+            Duration::from_secs(25)
+        )
+        .await,
+        "today's answered calls never counted the call"
+    );
+    assert_eq!(
+        page.eval("document.querySelector('[data-id=today-offered] .n').textContent")
+            .await,
+        "1"
+    );
     page.screenshot(&shots().join("breached.png")).await;
     assert_eq!(
         page.eval("window.stillTheSamePage").await,

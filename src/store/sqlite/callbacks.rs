@@ -1,8 +1,10 @@
 //! The `callbacks` table: one row per `CallbackRequest`.
 
+use std::time::SystemTime;
+
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{bound, from_millis, to_millis};
 use crate::store::{CallbackRequest, StoreError};
 
 pub(super) async fn insert(
@@ -34,6 +36,23 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<CallbackRequest>, Store
         "SELECT id, call_id, number, queue, requested_at FROM callbacks \
          ORDER BY requested_at, id",
     )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(CallbackRow::into_request).collect()
+}
+
+/// Callback requests with `from <= requested_at < to`, oldest first, ties by id.
+pub(super) async fn between(
+    pool: &SqlitePool,
+    from: SystemTime,
+    to: SystemTime,
+) -> Result<Vec<CallbackRequest>, StoreError> {
+    let rows: Vec<CallbackRow> = sqlx::query_as(
+        "SELECT id, call_id, number, queue, requested_at FROM callbacks \
+         WHERE requested_at >= ? AND requested_at < ? ORDER BY requested_at, id",
+    )
+    .bind(bound(from))
+    .bind(bound(to))
     .fetch_all(pool)
     .await?;
     rows.into_iter().map(CallbackRow::into_request).collect()

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{duration_from_millis, duration_to_millis, from_millis, to_millis};
+use crate::store::millis::{
+    bound, duration_from_millis, duration_to_millis, from_millis, to_millis,
+};
 use crate::store::{CallRecord, Disposition, Offer, OfferOutcome, QueueOutcome, StoreError};
 
 const COLUMNS: &str = "id, sip_call_id, trunk, caller, called, seat, offered_at, answered_at, \
@@ -118,7 +120,41 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<CallRecord>, StoreError
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
+    with_offers(rows, offer_rows)
+}
 
+/// Calls offered with `from <= offered_at < to`, oldest first, with their offers.
+pub(super) async fn between(
+    pool: &SqlitePool,
+    from: SystemTime,
+    to: SystemTime,
+) -> Result<Vec<CallRecord>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<CallRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE c.offered_at >= ? AND c.offered_at < ? ORDER BY c.offered_at, c.id"
+    ))
+    .bind(bound(from))
+    .bind(bound(to))
+    .fetch_all(&mut *tx)
+    .await?;
+    let offer_rows: Vec<OfferRow> = sqlx::query_as(
+        "SELECT o.call_id, o.seq, o.seat, o.at, o.outcome FROM call_offers o \
+         JOIN calls c ON c.id = o.call_id WHERE c.offered_at >= ? AND c.offered_at < ? \
+         ORDER BY o.call_id, o.seq",
+    )
+    .bind(bound(from))
+    .bind(bound(to))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    with_offers(rows, offer_rows)
+}
+
+/// Each call with its offers, in the calls' order.
+fn with_offers(
+    rows: Vec<CallRow>,
+    offer_rows: Vec<OfferRow>,
+) -> Result<Vec<CallRecord>, StoreError> {
     let mut offers: HashMap<String, Vec<Offer>> = HashMap::new();
     for row in offer_rows {
         let call_id = row.call_id.clone();

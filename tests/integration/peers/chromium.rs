@@ -34,7 +34,7 @@ impl Browser {
                 "--disable-gpu",
                 "--no-first-run",
                 "--disable-extensions",
-                "--window-size=1600,900",
+                "--window-size=1920,1080",
                 "--remote-debugging-port=0",
                 "--remote-debugging-address=127.0.0.1",
             ])
