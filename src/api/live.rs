@@ -150,6 +150,36 @@ pub struct RatingsToday {
     pub response_rate: Option<f64>,
 }
 
+/// Lines (线路): each trunk's lines in use and free, its peak today (and when) and its busy
+/// hour, and the lines in use per called number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinesView {
+    pub trunks: Vec<TrunkLinesView>,
+    pub numbers: Vec<NumberLines>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkLinesView {
+    pub trunk: String,
+    /// The lines the carrier sells; null for unlimited.
+    pub lines: Option<u32>,
+    pub in_use: u64,
+    /// Null for unlimited.
+    pub free: Option<u64>,
+    /// The most lines in use at once today, and when that was first reached.
+    pub peak_today: u64,
+    pub peak_at: Option<String>,
+    /// The local hour (0 to 23) in which the most calls started today, and how many did.
+    pub busy_hour: Option<u8>,
+    pub busy_hour_calls: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberLines {
+    pub number: String,
+    pub in_use: u64,
+}
+
 /// A page of a list: `items` from `offset`, at most `limit` of them, out of `total`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -379,6 +409,8 @@ pub struct LiveSnapshot {
     pub handoffs: Vec<HandoffView>,
     /// The day so far; null when the store could not be read.
     pub today: Option<TodayView>,
+    /// Null when the SIP core did not answer (the daemon is stopping).
+    pub lines: Option<LinesView>,
 }
 
 /// One change, as `/api/v1/events` sends it: the SSE event name is the variant's, its data
@@ -399,6 +431,8 @@ pub enum LiveEvent {
     Handoff(HandoffView),
     /// The day so far, every few seconds.
     Today(Box<TodayView>),
+    /// The lines, every few seconds.
+    Lines(LinesView),
 }
 
 impl LiveEvent {
@@ -412,6 +446,7 @@ impl LiveEvent {
             LiveEvent::Queue(_) => "queue",
             LiveEvent::Handoff(_) => "handoff",
             LiveEvent::Today(_) => "today",
+            LiveEvent::Lines(_) => "lines",
         }
     }
 
@@ -425,6 +460,7 @@ impl LiveEvent {
             LiveEvent::Queue(q) => serde_json::to_string(q),
             LiveEvent::Handoff(h) => serde_json::to_string(h),
             LiveEvent::Today(t) => serde_json::to_string(t),
+            LiveEvent::Lines(l) => serde_json::to_string(l),
         }
     }
 }

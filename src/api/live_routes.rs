@@ -67,6 +67,16 @@ pub(super) async fn today(State(state): State<ApiState>) -> Response {
     }
 }
 
+pub(super) async fn lines(State(state): State<ApiState>) -> Response {
+    match state.live.snapshot().await.lines {
+        Some(lines) => json(StatusCode::OK, &lines),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the daemon is shutting down".into(),
+        ),
+    }
+}
+
 pub(super) async fn change_seat(
     State(state): State<ApiState>,
     Path(seat): Path<String>,

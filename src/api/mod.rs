@@ -72,6 +72,7 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/queues", true),
     ("GET", "/api/v1/handoffs", true),
     ("GET", "/api/v1/today", true),
+    ("GET", "/api/v1/lines", true),
     ("GET", "/api/v1/events", true),
 ];
 
@@ -190,6 +191,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
         ("GET", "/api/v1/queues") => get(l::queues),
         ("GET", "/api/v1/handoffs") => get(l::handoffs),
         ("GET", "/api/v1/today") => get(l::today),
+        ("GET", "/api/v1/lines") => get(l::lines),
         ("GET", "/api/v1/events") => get(l::events),
         _ => return None,
     })

@@ -77,6 +77,7 @@ impl Live for Lines {
                 }],
                 handoffs: Vec::new(),
                 today: None,
+                lines: None,
             }
         })
     }
@@ -130,6 +131,7 @@ impl Live for Lines {
             queues: Vec::new(),
             handoffs: Vec::new(),
             today: None,
+            lines: None,
         })));
         let _ = tx.try_send(LiveEvent::CallEnded {
             id: "call-1".into(),

@@ -7,13 +7,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::live::{
-    AbandonedView, CallHandoff, CallView, HandoffChange, HandoffView, QueueView, RatingsToday,
-    SeatChange, SeatView, TodayView, UnitFailures, WaitingCaller,
+    AbandonedView, CallHandoff, CallView, HandoffChange, HandoffView, LinesView, NumberLines,
+    QueueView, RatingsToday, SeatChange, SeatView, TodayView, TrunkLinesView, UnitFailures,
+    WaitingCaller,
 };
 use crate::api::{BoxFuture, Live, LiveError, LiveEvent, LiveSnapshot};
 use crate::bus::Update;
@@ -27,6 +28,7 @@ use crate::queue::{
 };
 use crate::report::today::{summarize, Today};
 use crate::report::Tenths;
+use crate::server::core::CoreSnapshot;
 use crate::store::HandoffRecord;
 use crate::store::{SqliteStore, Store};
 
@@ -35,6 +37,9 @@ const EVENTS_WAITING: usize = 256;
 
 /// How often the event stream sends the day so far.
 const TODAY_EVERY: Duration = Duration::from_secs(10);
+
+/// How often the event stream looks at the lines (and sends them when they changed).
+const LINES_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct LiveState {
@@ -45,6 +50,8 @@ pub struct LiveState {
     pub clock: Arc<dyn Clock>,
     /// Where the day's records are read from.
     pub store: SqliteStore,
+    /// Asks the SIP core for its snapshot (the lines).
+    pub core: mpsc::Sender<oneshot::Sender<CoreSnapshot>>,
     /// The local day starts at midnight at this offset from UTC (`[time]`).
     pub utc_offset_hours: i32,
     /// Ends every event stream when the daemon stops.
@@ -57,8 +64,10 @@ impl Live for LiveState {
             let acd = self.acd.snapshot().await.unwrap_or_default();
             let open = self.handoffs.open().await;
             let today = self.today().await;
+            let lines = self.lines().await;
             let mut snapshot = Views::new(self).snapshot(self.board.snapshot(), &acd, &open);
             snapshot.today = today;
+            snapshot.lines = lines;
             snapshot
         })
     }
@@ -141,6 +150,40 @@ impl LiveState {
         };
         let today = summarize(&calls, &callbacks, &ratings, &failures);
         Some(today_view(local.date.to_string(), &today))
+    }
+
+    /// The lines, from the SIP core; None when it does not answer (the daemon is stopping).
+    async fn lines(&self) -> Option<LinesView> {
+        let (reply, answer) = oneshot::channel();
+        self.core.send(reply).await.ok()?;
+        let core = answer.await.ok()?;
+        Some(LinesView {
+            trunks: core
+                .lines
+                .into_iter()
+                .map(|t| {
+                    let in_use = t.in_use as u64;
+                    TrunkLinesView {
+                        free: t.lines.map(|n| u64::from(n).saturating_sub(in_use)),
+                        lines: t.lines,
+                        in_use,
+                        peak_today: t.peak as u64,
+                        peak_at: t.peak_at.map(rfc3339),
+                        busy_hour: t.busy_hour.map(|(h, _)| h),
+                        busy_hour_calls: t.busy_hour.map_or(0, |(_, n)| n),
+                        trunk: t.trunk,
+                    }
+                })
+                .collect(),
+            numbers: core
+                .numbers
+                .into_iter()
+                .map(|(number, n)| NumberLines {
+                    number,
+                    in_use: n as u64,
+                })
+                .collect(),
+        })
     }
 
     async fn handoff(&self, call: &str, change: HandoffChange) -> Result<(), LiveError> {
@@ -232,12 +275,16 @@ impl LiveState {
         let mut open: HashMap<String, HandoffRecord> = HashMap::new();
         let mut resync = true;
         let mut today = tokio::time::interval(TODAY_EVERY);
-        // The snapshot holds the day; the first tick is not needed.
+        let mut lines_tick = tokio::time::interval(LINES_EVERY);
+        // The snapshot holds the day and the lines; the first ticks are not needed.
         today.tick().await;
+        lines_tick.tick().await;
+        let mut lines_sent = None;
         loop {
             if resync {
                 resync = false;
                 let snapshot = self.snapshot().await;
+                lines_sent = snapshot.lines.clone();
                 open = self
                     .handoffs
                     .open()
@@ -258,6 +305,13 @@ impl LiveState {
                 _ = self.stop.cancelled() => return,
                 _ = tx.closed() => return,
                 _ = today.tick() => self.today().await.map(|t| LiveEvent::Today(Box::new(t))),
+                _ = lines_tick.tick() => match self.lines().await {
+                    Some(lines) if lines_sent.as_ref() != Some(&lines) => {
+                        lines_sent = Some(lines.clone());
+                        Some(LiveEvent::Lines(lines))
+                    }
+                    _ => None,
+                },
                 update = lines.recv() => match update {
                     Some(Update::Event(LineUpdate::Changed(line))) => {
                         Some(LiveEvent::Call(Box::new(views.call(&line, open.get(&line.id)))))
@@ -340,6 +394,7 @@ impl<'a> Views<'a> {
             queues: self.queues(acd, &lines),
             handoffs: open.iter().map(|h| self.handoff(&h.record)).collect(),
             today: None,
+            lines: None,
         }
     }
 

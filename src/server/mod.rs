@@ -309,6 +309,7 @@ impl Daemon {
                 settings: settings.handoffs.clone(),
                 clock: clock.clone(),
                 store: store.clone(),
+                core: snapshot_tx.clone(),
                 utc_offset_hours: settings.time.utc_offset_hours,
                 stop: transports.clone(),
             });

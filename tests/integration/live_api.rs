@@ -124,6 +124,16 @@ async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
         call.as_str(),
         "{queues}"
     );
+    let lines = get(&t, "/api/v1/lines").await;
+    let carrier = &lines["trunks"][0];
+    assert_eq!(carrier["trunk"], "carrier", "{lines}");
+    assert_eq!(
+        (carrier["in_use"].as_u64(), carrier["peak_today"].as_u64()),
+        (Some(1), Some(1)),
+        "{lines}"
+    );
+    assert_eq!(carrier["busy_hour_calls"], 1, "{lines}");
+    assert_eq!(lines["numbers"][0]["number"], "12350", "{lines}");
     let calls = get(&t, "/api/v1/calls").await;
     assert_eq!(calls["total"], 1, "{calls}");
     assert_eq!(calls["items"][0]["id"], call.as_str());

@@ -103,6 +103,18 @@ async fn the_wallboard_follows_the_lines_live_and_says_when_the_daemon_is_gone()
             String::from_utf8_lossy(&listed)
         );
     }
+    if !page
+        .until(
+            "document.querySelector('[data-id=lines-carrier] .n')?.textContent === '1'",
+            Duration::from_secs(25),
+        )
+        .await
+    {
+        let shown = page
+            .eval("document.getElementById('lines').textContent")
+            .await;
+        panic!("the trunk's line in use never showed: {shown}");
+    }
     let call = page
         .eval(&format!("{calls}.dataset.call"))
         .await

@@ -124,7 +124,8 @@ impl Core {
             (None, RingTarget::Seats(list)) => Kind::Ring(list.clone()),
         };
         let (owner, events) = self.admit(&key, &request);
-        self.lines.take(owner, &trunk.name, &number);
+        let taken = self.moment();
+        self.lines.take(owner, &trunk.name, &number, taken);
         let mut setup = CallSetup {
             owner,
             trunk: trunk.name.clone(),
@@ -201,6 +202,17 @@ impl Core {
         self.setting_up.insert(owner);
         metrics::gauge!(names::CALLS_ACTIVE).set(self.calls.len() as f64);
         (owner, events_rx)
+    }
+
+    /// Now, in the hotline's local time, for the lines' day.
+    fn moment(&self) -> super::lines::Moment {
+        let at = self.ctx.clock.now();
+        let local = crate::calendar::to_local(at, self.settings.time.utc_offset_hours * 3600);
+        super::lines::Moment {
+            date: local.date,
+            hour: (local.time.seconds_since_midnight() / 3600) as u8,
+            at,
+        }
     }
 
     fn is_open(&self, calendar: &str) -> bool {

@@ -3,7 +3,7 @@
 //! hands each call's messages to its task.
 
 mod calls;
-mod lines;
+pub mod lines;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +54,10 @@ pub struct CoreSnapshot {
     /// Sources banned now, and bans since start.
     pub banned_sources: usize,
     pub bans_total: u64,
+    /// Each trunk's lines and its day so far.
+    pub lines: Vec<lines::TrunkLines>,
+    /// Lines in use per called number.
+    pub numbers: Vec<(String, usize)>,
 }
 
 pub struct Core {
@@ -220,6 +224,8 @@ impl Core {
             tcp_connections: self.sender.tcp_connections(),
             banned_sources: self.security.bans().0,
             bans_total: self.security.bans().1,
+            lines: self.lines.trunks(),
+            numbers: self.lines.numbers(),
         }
     }
 
