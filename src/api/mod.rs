@@ -10,6 +10,8 @@
 //! refused); a missing or wrong token is 401 with `WWW-Authenticate: Bearer`.
 
 mod auth;
+pub mod history;
+mod history_routes;
 pub mod live;
 mod live_routes;
 pub mod settings;
@@ -34,6 +36,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use history::{History, HistoryError};
 pub use live::{Live, LiveError, LiveEvent, LiveSnapshot};
 pub use settings::ApiSettings;
 pub use types::{
@@ -73,6 +76,9 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/handoffs", true),
     ("GET", "/api/v1/today", true),
     ("GET", "/api/v1/lines", true),
+    ("GET", "/api/v1/ledger/{unit}", true),
+    ("GET", "/api/v1/ratings", true),
+    ("GET", "/api/v1/records", true),
     ("GET", "/api/v1/events", true),
 ];
 
@@ -162,15 +168,22 @@ pub struct ApiState {
     token: ExpectedToken,
     surveys: Arc<dyn Surveys>,
     live: Arc<dyn Live>,
+    history: Arc<dyn History>,
 }
 
 impl ApiState {
     /// `token` is what [`ApiSettings::token`] returned; only its digest is kept.
-    pub fn new(token: &str, surveys: Arc<dyn Surveys>, live: Arc<dyn Live>) -> Self {
+    pub fn new(
+        token: &str,
+        surveys: Arc<dyn Surveys>,
+        live: Arc<dyn Live>,
+        history: Arc<dyn History>,
+    ) -> Self {
         Self {
             token: ExpectedToken::new(token),
             surveys,
             live,
+            history,
         }
     }
 }
@@ -192,6 +205,9 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
         ("GET", "/api/v1/handoffs") => get(l::handoffs),
         ("GET", "/api/v1/today") => get(l::today),
         ("GET", "/api/v1/lines") => get(l::lines),
+        ("GET", "/api/v1/ledger/{unit}") => get(history_routes::ledger),
+        ("GET", "/api/v1/ratings") => get(history_routes::ratings),
+        ("GET", "/api/v1/records") => get(history_routes::records),
         ("GET", "/api/v1/events") => get(l::events),
         _ => return None,
     })

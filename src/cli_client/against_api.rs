@@ -77,7 +77,12 @@ async fn start() -> Running {
 /// The API on 127.0.0.1 with in-memory surveys and `live`.
 pub(super) async fn start_with(live: Arc<dyn Live>) -> Running {
     let surveys = Arc::new(InMemory::default());
-    let state = ApiState::new(TOKEN, surveys.clone(), live);
+    let state = ApiState::new(
+        TOKEN,
+        surveys.clone(),
+        live,
+        Arc::new(super::against_live::Kept),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (stop, stopped) = oneshot::channel::<()>();

@@ -145,6 +145,61 @@ impl Live for Lines {
     }
 }
 
+/// Records of one day, one unit's ledger and a ratings report, whatever the month.
+pub(super) struct Kept;
+
+impl History for Kept {
+    fn ledger<'a>(
+        &'a self,
+        unit: &'a str,
+        month: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, HistoryError>> {
+        Box::pin(async move {
+            if month.len() != 7 {
+                return Err(HistoryError::Field(crate::api::live::FieldError {
+                    field: "month",
+                    message: "month must be YYYY-MM".into(),
+                }));
+            }
+            if unit != "water" {
+                return Err(HistoryError::NoUnit(unit.into()));
+            }
+            Ok(serde_json::json!({ "month": month, "unit": { "unit": "water", "score": 30 } }))
+        })
+    }
+
+    fn ratings<'a>(
+        &'a self,
+        month: &'a str,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, HistoryError>> {
+        Box::pin(async move {
+            if by != "all" && by != "seat" {
+                return Err(HistoryError::Field(crate::api::live::FieldError {
+                    field: "by",
+                    message: "by must be all, seat or unit".into(),
+                }));
+            }
+            Ok(serde_json::json!({ "month": month, "groups": [] }))
+        })
+    }
+
+    fn records<'a>(
+        &'a self,
+        date: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::api::history::RecordView>, HistoryError>> {
+        Box::pin(async move {
+            if date.len() != 10 {
+                return Err(HistoryError::Field(crate::api::live::FieldError {
+                    field: "date",
+                    message: "date must be YYYY-MM-DD".into(),
+                }));
+            }
+            Ok(Vec::new())
+        })
+    }
+}
+
 fn request(addr: SocketAddr, method: &str, path: &str, token: bool, body: Option<&str>) -> String {
     let auth = if token {
         format!("Authorization: Bearer {TOKEN}\r\n")
@@ -160,7 +215,9 @@ fn request(addr: SocketAddr, method: &str, path: &str, token: bool, body: Option
 
 /// A route's path with its parameters filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "call-1").replace("{seat}", "1001")
+    path.replace("{id}", "call-1")
+        .replace("{seat}", "1001")
+        .replace("{unit}", "water")
 }
 
 /// The status code and the JSON body of one exchange.
@@ -319,6 +376,23 @@ async fn bad_input_is_refused_with_the_field_it_names() {
     }
     let (status, json) = call(addr, "GET", "/api/v1/handoffs?offset=-1", None).await;
     assert_eq!((status, json["field"].as_str()), (400, Some("offset")));
+    for (path, field) in [
+        ("/api/v1/records", "date"),
+        ("/api/v1/records?date=4.12.2026", "date"),
+        ("/api/v1/ratings", "month"),
+        ("/api/v1/ratings?month=2026-12&by=weekday", "by"),
+        ("/api/v1/ledger/water", "month"),
+        ("/api/v1/ledger/water?month=12", "month"),
+    ] {
+        let (status, json) = call(addr, "GET", path, None).await;
+        assert_eq!(
+            (status, json["field"].as_str()),
+            (400, Some(field)),
+            "{path}: {json}"
+        );
+    }
+    let (status, _) = call(addr, "GET", "/api/v1/ledger/gas?month=2026-12", None).await;
+    assert_eq!(status, 404, "an unknown unit");
     running.stop().await;
 }
 
@@ -371,6 +445,11 @@ async fn every_listed_route_is_served() {
         if path == "/api/v1/events" {
             continue; // a stream: read in its own test
         }
+        let query = match path {
+            "/api/v1/ledger/{unit}" | "/api/v1/ratings" => "?month=2026-12",
+            "/api/v1/records" => "?date=2026-12-04",
+            _ => "",
+        };
         let body = match path {
             "/api/v1/calls/{id}/handoff" => Some(r#"{"action":"close","reason":"done"}"#),
             "/api/v1/seats/{seat}/state" => Some(r#"{"action":"login"}"#),
@@ -378,7 +457,7 @@ async fn every_listed_route_is_served() {
             _ => None,
         };
         // A survey's id is the in-memory one's; a call's, the one call it has.
-        let path = concrete(path).replace("surveys/call-1", "surveys/s-1");
+        let path = concrete(path).replace("surveys/call-1", "surveys/s-1") + query;
         let (status, json) = call(addr, method, &path, body).await;
         assert!(
             (200..300).contains(&status) || json["error"] != "no such endpoint",

@@ -2,6 +2,7 @@
 //! on shutdown end the calls, stop the transports and flush every pending record.
 
 pub mod core;
+pub mod history;
 pub mod live;
 pub mod surveys;
 pub mod trunks;
@@ -273,6 +274,8 @@ impl Daemon {
         let transports = CancellationToken::new();
         let surveys = SurveyPlan::from_settings(&settings)
             .map(|plan| SurveyService::start(plan, ctx.clone(), store.clone(), drain.clone()));
+        let ledger_units: Vec<crate::ledger::LedgerUnit> =
+            dialplan.units().iter().map(Into::into).collect();
         let core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
 
         let core = tokio::spawn(core.run(
@@ -313,7 +316,21 @@ impl Daemon {
                 utc_offset_hours: settings.time.utc_offset_hours,
                 stop: transports.clone(),
             });
-            let router = crate::api::router(crate::api::ApiState::new(&token, service, live));
+            let history = Arc::new(history::HistoryState {
+                store_path: settings.store.path.clone(),
+                store: store.clone(),
+                units: ledger_units,
+                categories: settings
+                    .handoffs
+                    .categories
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect(),
+                rule: settings.contact_failures,
+                utc_offset_hours: settings.time.utc_offset_hours,
+            });
+            let router =
+                crate::api::router(crate::api::ApiState::new(&token, service, live, history));
             let api_stop = transports.clone();
             others.push(tokio::spawn(async move {
                 let stopped = async move { api_stop.cancelled().await };

@@ -158,6 +158,27 @@ async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
         get(&t, "/api/v1/today").await["abandoned_calls"][0]["call"],
         call.as_str()
     );
+    // The day's records have the call with its legs; the month's reports read the same store.
+    let date = today["date"].as_str().expect("the local date").to_string();
+    let records = get(&t, &format!("/api/v1/records?date={date}")).await;
+    let record = &records["items"][0];
+    assert_eq!(record["id"], call.as_str(), "{records}");
+    assert_eq!(record["disposition"], "abandoned");
+    assert_eq!(record["queue"], "q");
+    assert_eq!(record["legs"][0]["role"], "caller", "{record}");
+    let month = &date[..7];
+    let ratings = get(&t, &format!("/api/v1/ratings?month={month}")).await;
+    assert!(ratings.is_object(), "{ratings}");
+    let (status, _) = cli_client::request(
+        api(&t),
+        TOKEN,
+        "GET",
+        &format!("/api/v1/ledger/no-such-unit?month={month}"),
+        None,
+    )
+    .await
+    .expect("the API answers");
+    assert_eq!(status, 404, "a unit the ledger does not have");
     caller.wait().await.expect("the caller ran");
     assert!(
         eventually(Duration::from_secs(5), || async {

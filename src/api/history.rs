@@ -1,0 +1,80 @@
+//! What the store keeps, over the API: a month's contact ledger (one unit's line of it), a
+//! month's ratings report, and the call records of a day with their legs. The daemon implements
+//! [`History`]; the reports are the same as `hotline report`'s, in their JSON form.
+
+use serde::{Deserialize, Serialize};
+
+use super::live::FieldError;
+use super::BoxFuture;
+
+/// One leg of a recorded call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegView {
+    pub id: String,
+    /// `caller`, `seat` or `unit`.
+    pub role: String,
+    pub party: String,
+    pub started_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: String,
+    /// `bye_by_them`, `bye_by_us`, `cancelled`, `interrupted`…
+    pub ended_how: String,
+}
+
+/// A recorded call of the day, with its legs and recordings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+    pub id: String,
+    pub trunk: String,
+    pub caller: String,
+    pub called: String,
+    pub seat: Option<String>,
+    pub offered_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: String,
+    /// `answered`, `abandoned`, `busy`, `no_answer`, `unreachable`, `rejected`, `failed`,
+    /// `interrupted`.
+    pub disposition: String,
+    pub sip_cause: Option<u16>,
+    pub ended_by: Option<String>,
+    pub queue: Option<String>,
+    pub queue_wait_secs: Option<u64>,
+    pub legs: Vec<LegView>,
+    /// Recordings of the call (none until calls are recorded).
+    pub recordings: Vec<String>,
+}
+
+/// Why a history request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// 400.
+    #[error("{0}")]
+    Field(FieldError),
+    /// 404.
+    #[error("no unit {0} in the ledger")]
+    NoUnit(String),
+    /// 503.
+    #[error("the store could not be read")]
+    Store,
+}
+
+/// The store's records, as the daemon offers them to the API.
+pub trait History: Send + Sync + 'static {
+    /// Unit `unit`'s line of the contact ledger of `month` (`2026-12`), as JSON.
+    fn ledger<'a>(
+        &'a self,
+        unit: &'a str,
+        month: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, HistoryError>>;
+
+    /// The ratings report of `month`, grouped `by` `all`, `seat` or `unit`, as JSON.
+    fn ratings<'a>(
+        &'a self,
+        month: &'a str,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, HistoryError>>;
+
+    /// The calls offered on local day `date` (`2026-12-04`), oldest first.
+    fn records<'a>(&'a self, date: &'a str)
+        -> BoxFuture<'a, Result<Vec<RecordView>, HistoryError>>;
+}
