@@ -59,9 +59,21 @@ pub async fn start_with_api(
     limit: u32,
     warning: u32,
 ) -> TestDaemon {
+    start_with_api_on("127.0.0.1:0", token, category, limit, warning).await
+}
+
+/// As `start_with_api`, with the API on `listen` (a daemon started again where the last one
+/// listened).
+pub async fn start_with_api_on(
+    listen: &str,
+    token: &str,
+    category: (&str, &str),
+    limit: u32,
+    warning: u32,
+) -> TestDaemon {
     let (name, label) = category;
     let extra_config = format!(
-        "[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{token}\"\n\n[ratings]\nenabled = false\n\n\
+        "[api]\nlisten = \"{listen}\"\ntoken = \"{token}\"\n\n[ratings]\nenabled = false\n\n\
          [handoffs]\nwarning_secs = {warning}\n\n[[handoffs.categories]]\nname = \"{name}\"\n\
          label = \"{label}\"\ncode = \"*91\"\nlimit_secs = {limit}\nextended_limit_secs = {}\n",
         2 * limit

@@ -2,7 +2,9 @@
 //! the page connects with the token from its address's fragment (which then leaves the address
 //! bar), a queued call appears with no reload, is answered, and its hand-off (set through the
 //! API, on a drill category of 10 s with a 4 s warning) counts down, turns amber, then red; the
-//! day's tiles count the call once it has ended; when the daemon stops the page says so. Screenshots are kept for a person to look at, and the page
+//! day's tiles count the call once it has ended; when the daemon stops the page says so, and
+//! when a daemon is back on the same address (with a fresh store, so its day has no call yet)
+//! the page reconnects by itself, says so and shows the new daemon's day. Screenshots are kept for a person to look at, and the page
 //! logs no error while the daemon is up.
 
 use std::path::PathBuf;
@@ -193,6 +195,28 @@ async fn the_wallboard_follows_the_lines_live_and_says_when_the_daemon_is_gone()
         .as_bool()
         .unwrap_or(false));
     page.screenshot(&shots().join("daemon-gone.png")).await;
+
+    // A daemon back on the same address: the page reconnects by itself and says so.
+    let again = common::start_with_api_on(&api.to_string(), TOKEN, ("drill", "演练"), 10, 4).await;
+    assert!(
+        page.until("document.getElementById('status').className === 'up'", SEEN)
+            .await,
+        "the page never said the daemon is back"
+    );
+    assert!(
+        page.until(
+            "document.querySelector('[data-id=today-offered] .n')?.textContent === '0'",
+            SEEN
+        )
+        .await,
+        "the page did not take the new daemon's snapshot (its store is a fresh one)"
+    );
+    assert_eq!(
+        page.eval("window.stillTheSamePage").await,
+        true,
+        "the page reloaded"
+    );
+    again.daemon.shutdown().await.expect("shutdown");
     println!("wallboard screenshots in {}", shots().display());
     drop(caller);
 }
