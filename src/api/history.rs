@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::live::FieldError;
+use super::live::{FieldError, Page, Paging};
 use super::BoxFuture;
 
 /// One leg of a recorded call.
@@ -74,7 +74,11 @@ pub trait History: Send + Sync + 'static {
         by: &'a str,
     ) -> BoxFuture<'a, Result<serde_json::Value, HistoryError>>;
 
-    /// The calls offered on local day `date` (`2026-12-04`), oldest first.
-    fn records<'a>(&'a self, date: &'a str)
-        -> BoxFuture<'a, Result<Vec<RecordView>, HistoryError>>;
+    /// The page `paging` of the calls offered on local day `date` (`2026-12-04`), oldest
+    /// first; legs are read for the page's calls only.
+    fn records<'a>(
+        &'a self,
+        date: &'a str,
+        paging: Paging,
+    ) -> BoxFuture<'a, Result<Page<RecordView>, HistoryError>>;
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::history::HistoryError;
-use super::live::{FieldError, Page, Paging};
+use super::live::{FieldError, Paging};
 use super::{error, field_error, json, ApiState};
 
 type Params = Query<HashMap<String, String>>;
@@ -77,8 +77,8 @@ pub(super) async fn records(State(state): State<ApiState>, params: Params) -> Re
         Ok(paging) => paging,
         Err(e) => return field_error(&e),
     };
-    match state.history.records(date).await {
-        Ok(records) => json(StatusCode::OK, &Page::of(records, paging)),
+    match state.history.records(date, paging).await {
+        Ok(page) => json(StatusCode::OK, &page),
         Err(e) => history_error(&e),
     }
 }

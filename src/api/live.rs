@@ -467,7 +467,15 @@ impl LiveEvent {
 
 /// The hotline's live state, as the daemon offers it to the API.
 pub trait Live: Send + Sync + 'static {
+    /// Calls, seats, queues and hand-offs now (`today` and `lines` left out: they have their
+    /// own calls, and the day is read from the store).
     fn snapshot(&self) -> BoxFuture<'_, LiveSnapshot>;
+
+    /// The day so far; None when the store could not be read.
+    fn today(&self) -> BoxFuture<'_, Option<TodayView>>;
+
+    /// The lines; None when the SIP core did not answer (the daemon is stopping).
+    fn lines(&self) -> BoxFuture<'_, Option<LinesView>>;
 
     /// Changes seat `seat`; answers with the seat as it is after the change.
     fn change_seat<'a>(
@@ -483,8 +491,8 @@ pub trait Live: Send + Sync + 'static {
         change: HandoffChange,
     ) -> BoxFuture<'a, Result<(), LiveError>>;
 
-    /// The changes from now on, starting with a snapshot; the stream ends when the receiver
-    /// is dropped or the daemon stops.
+    /// The changes from now on, starting with a whole snapshot (the day and the lines in it);
+    /// the stream ends when the receiver is dropped or the daemon stops.
     fn events(&self) -> mpsc::Receiver<LiveEvent>;
 }
 

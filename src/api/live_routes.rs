@@ -58,7 +58,7 @@ pub(super) async fn handoffs(State(state): State<ApiState>, params: Params) -> R
 }
 
 pub(super) async fn today(State(state): State<ApiState>) -> Response {
-    match state.live.snapshot().await.today {
+    match state.live.today().await {
         Some(today) => json(StatusCode::OK, &today),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -68,7 +68,7 @@ pub(super) async fn today(State(state): State<ApiState>) -> Response {
 }
 
 pub(super) async fn lines(State(state): State<ApiState>) -> Response {
-    match state.live.snapshot().await.lines {
+    match state.live.lines().await {
         Some(lines) => json(StatusCode::OK, &lines),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -82,6 +82,14 @@ impl Live for Lines {
         })
     }
 
+    fn today(&self) -> BoxFuture<'_, Option<crate::api::live::TodayView>> {
+        Box::pin(async { None })
+    }
+
+    fn lines(&self) -> BoxFuture<'_, Option<crate::api::live::LinesView>> {
+        Box::pin(async { None })
+    }
+
     fn change_seat<'a>(
         &'a self,
         name: &'a str,
@@ -125,21 +133,28 @@ impl Live for Lines {
 
     fn events(&self) -> mpsc::Receiver<LiveEvent> {
         let (tx, rx) = mpsc::channel(4);
-        let _ = tx.try_send(LiveEvent::Snapshot(Box::new(LiveSnapshot {
+        let snapshot = LiveSnapshot {
             calls: Vec::new(),
             seats: self.seats(),
             queues: Vec::new(),
             handoffs: Vec::new(),
             today: None,
             lines: None,
-        })));
-        let _ = tx.try_send(LiveEvent::CallEnded {
-            id: "call-1".into(),
-        });
+        };
         // The stream stays open as long as the sender lives: keep it a while.
         tokio::spawn(async move {
+            let events = [
+                LiveEvent::Snapshot(Box::new(snapshot)),
+                LiveEvent::CallEnded {
+                    id: "call-1".into(),
+                },
+            ];
+            for event in events {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
             tokio::time::sleep(Duration::from_secs(30)).await;
-            drop(tx);
         });
         rx
     }
@@ -187,7 +202,8 @@ impl History for Kept {
     fn records<'a>(
         &'a self,
         date: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<crate::api::history::RecordView>, HistoryError>> {
+        paging: crate::api::live::Paging,
+    ) -> BoxFuture<'a, Result<Page<crate::api::history::RecordView>, HistoryError>> {
         Box::pin(async move {
             if date.len() != 10 {
                 return Err(HistoryError::Field(crate::api::live::FieldError {
@@ -195,7 +211,7 @@ impl History for Kept {
                     message: "date must be YYYY-MM-DD".into(),
                 }));
             }
-            Ok(Vec::new())
+            Ok(Page::of(Vec::new(), paging))
         })
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::api::history::{LegView, RecordView};
-use crate::api::live::FieldError;
+use crate::api::live::{FieldError, Page, Paging};
 use crate::api::{BoxFuture, History, HistoryError};
 use crate::calendar::Date;
 use crate::ledger::commands::{contacts_report, LedgerError};
@@ -101,7 +101,8 @@ impl History for HistoryState {
     fn records<'a>(
         &'a self,
         date: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<RecordView>, HistoryError>> {
+        paging: Paging,
+    ) -> BoxFuture<'a, Result<Page<RecordView>, HistoryError>> {
         Box::pin(async move {
             let day: Date = date.parse().map_err(|_| {
                 HistoryError::Field(FieldError {
@@ -114,8 +115,10 @@ impl History for HistoryState {
                 tracing::warn!(%error, "the day's calls could not be read");
                 HistoryError::Store
             })?;
-            let mut records = Vec::with_capacity(calls.len());
-            for call in calls {
+            // The page first: the legs are read for its calls only.
+            let calls = Page::of(calls, paging);
+            let mut records = Vec::with_capacity(calls.items.len());
+            for call in calls.items {
                 let legs = self.store.legs(&call.id).await.map_err(|error| {
                     tracing::warn!(%error, "a call's legs could not be read");
                     HistoryError::Store
@@ -134,7 +137,12 @@ impl History for HistoryState {
                     .collect();
                 records.push(record_view(call, legs));
             }
-            Ok(records)
+            Ok(Page {
+                items: records,
+                total: calls.total,
+                offset: calls.offset,
+                limit: calls.limit,
+            })
         })
     }
 }

@@ -60,16 +60,15 @@ pub struct LiveState {
 
 impl Live for LiveState {
     fn snapshot(&self) -> BoxFuture<'_, LiveSnapshot> {
-        Box::pin(async move {
-            let acd = self.acd.snapshot().await.unwrap_or_default();
-            let open = self.handoffs.open().await;
-            let today = self.today().await;
-            let lines = self.lines().await;
-            let mut snapshot = Views::new(self).snapshot(self.board.snapshot(), &acd, &open);
-            snapshot.today = today;
-            snapshot.lines = lines;
-            snapshot
-        })
+        Box::pin(async move { self.views().await.0 })
+    }
+
+    fn today(&self) -> BoxFuture<'_, Option<TodayView>> {
+        Box::pin(self.day())
+    }
+
+    fn lines(&self) -> BoxFuture<'_, Option<LinesView>> {
+        Box::pin(self.lines_now())
     }
 
     fn change_seat<'a>(
@@ -123,8 +122,16 @@ impl Live for LiveState {
 }
 
 impl LiveState {
+    /// Calls, seats, queues and hand-offs now, and the open hand-offs' records they came from.
+    async fn views(&self) -> (LiveSnapshot, Vec<OpenHandoff>) {
+        let acd = self.acd.snapshot().await.unwrap_or_default();
+        let open = self.handoffs.open().await;
+        let snapshot = Views::new(self).snapshot(self.board.snapshot(), &acd, &open);
+        (snapshot, open)
+    }
+
     /// The day so far, from the store; None (and a warning) when it cannot be read.
-    async fn today(&self) -> Option<TodayView> {
+    async fn day(&self) -> Option<TodayView> {
         let now = self.clock.now();
         let local = to_local(now, self.utc_offset_hours * 3600);
         let midnight = now
@@ -153,7 +160,7 @@ impl LiveState {
     }
 
     /// The lines, from the SIP core; None when it does not answer (the daemon is stopping).
-    async fn lines(&self) -> Option<LinesView> {
+    async fn lines_now(&self) -> Option<LinesView> {
         let (reply, answer) = oneshot::channel();
         self.core.send(reply).await.ok()?;
         let core = answer.await.ok()?;
@@ -283,12 +290,11 @@ impl LiveState {
         loop {
             if resync {
                 resync = false;
-                let snapshot = self.snapshot().await;
+                let (mut snapshot, handoffs) = self.views().await;
+                snapshot.today = self.day().await;
+                snapshot.lines = self.lines_now().await;
                 lines_sent = snapshot.lines.clone();
-                open = self
-                    .handoffs
-                    .open()
-                    .await
+                open = handoffs
                     .into_iter()
                     .map(|h| (h.record.call_id.clone(), h.record))
                     .collect();
@@ -304,8 +310,8 @@ impl LiveState {
             let event = tokio::select! {
                 _ = self.stop.cancelled() => return,
                 _ = tx.closed() => return,
-                _ = today.tick() => self.today().await.map(|t| LiveEvent::Today(Box::new(t))),
-                _ = lines_tick.tick() => match self.lines().await {
+                _ = today.tick() => self.day().await.map(|t| LiveEvent::Today(Box::new(t))),
+                _ = lines_tick.tick() => match self.lines_now().await {
                     Some(lines) if lines_sent.as_ref() != Some(&lines) => {
                         lines_sent = Some(lines.clone());
                         Some(LiveEvent::Lines(lines))
