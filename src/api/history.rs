@@ -44,6 +44,44 @@ pub struct RecordView {
     pub recordings: Vec<String>,
 }
 
+/// A past (or the present) local day's lines (线路), from its call records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinesDayView {
+    pub date: String,
+    pub utc_offset_hours: i32,
+    /// Configured trunks in order, then any other trunk that had calls that day.
+    pub trunks: Vec<TrunkDayView>,
+    pub numbers: Vec<NumberDayView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkDayView {
+    pub trunk: String,
+    /// The lines the trunk has now; null for unlimited.
+    pub lines: Option<u32>,
+    /// Calls that took a line that day.
+    pub calls: u32,
+    /// Calls refused at the door that day (every line busy, overload, no route).
+    pub refused: u32,
+    /// The most lines in use at once, and when that was first reached.
+    pub peak: u32,
+    pub peak_at: Option<String>,
+    /// The local hour (0 to 23) in which the most calls started, and how many did.
+    pub busy_hour: Option<u8>,
+    pub busy_hour_calls: u32,
+    /// Calls that took a line in each local hour, 0 to 23.
+    pub hours: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberDayView {
+    pub number: String,
+    pub calls: u32,
+    pub refused: u32,
+    pub peak: u32,
+    pub peak_at: Option<String>,
+}
+
 /// Why a history request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
@@ -81,4 +119,7 @@ pub trait History: Send + Sync + 'static {
         date: &'a str,
         paging: Paging,
     ) -> BoxFuture<'a, Result<Page<RecordView>, HistoryError>>;
+
+    /// The lines of local day `date` (`2026-12-04`): per trunk and per called number.
+    fn lines<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Result<LinesDayView, HistoryError>>;
 }

@@ -82,3 +82,11 @@ pub(super) async fn records(State(state): State<ApiState>, params: Params) -> Re
         Err(e) => history_error(&e),
     }
 }
+
+/// `GET /api/v1/lines/{date}`: that day's lines, from its records.
+pub(super) async fn lines(State(state): State<ApiState>, Path(date): Path<String>) -> Response {
+    match state.history.lines(&date).await {
+        Ok(day) => json(StatusCode::OK, &day),
+        Err(e) => history_error(&e),
+    }
+}

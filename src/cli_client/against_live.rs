@@ -214,6 +214,26 @@ impl History for Kept {
             Ok(Page::of(Vec::new(), paging))
         })
     }
+
+    fn lines<'a>(
+        &'a self,
+        date: &'a str,
+    ) -> BoxFuture<'a, Result<crate::api::history::LinesDayView, HistoryError>> {
+        Box::pin(async move {
+            if date.len() != 10 {
+                return Err(HistoryError::Field(crate::api::live::FieldError {
+                    field: "date",
+                    message: "date must be YYYY-MM-DD".into(),
+                }));
+            }
+            Ok(crate::api::history::LinesDayView {
+                date: date.into(),
+                utc_offset_hours: 8,
+                trunks: Vec::new(),
+                numbers: Vec::new(),
+            })
+        })
+    }
 }
 
 fn request(addr: SocketAddr, method: &str, path: &str, token: bool, body: Option<&str>) -> String {
@@ -234,6 +254,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "call-1")
         .replace("{seat}", "1001")
         .replace("{unit}", "water")
+        .replace("{date}", "2026-12-04")
 }
 
 /// The status code and the JSON body of one exchange.
@@ -395,6 +416,7 @@ async fn bad_input_is_refused_with_the_field_it_names() {
     for (path, field) in [
         ("/api/v1/records", "date"),
         ("/api/v1/records?date=4.12.2026", "date"),
+        ("/api/v1/lines/yesterday", "date"),
         ("/api/v1/ratings", "month"),
         ("/api/v1/ratings?month=2026-12&by=weekday", "by"),
         ("/api/v1/ledger/water", "month"),

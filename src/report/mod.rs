@@ -607,6 +607,7 @@ pub async fn run_report(
     Ok(report.render(format))
 }
 
+pub mod lines;
 mod table;
 pub mod today;
 

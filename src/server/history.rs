@@ -1,18 +1,20 @@
 //! The daemon's side of the API's history routes ([`History`]): the ledger and the ratings
 //! report as `hotline report` makes them (in JSON), and the day's call records with their legs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::api::history::{LegView, RecordView};
+use crate::api::history::{LegView, LinesDayView, NumberDayView, RecordView, TrunkDayView};
 use crate::api::live::{FieldError, Page, Paging};
 use crate::api::{BoxFuture, History, HistoryError};
 use crate::calendar::Date;
 use crate::ledger::commands::{contacts_report, LedgerError};
 use crate::ledger::{FailureRule, LedgerUnit};
+use crate::report::lines::{self, Held, LinesDay};
 use crate::report::{run_report, ReportError};
 use crate::server::live::rfc3339;
-use crate::store::{CallRecord, SqliteStore};
+use crate::store::{CallRecord, SqliteStore, StoreError};
 
 pub struct HistoryState {
     pub store_path: PathBuf,
@@ -21,6 +23,39 @@ pub struct HistoryState {
     pub categories: Vec<String>,
     pub rule: FailureRule,
     pub utc_offset_hours: i32,
+    /// The configured trunks and their lines (None: unlimited), in order.
+    pub trunks: Vec<(String, Option<u32>)>,
+}
+
+/// The lines of local day `day`, by trunk and by called number, from the store's records
+/// (and the calls still in progress).
+pub async fn lines_of_day(
+    store: &SqliteStore,
+    day: Date,
+    utc_offset_hours: i32,
+) -> Result<(BTreeMap<String, LinesDay>, BTreeMap<String, LinesDay>), StoreError> {
+    let (from, to) = local_day(day, utc_offset_hours);
+    // A call offered the evening before may still have held its line at midnight.
+    let before = from
+        .checked_sub(Duration::from_secs(86_400))
+        .unwrap_or(from);
+    let ended = store.calls_in(before, to).await?;
+    let open = store.open_calls().await?;
+    let held: Vec<Held> = ended
+        .iter()
+        .map(Held::from)
+        .chain(open.iter().map(Held::from))
+        .collect();
+    Ok(lines::day(&held, from, to, utc_offset_hours * 3600))
+}
+
+fn day_date(date: &str) -> Result<Date, HistoryError> {
+    date.parse().map_err(|_| {
+        HistoryError::Field(FieldError {
+            field: "date",
+            message: format!("date must be YYYY-MM-DD, not {date:?}"),
+        })
+    })
 }
 
 /// A report's refusal as the API words it, naming the query field.
@@ -104,12 +139,7 @@ impl History for HistoryState {
         paging: Paging,
     ) -> BoxFuture<'a, Result<Page<RecordView>, HistoryError>> {
         Box::pin(async move {
-            let day: Date = date.parse().map_err(|_| {
-                HistoryError::Field(FieldError {
-                    field: "date",
-                    message: format!("date must be YYYY-MM-DD, not {date:?}"),
-                })
-            })?;
+            let day = day_date(date)?;
             let (from, to) = local_day(day, self.utc_offset_hours);
             let calls = self.store.calls_in(from, to).await.map_err(|error| {
                 tracing::warn!(%error, "the day's calls could not be read");
@@ -144,6 +174,63 @@ impl History for HistoryState {
                 limit: calls.limit,
             })
         })
+    }
+
+    fn lines<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Result<LinesDayView, HistoryError>> {
+        Box::pin(self.lines_view(date))
+    }
+}
+
+impl HistoryState {
+    async fn lines_view(&self, date: &str) -> Result<LinesDayView, HistoryError> {
+        let day = day_date(date)?;
+        let (mut trunks, numbers) = lines_of_day(&self.store, day, self.utc_offset_hours)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "the day's lines could not be read");
+                HistoryError::Store
+            })?;
+        let mut views: Vec<TrunkDayView> = Vec::new();
+        for (trunk, limit) in &self.trunks {
+            let day = trunks.remove(trunk).unwrap_or_default();
+            views.push(trunk_day(trunk.clone(), *limit, day));
+        }
+        // Trunks no longer configured, by name.
+        views.extend(
+            trunks
+                .into_iter()
+                .map(|(trunk, day)| trunk_day(trunk, None, day)),
+        );
+        Ok(LinesDayView {
+            date: day.to_string(),
+            utc_offset_hours: self.utc_offset_hours,
+            trunks: views,
+            numbers: numbers
+                .into_iter()
+                .map(|(number, day)| NumberDayView {
+                    number,
+                    calls: day.calls,
+                    refused: day.refused,
+                    peak: day.peak,
+                    peak_at: day.peak_at.map(rfc3339),
+                })
+                .collect(),
+        })
+    }
+}
+
+fn trunk_day(trunk: String, lines: Option<u32>, day: LinesDay) -> TrunkDayView {
+    let busy = day.busy_hour();
+    TrunkDayView {
+        trunk,
+        lines,
+        calls: day.calls,
+        refused: day.refused,
+        peak: day.peak,
+        peak_at: day.peak_at.map(rfc3339),
+        busy_hour: busy.map(|(hour, _)| hour),
+        busy_hour_calls: busy.map_or(0, |(_, n)| n),
+        hours: day.started.to_vec(),
     }
 }
 

@@ -276,7 +276,13 @@ impl Daemon {
             .map(|plan| SurveyService::start(plan, ctx.clone(), store.clone(), drain.clone()));
         let ledger_units: Vec<crate::ledger::LedgerUnit> =
             dialplan.units().iter().map(Into::into).collect();
-        let core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
+        let mut core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
+        // Started again during a day: that day's lines so far are in the records.
+        let today =
+            crate::calendar::to_local(clock.now(), settings.time.utc_offset_hours * 3600).date;
+        let (trunk_days, _) =
+            history::lines_of_day(&store, today, settings.time.utc_offset_hours).await?;
+        core.resume_lines(today, trunk_days);
 
         let core = tokio::spawn(core.run(
             CoreChannels {
@@ -328,6 +334,11 @@ impl Daemon {
                     .collect(),
                 rule: settings.contact_failures,
                 utc_offset_hours: settings.time.utc_offset_hours,
+                trunks: settings
+                    .trunks
+                    .iter()
+                    .map(|t| (t.name.clone(), t.lines))
+                    .collect(),
             });
             let router =
                 crate::api::router(crate::api::ApiState::new(&token, service, live, history));

@@ -399,6 +399,17 @@ pub struct CallRecord {
     pub queue: Option<QueueOutcome>,
 }
 
+impl CallRecord {
+    /// Whether the daemon refused the call at the door (every line busy, overload, no route):
+    /// such a call is rejected by the daemon in the instant it arrived, and never held a line.
+    pub fn refused_at_the_door(&self) -> bool {
+        self.disposition == Disposition::Rejected
+            && self.answered_at.is_none()
+            && self.offered_at == self.ended_at
+            && self.ended_by.as_deref() == Some("daemon")
+    }
+}
+
 /// A call's time in a queue. Times and `wait` are kept to the millisecond.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueOutcome {

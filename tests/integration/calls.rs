@@ -225,6 +225,13 @@ async fn a_call_beyond_max_calls_gets_503_with_retry_after_and_the_next_one_is_t
     assert_eq!(rejected.len(), 1, "{calls:?}");
     assert_eq!(rejected[0].disposition, Disposition::Rejected, "{calls:?}");
     assert_eq!(rejected[0].sip_cause, Some(503), "{calls:?}");
+    // The day's lines tell it from the calls that held a line.
+    assert!(rejected[0].refused_at_the_door(), "{calls:?}");
+    let held: Vec<_> = calls.iter().filter(|c| c.caller == "13800000011").collect();
+    assert!(
+        held.len() == 1 && !held[0].refused_at_the_door(),
+        "{calls:?}"
+    );
     t.daemon.shutdown().await.expect("shutdown");
 }
 

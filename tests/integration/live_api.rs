@@ -1,7 +1,8 @@
 //! The live API against a real daemon and real peers: a SIPp caller waiting in the queue is in
 //! `/api/v1/queues` and `/api/v1/calls` and on the event stream, and its end too; a seat paused
 //! and resumed through the API is so in the ACD and in the seat events; a hand-off set,
-//! extended and closed through the API on a call a SIPp seat answered.
+//! extended and closed through the API on a call a SIPp seat answered; the day's lines read
+//! back from the records, and taken up again by a daemon started again that day.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -186,6 +187,28 @@ async fn a_waiting_caller_is_in_the_lists_and_on_the_event_stream() {
         })
         .await
     );
+    // The day's lines are kept: read back from the records, and taken up again by a daemon
+    // started again that day.
+    let day = get(&t, &format!("/api/v1/lines/{date}")).await;
+    let carrier = &day["trunks"][0];
+    assert_eq!(carrier["trunk"], "carrier", "{day}");
+    assert_eq!(
+        (carrier["calls"].as_u64(), carrier["peak"].as_u64()),
+        (Some(1), Some(1)),
+        "{day}"
+    );
+    assert_eq!(carrier["busy_hour_calls"], 1, "{day}");
+    assert_eq!(day["numbers"][0]["number"], "12350", "{day}");
+    let t = t.restart().await;
+    let lines = get(&t, "/api/v1/lines").await;
+    let carrier = &lines["trunks"][0];
+    assert_eq!(
+        (carrier["in_use"].as_u64(), carrier["peak_today"].as_u64()),
+        (Some(0), Some(1)),
+        "{lines}"
+    );
+    assert_eq!(carrier["busy_hour_calls"], 1, "{lines}");
+    assert_eq!(carrier["peak_at"], day["trunks"][0]["peak_at"], "{lines}");
     t.daemon.shutdown().await.expect("shutdown");
 }
 

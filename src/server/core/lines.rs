@@ -11,6 +11,7 @@ use crate::calendar::Date;
 use crate::call_id::CallId;
 use crate::config::settings::TrunkSettings;
 use crate::metrics::{labels, names};
+use crate::report::lines::LinesDay;
 
 #[derive(Debug, Default)]
 pub struct Lines {
@@ -37,9 +38,7 @@ pub struct Moment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Day {
     date: Date,
-    peak: usize,
-    peak_at: SystemTime,
-    started: [u32; 24],
+    lines: LinesDay,
 }
 
 /// A trunk's lines as they are, with its day so far.
@@ -86,21 +85,20 @@ impl Lines {
         let in_use = self.in_use(trunk);
         let day = self.days.entry(trunk.to_string()).or_insert(Day {
             date: now.date,
-            peak: 0,
-            peak_at: now.at,
-            started: [0; 24],
+            lines: LinesDay::default(),
         });
         if day.date != now.date {
             *day = Day {
                 date: now.date,
-                peak: 0,
-                peak_at: now.at,
-                started: [0; 24],
+                lines: LinesDay::default(),
             };
         }
+        let day = &mut day.lines;
+        day.calls += 1;
+        let in_use = u32::try_from(in_use).unwrap_or(u32::MAX);
         if in_use > day.peak {
             day.peak = in_use;
-            day.peak_at = now.at;
+            day.peak_at = Some(now.at);
         }
         if let Some(n) = day.started.get_mut(usize::from(now.hour)) {
             *n += 1;
@@ -110,6 +108,11 @@ impl Lines {
             .insert(call, (trunk.to_string(), number.to_string()));
         self.show_trunk(trunk);
         self.show_number(number);
+    }
+
+    /// Takes up `trunk`'s day `date` as the store had it (the daemon started again that day).
+    pub fn resume(&mut self, trunk: &str, date: Date, lines: LinesDay) {
+        self.days.insert(trunk.to_string(), Day { date, lines });
     }
 
     /// `call` has ended; nothing happens for a call that held no line.
@@ -144,18 +147,13 @@ impl Lines {
             .into_iter()
             .map(|trunk| {
                 let day = self.days.get(&trunk);
-                let busy_hour = day.and_then(|d| {
-                    let most = *d.started.iter().max()?;
-                    let hour = d.started.iter().position(|&n| n == most)?;
-                    (most > 0).then_some((hour as u8, most))
-                });
                 TrunkLines {
                     lines: self.limits.get(&trunk).copied(),
                     in_use: self.in_use(&trunk),
                     date: day.map(|d| d.date),
-                    peak: day.map_or(0, |d| d.peak),
-                    peak_at: day.map(|d| d.peak_at),
-                    busy_hour,
+                    peak: day.map_or(0, |d| d.lines.peak as usize),
+                    peak_at: day.and_then(|d| d.lines.peak_at),
+                    busy_hour: day.and_then(|d| d.lines.busy_hour()),
                     trunk,
                 }
             })
@@ -225,6 +223,31 @@ mod tests {
         let day = &lines.trunks()[0];
         assert_eq!((day.peak, day.busy_hour), (3, Some((0, 1))));
         assert_eq!(day.date, Date::new(2026, 12, 5).ok());
+    }
+
+    #[test]
+    fn a_day_taken_up_again_after_a_restart_keeps_its_peak() {
+        let mut lines = Lines::new(&[trunk("carrier", Some(30))]);
+        let mut earlier = LinesDay {
+            calls: 7,
+            peak: 5,
+            peak_at: Some(moment(4, 9, 100).at),
+            ..LinesDay::default()
+        };
+        earlier.started[9] = 7;
+        lines.resume("carrier", Date::new(2026, 12, 4).expect("a date"), earlier);
+        lines.take(CallId(1), "carrier", "12345", moment(4, 10, 200));
+        let day = &lines.trunks()[0];
+        assert_eq!((day.in_use, day.peak, day.busy_hour), (1, 5, Some((9, 7))));
+        assert_eq!(day.peak_at, Some(moment(4, 9, 100).at));
+        // A day of the store that is not today is not today's.
+        lines.resume(
+            "carrier",
+            Date::new(2026, 12, 3).expect("a date"),
+            LinesDay::default(),
+        );
+        lines.take(CallId(2), "carrier", "12345", moment(4, 11, 300));
+        assert_eq!(lines.trunks()[0].peak, 2);
     }
 
     #[test]

@@ -102,6 +102,20 @@ pub struct Core {
 /// How often the core measures its own lag (how late a wake-up comes).
 const LAG_PROBE: Duration = Duration::from_millis(100);
 
+impl Core {
+    /// Takes up `date`'s lines per trunk as the records have them (the daemon started again
+    /// during that day).
+    pub fn resume_lines(
+        &mut self,
+        date: crate::calendar::Date,
+        days: std::collections::BTreeMap<String, crate::report::lines::LinesDay>,
+    ) {
+        for (trunk, day) in days {
+            self.lines.resume(&trunk, date, day);
+        }
+    }
+}
+
 pub struct CoreChannels {
     pub inbound: mpsc::Receiver<Inbound>,
     pub commands: mpsc::Receiver<CoreCommand>,
