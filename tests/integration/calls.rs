@@ -227,7 +227,7 @@ async fn a_call_beyond_max_calls_gets_503_with_retry_after_and_the_next_one_is_t
     assert_eq!(rejected[0].sip_cause, Some(503), "{calls:?}");
     // The day's lines tell it from the calls that held a line.
     assert!(rejected[0].refused_at_the_door(), "{calls:?}");
-    let held: Vec<_> = calls.iter().filter(|c| c.caller == "13800000011").collect();
+    let held: Vec<_> = calls.iter().filter(|c| c.caller == "13800000001").collect();
     assert!(
         held.len() == 1 && !held[0].refused_at_the_door(),
         "{calls:?}"
@@ -284,6 +284,12 @@ async fn a_call_past_the_trunks_lines_gets_503_and_the_line_frees_when_a_call_en
     let rejected: Vec<_> = calls.iter().filter(|c| c.caller == "13800000012").collect();
     assert_eq!(rejected.len(), 1, "{calls:?}");
     assert_eq!(rejected[0].sip_cause, Some(503), "{calls:?}");
+    assert!(rejected[0].refused_at_the_door(), "{calls:?}");
+    let held: Vec<_> = calls.iter().filter(|c| c.caller == "13800000011").collect();
+    assert!(
+        held.len() == 1 && !held[0].refused_at_the_door(),
+        "{calls:?}"
+    );
     let open = t.daemon.store().open_calls().await.expect("open calls");
     assert!(
         open.iter().any(|c| c.caller == "13800000013"),
