@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     AttemptOutcome, CallRecord, CallbackRequest, Disposition, NotRatedReason, Offer, OfferOutcome,
-    OpenCall, QueueOutcome, Rating, RatingKind, RatingOutcome, RatingRecord, Record, SeatEvent,
-    Store, StoreError, StoreWriter, SurveyAttempt, SurveyRecord, SurveyState,
+    OpenCall, QueueOutcome, Rating, RatingKind, RatingOutcome, RatingRecord, Record, RecordingGap,
+    RecordingRecord, SeatEvent, Store, StoreError, StoreWriter, SurveyAttempt, SurveyRecord,
+    SurveyState,
 };
 
 /// A database under test.
@@ -59,7 +60,9 @@ macro_rules! store_battery {
             unknown_surveys_read_as_nothing,
             an_open_call_is_kept_until_its_call_record,
             calls_left_open_are_closed_as_interrupted_at_the_last_sign_of_life,
+            recording_values_out_of_range_are_refused,
         );
+        $crate::store::battery::recordings_battery!($backend);
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
         $(
@@ -71,6 +74,20 @@ macro_rules! store_battery {
     };
 }
 pub(crate) use store_battery;
+
+/// The recordings' cases, which the fake passes too; `store_battery!` runs them.
+macro_rules! recordings_battery {
+    ($backend:ty) => {
+        $crate::store::battery::store_battery!(@tests $backend;
+            an_open_recording_is_replaced_by_its_closed_record,
+            recordings_of_a_call_are_ordered_by_start_then_id,
+            open_recordings_are_those_not_yet_ended,
+            recordings_ended_before_skip_open_deleted_and_later_ones,
+            a_deleted_recording_keeps_its_row_marked_once,
+        );
+    };
+}
+pub(crate) use recordings_battery;
 
 pub(crate) fn at(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
@@ -1356,4 +1373,416 @@ pub(crate) async fn unknown_surveys_read_as_nothing<B: Backend>() {
         store.survey_attempts("survey-000001").await.unwrap(),
         vec![]
     );
+}
+
+/// Base of the recordings' times: call `n`'s file starts `n` minutes after it.
+const RECORDING_MS: u64 = 1_718_200_000_000;
+
+fn recording_start(n: u64) -> u64 {
+    RECORDING_MS + n * 60_000
+}
+
+fn gap(from: u64, to: u64) -> RecordingGap {
+    RecordingGap {
+        from: at(from),
+        to: at(to),
+    }
+}
+
+/// Call `n`'s own recording while it is written: 12 s in, two pauses so far.
+pub(crate) fn open_recording(n: u64) -> RecordingRecord {
+    let start = recording_start(n);
+    RecordingRecord {
+        id: format!("call-{n:06}"),
+        call_id: format!("call-{n:06}"),
+        path: format!("/var/lib/hotline/recordings/2024-06-12/call-{n:06}.wav"),
+        started_at: at(start),
+        ended_at: None,
+        duration_ms: 12_000,
+        size_bytes: 384_044,
+        sha256: None,
+        complete: false,
+        reason: None,
+        gaps: vec![
+            gap(start + 2_000, start + 3_500),
+            gap(start + 8_000, start + 9_000),
+        ],
+        deleted_at: None,
+    }
+}
+
+/// Call `n`'s own recording once closed, 95 s after it started: complete, its hash taken, and
+/// its pauses as they finally stand (the first one longer, the second gone, a new one).
+pub(crate) fn closed_recording(n: u64) -> RecordingRecord {
+    let start = recording_start(n);
+    RecordingRecord {
+        ended_at: Some(at(start + 95_000)),
+        duration_ms: 95_000,
+        size_bytes: 3_040_044,
+        sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+        complete: true,
+        gaps: vec![
+            gap(start + 2_000, start + 4_000),
+            gap(start + 60_000, start + 61_250),
+        ],
+        ..open_recording(n)
+    }
+}
+
+/// Consultation `k` of call `n`, recorded from `offset` ms after the call's own recording
+/// started, for 30 s, with no pause.
+fn consult_recording(n: u64, k: u64, offset: u64) -> RecordingRecord {
+    let start = recording_start(n) + offset;
+    RecordingRecord {
+        id: format!("call-{n:06}-consult-{k}"),
+        path: format!("/var/lib/hotline/recordings/2024-06-12/call-{n:06}-consult-{k}.wav"),
+        started_at: at(start),
+        ended_at: Some(at(start + 30_000)),
+        duration_ms: 30_000,
+        size_bytes: 960_044,
+        gaps: vec![],
+        ..closed_recording(n)
+    }
+}
+
+fn recordings(all: impl IntoIterator<Item = RecordingRecord>) -> Vec<Record> {
+    all.into_iter().map(Record::Recording).collect()
+}
+
+pub(crate) async fn an_open_recording_is_replaced_by_its_closed_record<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let open = open_recording(1);
+    store
+        .write_batch(&recordings([open.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recordings_of("call-000001").await.unwrap(),
+        std::slice::from_ref(&open)
+    );
+    assert_eq!(store.open_recordings().await.unwrap(), [open]);
+
+    let closed = closed_recording(1);
+    store
+        .write_batch(&recordings([closed.clone()]))
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    let read = store.recordings_of("call-000001").await.unwrap();
+    assert_eq!(read, std::slice::from_ref(&closed));
+    // The pauses are the closed record's, not the open one's with them added.
+    let start = recording_start(1);
+    assert_eq!(
+        read[0].gaps,
+        [
+            gap(start + 2_000, start + 4_000),
+            gap(start + 60_000, start + 61_250)
+        ]
+    );
+    assert_eq!(store.open_recordings().await.unwrap(), []);
+
+    // Opened and closed in one batch: the later record stands.
+    store
+        .write_batch(&recordings([open_recording(2), closed_recording(2)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recordings_of("call-000002").await.unwrap(),
+        [closed_recording(2)]
+    );
+    // Every column is replaced, back to open and without pauses too.
+    let reopened = RecordingRecord {
+        gaps: vec![],
+        path: "/mnt/spill/call-000002.wav".into(),
+        reason: Some("moved".into()),
+        ..open_recording(2)
+    };
+    store
+        .write_batch(&recordings([reopened.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recordings_of("call-000002").await.unwrap(),
+        std::slice::from_ref(&reopened)
+    );
+    assert_eq!(store.open_recordings().await.unwrap(), [reopened]);
+}
+
+pub(crate) async fn recordings_of_a_call_are_ordered_by_start_then_id<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let own = closed_recording(1);
+    let first_consult = consult_recording(1, 1, 40_000);
+    let second_consult = consult_recording(1, 2, 20_000);
+    let third_consult = consult_recording(1, 3, 40_000);
+    store
+        .write_batch(&recordings([
+            third_consult.clone(),
+            closed_recording(2),
+            first_consult.clone(),
+            own.clone(),
+            consult_recording(2, 1, 1_000),
+            second_consult.clone(),
+        ]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.recordings_of("call-000001").await.unwrap(),
+        [own, second_consult, first_consult, third_consult]
+    );
+    assert_eq!(
+        store.recordings_of("call-000002").await.unwrap(),
+        [closed_recording(2), consult_recording(2, 1, 1_000)]
+    );
+    assert_eq!(store.recordings_of("call-000003").await.unwrap(), []);
+}
+
+pub(crate) async fn open_recordings_are_those_not_yet_ended<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    // Started in the same millisecond as call 2's own: after it, by id.
+    let consult = RecordingRecord {
+        ended_at: None,
+        sha256: None,
+        complete: false,
+        ..consult_recording(2, 1, 0)
+    };
+    store
+        .write_batch(&recordings([
+            open_recording(3),
+            consult.clone(),
+            closed_recording(1),
+            open_recording(2),
+            consult_recording(3, 1, 5_000),
+        ]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.open_recordings().await.unwrap(),
+        [open_recording(2), consult, open_recording(3)]
+    );
+}
+
+pub(crate) async fn recordings_ended_before_skip_open_deleted_and_later_ones<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let base = RECORDING_MS;
+    // Started first, ended last.
+    let long = RecordingRecord {
+        ended_at: Some(at(base + 390_000)),
+        duration_ms: 330_000,
+        ..closed_recording(1)
+    };
+    let interrupted = RecordingRecord {
+        ended_at: Some(at(base + 250_000)),
+        duration_ms: 10_000,
+        sha256: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
+        complete: false,
+        reason: Some("interrupted".into()),
+        gaps: vec![],
+        ..open_recording(4)
+    };
+    // Ends in the same millisecond as `interrupted`: after it, by id.
+    let consult = RecordingRecord {
+        ended_at: interrupted.ended_at,
+        ..consult_recording(4, 1, 5_000)
+    };
+    let deleted = closed_recording(2);
+    let middle = closed_recording(3);
+    let cut = base + 400_000;
+    let at_the_cut = RecordingRecord {
+        ended_at: Some(at(cut)),
+        ..closed_recording(5)
+    };
+    store
+        .write_batch(&recordings([
+            middle.clone(),
+            at_the_cut,
+            consult.clone(),
+            long.clone(),
+            deleted.clone(),
+            open_recording(6),
+            interrupted.clone(),
+        ]))
+        .await
+        .unwrap();
+    store
+        .write_batch(&[Record::RecordingDeleted {
+            id: deleted.id.clone(),
+            at: at(cut + 1_000),
+        }])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.recordings_ended_before(at(cut)).await.unwrap(),
+        [
+            interrupted.clone(),
+            consult.clone(),
+            middle.clone(),
+            long.clone()
+        ]
+    );
+    // The bound is exclusive.
+    assert_eq!(
+        store
+            .recordings_ended_before(at(base + 250_000))
+            .await
+            .unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .recordings_ended_before(at(base + 250_001))
+            .await
+            .unwrap(),
+        [interrupted, consult]
+    );
+    // Deleting the rest leaves retention nothing to do.
+    let ids = [
+        "call-000004",
+        "call-000004-consult-1",
+        "call-000003",
+        "call-000001",
+    ];
+    let deletions: Vec<Record> = ids
+        .into_iter()
+        .map(|id| Record::RecordingDeleted {
+            id: id.into(),
+            at: at(cut + 2_000),
+        })
+        .collect();
+    store.write_batch(&deletions).await.unwrap();
+    assert_eq!(store.recordings_ended_before(at(cut)).await.unwrap(), []);
+    assert_eq!(
+        store
+            .recordings_ended_before(at(cut + 1))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        ["call-000005"]
+    );
+}
+
+pub(crate) async fn a_deleted_recording_keeps_its_row_marked_once<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let first = at(RECORDING_MS + 86_400_000);
+    store
+        .write_batch(&[
+            Record::Recording(closed_recording(1)),
+            Record::RecordingDeleted {
+                id: "call-000001".into(),
+                at: first,
+            },
+        ])
+        .await
+        .unwrap();
+    let deleted = RecordingRecord {
+        deleted_at: Some(first),
+        ..closed_recording(1)
+    };
+    assert_eq!(
+        store.recordings_of("call-000001").await.unwrap(),
+        std::slice::from_ref(&deleted)
+    );
+
+    // Deleted again (a retention run that did not see the first): the first time stands.
+    // A deletion of a recording the store does not hold changes nothing.
+    store
+        .write_batch(&[
+            Record::RecordingDeleted {
+                id: "call-000001".into(),
+                at: at(RECORDING_MS + 2 * 86_400_000),
+            },
+            Record::RecordingDeleted {
+                id: "call-999999".into(),
+                at: first,
+            },
+        ])
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = backend.open().await;
+    assert_eq!(store.recordings_of("call-000001").await.unwrap(), [deleted]);
+    assert_eq!(store.recordings_of("call-999999").await.unwrap(), []);
+    assert_eq!(store.open_recordings().await.unwrap(), []);
+    assert_eq!(store.recordings_ended_before(first).await.unwrap(), []);
+}
+
+pub(crate) async fn recording_values_out_of_range_are_refused<B: Backend>() {
+    let backend = B::create().await;
+    let store = backend.open().await;
+    let before = UNIX_EPOCH - Duration::from_secs(1);
+    let edited = |edit: &dyn Fn(&mut RecordingRecord)| {
+        let mut recording = closed_recording(1);
+        edit(&mut recording);
+        Record::Recording(recording)
+    };
+    let cases = [
+        (
+            edited(&|r| r.started_at = before),
+            "recording",
+            "started_at",
+        ),
+        (
+            edited(&|r| r.ended_at = Some(before)),
+            "recording",
+            "ended_at",
+        ),
+        (
+            edited(&|r| r.deleted_at = Some(before)),
+            "recording",
+            "deleted_at",
+        ),
+        (
+            edited(&|r| r.gaps[1].from = before),
+            "recording",
+            "gaps.from",
+        ),
+        (edited(&|r| r.gaps[0].to = before), "recording", "gaps.to"),
+        (
+            edited(&|r| r.duration_ms = u64::MAX),
+            "recording",
+            "duration_ms",
+        ),
+        (
+            Record::RecordingDeleted {
+                id: "call-000001".into(),
+                at: before,
+            },
+            "recording_deleted",
+            "at",
+        ),
+    ];
+    for (record, want_kind, want_field) in cases {
+        let err = store.write_batch(&[record]).await.unwrap_err();
+
+        assert!(
+            matches!(&err, StoreError::TimeOutOfRange { kind, id, field }
+                if *kind == want_kind && id == "call-000001" && *field == want_field),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
+    }
+
+    let err = store
+        .write_batch(&[edited(&|r| r.size_bytes = u64::MAX)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ValueOutOfRange { kind: "recording", id, field: "size_bytes" }
+            if id == "call-000001"),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(store.recordings_of("call-000001").await.unwrap(), []);
 }

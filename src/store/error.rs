@@ -22,6 +22,13 @@ pub enum StoreError {
         id: String,
         field: &'static str,
     },
+    /// A count too large for the database's integers.
+    #[error("{kind} record {id}: {field} is too large to store")]
+    ValueOutOfRange {
+        kind: &'static str,
+        id: String,
+        field: &'static str,
+    },
     #[error("{table} row {id}: column {column} holds an invalid value {value:?}")]
     BadRow {
         table: &'static str,
@@ -74,6 +81,7 @@ impl StoreError {
             StoreError::Database(_) | StoreError::Open { .. } | StoreError::WriterClosed => true,
             StoreError::Migrate(_)
             | StoreError::TimeOutOfRange { .. }
+            | StoreError::ValueOutOfRange { .. }
             | StoreError::AlreadyRated { .. }
             | StoreError::AlreadyVoided { .. }
             | StoreError::UnknownFailure { .. }

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use super::{
     CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid, OpenCall,
-    RatingRecord, Record, SeatEvent, Store, StoreError, SurveyAttempt, SurveyRecord,
+    RatingRecord, Record, RecordingRecord, SeatEvent, Store, StoreError, SurveyAttempt,
+    SurveyRecord,
 };
 
 /// An in-memory store that fails on demand, for the paths SQLite will not take on cue.
@@ -47,6 +48,32 @@ impl FakeStore {
     pub fn kept_ids(&self) -> Vec<String> {
         let fake = self.inner.lock().unwrap();
         fake.kept.iter().map(|r| r.id().to_owned()).collect()
+    }
+
+    /// Every recording as it stands (its last record, marked by the first deletion after it)
+    /// that `pick` picks, ordered by start time, then id; gaps in time order.
+    fn recordings(&self, pick: impl Fn(&RecordingRecord) -> bool) -> Vec<RecordingRecord> {
+        let fake = self.inner.lock().unwrap();
+        let mut latest: Vec<RecordingRecord> = Vec::new();
+        for record in &fake.kept {
+            match record {
+                Record::Recording(r) => {
+                    latest.retain(|old| old.id != r.id);
+                    let mut r = r.clone();
+                    r.gaps.sort_by_key(|g| g.from);
+                    latest.push(r);
+                }
+                Record::RecordingDeleted { id, at } => {
+                    if let Some(r) = latest.iter_mut().find(|r| r.id == *id) {
+                        r.deleted_at.get_or_insert(*at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        latest.retain(pick);
+        latest.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        latest
     }
 }
 
@@ -287,4 +314,46 @@ impl Store for FakeStore {
         let all = self.failure_voids().await?;
         Ok(all.into_iter().find(|v| v.failure_id == id))
     }
+
+    async fn recordings_of(&self, call_id: &str) -> Result<Vec<RecordingRecord>, StoreError> {
+        Ok(self.recordings(|r| r.call_id == call_id))
+    }
+
+    async fn open_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        Ok(self.recordings(|r| r.ended_at.is_none()))
+    }
+
+    async fn recordings_ended_before(
+        &self,
+        t: SystemTime,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        let mut ended = self.recordings(|r| {
+            r.deleted_at.is_none() && r.ended_at.is_some_and(|ended_at| ended_at < t)
+        });
+        ended.sort_by(|a, b| (a.ended_at, &a.id).cmp(&(b.ended_at, &b.id)));
+        Ok(ended)
+    }
+}
+
+mod tests {
+    use super::FakeStore;
+    use crate::store::battery::{recordings_battery, Backend};
+
+    /// The fake as a backend of the battery's cases it keeps to: a reopened store is the same
+    /// memory.
+    struct FakeBackend(FakeStore);
+
+    impl Backend for FakeBackend {
+        type S = FakeStore;
+
+        async fn create() -> Self {
+            FakeBackend(FakeStore::default())
+        }
+
+        async fn open(&self) -> FakeStore {
+            self.0.clone()
+        }
+    }
+
+    recordings_battery!(FakeBackend);
 }

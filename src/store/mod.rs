@@ -1,6 +1,7 @@
 //! Storage of everything the daemon keeps: call records (with their queue part), seat
 //! events, callback requests, caller ratings, return-visit surveys, and the contact-failure
-//! ledger (attempts to reach units, failures, voids); security events later.
+//! ledger (attempts to reach units, failures, voids), and call recordings; security events
+//! later.
 //! All writes go through one `StoreWriter` so that signalling never waits on the disk.
 
 mod contacts;
@@ -10,6 +11,7 @@ pub(crate) mod fake;
 mod handoffs;
 mod millis;
 mod record;
+mod recordings;
 mod sqlite;
 pub use sqlite::checkpoint;
 mod writer;
@@ -35,6 +37,7 @@ pub use record::{
     SurveyAttempt, SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownDisposition,
     UnknownLegRole, UnknownOfferOutcome, UnknownSurveyState,
 };
+pub use recordings::{RecordingGap, RecordingRecord};
 pub use sqlite::SqliteStore;
 pub use writer::{StoreWriter, WriterHandle, WriterStats};
 
@@ -45,7 +48,9 @@ pub trait Store: Send + Sync + 'static {
     /// A rating for a call and kind that already has one (stored, or earlier in the batch)
     /// fails the batch with `StoreError::AlreadyRated`. A survey record replaces the stored
     /// one with its id (upsert); a survey attempt needs its survey stored (or earlier in the
-    /// batch) and is refused if its survey and number already have one.
+    /// batch) and is refused if its survey and number already have one. A recording record
+    /// replaces the stored one with its id, gaps and all; a recording's deletion marks it once
+    /// and is a no-op for an unknown recording.
     fn write_batch(
         &self,
         records: &[Record],
@@ -154,4 +159,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         failure_id: &str,
     ) -> impl Future<Output = Result<Option<FailureVoid>, StoreError>> + Send;
+
+    /// A call's recordings (its own and its consultations'), deleted ones too, ordered by start
+    /// time, then id.
+    fn recordings_of(
+        &self,
+        call_id: &str,
+    ) -> impl Future<Output = Result<Vec<RecordingRecord>, StoreError>> + Send;
+
+    /// Every recording still being written (or left open by a daemon that stopped), ordered by
+    /// start time, then id.
+    fn open_recordings(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RecordingRecord>, StoreError>> + Send;
+
+    /// The recordings that ended before `t` and whose file is not yet deleted, for retention;
+    /// ordered by end time, then id.
+    fn recordings_ended_before(
+        &self,
+        t: SystemTime,
+    ) -> impl Future<Output = Result<Vec<RecordingRecord>, StoreError>> + Send;
 }

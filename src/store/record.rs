@@ -35,6 +35,14 @@ pub enum Record {
     ContactFailure(ContactFailure),
     /// A contact failure voided on appeal; refused for an unknown or already voided failure.
     FailureVoid(FailureVoid),
+    /// Upserted: a recording as it stands now replaces its earlier row, gaps and all.
+    Recording(super::RecordingRecord),
+    /// Retention deleted a recording's file at `at`; the row stays, marked. The first deletion
+    /// stands; nothing is written for an unknown recording.
+    RecordingDeleted {
+        id: String,
+        at: SystemTime,
+    },
 }
 
 impl Record {
@@ -56,6 +64,8 @@ impl Record {
             Record::ContactAttempt(_) => "contact_attempt",
             Record::ContactFailure(_) => "contact_failure",
             Record::FailureVoid(_) => "failure_void",
+            Record::Recording(_) => "recording",
+            Record::RecordingDeleted { .. } => "recording_deleted",
         }
     }
 
@@ -78,6 +88,8 @@ impl Record {
             Record::ContactAttempt(attempt) => &attempt.call_id,
             Record::ContactFailure(failure) => &failure.id,
             Record::FailureVoid(void) => &void.failure_id,
+            Record::Recording(recording) => &recording.id,
+            Record::RecordingDeleted { id, .. } => id,
         }
     }
 }
@@ -103,6 +115,12 @@ impl From<ContactFailure> for Record {
 impl From<FailureVoid> for Record {
     fn from(void: FailureVoid) -> Self {
         Record::FailureVoid(void)
+    }
+}
+
+impl From<super::RecordingRecord> for Record {
+    fn from(recording: super::RecordingRecord) -> Self {
+        Record::Recording(recording)
     }
 }
 

@@ -8,6 +8,7 @@ mod handoffs;
 mod legs;
 mod open_calls;
 mod ratings;
+mod recordings;
 mod seat_events;
 mod surveys;
 
@@ -19,8 +20,8 @@ use sqlx::SqlitePool;
 
 use super::{
     CallEventRecord, CallRecord, CallbackRequest, ContactAttempt, ContactFailure, FailureVoid,
-    HandoffRecord, LegRecord, OpenCall, OpenLeg, RatingRecord, Record, SeatEvent, Store,
-    StoreError, SurveyAttempt, SurveyRecord, SurveyState,
+    HandoffRecord, LegRecord, OpenCall, OpenLeg, RatingRecord, Record, RecordingRecord, SeatEvent,
+    Store, StoreError, SurveyAttempt, SurveyRecord, SurveyState,
 };
 
 /// Long enough to ride out a checkpoint or a report query holding the write lock,
@@ -129,6 +130,10 @@ impl SqliteStore {
                 Record::ContactAttempt(a) => contacts::insert_attempt(&mut tx, a).await?,
                 Record::ContactFailure(f) => contacts::insert_failure(&mut tx, f).await?,
                 Record::FailureVoid(void) => contacts::insert_void(&mut tx, void).await?,
+                Record::Recording(recording) => recordings::upsert(&mut tx, recording).await?,
+                Record::RecordingDeleted { id, at } => {
+                    recordings::mark_deleted(&mut tx, id, *at).await?
+                }
             }
         }
         tx.commit().await?;
@@ -369,6 +374,21 @@ impl Store for SqliteStore {
 
     async fn failure_void(&self, failure_id: &str) -> Result<Option<FailureVoid>, StoreError> {
         contacts::void_of(&self.pool, failure_id).await
+    }
+
+    async fn recordings_of(&self, call_id: &str) -> Result<Vec<RecordingRecord>, StoreError> {
+        recordings::of_call(&self.pool, call_id).await
+    }
+
+    async fn open_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        recordings::open(&self.pool).await
+    }
+
+    async fn recordings_ended_before(
+        &self,
+        t: SystemTime,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        recordings::ended_before(&self.pool, t).await
     }
 }
 
