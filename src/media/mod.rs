@@ -12,6 +12,7 @@ pub mod ports;
 pub mod prompts;
 mod ptmap;
 pub mod reception;
+pub mod recorder;
 pub(crate) mod rtp;
 pub mod sdp;
 mod stats;

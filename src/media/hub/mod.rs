@@ -30,6 +30,7 @@ use super::latch::{Latch, Verdict};
 pub use super::mixer::Gain;
 use super::mixer::FRAME_BYTES;
 use super::reception::Reception;
+use super::recorder::{Channel, Tap};
 use super::rtp::{fields, rewrite_pt, Fields};
 use super::sdp::Codec;
 use super::stats::{bump, set, LegCounters, LegStats, LineStats};
@@ -99,6 +100,12 @@ enum Command {
     Hear(LegIndex, Vec<(LegIndex, Gain)>),
     /// A playback on top of what the leg hears.
     Overlay(LegIndex, Play, Gain),
+    /// Record the leg: what it sends on the left, what it hears on the right.
+    Record(LegIndex, Tap),
+    /// Stop recording the leg (its recording ends).
+    StopRecording(LegIndex),
+    /// Pause or resume the leg's recording.
+    PauseRecording(LegIndex, bool),
 }
 
 struct LegState {
@@ -151,6 +158,7 @@ impl Hub {
             hearing,
             control: control_rx,
             events,
+            taps: Vec::new(),
         };
         let join = tokio::spawn(task.run().instrument(tracing::Span::current()));
         HubHandle {
@@ -256,6 +264,22 @@ impl HubHandle {
         self.command(Command::Overlay(leg, play, gain));
     }
 
+    /// Records `leg` through `tap` (what it sends on the left, what it hears on the right)
+    /// until [`HubHandle::stop_recording`] or the hub's end; a leg recorded already gets the
+    /// new tap, and its earlier recording ends.
+    pub fn record(&self, leg: LegIndex, tap: Tap) {
+        self.command(Command::Record(leg, tap));
+    }
+
+    pub fn stop_recording(&self, leg: LegIndex) {
+        self.command(Command::StopRecording(leg));
+    }
+
+    /// While paused, the leg's recording gets silence.
+    pub fn pause_recording(&self, leg: LegIndex, paused: bool) {
+        self.command(Command::PauseRecording(leg, paused));
+    }
+
     /// The counters of leg `a` and leg `b`, as one line's.
     pub fn line_stats(&self, a: LegIndex, b: LegIndex) -> LineStats {
         LineStats {
@@ -286,6 +310,20 @@ struct HubTask {
     hearing: Hearing,
     control: mpsc::UnboundedReceiver<Command>,
     events: Option<mpsc::UnboundedSender<HubEvent>>,
+    /// The recorded legs, each with its recording's tap.
+    taps: Vec<(LegIndex, Tap)>,
+}
+
+/// Queues what leg `leg` sent (`Channel::Left`) or is sent (`Channel::Right`), `packet`, to
+/// the leg's recording, if it has one.
+fn tap(taps: &[(LegIndex, Tap)], leg: LegIndex, channel: Channel, packet: &[u8]) {
+    for (recorded, tap) in taps {
+        if *recorded == leg {
+            if let Some(payload) = fields(packet).and_then(|f| packet.get(f.payload_at..)) {
+                tap.push(channel, packet[1] & 0x7f, payload);
+            }
+        }
+    }
 }
 
 impl HubTask {
@@ -369,6 +407,16 @@ impl HubTask {
                 let playback = Playback::new(play.items, play.looping, play.pt, play.silence);
                 hearing.overlay(leg, playback, gain, audio);
             }
+            Command::Record(leg, tap) => {
+                self.taps.retain(|(recorded, _)| *recorded != leg);
+                self.taps.push((leg, tap));
+            }
+            Command::StopRecording(leg) => self.taps.retain(|(recorded, _)| *recorded != leg),
+            Command::PauseRecording(leg, paused) => {
+                for (_, tap) in self.taps.iter().filter(|(recorded, _)| *recorded == leg) {
+                    tap.set_paused(paused);
+                }
+            }
         }
     }
 
@@ -421,6 +469,9 @@ impl HubTask {
                 Self::report(&self.events, HubEvent::Digit { leg: from, digit });
             }
         }
+        if !is_key {
+            tap(&self.taps, from, Channel::Left, packet);
+        }
         if is_key && leg.keeps_keys {
             return;
         }
@@ -448,6 +499,7 @@ impl HubTask {
                     rewrite_pt(packet, |pt| map.b_to_a(pt));
                 }
             }
+            tap(&self.taps, to, Channel::Right, packet);
             match dest_leg.socket.socket().send_to(packet, destination).await {
                 Ok(_) => {
                     bump(&dest_leg.counters.tx_packets, 1);
@@ -472,6 +524,7 @@ impl HubTask {
             };
             debug_assert_eq!(frame.len(), FRAME_BYTES);
             let len = leg.out.frame_packet(pt, frame, &mut leg.buf[..]);
+            tap(&self.taps, index, Channel::Right, &leg.buf[..len]);
             leg.send_own(len).await;
         }
         for index in 0..self.legs.len() {
@@ -487,6 +540,7 @@ impl HubTask {
                 Self::report(&self.events, HubEvent::PlaybackDone { leg: index });
                 continue;
             };
+            tap(&self.taps, index, Channel::Right, &leg.buf[..len]);
             leg.send_own(len).await;
         }
     }
