@@ -7,7 +7,12 @@
 //!
 //! 1. bridge: the legs hear each other, relayed packet for packet (the cheap path);
 //! 2. overlay: the same, and leg B also hears a looping tone on top of leg A, so B's audio is
-//!    decoded, mixed with the tone and encoded again at every 20 ms tick.
+//!    decoded, mixed with the tone and encoded again at every 20 ms tick;
+//! 3. recorded: the bridge, with leg A recorded (`media::recorder`: each packet A sends and
+//!    is sent queued to the writer thread, which writes a stereo WAV file per call into a
+//!    temporary directory).
+//!
+//! The writer's own CPU (thread `recorder`) is printed per recorded call for case 3.
 //!
 //! For each: packets/s the hubs send to the phones, CPU time per packet of the hub runtime's
 //! threads (`/proc/self/task/*/schedstat`), and allocations per packet on those threads and
@@ -31,6 +36,7 @@ use common::{cores, print_context};
 use counting::{threads_cpu_ns, ALLOCS, ON_COUNTED_RT, RT_ALLOCS, TRACE_BUDGET};
 use hotline::media::g711;
 use hotline::media::hub::{Audio, Gain, Hub, HubHandle, HubLeg, Play};
+use hotline::media::recorder::{Opening, Recorder};
 use hotline::media::sdp::Codec;
 use hotline::media::{PtMap, RtpPortPool};
 use phones::{bind_pairs, pace, LOCALHOST, PKT_LEN};
@@ -55,6 +61,13 @@ struct Call {
 enum Case {
     Bridge,
     Overlay,
+    Recorded,
+}
+
+/// Where case 3 records, and how.
+struct Recording {
+    recorder: Recorder,
+    dir: std::path::PathBuf,
 }
 
 /// One second of a 1 kHz tone in μ-law.
@@ -73,7 +86,13 @@ fn tone() -> Play {
     }
 }
 
-fn setup(hub_rt: &Runtime, phones_rt: &Runtime, pool: &RtpPortPool, case: Case) -> Vec<Call> {
+fn setup(
+    hub_rt: &Runtime,
+    phones_rt: &Runtime,
+    pool: &RtpPortPool,
+    case: Case,
+    recording: &Recording,
+) -> Vec<Call> {
     let phones = bind_pairs(phones_rt, CALLS);
     hub_rt.block_on(async {
         let mut calls = Vec::with_capacity(CALLS);
@@ -96,6 +115,11 @@ fn setup(hub_rt: &Runtime, phones_rt: &Runtime, pool: &RtpPortPool, case: Case) 
             hub.bridge(0, 1, PtMap::identity());
             if case == Case::Overlay {
                 hub.overlay(1, tone(), Gain::new(0.5));
+            }
+            if case == Case::Recorded {
+                let id = format!("call-{}", calls.len());
+                let path = recording.dir.join(format!("{id}.wav"));
+                hub.record(0, recording.recorder.open(Opening { id, path }));
             }
             calls.push(Call {
                 hub,
@@ -208,6 +232,12 @@ fn main() {
         common::fmt_duration(WARMUP)
     );
     let pool = RtpPortPool::new(LOCALHOST, 43_000, 43_998).expect("port pool");
+    let dir = std::env::temp_dir().join(format!("hotline-bench-hub-{}", std::process::id()));
+    let (recorder, _finished) = Recorder::spawn(500).expect("recording writer");
+    let recording = Recording {
+        recorder,
+        dir: dir.clone(),
+    };
     println!(
         "{:<34} {:>10} {:>10} {:>12} {:>10} {:>12} {:>12}",
         "case", "packets/s", "expected", "CPU us/pkt", "calls/core", "hub allocs", "process/pkt"
@@ -215,9 +245,12 @@ fn main() {
     for (case, name) in [
         (Case::Bridge, "bridge (relayed)"),
         (Case::Overlay, "bridge + overlay on B (B mixed)"),
+        (Case::Recorded, "bridge + A recorded"),
     ] {
-        let calls = setup(&hub_rt, &phones_rt, &pool, case);
+        let calls = setup(&hub_rt, &phones_rt, &pool, case, &recording);
+        let writer0 = threads_cpu_ns("recorder");
         let f = phones_rt.block_on(paced(&calls));
+        let writer_ns = threads_cpu_ns("recorder") - writer0;
         hub_rt.block_on(async {
             for call in calls {
                 call.hub.stop().await;
@@ -235,6 +268,15 @@ fn main() {
             f.hub_allocs as f64 / f.sent.max(1) as f64,
             f.allocs as f64 / f.sent.max(1) as f64,
         );
+        if case == Case::Recorded {
+            println!(
+                "{:<34} writer thread: {:.1} us CPU per recorded call-second ({:.2} % of a core for {CALLS} calls)",
+                "",
+                writer_ns as f64 / 1000.0 / (CALLS as f64 * f.window.as_secs_f64()),
+                writer_ns as f64 / 1e7 / f.window.as_secs_f64(),
+            );
+        }
     }
+    let _ = std::fs::remove_dir_all(&dir);
     println!("\nhub allocs: allocations on the hub runtime's threads in the window (per packet in brackets)");
 }

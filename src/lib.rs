@@ -20,6 +20,7 @@ pub mod media;
 pub mod metrics;
 pub mod queue;
 pub mod ratings;
+pub mod recording;
 pub mod registrar;
 pub mod report;
 pub mod security;

@@ -40,8 +40,37 @@ pub struct RecordView {
     pub queue: Option<String>,
     pub queue_wait_secs: Option<u64>,
     pub legs: Vec<LegView>,
-    /// Recordings of the call (none until calls are recorded).
-    pub recordings: Vec<String>,
+    /// Recordings of the call: its own, then its consultations'.
+    pub recordings: Vec<RecordingView>,
+}
+
+/// One WAV file of a recorded call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingView {
+    /// The call id, or `<call id>-consult-<n>` for a consultation.
+    pub id: String,
+    pub path: String,
+    /// The time of the file's first sample.
+    pub started_at: String,
+    /// Null while the recording is being written.
+    pub ended_at: Option<String>,
+    pub duration_ms: u64,
+    pub size_bytes: u64,
+    /// SHA-256 of the whole file, lowercase hex; null while it is being written.
+    pub sha256: Option<String>,
+    pub complete: bool,
+    /// Why it is incomplete: `writer_behind: …`, `disk: …`, `interrupted`.
+    pub reason: Option<String>,
+    /// Where the seat paused it: silence in the file.
+    pub gaps: Vec<GapView>,
+    /// When retention deleted the file.
+    pub deleted_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapView {
+    pub from: String,
+    pub to: String,
 }
 
 /// A past (or the present) local day's lines (线路), from its call records.

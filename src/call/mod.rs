@@ -172,6 +172,8 @@ pub struct CallSetup {
     pub dial: Option<dial::Resolved>,
     /// A call the daemon answers itself and plays to (a feature code, a closed route).
     pub feature: Option<logic::feature::Purpose>,
+    /// Whether the call is recorded (`[recording]`, its route and its queue).
+    pub record: bool,
 }
 
 /// What every call shares with the daemon.
@@ -198,4 +200,6 @@ pub struct CallContext {
     /// How callers rate a call whose seat hung up first; None when ratings are off.
     pub ratings: Option<crate::ratings::dialog::RatingRules>,
     pub prompts: Arc<crate::media::encoded::EncodedPrompts>,
+    /// Call recording; None when `[recording]` is off.
+    pub recordings: Option<crate::recording::Recordings>,
 }

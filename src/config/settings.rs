@@ -55,6 +55,9 @@ pub struct Settings {
     /// When new calls are refused with 503 because the daemon is too busy.
     #[serde(default)]
     pub overload: crate::sip::admission::OverloadSettings,
+    /// Call recording; off when the table is absent.
+    #[serde(default)]
+    pub recording: Option<crate::recording::RecordingSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +261,9 @@ pub struct FeatureSettings {
     /// While a unit's contacts are hunted: ring the next one now.
     #[serde(default = "default_skip_contact")]
     pub skip_contact: String,
+    /// Pauses the call's recording (a citizen's ID number, bank details), and resumes it.
+    #[serde(default = "default_pause_recording")]
+    pub pause_recording: String,
     /// Ends the consultation (ringing or talking) and returns to the caller.
     #[serde(default = "default_cancel_consult")]
     pub cancel_consult: String,
@@ -287,6 +293,7 @@ impl Default for FeatureSettings {
             drop_unit: default_drop_unit(),
             cancel_consult: default_cancel_consult(),
             skip_contact: default_skip_contact(),
+            pause_recording: default_pause_recording(),
             hunt_attempts: default_hunt_attempts(),
             hunt_pause_secs: default_hunt_pause(),
             conference_max_parties: default_conference_max_parties(),
@@ -315,6 +322,9 @@ fn default_hunt_pause() -> u32 {
 }
 fn default_skip_contact() -> String {
     "*5".to_string()
+}
+fn default_pause_recording() -> String {
+    "*6".to_string()
 }
 fn default_cancel_consult() -> String {
     "*0".to_string()
@@ -376,6 +386,7 @@ impl FeatureSettings {
             cancel: self.cancel_consult.clone(),
             to_rating: self.to_rating.clone(),
             skip_contact: self.skip_contact.clone(),
+            pause_recording: self.pause_recording.clone(),
             inter_digit: std::time::Duration::from_secs(u64::from(self.inter_digit_secs)),
             max_parties: self.conference_max_parties,
             unit_ring_timeout: std::time::Duration::from_secs(self.unit_ring_timeout_secs.into()),

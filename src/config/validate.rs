@@ -157,6 +157,9 @@ impl Settings {
             issues.extend(api.validate("api"));
         }
         issues.extend(self.overload.validate());
+        if let Some(recording) = &self.recording {
+            issues.extend(recording.validate("recording"));
+        }
         issues
     }
 

@@ -58,6 +58,9 @@ struct RawRoute {
     /// A `[handoffs]` category every call of this queue route has from the seat's answer.
     #[serde(default)]
     handoff: Option<String>,
+    /// Whether the route's calls are recorded (`[recording]`); unset: as its queue says.
+    #[serde(default)]
+    record: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,6 +342,7 @@ impl FileCx<'_, '_> {
         (number_ok && timeout_ok && handoff_ok).then(|| Route {
             number: raw.number,
             handoff: raw.handoff,
+            record: raw.record,
             description: raw.description,
             target,
             ring_timeout: Duration::from_secs(u64::from(secs)),

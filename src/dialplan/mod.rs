@@ -57,6 +57,8 @@ pub struct Route {
     pub when_closed: Option<WhenClosed>,
     /// The hand-off category its calls have from the seat's answer (a queue route).
     pub handoff: Option<String>,
+    /// Whether its calls are recorded; None: as `[recording]` and the queue say.
+    pub record: Option<bool>,
     /// Where the route was written, for logs and `hotline check`.
     pub file: PathBuf,
     pub line: usize,

@@ -1,6 +1,6 @@
 //! Keys a seat types during a call: consult a unit (`*1<unit or number>#`), complete the
 //! transfer (`*2`), three-way (`*3`), drop the unit (`*4`), cancel the consultation (`*0`) and
-//! send the caller to rating (`*8`); and the hand-off codes of `[handoffs]`: mark the call with a
+//! send the caller to rating (`*8`), pause or resume the recording (`*6`); and the hand-off codes of `[handoffs]`: mark the call with a
 //! category (`*91`...), extend its hand-off (`*95<reason>#`) or close it (`*90<reason>#`). The
 //! keys that form a code are the call's; the hub does not relay a seat's keys to the other
 //! parties.
@@ -21,6 +21,8 @@ pub struct InCallCodes {
     pub to_rating: String,
     /// While a unit's contacts are hunted: ring the next contact now.
     pub skip_contact: String,
+    /// Pauses the call's recording, or resumes it.
+    pub pause_recording: String,
     /// Longest pause between two keys of one code.
     pub inter_digit: Duration,
     /// Most parties in one conference: caller, seat and units.
@@ -47,6 +49,7 @@ impl Default for InCallCodes {
             cancel: "*0".to_string(),
             to_rating: "*8".to_string(),
             skip_contact: "*5".to_string(),
+            pause_recording: "*6".to_string(),
             inter_digit: Duration::from_secs(3),
             max_parties: 3,
             unit_ring_timeout: Duration::from_secs(30),
@@ -70,6 +73,7 @@ impl InCallCodes {
             ("features.cancel_consult", &self.cancel),
             ("features.to_rating", &self.to_rating),
             ("features.skip_contact", &self.skip_contact),
+            ("features.pause_recording", &self.pause_recording),
         ]
         .into_iter()
         .map(|(key, code)| (key.to_string(), code.as_str()))
@@ -142,6 +146,8 @@ pub enum InCallFeature {
     ToRating,
     /// Ring the next contact of the unit being hunted.
     SkipContact,
+    /// Pause the call's recording, or resume it.
+    PauseRecording,
     /// Mark the call with this hand-off category.
     MarkHandoff(String),
     /// Extend the call's hand-off, for this reason.
@@ -206,6 +212,7 @@ impl InCallKeys {
             (&c.cancel, InCallFeature::Cancel),
             (&c.to_rating, InCallFeature::ToRating),
             (&c.skip_contact, InCallFeature::SkipContact),
+            (&c.pause_recording, InCallFeature::PauseRecording),
         ]
         .into_iter()
         .find(|(code, _)| **code == self.typed)

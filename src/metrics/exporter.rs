@@ -160,6 +160,9 @@ mod tests {
         counter!(QUEUE_ANSWERED_IN_SERVICE_LEVEL_TOTAL, l::QUEUE => "general").increment(1);
         counter!(QUEUE_OFFERS_TOTAL, l::QUEUE => "general", l::OUTCOME => "no_answer").increment(1);
         counter!(TRUNK_CALLS_REFUSED_TOTAL, l::TRUNK => "carrier").increment(1);
+        gauge!(RECORDINGS_OPEN).set(1.0);
+        counter!(RECORDINGS_TOTAL, l::OUTCOME => "complete").increment(1);
+        counter!(RECORDINGS_DELETED_TOTAL).increment(1);
         gauge!(UPTIME_SECONDS).set(1.0);
     }
 

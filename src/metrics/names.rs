@@ -88,6 +88,11 @@ pub const CONSULT_EVENTS_TOTAL: &str = "hotline_consult_events_total";
 pub const SURVEY_CALLS_TOTAL: &str = "hotline_survey_calls_total";
 pub const SURVEYS_PENDING: &str = "hotline_surveys_pending";
 
+// Recordings.
+pub const RECORDINGS_OPEN: &str = "hotline_recordings_open";
+pub const RECORDINGS_TOTAL: &str = "hotline_recordings_total";
+pub const RECORDINGS_DELETED_TOTAL: &str = "hotline_recordings_deleted_total";
+
 // Lines.
 pub const TRUNK_LINES: &str = "hotline_trunk_lines";
 pub const TRUNK_LINES_IN_USE: &str = "hotline_trunk_lines_in_use";
@@ -342,6 +347,21 @@ pub static ALL: &[Metric] = &[
         QUEUE_OFFERS_TOTAL,
         "Offers of queued calls to seats, by how each ended (no_answer is ring-no-answer).",
         &[l::QUEUE, l::OUTCOME],
+    ),
+    gauge(
+        RECORDINGS_OPEN,
+        "Call recordings being written now.",
+        &[],
+    ),
+    counter(
+        RECORDINGS_TOTAL,
+        "Call recordings finished, by outcome: complete, or incomplete (the disk failed or fell behind).",
+        &[l::OUTCOME],
+    ),
+    counter(
+        RECORDINGS_DELETED_TOTAL,
+        "Recording files deleted because they were older than the retention.",
+        &[],
     ),
     counter(
         TRUNK_CALLS_REFUSED_TOTAL,

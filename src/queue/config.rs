@@ -56,6 +56,10 @@ pub struct QueueSettings {
     /// (`hotline_queue_answered_in_service_level_total`), as Asterisk's `servicelevel`.
     #[serde(default = "default_service_level")]
     pub service_level_secs: u32,
+    /// Whether this queue's calls are recorded (with `[recording]`); unset: as
+    /// `recording.queued_calls` says.
+    #[serde(default)]
+    pub record: Option<bool>,
 }
 
 fn default_ring_timeout() -> u32 {

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::api::history::{LegView, LinesDayView, NumberDayView, RecordView, TrunkDayView};
+use crate::api::history::{
+    GapView, LegView, LinesDayView, NumberDayView, RecordView, RecordingView, TrunkDayView,
+};
 use crate::api::live::{FieldError, Page, Paging};
 use crate::api::{BoxFuture, History, HistoryError};
 use crate::calendar::Date;
@@ -14,7 +16,7 @@ use crate::ledger::{FailureRule, LedgerUnit};
 use crate::report::lines::{self, Held, LinesDay};
 use crate::report::{run_report, ReportError};
 use crate::server::live::rfc3339;
-use crate::store::{CallRecord, SqliteStore, StoreError};
+use crate::store::{CallRecord, SqliteStore, Store, StoreError};
 
 pub struct HistoryState {
     pub store_path: PathBuf,
@@ -165,7 +167,13 @@ impl History for HistoryState {
                         ended_how: l.ended_how,
                     })
                     .collect();
-                records.push(record_view(call, legs));
+                let recordings = self.store.recordings_of(&call.id).await.map_err(|error| {
+                    tracing::warn!(%error, "a call's recordings could not be read");
+                    HistoryError::Store
+                })?;
+                let mut view = record_view(call, legs);
+                view.recordings = recordings.into_iter().map(recording_view).collect();
+                records.push(view);
             }
             Ok(Page {
                 items: records,
@@ -231,6 +239,29 @@ fn trunk_day(trunk: String, lines: Option<u32>, day: LinesDay) -> TrunkDayView {
         busy_hour: busy.map(|(hour, _)| hour),
         busy_hour_calls: busy.map_or(0, |(_, n)| n),
         hours: day.started.to_vec(),
+    }
+}
+
+fn recording_view(r: crate::store::RecordingRecord) -> RecordingView {
+    RecordingView {
+        started_at: rfc3339(r.started_at),
+        ended_at: r.ended_at.map(rfc3339),
+        gaps: r
+            .gaps
+            .iter()
+            .map(|g| GapView {
+                from: rfc3339(g.from),
+                to: rfc3339(g.to),
+            })
+            .collect(),
+        deleted_at: r.deleted_at.map(rfc3339),
+        id: r.id,
+        path: r.path,
+        duration_ms: r.duration_ms,
+        size_bytes: r.size_bytes,
+        sha256: r.sha256,
+        complete: r.complete,
+        reason: r.reason,
     }
 }
 

@@ -31,6 +31,7 @@ use crate::media::{MediaError, RtpPortPool};
 use crate::metrics::MetricsError;
 use crate::queue::{Acd, SeatId};
 use crate::queue::{AcdHandle, AcdService};
+use crate::recording::RecordingService;
 use crate::registrar::Registrar;
 use crate::sip::flow::LocalAddrs;
 use crate::sip::transport::{run_tcp, run_udp, SipSender};
@@ -61,6 +62,8 @@ pub enum StartError {
     Queues(String),
     #[error(transparent)]
     Api(#[from] crate::api::ApiError),
+    #[error(transparent)]
+    Recording(#[from] crate::recording::RecordingStartError),
 }
 
 /// Copies the state of the RTP pool and the store writer into the metrics once a second.
@@ -118,6 +121,8 @@ pub struct Daemon {
     acd_task: JoinHandle<()>,
     handoffs: HandoffHandle,
     handoff_task: JoinHandle<()>,
+    /// The recording service, when `[recording]` is on.
+    recording_task: Option<JoinHandle<()>>,
     writer_task: JoinHandle<()>,
     others: Vec<JoinHandle<()>>,
     snapshots: mpsc::Sender<oneshot::Sender<CoreSnapshot>>,
@@ -240,6 +245,21 @@ impl Daemon {
             clock.clone(),
             services_stop.clone(),
         );
+        let (recordings, recording_task) = match settings.recording.clone() {
+            Some(recording) => {
+                let (handle, task) = RecordingService::start(
+                    recording,
+                    settings.time.utc_offset_hours,
+                    store.clone(),
+                    writer.clone(),
+                    clock.clone(),
+                    services_stop.clone(),
+                )
+                .await?;
+                (Some(handle), Some(task))
+            }
+            None => (None, None),
+        };
         let prompts = Arc::new(EncodedPrompts::new(&config.prompts));
         let dialplan = Arc::new(config.dialplan);
         let ctx = Arc::new(CallContext {
@@ -259,6 +279,7 @@ impl Daemon {
             ratings: settings.ratings.rules(),
             in_call: settings.in_call_codes(),
             dialer: crate::call::dial::Dialer::new(dialplan.clone(), &settings),
+            recordings,
         });
         let registrar = Registrar::new(
             settings.sip.realm.clone(),
@@ -395,6 +416,7 @@ impl Daemon {
             acd_task,
             handoffs,
             handoff_task,
+            recording_task,
             writer_task,
             others,
             snapshots: snapshot_tx,
@@ -465,6 +487,9 @@ impl Daemon {
         self.services_stop.cancel();
         let _ = self.acd_task.await;
         let _ = self.handoff_task.await;
+        if let Some(task) = self.recording_task {
+            let _ = task.await;
+        }
         self.transports.cancel();
         for task in self.others {
             let _ = task.await;

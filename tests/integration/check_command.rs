@@ -210,3 +210,28 @@ working = "head"
         assert!(stderr.contains(&want), "missing {want:?} in:\n{stderr}");
     }
 }
+
+#[test]
+fn a_recording_directory_that_cannot_be_written_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plain = dir.path().join("plain-file");
+    std::fs::write(&plain, b"not a directory").expect("write");
+    let wanted = plain.join("recordings");
+    let text = shipped_config().replace(
+        "directory = \"recordings\"",
+        &format!("directory = \"{}\"", wanted.display()),
+    );
+    assert_ne!(text, shipped_config(), "the shipped config records calls");
+    let path = write_config(dir.path(), &text);
+    let out = hotline()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("recording.directory") && stderr.contains(&wanted.display().to_string()),
+        "stderr: {stderr}"
+    );
+}

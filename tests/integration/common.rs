@@ -253,3 +253,12 @@ pub fn shipped_config_with_db(dir: &std::path::Path, db: &std::path::Path) -> st
     std::fs::write(&path, config).expect("write config");
     path
 }
+
+/// SHA-256 of `bytes`, lowercase hex (as recordings' records hold it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

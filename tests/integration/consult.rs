@@ -20,9 +20,9 @@ pub(crate) const LIMIT: Duration = Duration::from_secs(20);
 /// SIPp's own -timeout for each peer: longer than any test.
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
 const SEAT: &str = "1001";
-const UNIT: &str = "2001";
+pub(crate) const UNIT: &str = "2001";
 pub(crate) const CALLER_HZ: f64 = 440.0;
-const UNIT_HZ: f64 = 1000.0;
+pub(crate) const UNIT_HZ: f64 = 1000.0;
 pub(crate) const SEAT_HZ: f64 = 700.0;
 /// The beeps in the seat's ear when a unit rang out (`media::tones::UNIT_GIVEN_UP`).
 const GIVEN_UP_HZ: f64 = 1400.0;
@@ -275,7 +275,7 @@ async fn legs(t: &TestDaemon, call_id: &str) -> Vec<LegRecord> {
 }
 
 /// Forgets what `probes` received and waits until each has `LISTEN_PACKETS` of fresh audio.
-async fn listen(probes: &[(&str, &RtpProbe)]) {
+pub(crate) async fn listen(probes: &[(&str, &RtpProbe)]) {
     for (_, probe) in probes {
         probe.reset().await;
     }
@@ -289,7 +289,7 @@ async fn listen(probes: &[(&str, &RtpProbe)]) {
 }
 
 /// `who` hears every tone of `yes` and none of `no`.
-async fn hears(who: &str, probe: &RtpProbe, yes: &[f64], no: &[f64]) {
+pub(crate) async fn hears(who: &str, probe: &RtpProbe, yes: &[f64], no: &[f64]) {
     for &hz in yes {
         let tone = probe.tone(hz).await;
         assert!(tone.heard(), "the {who} does not hear {hz} Hz: {tone:?}");

@@ -1,6 +1,7 @@
 //! The real binary as an operator runs it: `hotline run --ready-file`, a call up, SIGTERM (or
 //! kill -9). The call is ended with a BYE, the record is on disk and the process exits 0; after
-//! a kill -9 the next start closes the call as interrupted.
+//! a kill -9 the next start closes the call as interrupted, and repairs the header of the
+//! recording the kill left open.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -33,7 +34,11 @@ struct Hotline {
 
 impl Hotline {
     fn start(dir: &Path) -> Hotline {
-        let (config, dialplan) = common::config_text(dir, &Options::default());
+        Hotline::start_with(dir, &Options::default())
+    }
+
+    fn start_with(dir: &Path, options: &Options) -> Hotline {
+        let (config, dialplan) = common::config_text(dir, options);
         std::fs::write(dir.join("hotline.toml"), config).expect("write config");
         std::fs::write(dir.join("dialplan.toml"), dialplan).expect("write dialplan");
         let log = File::create(dir.join("hotline.log")).expect("log file");
@@ -371,4 +376,104 @@ async fn after_a_kill_9_under_load_every_answered_call_has_its_row() {
             "no interrupted caller leg for {call:?}"
         );
     }
+}
+
+/// A `kill -9` while a recorded call is up (a queued call whose probe sends 440 Hz): the WAV
+/// file is left with its header still open (sizes 0); the next start gives it the header its
+/// length calls for and closes its record as incomplete (`interrupted`), with the file's size
+/// and SHA-256.
+#[tokio::test]
+async fn after_a_kill_9_the_recording_left_open_is_repaired_at_the_next_start() {
+    use hotline::store::Store;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("hotline.db");
+    let options = Options {
+        extra_config: format!(
+            "[recording]\ndirectory = \"{}\"\n",
+            dir.path().join("rec").display()
+        ),
+        ..Options::default()
+    };
+    let mut hotline = Hotline::start_with(dir.path(), &options);
+    let ready = hotline.ready().await;
+    let probe = crate::peers::RtpProbe::sending(crate::peers::Audio::tone(440.0)).expect("probe");
+    let caller = RawCaller::call(ready.sip_udp, "12350", "13800000000", probe.port()).await;
+
+    // The recording is filed open, and its file grows past 2 s of audio.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let open = loop {
+        let open = match SqliteStore::open_read_only(&db).await {
+            Ok(store) => {
+                let open = store.open_recordings().await.unwrap_or_default();
+                store.close().await;
+                open
+            }
+            Err(_) => Vec::new(),
+        };
+        let grown = open
+            .first()
+            .is_some_and(|r| std::fs::metadata(&r.path).is_ok_and(|m| m.len() > 44 + 4 * 16_000));
+        if grown {
+            break open;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no open recording growing: {open:?}\n{}",
+            hotline.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    hotline.child.kill().expect("kill -9");
+    assert!(hotline.wait(Duration::from_secs(10)).await.is_some());
+    drop(caller);
+    let path = open[0].path.clone();
+    let left = std::fs::read(&path).expect("the file");
+    assert_eq!(&left[40..44], &[0, 0, 0, 0], "the header was still open");
+
+    let _ = std::fs::remove_file(dir.path().join("ready.json"));
+    let mut restarted = Hotline::start_with(dir.path(), &options);
+    restarted.ready().await;
+    restarted.terminate();
+    let status = restarted.wait(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        restarted.log()
+    );
+    assert!(
+        restarted
+            .log()
+            .contains("a recording left open by the last run was repaired"),
+        "{}",
+        restarted.log()
+    );
+
+    let bytes = std::fs::read(&path).expect("the file");
+    let data = u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]) as usize;
+    assert!(data > 4 * 16_000, "the header counts the audio: {data}");
+    assert_eq!(data, (bytes.len() - 44) / 4 * 4, "every whole sample");
+    let riff = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    assert_eq!(riff, data + 36);
+    let store = SqliteStore::open(&db).await.expect("open the store");
+    let recordings = store
+        .recordings_of(&open[0].call_id)
+        .await
+        .expect("recordings");
+    store.close().await;
+    let [r] = recordings.as_slice() else {
+        panic!("one recording: {recordings:?}");
+    };
+    assert!(!r.is_open() && !r.complete, "{r:?}");
+    assert_eq!(r.reason.as_deref(), Some("interrupted"), "{r:?}");
+    assert_eq!(r.size_bytes, bytes.len() as u64, "{r:?}");
+    let sha = crate::common::sha256_hex(&bytes);
+    assert_eq!(r.sha256.as_deref(), Some(sha.as_str()), "{r:?}");
+    // The caller's tone is in the left channel of what was kept.
+    let left: Vec<i16> = bytes[44..]
+        .chunks_exact(4)
+        .map(|s| i16::from_le_bytes([s[0], s[1]]))
+        .collect();
+    let tone = crate::peers::ToneLevel::measure(&left[left.len() - 8_000..], 440.0);
+    assert!(tone.heard(), "{tone:?}");
 }

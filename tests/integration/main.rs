@@ -21,6 +21,7 @@ mod queue;
 mod rating;
 mod raw;
 mod raw_caller;
+mod recording;
 mod refer;
 mod registration;
 mod report_command;

@@ -33,6 +33,7 @@ impl Driver {
             .filter_map(|u| u.hub_leg.zip(u.media))
             .collect();
         let unit = units.first().copied();
+        self.recording_follows(media);
         match media {
             Media::CallerWithSeat => self.publish(LineState::Connected),
             Media::CallerHolds => self.play(Sound::Hold, logic),

@@ -20,6 +20,7 @@ mod consult;
 mod finish;
 mod hearing;
 mod hunting;
+mod recording;
 mod ring;
 mod seat;
 mod survey;
@@ -143,6 +144,8 @@ struct Driver {
     preset: Option<Logic>,
     /// Whether the call has a record and a line on the board (a seat's feature call has not).
     records: bool,
+    /// The call's recordings.
+    recording: recording::Recording,
 }
 
 /// What the leg that answered speaks, from its answer.
@@ -293,6 +296,7 @@ impl Driver {
             peer: None,
             preset: start.logic,
             records: true,
+            recording: recording::Recording::default(),
         }
     }
 
@@ -319,8 +323,12 @@ impl Driver {
             local,
             hub: Some(hub),
         };
+        let record = setup.record;
         let start = Start::inbound(setup, offer, facts.called.clone());
-        Ok(Driver::new(start, io, facts, media, hub_events))
+        let mut driver = Driver::new(start, io, facts, media, hub_events);
+        driver.recording.wanted = record;
+        driver.start_recording();
+        Ok(driver)
     }
 
     /// The call's logic, as its setup decided.

@@ -141,8 +141,10 @@ impl Driver {
             local,
             hub: None,
         };
+        let record = setup.record;
         let start = super::Start::inbound(setup, caller_offer, facts.called.clone());
         let mut driver = Driver::new(start, io, facts, media, hub_events);
+        driver.recording.wanted = record;
         driver.legs = legs;
         driver.caller_socket = Some(caller_socket);
         driver.ring_socket = Some(ring_socket);
@@ -191,6 +193,7 @@ impl Driver {
             Some(self.hub_events.clone()),
         ));
         self.negotiated = negotiated;
+        self.start_recording();
         Some(map)
     }
 

@@ -23,6 +23,7 @@ impl Driver {
         match self.keys.push(now, digit) {
             Some(InCallFeature::ToRating) => logic.handle(now, Input::SeatAsksRating),
             Some(InCallFeature::SkipContact) => self.hunt_input(HuntInput::Skip),
+            Some(InCallFeature::PauseRecording) => self.toggle_recording(),
             Some(InCallFeature::UnitRefused) => self.unit_refused(),
             Some(InCallFeature::MarkHandoff(category)) => self.mark_handoff(&category),
             Some(InCallFeature::ExtendHandoff(reason)) => {

@@ -109,6 +109,7 @@ impl Core {
             .map(|w| w.closed.clone());
         let (ring_timeout, number) = (route.ring_timeout, route.number.clone());
         let handoff = route.handoff.clone();
+        let route_record = route.record;
         if !self.lines.free(&trunk.name) {
             info!(%flow, trunk = trunk.name, in_use = self.lines.in_use(&trunk.name), "new call refused: every line of the trunk is busy");
             metrics::counter!(names::TRUNK_CALLS_REFUSED_TOTAL, "trunk" => trunk.name.clone())
@@ -141,7 +142,9 @@ impl Core {
             handoff,
             dial: None,
             feature: None,
+            record: false,
         };
+        setup.record = self.records(route_record, &kind);
         let ctx = self.ctx.clone();
         match kind {
             Kind::Ring(seats) => {
@@ -160,6 +163,25 @@ impl Core {
                 tokio::spawn(call::driver::run(setup, ctx, events));
             }
         }
+    }
+
+    /// Whether a trunk call of `kind` on a route that says `route` about recording is recorded.
+    fn records(&self, route: Option<bool>, kind: &Kind) -> bool {
+        let Some(recordings) = &self.ctx.recordings else {
+            return false;
+        };
+        let queue = match kind {
+            Kind::Queue(name, _) => Some(
+                self.settings
+                    .queues
+                    .iter()
+                    .find(|q| &q.name == name)
+                    .and_then(|q| q.record),
+            ),
+            Kind::Ring(_) => None,
+            Kind::Announce(_) => return false,
+        };
+        recordings.records(route, queue)
     }
 
     /// Whether the daemon may take one more call now: not while it stops, and not while it is
@@ -340,6 +362,7 @@ impl Core {
             handoff: None,
             dial: None,
             feature: None,
+            record: false,
         };
         match &resolved.target {
             crate::dialplan::DialTarget::Seat(user) => {
@@ -407,6 +430,7 @@ impl Core {
             handoff: None,
             dial: None,
             feature: Some(purpose),
+            record: false,
         };
         tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
     }

@@ -173,6 +173,7 @@ impl Harness {
             dialer: crate::call::dial::Dialer::new(dialplan, &settings),
             ratings: settings.ratings.rules(),
             prompts: Arc::new(EncodedPrompts::new(&config.prompts)),
+            recordings: None,
         });
         Harness {
             ctx,
@@ -261,6 +262,7 @@ impl Harness {
             handoff: None,
             dial: None,
             feature: None,
+            record: false,
         };
         let (events, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(crate::call::driver::run(setup, self.ctx.clone(), rx));
