@@ -318,10 +318,15 @@ struct HubTask {
 /// the leg's recording, if it has one.
 fn tap(taps: &[(LegIndex, Tap)], leg: LegIndex, channel: Channel, packet: &[u8]) {
     for (recorded, tap) in taps {
-        if *recorded == leg {
-            if let Some(payload) = fields(packet).and_then(|f| packet.get(f.payload_at..)) {
-                tap.push(channel, packet[1] & 0x7f, payload);
-            }
+        if *recorded != leg {
+            continue;
+        }
+        let Some(f) = fields(packet) else {
+            continue;
+        };
+        if let (Some(payload), Some(ssrc)) = (packet.get(f.payload_at..), packet.get(8..12)) {
+            let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+            tap.push(channel, packet[1] & 0x7f, (ssrc, f.timestamp), payload);
         }
     }
 }

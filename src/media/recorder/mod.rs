@@ -35,9 +35,54 @@ pub struct Frame {
     pub data: [u8; FRAME_MAX],
 }
 
+/// Where a channel's current RTP stream sits in the recording: its SSRC, and the position of
+/// one of its timestamps. Each packet of the stream is placed by its timestamp, so arrival
+/// jitter and bursts (a stalled sender catching up) do not move the audio; a new stream is
+/// placed where its first packet arrived.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    ssrc: u32,
+    timestamp: u32,
+    at: u64,
+}
+
+/// A stream that strays this far from arrival time (1 s) is placed afresh: its timestamps
+/// jumped, or its clock runs off.
+const STRAY: u64 = 8_000;
+
+/// The queue, with each channel's anchor (the hub's side of the lock).
+struct Queue {
+    frames: VecDeque<Frame>,
+    anchors: [Option<Anchor>; 2],
+}
+
+impl Queue {
+    /// Where a packet of `stream` (SSRC, RTP timestamp) on `channel` that arrived at
+    /// `arrival` goes.
+    fn place(&mut self, channel: Channel, (ssrc, timestamp): (u32, u32), arrival: u64) -> u64 {
+        let slot = &mut self.anchors[channel as usize];
+        let placed = slot.filter(|a| a.ssrc == ssrc).and_then(|a| {
+            let delta = i64::from(timestamp.wrapping_sub(a.timestamp) as i32);
+            let at = u64::try_from(a.at as i64 + delta).ok()?;
+            (at.abs_diff(arrival) <= STRAY).then_some(at)
+        });
+        match placed {
+            Some(at) => at,
+            None => {
+                *slot = Some(Anchor {
+                    ssrc,
+                    timestamp,
+                    at: arrival,
+                });
+                arrival
+            }
+        }
+    }
+}
+
 /// What the hub and the writer share of one recording.
 pub struct Shared {
-    frames: Mutex<VecDeque<Frame>>,
+    frames: Mutex<Queue>,
     capacity: usize,
     paused: AtomicBool,
     /// Frames dropped because the queue was full.
@@ -49,7 +94,10 @@ pub struct Shared {
 impl Shared {
     fn new(capacity: usize) -> Shared {
         Shared {
-            frames: Mutex::new(VecDeque::with_capacity(capacity)),
+            frames: Mutex::new(Queue {
+                frames: VecDeque::with_capacity(capacity),
+                anchors: [None; 2],
+            }),
             capacity,
             paused: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
@@ -59,8 +107,8 @@ impl Shared {
 
     /// Moves every queued frame into `out`.
     fn drain_into(&self, out: &mut Vec<Frame>) {
-        if let Ok(mut frames) = self.frames.lock() {
-            out.extend(frames.drain(..));
+        if let Ok(mut queue) = self.frames.lock() {
+            out.extend(queue.frames.drain(..));
         }
     }
 
@@ -99,9 +147,9 @@ impl Tap {
     }
 
     /// Queues `payload` (G.711 of payload type `pt`: 0 is μ-law, 8 A-law; other payloads are
-    /// not audio the hub records) on `channel`. Never blocks and never allocates: a full queue
-    /// drops the frame and counts it.
-    pub fn push(&self, channel: Channel, pt: u8, payload: &[u8]) {
+    /// not audio the hub records) of `stream` (its SSRC and the packet's RTP timestamp) on
+    /// `channel`. Never blocks and never allocates: a full queue drops the frame and counts it.
+    pub fn push(&self, channel: Channel, pt: u8, stream: (u32, u32), payload: &[u8]) {
         if self.shared.paused.load(Ordering::Relaxed) {
             return;
         }
@@ -110,10 +158,12 @@ impl Tap {
             8 => Codec::Pcma,
             _ => return,
         };
-        let mut at = self.position();
-        let Ok(mut frames) = self.shared.frames.lock() else {
+        let arrival = self.position();
+        let Ok(mut queue) = self.shared.frames.lock() else {
             return;
         };
+        let mut at = queue.place(channel, stream, arrival);
+        let frames = &mut queue.frames;
         for chunk in payload.chunks(FRAME_MAX) {
             if frames.len() >= self.shared.capacity {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);

@@ -47,10 +47,11 @@ async fn the_left_channel_is_what_the_leg_sends_and_the_right_what_it_hears() {
         if i == 100 {
             tap.set_paused(false);
         }
-        tap.push(Channel::Left, 0, &left);
-        tap.push(Channel::Right, 8, &right);
+        let ts = 160 * i as u32;
+        tap.push(Channel::Left, 0, (1, ts), &left);
+        tap.push(Channel::Right, 8, (2, ts + 5_000), &right);
         // Not audio: a key press is not recorded.
-        tap.push(Channel::Left, 101, &[1, 2, 3, 4]);
+        tap.push(Channel::Left, 101, (1, ts), &[1, 2, 3, 4]);
         tokio::time::advance(Duration::from_millis(20)).await;
         if i % 10 == 0 {
             // Let the writer take the queue, as it does every 20 ms.
@@ -93,8 +94,8 @@ async fn a_full_queue_marks_the_recording_incomplete_and_the_pushes_go_on() {
         id: "8".into(),
         path: dir.path().join("8.wav"),
     });
-    for _ in 0..5 {
-        tap.push(Channel::Left, 0, &[0xFF; 160]);
+    for i in 0..5 {
+        tap.push(Channel::Left, 0, (1, 160 * i), &[0xFF; 160]);
     }
     assert_eq!(tap.shared.dropped(), 3);
     drop(tap);
@@ -116,7 +117,7 @@ async fn a_full_disk_marks_the_recording_incomplete() {
         id: "9".into(),
         path: "/dev/full".into(),
     });
-    tap.push(Channel::Left, 0, &[0xFF; 160]);
+    tap.push(Channel::Left, 0, (1, 0), &[0xFF; 160]);
     drop(tap);
     let done = finished(&mut done).await;
     let reason = done.incomplete.expect("incomplete");
@@ -128,7 +129,7 @@ async fn a_full_disk_marks_the_recording_incomplete() {
 fn a_packet_longer_than_a_frame_is_queued_as_several() {
     let shared = Arc::new(Shared::new(8));
     let tap = Tap::new(shared.clone());
-    tap.push(Channel::Right, 0, &[0xFF; 2 * FRAME_MAX + 10]);
+    tap.push(Channel::Right, 0, (1, 0), &[0xFF; 2 * FRAME_MAX + 10]);
     let mut frames = Vec::new();
     shared.drain_into(&mut frames);
     let lens: Vec<u16> = frames.iter().map(|f| f.len).collect();
@@ -137,4 +138,29 @@ fn a_packet_longer_than_a_frame_is_queued_as_several() {
     assert_eq!(shared.ended(), None);
     drop(tap);
     assert!(shared.ended().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn packets_are_placed_by_their_timestamps_not_by_when_they_came() {
+    let shared = Arc::new(Shared::new(64));
+    let tap = Tap::new(shared.clone());
+    // A stream starting 1 s in; its next packets come late, in a burst 200 ms later.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    tap.push(Channel::Left, 0, (7, 90_000), &[0xFF; 160]);
+    tokio::time::advance(Duration::from_millis(200)).await;
+    for n in 1..=10u32 {
+        tap.push(Channel::Left, 0, (7, 90_000 + 160 * n), &[0xFF; 160]);
+    }
+    // A new stream on the same channel is placed where it arrives.
+    tap.push(Channel::Left, 0, (8, 5), &[0xFF; 160]);
+    // Timestamps that jump far from arrival time are placed afresh too.
+    tap.push(Channel::Left, 0, (8, 5 + 80_000), &[0xFF; 160]);
+    let mut frames = Vec::new();
+    shared.drain_into(&mut frames);
+    let at: Vec<u64> = frames.iter().map(|f| f.at).collect();
+    let expected: Vec<u64> = (0..=10)
+        .map(|n| 8_000 + 160 * n)
+        .chain([9_600, 9_600])
+        .collect();
+    assert_eq!(at, expected);
 }
