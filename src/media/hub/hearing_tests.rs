@@ -207,6 +207,57 @@ async fn whisper_the_seat_hears_caller_and_supervisor_the_caller_only_the_seat()
     hub.stop().await;
 }
 
+/// Barge on a bridge: caller and seat keep their bridge and each also hears the supervisor,
+/// through a later re-bridge too; back to listen, the supervisor is heard by nobody.
+#[tokio::test]
+async fn legs_heard_on_top_of_a_bridge_stay_through_a_rebridge_until_cleared() {
+    let (caller, seat, supervisor) = (0, 1, 2);
+    let tones = [440.0, 1000.0, 1600.0];
+    let (_pool, phones, legs) = phones(3).await;
+    let hub = Hub::start(legs, None);
+    for leg in 0..3 {
+        hub.set_audio(leg, PCMU);
+    }
+    let u = Gain::UNITY;
+    hub.bridge(caller, seat, PtMap::identity());
+    hub.hear(supervisor, vec![(caller, u), (seat, u)]);
+    hub.also_hear(caller, vec![(supervisor, u)]);
+    hub.also_hear(seat, vec![(supervisor, u)]);
+    // The call's own change (say, back from a consultation) keeps the barge.
+    hub.bridge(caller, seat, PtMap::identity());
+    let speakers: Vec<_> = phones
+        .iter()
+        .zip(tones)
+        .map(|(p, hz)| speak(p, hz))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for p in &phones {
+        drain(p);
+    }
+    let expected = [
+        vec![1000.0, 1600.0],
+        vec![440.0, 1600.0],
+        vec![440.0, 1000.0],
+    ];
+    for (leg, want) in expected.iter().enumerate() {
+        let got = heard(&listen(&phones[leg], 2 * WINDOW).await, &tones);
+        assert_eq!(&got, want, "barge: leg {leg}");
+    }
+    hub.also_hear(caller, Vec::new());
+    hub.also_hear(seat, Vec::new());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for p in &phones {
+        drain(p);
+    }
+    let expected = [vec![1000.0], vec![440.0], vec![440.0, 1000.0]];
+    for (leg, want) in expected.iter().enumerate() {
+        let got = heard(&listen(&phones[leg], 2 * WINDOW).await, &tones);
+        assert_eq!(&got, want, "listen: leg {leg}");
+    }
+    speakers.iter().for_each(JoinHandle::abort);
+    hub.stop().await;
+}
+
 #[tokio::test]
 async fn a_source_at_half_gain_is_six_db_lower() {
     let (_pool, phones, legs) = phones(2).await;

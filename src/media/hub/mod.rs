@@ -100,6 +100,8 @@ enum Command {
     Hear(LegIndex, Vec<(LegIndex, Gain)>),
     /// A playback on top of what the leg hears.
     Overlay(LegIndex, Play, Gain),
+    /// Legs heard on top of what the leg hears, through every later change.
+    AlsoHear(LegIndex, Vec<(LegIndex, Gain)>),
     /// Record the leg: what it sends on the left, what it hears on the right.
     Record(LegIndex, Tap),
     /// Stop recording the leg (its recording ends).
@@ -264,6 +266,14 @@ impl HubHandle {
         self.command(Command::Overlay(leg, play, gain));
     }
 
+    /// `listener` hears `sources` on top of whatever it hears, now and after every later
+    /// `bridge`, `play`, `mix` or `hear`, until told other sources (empty: none). A supervisor's
+    /// whisper is `also_hear(seat, [(supervisor, 1)])`; barge adds the caller's too. Every leg
+    /// involved needs its audio known (`set_audio`).
+    pub fn also_hear(&self, listener: LegIndex, sources: Vec<(LegIndex, Gain)>) {
+        self.command(Command::AlsoHear(listener, sources));
+    }
+
     /// Records `leg` through `tap` (what it sends on the left, what it hears on the right)
     /// until [`HubHandle::stop_recording`] or the hub's end; a leg recorded already gets the
     /// new tap, and its earlier recording ends.
@@ -412,6 +422,7 @@ impl HubTask {
                 let playback = Playback::new(play.items, play.looping, play.pt, play.silence);
                 hearing.overlay(leg, playback, gain, audio);
             }
+            Command::AlsoHear(leg, sources) => hearing.also_hear(leg, sources),
             Command::Record(leg, tap) => {
                 self.taps.retain(|(recorded, _)| *recorded != leg);
                 self.taps.push((leg, tap));

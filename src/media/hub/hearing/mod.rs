@@ -65,6 +65,8 @@ pub(super) enum Route {
 struct Ear {
     wanted: Wanted,
     overlay: Option<(Playback, Gain)>,
+    /// Legs heard on top of whatever is wanted (a supervisor's whisper or barge).
+    extra: Vec<(LegIndex, Gain)>,
     audio: Option<Audio>,
     telephone_event: Option<u8>,
     route: Route,
@@ -95,6 +97,7 @@ impl Hearing {
         self.ears.push(Ear {
             wanted: Wanted::Silence,
             overlay: None,
+            extra: Vec::new(),
             audio: None,
             telephone_event,
             route: Route::Silence,
@@ -173,6 +176,19 @@ impl Hearing {
         };
         ear.audio.get_or_insert(audio);
         ear.overlay = Some((playback, gain));
+        self.replan();
+    }
+
+    /// `leg` hears these legs on top of whatever it hears now, and keeps hearing them through
+    /// every later wish, until told other legs (an empty list: nothing more).
+    pub(super) fn also_hear(&mut self, leg: LegIndex, sources: Vec<(LegIndex, Gain)>) {
+        let Some(ear) = self.ears.get_mut(leg) else {
+            return;
+        };
+        ear.extra = sources
+            .into_iter()
+            .filter(|&(from, _)| from != leg)
+            .collect();
         self.replan();
     }
 
@@ -336,6 +352,13 @@ impl Hearing {
                     }
                 }
             }
+            for &(from, gain) in &ear.extra {
+                if let Some(source) = self.ears.get(from).and_then(|e| e.audio) {
+                    if !legs.iter().any(|&(l, _, _)| l == from) {
+                        legs.push((from, gain, source));
+                    }
+                }
+            }
             if let Some((_, gain)) = ear.overlay {
                 let id = PartyId(OVERLAY + leg as u64);
                 parties.push((id, audio.codec, true));
@@ -398,7 +421,7 @@ impl Hearing {
     fn route_of(&self, leg: LegIndex) -> Route {
         let ear = &self.ears[leg];
         let mixable = ear.audio.is_some();
-        if ear.overlay.is_some() && mixable {
+        if (ear.overlay.is_some() || !ear.extra.is_empty()) && mixable {
             return Route::Mixed;
         }
         match &ear.wanted {
