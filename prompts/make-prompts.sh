@@ -142,6 +142,7 @@ paused               | sentence | yi3 zan4 ting2                                
 resumed              | sentence | yi3 hui1 fu4                                            | 已恢复
 enter_code           | sentence | qing3 shu1 ru4 gong1 neng2 ma3                          | 请输入功能码
 goodbye              | sentence | zai4 jian4.                                             | 再见。
+seat_not_in_call     | sentence | gai1 zuo4 xi2 dang1 qian2 mei2 you3 tong1 hua4.         | 该坐席当前没有通话。
 survey_consent       | sentence | nin2 hao3, zhe4 li3 shi4 yao1 er4 san1 si4 wu3 shi4 min2 fu2 wu4 re4 xian4, xiang4 nin2 hui2 fang3 nin2 fan3 ying4 de shi4 xiang4. tong2 yi4 can1 jia1 qing3 an4 yi1. | 您好，这里是12345市民服务热线，向您回访您反映的事项。同意参加请按1。
 survey_question_result | sentence | nin2 dui4 shi4 xiang4 de ban4 li3 jie2 guo3 shi4 fou3 man3 yi4? man3 yi4 qing3 an4 yi1, ji1 ben3 man3 yi4 qing3 an4 er4, bu4 man3 yi4 qing3 an4 san1. | 您对事项的办理结果是否满意？满意请按1，基本满意请按2，不满意请按3。
 survey_question_attitude | sentence | nin2 dui4 gong1 zuo4 ren2 yuan2 de fu2 wu4 tai4 du4 shi4 fou3 man3 yi4? man3 yi4 qing3 an4 yi1, ji1 ben3 man3 yi4 qing3 an4 er4, bu4 man3 yi4 qing3 an4 san1. | 您对工作人员的服务态度是否满意？满意请按1，基本满意请按2，不满意请按3。

@@ -28,6 +28,7 @@ pub mod server;
 pub mod sip;
 pub mod store;
 mod stored_names;
+pub mod supervision;
 pub mod survey;
 pub mod timer;
 pub(crate) mod toml_spans;

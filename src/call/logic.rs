@@ -17,6 +17,7 @@ pub mod feature;
 pub mod queued;
 pub mod rating;
 pub mod ring;
+pub mod supervise;
 pub mod survey;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use self::feature::FeatureCall;
 use self::queued::QueuedCall;
 use self::ring::CallMachine;
+use self::supervise::SupervisorCall;
 use self::survey::SurveyAttempt;
 use super::consult::{ConsultAction, ConsultInput};
 use super::sound::Sound;
@@ -137,8 +139,11 @@ pub enum Input {
     UnitBye,
     /// Another call took over the answered party (an attended transfer).
     Spliced,
-    /// The call this one is spliced to has ended.
+    /// The call this one is spliced to has ended (or, for a supervisor, let it go).
     PeerGone,
+    /// A supervisor's call joined the seat's call (or switched its mode), or could not: the
+    /// status says why (480: the seat is not in a call).
+    Supervising(Result<(), u16>),
 }
 
 /// What the driver does for a call's logic.
@@ -176,6 +181,9 @@ pub enum Action {
     Seat(SeatCommand),
     /// An attempt of the seat's own call's hunt through a unit's contacts is over.
     Attempted(HuntAttempt),
+    /// A supervisor's call: join the seat's call in this mode, or switch to it; report
+    /// `Supervising`.
+    Supervise(crate::supervision::Mode),
     Finished(Outcome),
 }
 
@@ -221,6 +229,7 @@ enum Kind {
     Queued(QueuedCall),
     Feature(FeatureCall),
     Survey(SurveyAttempt),
+    Supervise(SupervisorCall),
 }
 
 /// A call's logic behind the one interface.
@@ -261,12 +270,21 @@ impl Logic {
         }
     }
 
+    /// A supervisor's call to listen to, whisper to, barge into or take over a seat's call.
+    pub fn supervise(call: SupervisorCall) -> Logic {
+        Logic {
+            kind: Kind::Supervise(call),
+            extra: VecDeque::new(),
+        }
+    }
+
     /// Whether the call has a record and a line on the board: not a seat's feature call, not
-    /// a survey's call (its answers are its record).
+    /// a survey's call (its answers are its record), not a supervisor's (its session is on
+    /// the seat's call).
     pub fn records(&self) -> bool {
         match &self.kind {
             Kind::Feature(call) => call.records(),
-            Kind::Survey(_) => false,
+            Kind::Survey(_) | Kind::Supervise(_) => false,
             Kind::Ring(_) | Kind::Queued(_) => true,
         }
     }
@@ -305,6 +323,7 @@ impl Logic {
             }
             Kind::Feature(f) => f.handle(now, input),
             Kind::Survey(s) => s.handle(now, input),
+            Kind::Supervise(v) => v.handle(now, input),
         }
     }
 
@@ -314,6 +333,7 @@ impl Logic {
             Kind::Queued(q) => q.handle_timeout(now),
             Kind::Feature(f) => f.handle_timeout(now),
             Kind::Survey(s) => s.handle_timeout(now),
+            Kind::Supervise(v) => v.handle_timeout(now),
         }
     }
 
@@ -323,6 +343,7 @@ impl Logic {
             Kind::Queued(q) => q.poll_timeout(),
             Kind::Feature(f) => f.poll_timeout(),
             Kind::Survey(s) => s.poll_timeout(),
+            Kind::Supervise(v) => v.poll_timeout(),
         }
     }
 
@@ -335,6 +356,7 @@ impl Logic {
             Kind::Queued(q) => q.poll_action(),
             Kind::Feature(f) => f.poll_action(),
             Kind::Survey(s) => s.poll_action(),
+            Kind::Supervise(v) => v.poll_action(),
         }
     }
 }

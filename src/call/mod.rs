@@ -68,6 +68,25 @@ pub enum CallEvent {
     },
     /// The call this one is spliced to has ended.
     PeerGone,
+    /// A supervisor's call (`from`) joins this call's seat in `mode`, exchanging audio over
+    /// the port it offers; the answer names ours, or refuses (480: no seat on the call; 486:
+    /// a session is on already).
+    Supervise {
+        from: CallId,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+        offer: SpliceOffer,
+        reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
+    },
+    /// The supervisor's call `from` switches to `mode`.
+    SupervisionMode {
+        from: CallId,
+        mode: crate::supervision::Mode,
+    },
+    /// The supervisor's call `from` has ended.
+    SupervisorGone {
+        from: CallId,
+    },
 }
 
 /// The RTP port (and codec) a call offers the call it splices with.
@@ -135,6 +154,16 @@ pub enum CoreCommand {
         offer: SpliceOffer,
         reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
     },
+    /// Joins the call `seat` serves now (see `CallEvent::Supervise`); 480 when it serves
+    /// none.
+    Supervise {
+        from: CallId,
+        seat: String,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+        offer: SpliceOffer,
+        reply: tokio::sync::oneshot::Sender<Result<SpliceAnswer, u16>>,
+    },
     /// Passes `event` to the call `owner` (the end of a spliced call).
     Tell {
         owner: CallId,
@@ -172,6 +201,8 @@ pub struct CallSetup {
     pub dial: Option<dial::Resolved>,
     /// A call the daemon answers itself and plays to (a feature code, a closed route).
     pub feature: Option<logic::feature::Purpose>,
+    /// A supervisor's call to a seat's call.
+    pub supervise: Option<logic::supervise::Session>,
     /// Whether the call is recorded (`[recording]`, its route and its queue).
     pub record: bool,
 }

@@ -464,7 +464,14 @@ mod tests {
         assert_eq!(s.sip.realm, "hotline.local");
         assert_eq!((s.rtp.port_min, s.rtp.port_max), (20000, 20999));
         let users: Vec<_> = s.seats.iter().map(|s| s.user.as_str()).collect();
-        assert_eq!(users, ["1001", "1002", "1003"]);
+        assert_eq!(users, ["1001", "1002", "1003", "1010"]);
+        let supervisors: Vec<_> = s
+            .seats
+            .iter()
+            .filter(|s| s.supervisor)
+            .map(|s| s.user.as_str())
+            .collect();
+        assert_eq!(supervisors, ["1010"], "the shift leader");
         assert_eq!(s.trunks[0].name, "carrier");
         let hotline = loaded.dialplan.route("12345").unwrap();
         assert_eq!(

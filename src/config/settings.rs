@@ -58,6 +58,9 @@ pub struct Settings {
     /// Call recording; off when the table is absent.
     #[serde(default)]
     pub recording: Option<crate::recording::RecordingSettings>,
+    /// The codes supervisors dial to listen, whisper, barge and take over.
+    #[serde(default)]
+    pub supervision: crate::supervision::SupervisionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -409,6 +412,10 @@ pub struct SeatSettings {
     pub ha1_md5: Option<String>,
     #[serde(default)]
     pub ha1_sha256: Option<String>,
+    /// A shift leader (班长): may listen to, whisper to, barge into and take over other
+    /// seats' calls (`[supervision]`).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -157,6 +157,7 @@ impl Settings {
             issues.extend(api.validate("api"));
         }
         issues.extend(self.overload.validate());
+        issues.extend(self.supervision.validate("supervision"));
         if let Some(recording) = &self.recording {
             issues.extend(recording.validate("recording"));
         }

@@ -75,6 +75,7 @@ pub const REQUIRED: &[&str] = &[
     "survey_consent",
     "survey_question_result",
     "survey_question_attitude",
+    "seat_not_in_call",
 ];
 
 const DIGITS: [&str; 10] = [

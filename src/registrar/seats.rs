@@ -63,6 +63,7 @@ mod tests {
             password: password.map(str::to_string),
             ha1_md5: md5.map(str::to_string),
             ha1_sha256: None,
+            supervisor: false,
         }
     }
 

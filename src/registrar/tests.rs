@@ -30,6 +30,7 @@ fn seat(user: &str, password: Option<&str>, ha1_md5: Option<String>) -> SeatSett
         password: password.map(str::to_string),
         ha1_md5,
         ha1_sha256: None,
+        supervisor: false,
     }
 }
 

@@ -7,6 +7,9 @@ use hotline::config::{load_with, LoadOptions};
 use hotline::server::Daemon;
 use tempfile::TempDir;
 
+/// Seat 1004 is the shift leader (`supervisor = true`) in every test config.
+pub const SUPERVISOR: &str = "1004";
+
 pub const SEATS: &[(&str, &str)] = &[
     ("1001", "seat1001-secret"),
     ("1002", "seat1002-secret"),
@@ -88,8 +91,13 @@ pub async fn start_with_api_on(
 pub fn config_text(dir: &std::path::Path, options: &Options) -> (String, String) {
     let mut seats = String::new();
     for (user, password) in SEATS {
+        let supervisor = if *user == SUPERVISOR {
+            "supervisor = true\n"
+        } else {
+            ""
+        };
         seats.push_str(&format!(
-            "[[seats]]\nuser = \"{user}\"\npassword = \"{password}\"\n\n"
+            "[[seats]]\nuser = \"{user}\"\npassword = \"{password}\"\n{supervisor}\n"
         ));
     }
     let config = format!(

@@ -35,7 +35,7 @@ pub(crate) struct Scene {
     pub(crate) t: TestDaemon,
     caller: SippProcess,
     pub(crate) caller_probe: RtpProbe,
-    seat: SippProcess,
+    pub(crate) seat: SippProcess,
     pub(crate) seat_probe: RtpProbe,
     pub(crate) unit: SippProcess,
     unit_probe: RtpProbe,

@@ -28,6 +28,7 @@ mod report_command;
 mod scanners;
 mod seat_features;
 mod sip_basics;
+mod supervision;
 mod survey;
 mod torture;
 mod wallboard;

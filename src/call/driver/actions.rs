@@ -98,6 +98,7 @@ impl Driver {
                 self.io.ctx.acd.input(AcdInput::Seat(command)).await;
             }
             Action::TellPeerGone => self.tell_peer_gone().await,
+            Action::Supervise(mode) => self.supervise(mode, logic).await,
             Action::Attempted(attempt) => self.attempted(attempt),
             Action::Finished(_) => {}
         }
@@ -144,7 +145,7 @@ impl Driver {
         hub.play(CALLER, play);
     }
 
-    async fn tell_acd(&mut self, note: AcdNote) {
+    pub(super) async fn tell_acd(&mut self, note: AcdNote) {
         let call = self.call;
         let (queue, priority) = self.queue.clone().unwrap_or_default();
         let input = match note {
@@ -166,6 +167,8 @@ impl Driver {
                 }
             }
             AcdNote::Abandoned => AcdInput::Abandon { call },
+            // A seat a supervisor's take-over released has ended its call already.
+            AcdNote::Ended { seat } if self.seat_released.as_ref() == Some(&seat) => return,
             AcdNote::Ended { seat } => AcdInput::CallEnded { seat: seat.into() },
             AcdNote::CallbackRequested => {
                 let request = CallbackRequest {

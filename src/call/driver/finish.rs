@@ -59,6 +59,8 @@ impl Driver {
     }
 
     pub(super) async fn finish(mut self, outcome: Outcome) {
+        self.release_supervisor().await;
+        self.stop_supervising().await;
         self.report_media();
         self.seat_off();
         self.placed_call_ends();
@@ -80,12 +82,17 @@ impl Driver {
         if !self.records {
             return;
         }
-        let seat = outcome.seat.clone().or_else(|| {
-            outcome
-                .answered_leg
-                .and_then(|leg| self.legs.get(leg))
-                .map(|l| l.seat.clone())
-        });
+        // After a take-over the call is the supervisor's.
+        let taken_over = self.seat_released.is_some().then(|| self.seat.clone());
+        let seat = taken_over
+            .flatten()
+            .or_else(|| outcome.seat.clone())
+            .or_else(|| {
+                outcome
+                    .answered_leg
+                    .and_then(|leg| self.legs.get(leg))
+                    .map(|l| l.seat.clone())
+            });
         let mut record = self
             .facts
             .record(&self.io.ctx, &outcome, seat, self.answered_at);

@@ -111,5 +111,6 @@ impl Driver {
                 }
             }
         }
+        self.supervision_hearing();
     }
 }

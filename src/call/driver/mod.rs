@@ -23,6 +23,7 @@ mod hunting;
 mod recording;
 mod ring;
 mod seat;
+mod supervision;
 mod survey;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ use super::io::CallIo;
 use super::logic::feature::FeatureCall;
 use super::logic::queued::QueuedCall;
 use super::logic::ring::{CallMachine, Timeouts};
+use super::logic::supervise::SupervisorCall;
 use super::logic::{Input, Logic, Outcome};
 use super::outbound_leg::OutboundLeg;
 use super::queue_record::QueueRecord;
@@ -146,6 +148,13 @@ struct Driver {
     records: bool,
     /// The call's recordings.
     recording: recording::Recording,
+    /// A supervisor's own call: what was asked, and the seat's call once joined.
+    session: Option<crate::call::logic::supervise::Session>,
+    supervising: Option<CallId>,
+    /// A supervisor on this call.
+    supervisor: Option<supervision::Supervisor>,
+    /// The seat a supervisor's take-over released (its ACD call has ended already).
+    seat_released: Option<String>,
 }
 
 /// What the leg that answered speaks, from its answer.
@@ -172,6 +181,7 @@ struct Start {
     handoff: Option<String>,
     logic: Option<Logic>,
     caller: Option<CallerLeg>,
+    session: Option<crate::call::logic::supervise::Session>,
 }
 
 impl Start {
@@ -183,10 +193,13 @@ impl Start {
             queue: setup.queue,
             ring: setup.ring_timeout,
             handoff: setup.handoff,
-            logic: setup
-                .feature
-                .map(|purpose| Logic::feature(FeatureCall::new(purpose))),
+            logic: match (setup.feature, setup.supervise.clone()) {
+                (Some(purpose), _) => Some(Logic::feature(FeatureCall::new(purpose))),
+                (None, Some(session)) => Some(Logic::supervise(SupervisorCall::new(session))),
+                (None, None) => None,
+            },
             caller: Some(caller),
+            session: setup.supervise,
         }
     }
 }
@@ -215,7 +228,8 @@ pub async fn run(
     let (facts, io, span) = CallFacts::start(&setup, ctx);
     async move {
         let (hub_tx, hub_rx) = mpsc::unbounded_channel();
-        let answered_now = setup.queue.is_some() || setup.feature.is_some();
+        let answered_now =
+            setup.queue.is_some() || setup.feature.is_some() || setup.supervise.is_some();
         let prepared = if answered_now {
             Driver::prepare_answered(setup, io, facts, hub_tx).await
         } else {
@@ -297,6 +311,10 @@ impl Driver {
             preset: start.logic,
             records: true,
             recording: recording::Recording::default(),
+            session: start.session,
+            supervising: None,
+            supervisor: None,
+            seat_released: None,
         }
     }
 
@@ -537,6 +555,18 @@ impl Driver {
                     logic.handle(now, Input::Spliced);
                 }
             }
+            CallEvent::Supervise {
+                from,
+                supervisor,
+                mode,
+                offer,
+                reply,
+            } => {
+                self.on_supervise(from, supervisor, mode, offer, reply)
+                    .await
+            }
+            CallEvent::SupervisionMode { from, mode } => self.on_supervision_mode(from, mode).await,
+            CallEvent::SupervisorGone { from } => self.on_supervisor_gone(from, logic).await,
             CallEvent::PeerGone => match self.units.iter().position(|u| u.peer.is_some()) {
                 Some(i) => {
                     // The unit's call is gone: nobody to tell.

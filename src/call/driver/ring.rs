@@ -316,6 +316,7 @@ impl Driver {
         if let Some(peer) = self.peer.take() {
             self.tell_gone(peer).await;
         }
+        self.stop_supervising().await;
     }
 
     /// Tells call `peer`, spliced with this one, that this side is gone.

@@ -133,6 +133,7 @@ impl Driver {
             handoff: None,
             logic: Some(Logic::survey(attempt)),
             caller: None,
+            session: None,
         };
         let media = CallerMedia {
             negotiated,

@@ -16,6 +16,10 @@ impl Core {
             .ok()
             .and_then(|u| u.user_decoded())
             .unwrap_or_default();
+        if let Some((mode, seat)) = self.settings.supervision.parse(&called) {
+            self.on_supervise(flow, key, request, ess, mode, seat);
+            return;
+        }
         if self.is_feature_number(&called) {
             self.on_seat_feature(flow, key, request, ess, called);
             return;
@@ -143,6 +147,7 @@ impl Core {
             dial: None,
             feature: None,
             record: false,
+            supervise: None,
         };
         setup.record = self.records(route_record, &kind);
         let ctx = self.ctx.clone();
@@ -363,6 +368,7 @@ impl Core {
             dial: None,
             feature: None,
             record: false,
+            supervise: None,
         };
         match &resolved.target {
             crate::dialplan::DialTarget::Seat(user) => {
@@ -431,6 +437,82 @@ impl Core {
             dial: None,
             feature: Some(purpose),
             record: false,
+            supervise: None,
+        };
+        tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
+    }
+
+    /// A seat's phone dialled a supervision code (`*51<seat>#`…): it must prove which seat it
+    /// is (407), and be a supervisor (else 403 and a security event). Its call is answered and
+    /// joins the seat's call (`logic::supervise`).
+    fn on_supervise(
+        &mut self,
+        flow: Flow,
+        key: ServerKey,
+        request: Request,
+        ess: Box<Essentials>,
+        mode: crate::supervision::Mode,
+        seat: String,
+    ) {
+        let Some(supervisor) = self.seat_of_invite(
+            flow,
+            &key,
+            &request,
+            "supervision INVITE failed digest authentication",
+        ) else {
+            return;
+        };
+        let allowed = self
+            .settings
+            .seats
+            .iter()
+            .any(|s| s.user == supervisor && s.supervisor);
+        if !allowed {
+            self.security_event(
+                "supervision_refused",
+                flow,
+                &supervisor,
+                "a seat that is no supervisor dialled a supervision code",
+            );
+            self.respond(
+                &key,
+                build::response(&request, 403, Some(&crate::sip::ids::tag())),
+            );
+            return;
+        }
+        if let Err(refusal) = self.admit_new_call() {
+            let mut response = build::response(&request, 503, Some(&crate::sip::ids::tag()));
+            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => refusal.reason())
+                .increment(1);
+            self.retry_after(&mut response);
+            self.respond(&key, response);
+            return;
+        }
+        info!(%supervisor, %seat, mode = mode.as_str(), "supervision");
+        let wait = std::time::Duration::from_secs(self.settings.supervision.wait_secs.into());
+        let (owner, events) = self.admit(&key, &request);
+        let setup = CallSetup {
+            owner,
+            trunk: "seat".to_string(),
+            flow,
+            invite: request,
+            ess,
+            key,
+            route_number: format!("supervise:{seat}"),
+            ring_timeout: std::time::Duration::ZERO,
+            targets: Vec::new(),
+            queue: None,
+            placed_by: None,
+            handoff: None,
+            dial: None,
+            feature: None,
+            record: false,
+            supervise: Some(call::logic::supervise::Session {
+                supervisor,
+                seat,
+                mode,
+                wait,
+            }),
         };
         tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
     }

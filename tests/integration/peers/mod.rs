@@ -31,9 +31,9 @@ pub use chromium::Browser;
 pub use probe::{alaw_to_linear, ulaw_to_linear, ProbeStats, RtpProbe, SentStats};
 #[allow(unused_imports)]
 pub use queue::{
-    caller_hangs_up_then, caller_queue, caller_queue_probe, feature_call, feature_keys,
-    poke_hangup, seat_1001, seat_agent, seat_agent_probe, spawn_registered, AnswerMode, Hangup,
-    KeyPress, LogEvent,
+    caller_hangs_up_then, caller_queue, caller_queue_probe, feature_call, feature_keys, poke,
+    poke_hangup, seat_1001, seat_agent, seat_agent_probe, spawn_registered, supervisor_call,
+    AnswerMode, Hangup, KeyPress, LogEvent,
 };
 #[allow(unused_imports)]
 pub use rate::{caller_rate, caller_rate_probe, CallerKey, RATE_TAIL};

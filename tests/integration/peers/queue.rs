@@ -219,20 +219,26 @@ pub async fn caller_hangs_up_then(
 /// `timeout` passes. The caller then sends its BYE. (The scenario does not
 /// answer the OPTIONS: SIPp would send the answer to its call's peer.)
 pub async fn poke_hangup(caller: &mut SippProcess, timeout: Duration) -> io::Result<()> {
+    poke(caller, "caller", timeout).await
+}
+
+/// `poke_hangup` for any scenario that logs "WHO answered call_id=..." and "WHO poked"
+/// (caller_queue.xml, supervisor.xml).
+pub async fn poke(caller: &mut SippProcess, who: &str, timeout: Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
-    if !caller.wait_log("caller answered", timeout).await {
+    if !caller.wait_log(&format!("{who} answered"), timeout).await {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("the caller was not answered:\n{}", caller.log_so_far()),
+            format!("the {who} was not answered:\n{}", caller.log_so_far()),
         ));
     }
     let call_id = caller
         .log_so_far()
         .lines()
         .filter_map(LogEvent::parse)
-        .find(|e| e.who == "caller" && e.what == "answered")
+        .find(|e| e.who == who && e.what == "answered")
         .and_then(|e| e.call_id)
-        .ok_or_else(|| io::Error::other("no call_id= in the caller's log"))?;
+        .ok_or_else(|| io::Error::other(format!("no call_id= in the {who}'s log")))?;
     let socket = UdpSocket::bind(SocketAddr::from((LOOPBACK, 0))).await?;
     let port = socket.local_addr()?.port();
     let to = caller.local_addr();
@@ -249,13 +255,13 @@ pub async fn poke_hangup(caller: &mut SippProcess, timeout: Duration) -> io::Res
     while Instant::now() < deadline {
         socket.send_to(options.as_bytes(), to).await?;
         let wait = Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now()));
-        if caller.wait_log("caller poked", wait).await {
+        if caller.wait_log(&format!("{who} poked"), wait).await {
             return Ok(());
         }
     }
     Err(io::Error::new(
         io::ErrorKind::TimedOut,
-        format!("the caller did not take the poke within {timeout:?}"),
+        format!("the {who} did not take the poke within {timeout:?}"),
     ))
 }
 
@@ -377,6 +383,20 @@ pub async fn seat_1001(
     )
     .await
     .expect("seat 1001 logs in")
+}
+
+/// supervisor.xml: seat `user` dials `code` (e.g. "*511001") from its phone, its audio on
+/// `probe`; it waits for the daemon's BYE, or hangs up when poked (`poke(.., "supervisor",
+/// ..)`).
+pub fn supervisor_call(
+    daemon: SocketAddr,
+    user: &str,
+    password: &str,
+    code: &str,
+    probe: &RtpProbe,
+) -> Sipp {
+    seat("supervisor.xml", daemon, user, password, code)
+        .set("probe_port", &probe.port().to_string())
 }
 
 #[cfg(test)]

@@ -263,6 +263,7 @@ impl Harness {
             dial: None,
             feature: None,
             record: false,
+            supervise: None,
         };
         let (events, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(crate::call::driver::run(setup, self.ctx.clone(), rx));
@@ -519,6 +520,7 @@ fn summary(command: &CoreCommand) -> String {
         CoreCommand::Finished { .. } => "finished".into(),
         CoreCommand::Tell { .. } => "tell".into(),
         CoreCommand::Splice { .. } => "splice".into(),
+        CoreCommand::Supervise { .. } => "supervise".into(),
         CoreCommand::NewCall { .. } => "new call".into(),
         CoreCommand::BindDialog { .. } | CoreCommand::Bindings { .. } => "core".into(),
     }
