@@ -161,7 +161,16 @@ async fn call_up(hotline: &Hotline, ready: &Ready) -> (SippProcess, SippProcess)
 #[tokio::test]
 async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut hotline = Hotline::start(dir.path());
+    // The ring route's call is recorded too: its file is closed before the process exits.
+    let recorded = Options {
+        ring: "\"all\"\nrecord = true".into(),
+        extra_config: format!(
+            "[recording]\ndirectory = \"{}\"\n",
+            dir.path().join("rec").display()
+        ),
+        ..Options::default()
+    };
+    let mut hotline = Hotline::start_with(dir.path(), &recorded);
     let ready = hotline.ready().await;
     assert_eq!(ready.pid, hotline.child.id(), "pid in the ready file");
 
@@ -201,11 +210,33 @@ async fn sigterm_with_a_call_up_ends_it_records_it_and_exits_zero() {
         .await
         .expect("open the store");
     let calls = store.calls().await.expect("read calls");
+    let recordings = match calls.first() {
+        Some(call) => {
+            use hotline::store::Store;
+            store.recordings_of(&call.id).await.expect("recordings")
+        }
+        None => Vec::new(),
+    };
     store.close().await;
     assert_eq!(calls.len(), 1, "{calls:?}");
     let record = &calls[0];
     assert_eq!(record.disposition, Disposition::Answered, "{record:?}");
     assert_eq!(record.ended_by.as_deref(), Some("daemon"), "{record:?}");
+    let [recording] = recordings.as_slice() else {
+        panic!("one recording: {recordings:?}");
+    };
+    assert!(recording.complete && !recording.is_open(), "{recording:?}");
+    let bytes = std::fs::read(&recording.path).expect("the recording");
+    let data = u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]) as usize;
+    assert_eq!(
+        data,
+        bytes.len() - 44,
+        "closed with a valid header: {recording:?}"
+    );
+    assert_eq!(
+        recording.sha256.as_deref(),
+        Some(crate::common::sha256_hex(&bytes).as_str())
+    );
     assert_eq!(record.seat.as_deref(), Some("1001"), "{record:?}");
     assert_eq!(record.called, "12345", "{record:?}");
     assert!(record.answered_at.is_some(), "{record:?}");

@@ -292,3 +292,43 @@ async fn after_a_take_over_the_supervisor_hanging_up_sends_the_caller_to_rating(
     assert_eq!(rating.seat.as_deref(), Some(SUPERVISOR), "{rating:?}");
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// With `wait_secs`, a session on a seat in no call waits for the seat's next call and joins
+/// it: the supervisor, answered at once, hears nothing, then the caller and the seat.
+#[tokio::test]
+async fn a_session_waits_for_the_seats_next_call_and_joins_it() {
+    let t = crate::common::start(crate::common::Options {
+        extra_config: "[supervision]\nwait_secs = 60\n".into(),
+        ..crate::common::Options::default()
+    })
+    .await;
+    let (mut phone, probe) = supervisor(&t, "*511001").await;
+    let (seat, seat_probe, mut caller, caller_probe) =
+        crate::consult::seat_answers_a_caller(&t, Audio::tone(SEAT_HZ), &[("hangup", "poke")])
+            .await;
+    listen(&[("supervisor", &probe)]).await;
+    hears(
+        "supervisor",
+        &probe,
+        &[CALLER_HZ, SEAT_HZ],
+        &[SUPERVISOR_HZ],
+    )
+    .await;
+    hears("caller", &caller_probe, &[SEAT_HZ], &[SUPERVISOR_HZ]).await;
+    for p in [&caller_probe, &seat_probe, &probe] {
+        p.set_audio(None);
+    }
+    crate::peers::poke_hangup(&mut caller, LIMIT)
+        .await
+        .expect("the caller hangs up");
+    assert!(
+        phone.wait_log("supervisor bye_from_daemon", LIMIT).await,
+        "{}",
+        phone.log_so_far()
+    );
+    for (who, process) in [("caller", caller), ("seat", seat), ("supervisor", phone)] {
+        let run = process.wait().await.expect("peer ends");
+        assert!(run.success(), "{who}: {run}");
+    }
+    t.daemon.shutdown().await.expect("shutdown");
+}
