@@ -296,6 +296,48 @@ impl SeatChangeBody {
     }
 }
 
+/// `POST /api/v1/seats/{seat}/supervise`: ring supervisor `supervisor`'s phone and, once
+/// answered, join the seat's call in `mode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseBody {
+    pub supervisor: String,
+    /// `listen`, `whisper`, `barge` or `take_over`.
+    pub mode: String,
+}
+
+impl SuperviseBody {
+    pub fn validate(self) -> Result<(String, crate::supervision::Mode), FieldError> {
+        use crate::supervision::Mode;
+        let mode = match self.mode.as_str() {
+            "listen" => Mode::Listen,
+            "whisper" => Mode::Whisper,
+            "barge" => Mode::Barge,
+            "take_over" => Mode::TakeOver,
+            other => {
+                return Err(FieldError {
+                    field: "mode",
+                    message: format!(
+                        "mode must be listen, whisper, barge or take_over, not {other:?}"
+                    ),
+                })
+            }
+        };
+        let supervisor = check_word("supervisor", &self.supervisor)?;
+        Ok((supervisor, mode))
+    }
+}
+
+/// A supervision session the daemon started: it rings the supervisor's phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuperviseStarted {
+    pub seat: String,
+    pub supervisor: String,
+    pub mode: String,
+    /// The call the session joins (the seat's call now).
+    pub call: String,
+}
+
 /// `POST /api/v1/calls/{id}/handoff`: set, extend or close the call's hand-off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -397,6 +439,9 @@ pub enum LiveError {
     /// 503: the service behind it is gone (the daemon is stopping).
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// 403: the seat named as supervisor is none.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// Everything at once: what a subscriber to the event stream starts from (and starts again
@@ -483,6 +528,15 @@ pub trait Live: Send + Sync + 'static {
         seat: &'a str,
         change: SeatChange,
     ) -> BoxFuture<'a, Result<SeatView, LiveError>>;
+
+    /// Starts a supervision session on seat `seat`'s call: the daemon rings `supervisor`'s
+    /// phone, which joins the call in `mode` once answered.
+    fn supervise<'a>(
+        &'a self,
+        seat: &'a str,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+    ) -> BoxFuture<'a, Result<SuperviseStarted, LiveError>>;
 
     /// Sets, extends or closes the hand-off of call `call`.
     fn change_handoff<'a>(

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::live::{
     FieldError, HandoffActionBody, LiveError, LiveSnapshot, Page, Paging, SeatChangeBody,
+    SuperviseBody,
 };
 use super::{error, field_error, json, parse_body, ApiState};
 use serde::de::DeserializeOwned;
@@ -92,6 +93,22 @@ pub(super) async fn change_seat(
     }
 }
 
+/// `POST /api/v1/seats/{seat}/supervise`: 202 once the supervisor's phone rings.
+pub(super) async fn supervise(
+    State(state): State<ApiState>,
+    Path(seat): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (supervisor, mode) = match accepted(raw, SuperviseBody::validate) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    match state.live.supervise(&seat, supervisor, mode).await {
+        Ok(started) => json(StatusCode::ACCEPTED, &started),
+        Err(e) => live_error(&e),
+    }
+}
+
 pub(super) async fn change_handoff(
     State(state): State<ApiState>,
     Path(call): Path<String>,
@@ -121,6 +138,7 @@ fn live_error(e: &LiveError) -> Response {
         LiveError::Conflict(_) => error(StatusCode::CONFLICT, e.to_string()),
         LiveError::Field(field) => field_error(field),
         LiveError::ShuttingDown => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        LiveError::Forbidden(_) => error(StatusCode::FORBIDDEN, e.to_string()),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod queued;
 pub mod rating;
 pub mod ring;
 pub mod supervise;
+pub mod supervise_dial;
 pub mod survey;
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ use self::feature::FeatureCall;
 use self::queued::QueuedCall;
 use self::ring::CallMachine;
 use self::supervise::SupervisorCall;
+use self::supervise_dial::SupervisorDial;
 use self::survey::SurveyAttempt;
 use super::consult::{ConsultAction, ConsultInput};
 use super::sound::Sound;
@@ -230,6 +232,7 @@ enum Kind {
     Feature(FeatureCall),
     Survey(SurveyAttempt),
     Supervise(SupervisorCall),
+    SupervisorDial(SupervisorDial),
 }
 
 /// A call's logic behind the one interface.
@@ -278,13 +281,21 @@ impl Logic {
         }
     }
 
+    /// A supervision session the API started: the supervisor's phone rings first.
+    pub fn supervisor_dial(dial: SupervisorDial) -> Logic {
+        Logic {
+            kind: Kind::SupervisorDial(dial),
+            extra: VecDeque::new(),
+        }
+    }
+
     /// Whether the call has a record and a line on the board: not a seat's feature call, not
     /// a survey's call (its answers are its record), not a supervisor's (its session is on
     /// the seat's call).
     pub fn records(&self) -> bool {
         match &self.kind {
             Kind::Feature(call) => call.records(),
-            Kind::Survey(_) | Kind::Supervise(_) => false,
+            Kind::Survey(_) | Kind::Supervise(_) | Kind::SupervisorDial(_) => false,
             Kind::Ring(_) | Kind::Queued(_) => true,
         }
     }
@@ -324,6 +335,7 @@ impl Logic {
             Kind::Feature(f) => f.handle(now, input),
             Kind::Survey(s) => s.handle(now, input),
             Kind::Supervise(v) => v.handle(now, input),
+            Kind::SupervisorDial(d) => d.handle(now, input),
         }
     }
 
@@ -334,6 +346,7 @@ impl Logic {
             Kind::Feature(f) => f.handle_timeout(now),
             Kind::Survey(s) => s.handle_timeout(now),
             Kind::Supervise(v) => v.handle_timeout(now),
+            Kind::SupervisorDial(d) => d.handle_timeout(now),
         }
     }
 
@@ -344,6 +357,7 @@ impl Logic {
             Kind::Feature(f) => f.poll_timeout(),
             Kind::Survey(s) => s.poll_timeout(),
             Kind::Supervise(v) => v.poll_timeout(),
+            Kind::SupervisorDial(d) => d.poll_timeout(),
         }
     }
 
@@ -357,6 +371,7 @@ impl Logic {
             Kind::Feature(f) => f.poll_action(),
             Kind::Survey(s) => s.poll_action(),
             Kind::Supervise(v) => v.poll_action(),
+            Kind::SupervisorDial(d) => d.poll_action(),
         }
     }
 }

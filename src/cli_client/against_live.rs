@@ -131,6 +131,33 @@ impl Live for Lines {
         })
     }
 
+    fn supervise<'a>(
+        &'a self,
+        seat: &'a str,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+    ) -> BoxFuture<'a, Result<crate::api::live::SuperviseStarted, LiveError>> {
+        Box::pin(async move {
+            if seat != "1001" {
+                return Err(LiveError::NotFound {
+                    what: "seat",
+                    id: seat.into(),
+                });
+            }
+            if supervisor != "1004" {
+                return Err(LiveError::Forbidden(format!(
+                    "{supervisor} is not a supervisor"
+                )));
+            }
+            Ok(crate::api::live::SuperviseStarted {
+                seat: seat.into(),
+                supervisor,
+                mode: mode.as_str().into(),
+                call: "call-1".into(),
+            })
+        })
+    }
+
     fn events(&self) -> mpsc::Receiver<LiveEvent> {
         let (tx, rx) = mpsc::channel(4);
         let snapshot = LiveSnapshot {
@@ -341,6 +368,28 @@ async fn lists_are_paged_and_changes_answer_with_what_they_did() {
     .await;
     assert_eq!(status, 404);
 
+    let supervise = "/api/v1/seats/1001/supervise";
+    let (status, json) = call(
+        addr,
+        "POST",
+        supervise,
+        Some(r#"{"supervisor":"1004","mode":"whisper"}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, json["mode"].as_str()),
+        (202, Some("whisper")),
+        "{json}"
+    );
+    let (status, _) = call(
+        addr,
+        "POST",
+        supervise,
+        Some(r#"{"supervisor":"1002","mode":"listen"}"#),
+    )
+    .await;
+    assert_eq!(status, 403, "a seat that is no supervisor");
+
     let (status, _) = call(
         addr,
         "POST",
@@ -367,7 +416,14 @@ async fn bad_input_is_refused_with_the_field_it_names() {
     let addr = running.addr;
     let seat = "/api/v1/seats/1001/state";
     let handoff = "/api/v1/calls/call-1/handoff";
+    let supervise = "/api/v1/seats/1001/supervise";
     for (path, body, field) in [
+        (supervise, r#"{"supervisor":"1004","mode":"spy"}"#, "mode"),
+        (
+            supervise,
+            r#"{"supervisor":"","mode":"listen"}"#,
+            "supervisor",
+        ),
         (seat, r#"{"action":"sleep"}"#, "action"),
         (seat, r#"{"action":"pause"}"#, "reason"),
         (
@@ -491,6 +547,7 @@ async fn every_listed_route_is_served() {
         let body = match path {
             "/api/v1/calls/{id}/handoff" => Some(r#"{"action":"close","reason":"done"}"#),
             "/api/v1/seats/{seat}/state" => Some(r#"{"action":"login"}"#),
+            "/api/v1/seats/{seat}/supervise" => Some(r#"{"supervisor":"1004","mode":"listen"}"#),
             SURVEYS_PATH => Some(r#"{"number":"13800000000","ticket":"T-9","unit":"u"}"#),
             _ => None,
         };

@@ -56,7 +56,14 @@ pub struct LiveState {
     pub utc_offset_hours: i32,
     /// Ends every event stream when the daemon stops.
     pub stop: CancellationToken,
+    /// The seats, and whether each is a supervisor.
+    pub seats: Vec<(String, bool)>,
+    /// What a call needs: for the supervision sessions the API starts.
+    pub calls: Arc<crate::call::CallContext>,
 }
+
+/// How long the supervisor's phone rings for a session the API started.
+const SUPERVISOR_RING: Duration = Duration::from_secs(30);
 
 impl Live for LiveState {
     fn snapshot(&self) -> BoxFuture<'_, LiveSnapshot> {
@@ -106,6 +113,15 @@ impl Live for LiveState {
         })
     }
 
+    fn supervise<'a>(
+        &'a self,
+        seat: &'a str,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+    ) -> BoxFuture<'a, Result<crate::api::live::SuperviseStarted, LiveError>> {
+        Box::pin(self.start_supervision(seat, supervisor, mode))
+    }
+
     fn change_handoff<'a>(
         &'a self,
         call: &'a str,
@@ -122,6 +138,72 @@ impl Live for LiveState {
 }
 
 impl LiveState {
+    /// Rings the supervisor's phone for a session on `seat`'s call: refused when the seat is
+    /// unknown (404), the supervisor is none (403), the seat is in no call or the supervisor's
+    /// phone is not registered (409).
+    async fn start_supervision(
+        &self,
+        seat: &str,
+        supervisor: String,
+        mode: crate::supervision::Mode,
+    ) -> Result<crate::api::live::SuperviseStarted, LiveError> {
+        if !self.seats.iter().any(|(user, _)| user == seat) {
+            return Err(LiveError::NotFound {
+                what: "seat",
+                id: seat.to_string(),
+            });
+        }
+        if !self.seats.iter().any(|(user, s)| *user == supervisor && *s) {
+            tracing::warn!(%supervisor, seat, "the API asked for supervision by a seat that is no supervisor");
+            return Err(LiveError::Forbidden(format!(
+                "{supervisor} is not a supervisor"
+            )));
+        }
+        let call = self
+            .board
+            .snapshot()
+            .into_iter()
+            .find(|line| line.seat.as_deref() == Some(seat))
+            .map(|line| line.id)
+            .ok_or_else(|| LiveError::Conflict(format!("seat {seat} is not in a call")))?;
+        let (reply, bindings) = oneshot::channel();
+        self.calls
+            .core
+            .send(crate::call::CoreCommand::Bindings {
+                seat: supervisor.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| LiveError::ShuttingDown)?;
+        let phone = bindings
+            .await
+            .map_err(|_| LiveError::ShuttingDown)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                LiveError::Conflict(format!("the phone of {supervisor} is not registered"))
+            })?;
+        tracing::info!(%supervisor, seat, mode = mode.as_str(), "supervision started by the API");
+        let session = crate::call::logic::supervise::Session {
+            supervisor: supervisor.clone(),
+            seat: seat.to_string(),
+            mode,
+            wait: Duration::ZERO,
+        };
+        tokio::spawn(crate::call::driver::dial_supervisor(
+            session,
+            phone,
+            SUPERVISOR_RING,
+            self.calls.clone(),
+        ));
+        Ok(crate::api::live::SuperviseStarted {
+            seat: seat.to_string(),
+            supervisor,
+            mode: mode.as_str().to_string(),
+            call,
+        })
+    }
+
     /// Calls, seats, queues and hand-offs now, and the open hand-offs' records they came from.
     async fn views(&self) -> (LiveSnapshot, Vec<OpenHandoff>) {
         let acd = self.acd.snapshot().await.unwrap_or_default();

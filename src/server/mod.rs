@@ -297,6 +297,7 @@ impl Daemon {
             .map(|plan| SurveyService::start(plan, ctx.clone(), store.clone(), drain.clone()));
         let ledger_units: Vec<crate::ledger::LedgerUnit> =
             dialplan.units().iter().map(Into::into).collect();
+        let calls = ctx.clone();
         let mut core = Core::new(ctx, settings.clone(), dialplan, registrar, sender.clone());
         // Started again during a day: that day's lines so far are in the records.
         let today =
@@ -342,6 +343,12 @@ impl Daemon {
                 core: snapshot_tx.clone(),
                 utc_offset_hours: settings.time.utc_offset_hours,
                 stop: transports.clone(),
+                seats: settings
+                    .seats
+                    .iter()
+                    .map(|s| (s.user.clone(), s.supervisor))
+                    .collect(),
+                calls: calls.clone(),
             });
             let history = Arc::new(history::HistoryState {
                 store_path: settings.store.path.clone(),

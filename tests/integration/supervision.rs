@@ -332,3 +332,77 @@ async fn a_session_waits_for_the_seats_next_call_and_joins_it() {
     }
     t.daemon.shutdown().await.expect("shutdown");
 }
+
+/// `POST /api/v1/seats/{seat}/supervise`: the daemon rings the supervisor's registered phone
+/// (a SIPp phone that answers) and, once answered, joins the seat's call; the session is in
+/// the call's events. A seat in no call is 409, a supervisor that is none 403.
+#[tokio::test]
+async fn the_api_rings_the_supervisors_phone_and_joins_the_seats_call() {
+    const TOKEN: &str = "supervision-test-token-0123456789";
+    let api = format!("[api]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n");
+    let s = scene_with(UnitAnswer::Answer, Audio::tone(SEAT_HZ), &api).await;
+    let call = s.call_id();
+    let addr = s.t.daemon.api.expect("the API listens");
+    let post = |path: String, body: &'static str| async move {
+        let (status, body) =
+            hotline::cli_client::request(addr, TOKEN, "POST", &path, Some(body.as_bytes()))
+                .await
+                .expect("the API answers");
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        (status, json)
+    };
+    let listen_body = r#"{"supervisor":"1004","mode":"listen"}"#;
+    // Not registered yet: 409.
+    let (status, json) = post("/api/v1/seats/1001/supervise".into(), listen_body).await;
+    assert_eq!(status, 409, "{json}");
+
+    let phone = crate::peers::Sipp::new("seat_answer.xml")
+        .out_of_call("seat_incoming.xml")
+        .remote(s.t.daemon.sip_udp)
+        .service(SUPERVISOR)
+        .password(&format!("seat{SUPERVISOR}-secret"))
+        .set("seat_mode", "answer")
+        .set("ring_ms", "200")
+        .set("audio", "none")
+        .set("wait_ms", "60000")
+        .timeout(PEER_TIMEOUT)
+        .spawn()
+        .expect("start the supervisor's phone");
+    // Until the phone has registered, 409.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let started = loop {
+        let (status, json) = post("/api/v1/seats/1001/supervise".into(), listen_body).await;
+        if status == 202 {
+            break json;
+        }
+        assert!(
+            status == 409 && tokio::time::Instant::now() < deadline,
+            "{status} {json}\n{}",
+            phone.log_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    assert_eq!(started["call"], call.as_str(), "{started}");
+    let joined = eventually(LIMIT, || async {
+        supervision(&events(&s.t, &call).await)
+            .iter()
+            .any(|(kind, detail)| kind == "supervision_started" && detail == "1004 1001 listen")
+    })
+    .await;
+    assert!(joined, "no session: {}", phone.log_so_far());
+
+    let (status, _) = post("/api/v1/seats/1003/supervise".into(), listen_body).await;
+    assert_eq!(status, 409, "seat 1003 is in no call");
+    let (status, _) = post(
+        "/api/v1/seats/1001/supervise".into(),
+        r#"{"supervisor":"1002","mode":"barge"}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "1002 is no supervisor");
+
+    let t = s.end_without_unit().await;
+    let run = phone.wait().await.expect("the phone ends");
+    assert!(run.success(), "the supervisor's phone got its BYE: {run}");
+    t.daemon.shutdown().await.expect("shutdown");
+}

@@ -24,6 +24,7 @@ mod recording;
 mod ring;
 mod seat;
 mod supervision;
+mod supervisor_dial;
 mod survey;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, Instrument};
 
 pub use finish::{report_relayed, MEDIA_REPORT};
+pub use supervisor_dial::dial_supervisor;
 pub use survey::{dial_survey, SurveyDial};
 
 use super::answered_media::AnsweredMedia;

@@ -63,6 +63,14 @@ impl SupervisorCall {
         }
     }
 
+    /// A session whose call is answered already (the daemon rang the supervisor's phone):
+    /// it asks to join at once.
+    pub fn answered(session: Session) -> SupervisorCall {
+        let mut call = SupervisorCall::new(session);
+        call.actions.retain(|a| *a != Action::AnswerCaller);
+        call
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }

@@ -88,7 +88,11 @@ fn a_ring_route_rates_in_the_queued_calls_words_and_times_out_on_virtual_time() 
     };
     logic = match logic.kind {
         Kind::Ring(m) => Logic::ring(m.with_rating(Some(rules))),
-        Kind::Queued(_) | Kind::Feature(_) | Kind::Survey(_) | Kind::Supervise(_) => {
+        Kind::Queued(_)
+        | Kind::Feature(_)
+        | Kind::Survey(_)
+        | Kind::Supervise(_)
+        | Kind::SupervisorDial(_) => {
             unreachable!()
         }
     };
