@@ -4,12 +4,14 @@
 # 10 s more (measured), each phase a SIPp UAC of its own started on time, so the load really
 # falls at 10 s; one SIPp UAS (seat 1001, registered from the rig's UAS port) takes the calls
 # of route 12346. The whole run is repeated ROUNDS times with a pause between, and the
-# daemon's RSS is printed before and after each, so a flood that leaks shows.
+# daemon's RSS is printed before and after each, and once more a pause after the last, so a
+# flood that leaks, or memory that is never handed back, shows.
 #
 #   scripts/bench_overload.sh [HOTLINE_BINARY]
 #
 # CAPACITY (default 2000, the daemon's max_cps from scripts/bench_cps.sh on the 2-core
-# machine), ROUNDS (3), PAUSE_S (35: the daemon's transactions live 32 s). Prints one line per
+# machine), ROUNDS (3), PAUSE_S (35: the daemon's transactions live 32 s; 65 lets the heap
+# be handed back between rounds, so each round's "before" is the RSS the last one settled at). Prints one line per
 # phase (the rig's step line) and one per round with the RSS. Bounded: every SIPp has -m and
 # -timeout. Run it on a quiet machine, after `cargo build --release`.
 set -euo pipefail
@@ -29,6 +31,7 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
 start_daemon "$binary" "$work"
 echo "overload: capacity=$capacity over=$over/s for 10 s, then half=$half/s for 5 s + 10 s (measured); rss_kb=$(rss) before"
 for round in $(seq "$rounds"); do
+    echo "round=$round rss_kb=$(rss) before"
     register_seat "$rig"
     out="$work/round$round"
     mkdir -p "$out"
@@ -57,6 +60,10 @@ for round in $(seq "$rounds"); do
     echo "round=$round rss_kb=$(rss) after"
     [[ $round == "$rounds" ]] || sleep "${PAUSE_S:-35}"
 done
-echo "round=settled rss_kb=$(rss) (after the last round)"
+# The last round's transactions live 32 s; the heap is handed back once they are gone.
+for wait_s in 15 30 45 60; do
+    sleep 15
+    echo "round=settled rss_kb=$(rss) (${wait_s} s after the last round)"
+done
 stop_daemon
 trap - EXIT

@@ -2,6 +2,7 @@
 //! on shutdown end the calls, stop the transports and flush every pending record.
 
 pub mod core;
+mod heap;
 pub mod history;
 pub mod live;
 pub mod surveys;
@@ -401,6 +402,10 @@ impl Daemon {
         others.push(tokio::spawn(keep_alive(
             writer.clone(),
             clock.clone(),
+            transports.clone(),
+        )));
+        others.push(tokio::spawn(heap::run(
+            snapshot_tx.clone(),
             transports.clone(),
         )));
         others.push(tokio::spawn(publish_gauges(
