@@ -308,8 +308,10 @@ impl Driver {
             }
             self.legs[leg].bye(&self.io).await;
         }
-        if let (Some(seat), Some(_)) = (released.clone(), &self.queue) {
-            self.tell_acd(AcdNote::Ended { seat: seat.clone() }).await;
+        if let Some(seat) = released.clone() {
+            if self.queue.is_some() {
+                self.tell_acd(AcdNote::Ended { seat: seat.clone() }).await;
+            }
             self.seat_released = Some(seat);
         }
         let pt = self.negotiated.audio.pt;
