@@ -187,13 +187,12 @@ async fn take_over_releases_the_seat_and_the_call_follows_the_supervisor() {
     );
 
     // The caller hangs up: the supervisor gets BYE; the record is the supervisor's.
-    s.caller_hangs_up().await;
+    let t = s.end_without_unit().await;
     assert!(
         phone.wait_log("supervisor bye_from_daemon", LIMIT).await,
         "{}",
         phone.log_so_far()
     );
-    let t = s.end_without_unit().await;
     let kinds: Vec<String> = supervision(&events(&t, &call).await)
         .into_iter()
         .map(|(k, _)| k)
@@ -281,7 +280,7 @@ async fn after_a_take_over_the_supervisor_hanging_up_sends_the_caller_to_rating(
         .await
         .expect("the supervisor hangs up");
     s.line(LineState::Rating).await;
-    s.caller_hangs_up().await;
+    // The caller hangs up during the question.
     let t = s.end_without_unit().await;
     t.daemon.flush_records().await.expect("flush");
     let ratings = t.daemon.store().ratings().await.expect("ratings");

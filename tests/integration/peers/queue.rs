@@ -215,7 +215,7 @@ pub async fn caller_hangs_up_then(
 
 /// caller_queue.xml with `.set("hangup", "poke")` hangs up now: once it has
 /// been answered (its log names the Call-ID), an OPTIONS in its dialog is
-/// sent to its SIP port, again each second until it logs "caller poked" or
+/// sent to its SIP port, again every 5 s until it logs "caller poked" or
 /// `timeout` passes. The caller then sends its BYE. (The scenario does not
 /// answer the OPTIONS: SIPp would send the answer to its call's peer.)
 pub async fn poke_hangup(caller: &mut SippProcess, timeout: Duration) -> io::Result<()> {
@@ -254,7 +254,9 @@ pub async fn poke(caller: &mut SippProcess, who: &str, timeout: Duration) -> io:
     );
     while Instant::now() < deadline {
         socket.send_to(options.as_bytes(), to).await?;
-        let wait = Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now()));
+        // Another OPTIONS only when the first cannot have been taken: one that comes while the
+        // scenario waits for its BYE's 200 aborts it. SIPp's log may take a while under load.
+        let wait = Duration::from_secs(5).min(deadline.saturating_duration_since(Instant::now()));
         if caller.wait_log(&format!("{who} poked"), wait).await {
             return Ok(());
         }
