@@ -308,21 +308,13 @@ pub struct SuperviseBody {
 
 impl SuperviseBody {
     pub fn validate(self) -> Result<(String, crate::supervision::Mode), FieldError> {
-        use crate::supervision::Mode;
-        let mode = match self.mode.as_str() {
-            "listen" => Mode::Listen,
-            "whisper" => Mode::Whisper,
-            "barge" => Mode::Barge,
-            "take_over" => Mode::TakeOver,
-            other => {
-                return Err(FieldError {
-                    field: "mode",
-                    message: format!(
-                        "mode must be listen, whisper, barge or take_over, not {other:?}"
-                    ),
-                })
-            }
-        };
+        let mode = crate::supervision::Mode::from_name(&self.mode).ok_or_else(|| FieldError {
+            field: "mode",
+            message: format!(
+                "mode must be listen, whisper, barge or take_over, not {:?}",
+                self.mode
+            ),
+        })?;
         let supervisor = check_word("supervisor", &self.supervisor)?;
         Ok((supervisor, mode))
     }

@@ -11,6 +11,8 @@ mod parse;
 
 pub use authenticate::{authenticate, Verdict};
 pub use challenge::{challenge, challenges};
+/// Lowercase hex of some bytes (digests, and recordings' SHA-256).
+pub(crate) use digest::hex;
 pub use digest::{ha1, verify};
 pub use nonce::{NonceCheck, NonceKey};
 pub use parse::{parse_credentials, Credentials};

@@ -114,6 +114,19 @@ impl Board {
         lines
     }
 
+    /// The call seat `seat` is talking on now (connected, consulting, in a three-way call):
+    /// its number and its line's id. A supervisor joins this call.
+    pub fn call_of_seat(&self, seat: &str) -> Option<(CallId, String)> {
+        let lines = self.lines.lock().ok()?;
+        lines.iter().find_map(|(owner, line)| {
+            let talking = matches!(
+                line.state,
+                LineState::Connected | LineState::Consulting | LineState::ThreeWay
+            );
+            (talking && line.seat.as_deref() == Some(seat)).then(|| (*owner, line.id.clone()))
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.lines.lock().map(|l| l.len()).unwrap_or(0)
     }

@@ -159,12 +159,9 @@ impl LiveState {
                 "{supervisor} is not a supervisor"
             )));
         }
-        let call = self
+        let (_, call) = self
             .board
-            .snapshot()
-            .into_iter()
-            .find(|line| line.seat.as_deref() == Some(seat))
-            .map(|line| line.id)
+            .call_of_seat(seat)
             .ok_or_else(|| LiveError::Conflict(format!("seat {seat} is not in a call")))?;
         let (reply, bindings) = oneshot::channel();
         self.calls

@@ -32,6 +32,13 @@ impl Mode {
         }
     }
 
+    /// The mode named `name` (as [`Mode::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Mode> {
+        [Mode::Listen, Mode::Whisper, Mode::Barge, Mode::TakeOver]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+
     /// The mode a key typed during a session switches to: 4 listen, 5 whisper, 6 barge.
     pub fn from_key(key: char) -> Option<Mode> {
         match key {
@@ -91,12 +98,13 @@ impl Default for SupervisionSettings {
 pub const MAX_WAIT_SECS: u32 = 3600;
 
 impl SupervisionSettings {
-    fn codes(&self) -> [(&str, Mode); 4] {
+    /// Each code with its settings key and its mode.
+    fn codes(&self) -> [(&'static str, &str, Mode); 4] {
         [
-            (&self.listen, Mode::Listen),
-            (&self.whisper, Mode::Whisper),
-            (&self.barge, Mode::Barge),
-            (&self.take_over, Mode::TakeOver),
+            ("listen", &self.listen, Mode::Listen),
+            ("whisper", &self.whisper, Mode::Whisper),
+            ("barge", &self.barge, Mode::Barge),
+            ("take_over", &self.take_over, Mode::TakeOver),
         ]
     }
 
@@ -104,7 +112,7 @@ impl SupervisionSettings {
     /// `<code><seat>` with or without a closing `#`.
     pub fn parse(&self, dialled: &str) -> Option<(Mode, String)> {
         let dialled = dialled.strip_suffix('#').unwrap_or(dialled);
-        self.codes().into_iter().find_map(|(code, mode)| {
+        self.codes().into_iter().find_map(|(_, code, mode)| {
             let seat = dialled.strip_prefix(code)?;
             (!seat.is_empty() && seat.chars().all(|c| c.is_ascii_alphanumeric()))
                 .then(|| (mode, seat.to_string()))
@@ -114,21 +122,15 @@ impl SupervisionSettings {
     pub fn validate(&self, key: &str) -> Vec<Issue> {
         let mut issues = Vec::new();
         let codes = self.codes();
-        for (name, (code, _)) in ["listen", "whisper", "barge", "take_over"]
-            .iter()
-            .zip(codes)
-        {
+        for (name, code, _) in codes {
             if code.is_empty() || !code.chars().all(|c| c.is_ascii_digit() || c == '*') {
                 issues.push(Issue::new(
                     format!("{key}.{name}"),
                     "must be keypad keys (0-9 and *)",
                 ));
-            }
-            if let Some((other, _)) = codes
+            } else if let Some((other, _, _)) = codes
                 .iter()
-                .zip(["listen", "whisper", "barge", "take_over"])
-                .map(|((c, _), n)| (n, *c))
-                .find(|(n, c)| n != name && !code.is_empty() && c.starts_with(code))
+                .find(|(other, c, _)| *other != name && c.starts_with(code))
             {
                 issues.push(Issue::new(
                     format!("{key}.{name}"),
@@ -162,6 +164,8 @@ mod tests {
         assert_eq!(s.parse("12345"), None);
         assert_eq!(Mode::from_key('5'), Some(Mode::Whisper));
         assert_eq!(Mode::from_key('7'), None);
+        assert_eq!(Mode::from_name("take_over"), Some(Mode::TakeOver));
+        assert_eq!(Mode::from_name("spy"), None);
     }
 
     #[test]

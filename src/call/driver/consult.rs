@@ -12,7 +12,7 @@ use crate::call::consult::{ConsultAction, ConsultEvent, ConsultInput};
 use crate::call::hunt::HuntInput;
 use crate::call::logic::{Input, Logic};
 use crate::call::outbound_leg::OutboundLeg;
-use crate::call::{CoreCommand, SpliceOffer};
+use crate::call::CoreCommand;
 use crate::dialplan::DialTarget;
 use crate::media::hub::{HubLeg, LegIndex};
 use crate::media::sdp::{self, Negotiated};
@@ -198,16 +198,11 @@ impl Driver {
                 .await;
             return;
         }
-        let Ok(socket) = self.io.ctx.rtp.allocate().await else {
+        let Some((socket, offer)) = self.link_port().await else {
             self.io
                 .respond(key, build::response(&request, 503, None))
                 .await;
             return;
-        };
-        let offer = SpliceOffer {
-            addr: std::net::SocketAddr::new(self.io.ctx.media_addr, socket.local_addr().port()),
-            codec: self.negotiated.audio.codec,
-            pt: self.negotiated.audio.pt,
         };
         let (reply, answer) = oneshot::channel();
         let _ = self
@@ -297,13 +292,8 @@ impl Driver {
             crate::metrics::labels::KIND => "refer_refused"
         )
         .increment(1);
-        self.write(Record::CallEvent(CallEventRecord {
-            call_id: self.facts.id.clone(),
-            at: self.io.ctx.clock.now(),
-            kind: "refer_refused".to_string(),
-            detail: Some(target.chars().take(128).collect()),
-        }))
-        .await;
+        self.call_event("refer_refused", Some(target.chars().take(128).collect()))
+            .await;
     }
 
     /// Resolves `typed` and rings it; the error is the SIP status the consultation fails with.
@@ -465,13 +455,7 @@ impl Driver {
         info!(event = event.kind(), ?detail, "consultation");
         metrics::counter!(crate::metrics::names::CONSULT_EVENTS_TOTAL, "kind" => event.kind())
             .increment(1);
-        self.write(Record::CallEvent(CallEventRecord {
-            call_id: self.facts.id.clone(),
-            at: self.io.ctx.clock.now(),
-            kind: event.kind().to_string(),
-            detail,
-        }))
-        .await;
+        self.call_event(event.kind(), detail).await;
     }
 
     /// Unit `i`'s leg is over: its record is written and its place freed.
@@ -529,6 +513,17 @@ impl Driver {
             party: unit.party.clone(),
             started_at: unit.started_at,
             answered_at: unit.answered_at,
+        }))
+        .await;
+    }
+
+    /// An event of this call (`call_events`), at the wall time now.
+    pub(super) async fn call_event(&self, kind: &str, detail: Option<String>) {
+        self.write(Record::CallEvent(CallEventRecord {
+            call_id: self.facts.id.clone(),
+            at: self.io.ctx.clock.now(),
+            kind: kind.to_string(),
+            detail,
         }))
         .await;
     }

@@ -20,6 +20,7 @@ mod consult;
 mod finish;
 mod hearing;
 mod hunting;
+mod placed;
 mod recording;
 mod ring;
 mod seat;

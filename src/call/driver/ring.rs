@@ -312,6 +312,18 @@ impl Driver {
     }
 
     /// Tells the call this one is spliced to that it has ended.
+    /// A port of ours for a link with another call (an attended transfer's, a supervisor's),
+    /// and what we offer on it: our caller's codec. None when no port is free.
+    pub(super) async fn link_port(&self) -> Option<(crate::media::RtpSocket, SpliceOffer)> {
+        let socket = self.io.ctx.rtp.allocate().await.ok()?;
+        let offer = SpliceOffer {
+            addr: std::net::SocketAddr::new(self.io.ctx.media_addr, socket.local_addr().port()),
+            codec: self.negotiated.audio.codec,
+            pt: self.negotiated.audio.pt,
+        };
+        Some((socket, offer))
+    }
+
     pub(super) async fn tell_peer_gone(&mut self) {
         if let Some(peer) = self.peer.take() {
             self.tell_gone(peer).await;

@@ -16,7 +16,6 @@ use crate::call::{CallEvent, CoreCommand, SpliceAnswer, SpliceOffer};
 use crate::call_id::CallId;
 use crate::media::hub::{Audio, Gain, HubLeg, LegIndex};
 use crate::media::PtMap;
-use crate::store::{CallEventRecord, Record};
 use crate::supervision::Mode;
 
 /// How long a supervisor's call waits for the seat's call to answer its link.
@@ -58,12 +57,7 @@ impl Driver {
         let Some(session) = self.session.clone() else {
             return Err(500);
         };
-        let socket = self.io.ctx.rtp.allocate().await.map_err(|_| 503u16)?;
-        let offer = SpliceOffer {
-            addr: std::net::SocketAddr::new(self.io.ctx.media_addr, socket.local_addr().port()),
-            codec: self.negotiated.audio.codec,
-            pt: self.negotiated.audio.pt,
-        };
+        let (socket, offer) = self.link_port().await.ok_or(503u16)?;
         let (reply, answer) = oneshot::channel();
         let _ = self
             .io
@@ -356,12 +350,6 @@ impl Driver {
 
     /// A supervision event of this call, in its records.
     async fn session_event(&self, kind: &str, detail: String) {
-        self.write(Record::CallEvent(CallEventRecord {
-            call_id: self.facts.id.clone(),
-            at: self.io.ctx.clock.now(),
-            kind: kind.to_string(),
-            detail: Some(detail),
-        }))
-        .await;
+        self.call_event(kind, Some(detail)).await;
     }
 }

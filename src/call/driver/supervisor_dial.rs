@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument};
+use tracing::{info, Instrument};
 
+use super::placed::PlacedMedia;
 use super::{CallerMedia, Driver, Start};
 use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
@@ -17,7 +18,6 @@ use crate::call::logic::supervise_dial::SupervisorDial;
 use crate::call::logic::Logic;
 use crate::call::outbound_leg::OutboundLeg;
 use crate::call::{CallContext, CoreCommand};
-use crate::media::sdp::{self, build_offer, LocalMedia, SdpParams};
 use crate::registrar::Binding;
 
 /// What the supervisor's phone shows as the caller.
@@ -63,29 +63,12 @@ impl Driver {
         ring_timeout: Duration,
         io: CallIo,
     ) -> Option<(Driver, mpsc::UnboundedReceiver<crate::media::hub::HubEvent>)> {
-        let socket = match io.ctx.rtp.allocate().await {
-            Ok(socket) => socket,
-            Err(error) => {
-                warn!(%error, "no RTP port for the supervisor's call");
-                io.finished().await;
-                return None;
-            }
-        };
-        let local = LocalMedia {
-            addr: io.ctx.media_addr,
-            rtp_port: socket.local_addr().port(),
-            session_id: u64::from(rand::random::<u32>()),
-            session_version: 1,
-        };
-        let offer = build_offer(&SdpParams::default_offer(local));
-        let Some(negotiated) = sdp::parse(offer.as_bytes())
-            .ok()
-            .and_then(|o| sdp::negotiate(&o).ok())
-        else {
-            warn!("our own offer does not parse");
-            io.finished().await;
-            return None;
-        };
+        let PlacedMedia {
+            socket,
+            local,
+            offer,
+            negotiated,
+        } = PlacedMedia::new(&io).await?;
         let leg = OutboundLeg::to_seat(&io.ctx, phone, SHOWN_AS, None, &offer);
         info!(phone = %phone.contact, "ringing the supervisor's phone");
         let facts = CallFacts {

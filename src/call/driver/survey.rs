@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument};
+use tracing::{info, Instrument};
 
+use super::placed::PlacedMedia;
 use super::{CallerMedia, Driver, Start};
 use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
@@ -20,7 +21,7 @@ use crate::call::logic::Logic;
 use crate::call::outbound_leg::OutboundLeg;
 use crate::call::{CallContext, CoreCommand};
 use crate::media::hub::{Hub, HubLeg};
-use crate::media::sdp::{self, build_offer, LocalMedia, Negotiated, SdpParams};
+use crate::media::sdp::Negotiated;
 use crate::sip::flow::{Flow, Transport};
 use crate::survey::{CallOutcome, CallRules};
 
@@ -74,30 +75,12 @@ impl Driver {
         dial: &SurveyDial,
         io: CallIo,
     ) -> Option<(Driver, mpsc::UnboundedReceiver<crate::media::hub::HubEvent>)> {
-        let socket = match io.ctx.rtp.allocate().await {
-            Ok(socket) => socket,
-            Err(error) => {
-                warn!(%error, "no RTP port for the survey call");
-                io.finished().await;
-                return None;
-            }
-        };
-        let local = LocalMedia {
-            addr: io.ctx.media_addr,
-            rtp_port: socket.local_addr().port(),
-            session_id: u64::from(rand::random::<u32>()),
-            session_version: 1,
-        };
-        let offer = build_offer(&SdpParams::default_offer(local));
-        // Our own first choice until the citizen answers; nothing uses it before then.
-        let Some(negotiated) = sdp::parse(offer.as_bytes())
-            .ok()
-            .and_then(|o| sdp::negotiate(&o).ok())
-        else {
-            warn!("our own offer does not parse");
-            io.finished().await;
-            return None;
-        };
+        let PlacedMedia {
+            socket,
+            local,
+            offer,
+            negotiated,
+        } = PlacedMedia::new(&io).await?;
         let leg = OutboundLeg::to_uri(
             &io.ctx,
             dial.number.clone(),

@@ -52,6 +52,14 @@ pub struct SupervisorCall {
 impl SupervisorCall {
     /// Answers at once and asks to join the seat's call.
     pub fn new(session: Session) -> SupervisorCall {
+        let mut call = SupervisorCall::answered(session);
+        call.actions.push_front(Action::AnswerCaller);
+        call
+    }
+
+    /// A session whose call is answered already (the daemon rang the supervisor's phone):
+    /// it asks to join at once.
+    pub fn answered(session: Session) -> SupervisorCall {
         let mode = session.mode;
         SupervisorCall {
             session,
@@ -59,16 +67,8 @@ impl SupervisorCall {
                 retry: None,
                 until: None,
             },
-            actions: VecDeque::from([Action::AnswerCaller, Action::Supervise(mode)]),
+            actions: VecDeque::from([Action::Supervise(mode)]),
         }
-    }
-
-    /// A session whose call is answered already (the daemon rang the supervisor's phone):
-    /// it asks to join at once.
-    pub fn answered(session: Session) -> SupervisorCall {
-        let mut call = SupervisorCall::new(session);
-        call.actions.retain(|a| *a != Action::AnswerCaller);
-        call
     }
 
     pub fn session(&self) -> &Session {

@@ -88,7 +88,7 @@ pub fn summarize(path: &Path) -> io::Result<Summary> {
     Ok(Summary {
         size,
         samples: (data - data % BLOCK) / BLOCK,
-        sha256: hex(&hasher.finalize()),
+        sha256: crate::auth::hex(&hasher.finalize()),
     })
 }
 
@@ -111,10 +111,6 @@ pub fn repair(path: &Path) -> io::Result<bool> {
     file.write_all(&want)?;
     file.sync_all()?;
     Ok(true)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -270,24 +270,6 @@ impl Core {
     /// queue is unbounded. What bounds it is the call's own SIP traffic (retransmissions are
     /// absorbed by the transaction layer) and admission (`sip.max_calls`); a send fails only
     /// when the call's task has already ended.
-    /// The call seat `seat` is talking on now (connected, consulting, in a three-way call), as
-    /// the board shows it.
-    fn call_of_seat(&self, seat: &str) -> Option<CallId> {
-        use crate::call::board::LineState;
-        self.ctx
-            .board
-            .snapshot()
-            .into_iter()
-            .find(|line| {
-                line.seat.as_deref() == Some(seat)
-                    && matches!(
-                        line.state,
-                        LineState::Connected | LineState::Consulting | LineState::ThreeWay
-                    )
-            })
-            .and_then(|line| line.id.parse().ok())
-    }
-
     fn to_call(&self, owner: CallId, event: CallEvent) {
         if let Some(events) = self.calls.get(&owner) {
             let _ = events.send(event);
@@ -558,7 +540,7 @@ impl Core {
                 mode,
                 offer,
                 reply,
-            } => match self.call_of_seat(&seat) {
+            } => match self.ctx.board.call_of_seat(&seat).map(|(owner, _)| owner) {
                 Some(owner) if owner != from => self.to_call(
                     owner,
                     CallEvent::Supervise {
