@@ -10,13 +10,18 @@
 //! - `request turn`: a new OPTIONS over TCP through `on_request`, `respond` (200, which ends the
 //!   transaction at once over TCP), `poll_timeout`, and the `handle_timeout` that then ends it,
 //!   so N stays the same from one turn to the next.
+//!
+//! Then the growth itself: the turns of `GROWTH` calls set up one after another (INVITE in, 200
+//! out, ACK in) on an empty layer, as a flood fills it. Their median cost hides a table that
+//! stops to rehash everything it holds; the slowest turn shows it, and it is what the next
+//! message in the core's queue waits behind.
 
 mod common;
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use common::{print_context, time_rounds, Summary};
+use common::{percentile_sorted, print_context, time_rounds, Summary};
 use hotline::call_id::CallId;
 use hotline::sip::build;
 use hotline::sip::flow::{Flow, LocalAddrs, Transport};
@@ -56,31 +61,64 @@ fn request(method: &str, transport: Transport, n: usize, to_tag: &str) -> (Reque
     (req, ess)
 }
 
-/// N answered and ACKed calls, each with its INVITE server transaction waiting out 64·T1.
-fn live_calls(n: usize, t0: Instant) -> Transactions {
+const GROWTH: usize = 200_000;
+const GROWTH_ROUNDS: u32 = 3;
+
+fn empty_layer() -> Transactions {
     let local = LocalAddrs {
         udp: "198.51.100.1:5060".parse().expect("address"),
         tcp: "198.51.100.1:5061".parse().expect("address"),
     };
-    let mut tx = Transactions::new(local);
+    Transactions::new(local)
+}
+
+/// Call `i` answered and ACKed: its INVITE server transaction is left waiting out 64·T1.
+fn answer_call(tx: &mut Transactions, t0: Instant, i: usize) {
     let udp = flow(Transport::Udp);
-    for i in 0..n {
-        let (invite, ess) = request("INVITE", Transport::Udp, i, "");
-        let Incoming::New(key) = tx.on_request(t0, udp, &invite, &ess) else {
-            panic!("INVITE {i} is not new");
-        };
-        tx.respond(
-            t0,
-            &key,
-            &build::response(&invite, 200, Some("uas")),
-            CallId(1),
-        );
-        let (ack, ess) = request("ACK", Transport::Udp, i, ";tag=uas");
-        tx.on_request(t0, udp, &ack, &ess);
-    }
+    let (invite, ess) = request("INVITE", Transport::Udp, i, "");
+    let Incoming::New(key) = tx.on_request(t0, udp, &invite, &ess) else {
+        panic!("INVITE {i} is not new");
+    };
+    tx.respond(
+        t0,
+        &key,
+        &build::response(&invite, 200, Some("uas")),
+        CallId(1),
+    );
+    let (ack, ess) = request("ACK", Transport::Udp, i, ";tag=uas");
+    tx.on_request(t0, udp, &ack, &ess);
     tx.drain().for_each(drop);
+}
+
+/// N answered and ACKed calls, each with its INVITE server transaction waiting out 64·T1.
+fn live_calls(n: usize, t0: Instant) -> Transactions {
+    let mut tx = empty_layer();
+    for i in 0..n {
+        answer_call(&mut tx, t0, i);
+    }
     assert_eq!(tx.counts(), (n, 0), "only the server transactions are left");
     tx
+}
+
+/// The turns of `GROWTH` calls on an empty layer, in ns: (median, p99.9, slowest) per round.
+fn growth(t0: Instant) -> Vec<(f64, f64, f64)> {
+    (0..GROWTH_ROUNDS)
+        .map(|_| {
+            let mut tx = empty_layer();
+            let mut turns = Vec::with_capacity(GROWTH);
+            for i in 0..GROWTH {
+                let start = std::time::Instant::now();
+                answer_call(&mut tx, t0, i);
+                turns.push(start.elapsed().as_nanos() as f64);
+            }
+            turns.sort_by(f64::total_cmp);
+            (
+                percentile_sorted(&turns, 50.0),
+                percentile_sorted(&turns, 99.9),
+                turns[turns.len() - 1],
+            )
+        })
+        .collect()
 }
 
 struct Row {
@@ -135,6 +173,8 @@ fn main() {
         });
     }
 
+    let grown = growth(t0);
+
     println!(
         "\n{ROUNDS} rounds after {WARMUP} warm-up rounds, single thread; \
          spread = (max - min) / median over the rounds"
@@ -152,6 +192,23 @@ fn main() {
             r.ns.min,
             r.ns.max,
             r.ns.spread_pct()
+        );
+    }
+    println!(
+        "\ngrowing an empty layer to {GROWTH} answered calls, one call's turns (INVITE, 200, ACK) \
+         at a time; {GROWTH_ROUNDS} rounds"
+    );
+    println!(
+        "{:<8} {:>12} {:>12} {:>14}",
+        "round", "median ns", "p99.9 ns", "slowest µs"
+    );
+    for (i, (median, p999, slowest)) in grown.iter().enumerate() {
+        println!(
+            "{:<8} {:>12.0} {:>12.0} {:>14.0}",
+            i + 1,
+            median,
+            p999,
+            slowest / 1000.0
         );
     }
 }

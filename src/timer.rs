@@ -2,11 +2,10 @@
 //!
 //! A state machine arms its timers here and its driver sleeps until [`TimerTable::next`]; the
 //! table hands back expired timers in deadline order, ties broken on the key, so that catching up
-//! after a late wake-up replays them as they should have run. Every operation is O(log n): a
-//! hash map finds a key's deadline and an ordered set keeps `(deadline, key)` pairs.
+//! after a late wake-up replays them as they should have run. Every operation is O(log n): an
+//! ordered map finds a key's deadline and an ordered set keeps `(deadline, key)` pairs.
 
-use std::collections::{BTreeSet, HashMap};
-use std::hash::Hash;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::time::Instant;
 
@@ -18,7 +17,7 @@ pub fn far_future() -> Instant {
 
 #[derive(Debug)]
 pub struct TimerTable<K> {
-    deadlines: HashMap<K, Instant>,
+    deadlines: BTreeMap<K, Instant>,
     /// The same timers ordered by deadline; ties break on the key so replay is deterministic.
     order: BTreeSet<(Instant, K)>,
 }
@@ -26,13 +25,13 @@ pub struct TimerTable<K> {
 impl<K> Default for TimerTable<K> {
     fn default() -> Self {
         Self {
-            deadlines: HashMap::new(),
+            deadlines: BTreeMap::new(),
             order: BTreeSet::new(),
         }
     }
 }
 
-impl<K: Copy + Ord + Hash> TimerTable<K> {
+impl<K: Copy + Ord> TimerTable<K> {
     /// Arms `key`, replacing its previous deadline.
     pub fn set(&mut self, key: K, at: Instant) {
         if let Some(old) = self.deadlines.insert(key, at) {

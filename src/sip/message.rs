@@ -8,7 +8,7 @@ use std::fmt;
 use bytes::Bytes;
 
 /// A SIP method. Unknown methods are kept verbatim so they can be answered (405/501).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Method {
     Invite,
     Ack,

@@ -5,7 +5,7 @@
 //! finals and the 408 of a timed-out request all live here, so the call logic above never sees
 //! a duplicate and never resends anything itself.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,7 +34,7 @@ type CallSeq = (String, u32);
 
 /// A server transaction: the top Via's branch and sent-by, and the method (ACK and CANCEL
 /// match the INVITE by branch, RFC 3261 §17.2.3).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServerKey {
     pub branch: String,
     pub sent_by: String,
@@ -76,7 +76,7 @@ impl ServerKey {
 }
 
 /// A client transaction: our branch and the method.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientKey {
     pub branch: String,
     pub method: Method,
@@ -162,11 +162,11 @@ struct SentAck {
 
 pub struct Transactions {
     local: LocalAddrs,
-    server: HashMap<ServerKey, ServerTx>,
-    client: HashMap<ClientKey, ClientTx>,
-    unacked: HashMap<CallSeq, Unacked>,
+    server: BTreeMap<ServerKey, ServerTx>,
+    client: BTreeMap<ClientKey, ClientTx>,
+    unacked: BTreeMap<CallSeq, Unacked>,
     /// ACKs we sent for 2xx, resent when the 2xx is retransmitted.
-    sent_acks: HashMap<CallSeq, SentAck>,
+    sent_acks: BTreeMap<CallSeq, SentAck>,
     /// Every deadline of the records above.
     timers: Timers,
     /// BYEs waiting for the ACK of our 2xx in their dialog: RFC 3261 §15 forbids a BYE before
@@ -187,10 +187,10 @@ impl Transactions {
     pub fn new(local: LocalAddrs) -> Self {
         Self {
             local,
-            server: HashMap::new(),
-            client: HashMap::new(),
-            unacked: HashMap::new(),
-            sent_acks: HashMap::new(),
+            server: BTreeMap::new(),
+            client: BTreeMap::new(),
+            unacked: BTreeMap::new(),
+            sent_acks: BTreeMap::new(),
             timers: Timers::default(),
             held_byes: Vec::new(),
             out: Vec::new(),

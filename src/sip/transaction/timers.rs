@@ -7,7 +7,7 @@
 //! record calls [`Timers::forget`], so the table never outlives what it times: the core loop's
 //! `poll_timeout` is the table's earliest deadline and `handle_timeout` touches only what is due.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -60,7 +60,7 @@ pub(super) enum Record {
 #[derive(Debug, Default)]
 pub(super) struct Timers {
     table: TimerTable<(TxId, Timer)>,
-    records: HashMap<TxId, Record>,
+    records: BTreeMap<TxId, Record>,
     last_id: u64,
 }
 
