@@ -240,25 +240,29 @@ async fn a_call_beyond_max_calls_gets_503_with_retry_after_and_the_next_one_is_t
 /// the call ends, the line is free again.
 #[tokio::test]
 async fn a_call_past_the_trunks_lines_gets_503_and_the_line_frees_when_a_call_ends() {
+    // A trunk and a number of this test's own: the metrics recorder is the test process's, and
+    // other tests' daemons set the gauges of "carrier" and 12350 while this one runs.
     let t = common::start(Options {
+        trunk_name: "carrier-lines".to_string(),
         trunk_sources: "[\"127.0.0.1/32\"]\nlines = 1".to_string(),
+        extra_routes: "[[routes]]\nnumber = \"12359\"\nqueue = \"q\"".to_string(),
         ..Options::default()
     })
     .await;
     let probe = RtpProbe::start().expect("probe");
-    let mut first = RawCaller::call(t.daemon.sip_udp, "12350", "13800000011", probe.port()).await;
+    let mut first = RawCaller::call(t.daemon.sip_udp, "12359", "13800000011", probe.port()).await;
     let metrics = crate::metrics_scrape::scrape(t.daemon.metrics).await;
     for line in [
-        "hotline_trunk_lines{trunk=\"carrier\"} 1",
-        "hotline_trunk_lines_in_use{trunk=\"carrier\"} 1",
-        "hotline_number_lines_in_use{number=\"12350\"} 1",
+        "hotline_trunk_lines{trunk=\"carrier-lines\"} 1",
+        "hotline_trunk_lines_in_use{trunk=\"carrier-lines\"} 1",
+        "hotline_number_lines_in_use{number=\"12359\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
 
     let extra = crate::raw::RawUdp::new(t.daemon.sip_udp).await;
     let refused = extra
-        .request(invite(&extra, "12350", "13800000012").as_bytes())
+        .request(invite(&extra, "12359", "13800000012").as_bytes())
         .await
         .expect("an answer to the second call");
     assert_eq!(crate::raw::status_of(&refused), 503, "{refused}");
@@ -278,7 +282,7 @@ async fn a_call_past_the_trunks_lines_gets_503_and_the_line_frees_when_a_call_en
 
     first.hang_up().await;
     assert_clean(&t).await;
-    let next = RawCaller::call(t.daemon.sip_udp, "12350", "13800000013", probe.port()).await;
+    let next = RawCaller::call(t.daemon.sip_udp, "12359", "13800000013", probe.port()).await;
     t.daemon.flush_records().await.expect("flush");
     let calls = t.daemon.store().calls().await.expect("calls");
     let rejected: Vec<_> = calls.iter().filter(|c| c.caller == "13800000012").collect();

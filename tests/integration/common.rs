@@ -28,6 +28,9 @@ pub struct Options {
     /// `ring` of route 12345: "all" or a TOML list such as `["1001"]`.
     pub ring: String,
     pub ring_timeout_secs: u32,
+    /// The trunk's name, "carrier" by default. A test that asserts the process-wide metrics of
+    /// its trunk gives it a name of its own, as other tests' daemons share the recorder.
+    pub trunk_name: String,
     /// Trunk sources; the default admits 127.0.0.1.
     pub trunk_sources: String,
     /// Extra lines for queue `q` (numbers 12350, and 12351 at priority 0), e.g.
@@ -45,6 +48,7 @@ impl Default for Options {
         Self {
             ring: "\"all\"".to_string(),
             ring_timeout_secs: 20,
+            trunk_name: "carrier".to_string(),
             trunk_sources: "[\"127.0.0.1/32\"]".to_string(),
             queue_extra: String::new(),
             extra_config: String::new(),
@@ -133,7 +137,7 @@ dir = "{prompts}"
 
 {seats}
 [[trunks]]
-name = "carrier"
+name = "{trunk}"
 sources = {sources}
 
 [[queues]]
@@ -148,6 +152,7 @@ position_interval_secs = 10
 "#,
         db = dir.join("hotline.db").display(),
         dialplan = dir.join("dialplan.toml").display(),
+        trunk = options.trunk_name,
         sources = options.trunk_sources,
         prompts = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/zh"),
         queue_extra = options.queue_extra,
