@@ -15,6 +15,22 @@ pub struct RawCaller {
     contact: String,
     cseq: u32,
     n: u32,
+    /// Where the daemon's SDP answer says it takes the call's RTP.
+    media: Option<SocketAddr>,
+}
+
+/// The audio address of an SDP body inside a SIP message: its c= address and m=audio port.
+fn sdp_audio(message: &str) -> Option<SocketAddr> {
+    let ip = message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))?
+        .trim();
+    let port = message
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))?
+        .split_whitespace()
+        .next()?;
+    format!("{ip}:{port}").parse().ok()
 }
 
 fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
@@ -100,6 +116,7 @@ impl RawCaller {
             contact,
             cseq: 1,
             n: 0,
+            media: sdp_audio(&ok),
         };
         caller_leg.send_in_dialog("ACK", 1, "", "").await;
         Ok(caller_leg)
@@ -137,6 +154,13 @@ impl RawCaller {
                 return;
             }
         }
+    }
+
+    /// Where the daemon takes this call's RTP, from its answer: a probe aimed there sends
+    /// before it hears anything (as a caller on a call that rings a seat must, since nothing
+    /// plays to it first).
+    pub fn daemon_media(&self) -> SocketAddr {
+        self.media.expect("the 200 has an SDP answer")
     }
 
     /// Re-INVITEs with an SDP offering only `codec` (payload type `pt`, e.g. "PCMA", 8) and

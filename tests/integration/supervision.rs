@@ -4,7 +4,8 @@
 //! it; the keys 5, 6 and 4 switch to whisper (only the seat hears it), barge (all hear all)
 //! and back; in take-over the seat gets BYE and caller and supervisor talk, and the call's
 //! record names the supervisor. A seat that is no supervisor gets 403 and a security event;
-//! a seat not in a call gets the prompt. Every session is in the call's events.
+//! a seat not in a call gets the prompt. Every session is in the call's events. A take-over
+//! works alike on a call that rang the seat from its route, with no queue.
 
 use std::time::Duration;
 
@@ -14,7 +15,11 @@ use hotline::store::CallEventRecord;
 
 use crate::common::{eventually, TestDaemon, SUPERVISOR};
 use crate::consult::{hears, listen, scene_with, CALLER_HZ, LIMIT, SEAT_HZ};
-use crate::peers::{poke, supervisor_call, Audio, RtpProbe, SippProcess, UnitAnswer};
+use crate::peers::{
+    poke, seat_agent_probe, spawn_registered, supervisor_call, Audio, RtpProbe, SippProcess,
+    UnitAnswer,
+};
+use crate::raw_caller::RawCaller;
 
 const SUPERVISOR_HZ: f64 = 1600.0;
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -211,6 +216,80 @@ async fn take_over_releases_the_seat_and_the_call_follows_the_supervisor() {
         .find(|c| c.id == call)
         .expect("the call's record");
     assert_eq!(record.seat.as_deref(), Some(SUPERVISOR), "{record:?}");
+    t.daemon.shutdown().await.expect("shutdown");
+}
+
+/// A take-over of a call that rang the seat straight from its route (12346 rings 1001; no
+/// queue): the seat gets BYE, caller and supervisor hear each other, and the record of the
+/// call, which the ring route keeps, names the supervisor.
+#[tokio::test]
+async fn take_over_of_a_ring_routes_call_names_the_supervisor_in_its_record() {
+    let t = crate::common::start(crate::common::Options::default()).await;
+    let password = "seat1001-secret";
+    let seat_probe = RtpProbe::sending(Audio::tone(SEAT_HZ)).expect("seat probe");
+    let agent = seat_agent_probe(t.daemon.sip_udp, "1001", password, &seat_probe)
+        .set("ring_ms", "200")
+        .set("wait_ms", "80000")
+        .timeout(PEER_TIMEOUT);
+    let mut seat = spawn_registered(agent, t.daemon.sip_udp, "1001", password, LIMIT)
+        .await
+        .expect("the seat logs in");
+    // Nothing plays to a caller whose call rings a seat: its probe sends first, to the
+    // daemon's port in the answer, and the seat's probe answers where the audio comes from.
+    let caller_probe = RtpProbe::sending(Audio::tone(CALLER_HZ)).expect("caller probe");
+    let mut caller = RawCaller::call(
+        t.daemon.sip_udp,
+        "12346",
+        "13800000041",
+        caller_probe.port(),
+    )
+    .await;
+    caller_probe.aim(caller.daemon_media());
+    listen(&[("caller", &caller_probe), ("seat", &seat_probe)]).await;
+    hears("caller", &caller_probe, &[SEAT_HZ], &[]).await;
+    let lines = t.daemon.board().snapshot();
+    assert!(
+        lines.len() == 1 && lines[0].queue.is_none(),
+        "one call, not queued: {lines:?}"
+    );
+    let call = lines[0].id.clone();
+
+    let (mut phone, probe) = supervisor(&t, "*541001").await;
+    assert!(
+        seat.wait_log("agent ended", LIMIT).await,
+        "the seat got no BYE: {}",
+        seat.log_so_far()
+    );
+    listen(&[("caller", &caller_probe), ("supervisor", &probe)]).await;
+    hears("caller", &caller_probe, &[SUPERVISOR_HZ], &[SEAT_HZ]).await;
+    hears(
+        "supervisor",
+        &probe,
+        &[CALLER_HZ],
+        &[SEAT_HZ, SUPERVISOR_HZ],
+    )
+    .await;
+
+    // The caller hangs up: the supervisor gets BYE, and the record is the supervisor's.
+    for probe in [&caller_probe, &seat_probe, &probe] {
+        probe.set_audio(None);
+    }
+    caller.hang_up().await;
+    assert!(
+        phone.wait_log("supervisor bye_from_daemon", LIMIT).await,
+        "{}",
+        phone.log_so_far()
+    );
+    let seat = seat.wait().await.expect("the seat ends");
+    assert!(seat.success(), "{seat}");
+    t.daemon.flush_records().await.expect("flush");
+    let calls = t.daemon.store().calls().await.expect("calls");
+    let record = calls
+        .iter()
+        .find(|c| c.id == call)
+        .unwrap_or_else(|| panic!("no record of {call}: {calls:?}"));
+    assert_eq!(record.seat.as_deref(), Some(SUPERVISOR), "{record:?}");
+    assert!(record.queue.is_none(), "not a queued call: {record:?}");
     t.daemon.shutdown().await.expect("shutdown");
 }
 
