@@ -45,6 +45,25 @@ async fn supervisor(t: &TestDaemon, code: &str) -> (SippProcess, RtpProbe) {
     (phone, probe)
 }
 
+/// After a take-over: the seat got BYE; caller and supervisor hear each other, and nobody
+/// hears the seat.
+async fn taken_over(seat: &mut SippProcess, caller: &RtpProbe, supervisor: &RtpProbe) {
+    assert!(
+        seat.wait_log("agent ended", LIMIT).await,
+        "the seat got no BYE: {}",
+        seat.log_so_far()
+    );
+    listen(&[("caller", caller), ("supervisor", supervisor)]).await;
+    hears("caller", caller, &[SUPERVISOR_HZ], &[SEAT_HZ]).await;
+    hears(
+        "supervisor",
+        supervisor,
+        &[CALLER_HZ],
+        &[SEAT_HZ, SUPERVISOR_HZ],
+    )
+    .await;
+}
+
 async fn events(t: &TestDaemon, call: &str) -> Vec<CallEventRecord> {
     t.daemon.flush_records().await.expect("flush");
     t.daemon.store().call_events(call).await.expect("events")
@@ -161,20 +180,7 @@ async fn take_over_releases_the_seat_and_the_call_follows_the_supervisor() {
     let mut s = scene_with(UnitAnswer::Answer, Audio::tone(SEAT_HZ), "").await;
     let call = s.call_id();
     let (mut phone, probe) = supervisor(&s.t, "*541001").await;
-    assert!(
-        s.seat.wait_log("agent ended", LIMIT).await,
-        "the seat got no BYE: {}",
-        s.seat.log_so_far()
-    );
-    listen(&[("caller", &s.caller_probe), ("supervisor", &probe)]).await;
-    hears("caller", &s.caller_probe, &[SUPERVISOR_HZ], &[SEAT_HZ]).await;
-    hears(
-        "supervisor",
-        &probe,
-        &[CALLER_HZ],
-        &[SEAT_HZ, SUPERVISOR_HZ],
-    )
-    .await;
+    taken_over(&mut s.seat, &s.caller_probe, &probe).await;
     // The seat is free of the call: wrap-up, then available again.
     let acd = s.t.daemon.acd().clone();
     let freed = eventually(LIMIT, || async {
@@ -255,20 +261,7 @@ async fn take_over_of_a_ring_routes_call_names_the_supervisor_in_its_record() {
     let call = lines[0].id.clone();
 
     let (mut phone, probe) = supervisor(&t, "*541001").await;
-    assert!(
-        seat.wait_log("agent ended", LIMIT).await,
-        "the seat got no BYE: {}",
-        seat.log_so_far()
-    );
-    listen(&[("caller", &caller_probe), ("supervisor", &probe)]).await;
-    hears("caller", &caller_probe, &[SUPERVISOR_HZ], &[SEAT_HZ]).await;
-    hears(
-        "supervisor",
-        &probe,
-        &[CALLER_HZ],
-        &[SEAT_HZ, SUPERVISOR_HZ],
-    )
-    .await;
+    taken_over(&mut seat, &caller_probe, &probe).await;
 
     // The caller hangs up: the supervisor gets BYE, and the record is the supervisor's.
     for probe in [&caller_probe, &seat_probe, &probe] {
