@@ -6,7 +6,7 @@
 //! state stops mattering (its windows ended, its ban lifted). Then it is forgotten, so memory
 //! follows the sources active in the last window or banned, and is capped besides.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -96,7 +96,7 @@ struct Source {
 pub struct Pike {
     limits: Limits,
     capacity: usize,
-    sources: HashMap<IpAddr, Source>,
+    sources: BTreeMap<IpAddr, Source>,
     /// When each source's state stops mattering.
     forget: TimerTable<IpAddr>,
     banned: usize,
@@ -114,7 +114,7 @@ impl Pike {
         Pike {
             limits,
             capacity: capacity.max(1),
-            sources: HashMap::new(),
+            sources: BTreeMap::new(),
             forget: TimerTable::default(),
             banned: 0,
             bans_total: 0,

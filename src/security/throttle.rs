@@ -3,7 +3,7 @@
 //! one line sums them up. Sources beyond the table's capacity share one entry per kind, so a
 //! flood from many addresses cannot make the log (or this table) grow without bound.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub struct LogThrottle {
     interval: Duration,
     capacity: usize,
     /// Since when each key is quiet, and how many events it kept quiet.
-    entries: HashMap<Key, (Instant, u64)>,
+    entries: BTreeMap<Key, (Instant, u64)>,
     ends: TimerTable<Key>,
 }
 
@@ -45,7 +45,7 @@ impl LogThrottle {
         LogThrottle {
             interval,
             capacity,
-            entries: HashMap::new(),
+            entries: BTreeMap::new(),
             ends: TimerTable::default(),
         }
     }
