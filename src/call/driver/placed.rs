@@ -2,9 +2,14 @@
 //! the supervisor's phone) starts with: one RTP port and our SDP offer on it, and our own first
 //! choice of codec until the callee answers (nothing uses it before then).
 
+use tokio::sync::mpsc;
 use tracing::warn;
 
+use super::{CallerMedia, Driver, Start};
+use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
+use crate::call::outbound_leg::OutboundLeg;
+use crate::media::hub::HubEvent;
 use crate::media::sdp::{self, build_offer, LocalMedia, Negotiated, SdpParams};
 use crate::media::RtpSocket;
 
@@ -48,5 +53,26 @@ impl PlacedMedia {
             offer,
             negotiated,
         })
+    }
+
+    /// The placed call's driver: its one outbound leg, `leg` (which carries `offer`), rings
+    /// with this port ready for the callee's answer.
+    pub fn driver(
+        self,
+        start: Start,
+        io: CallIo,
+        facts: CallFacts,
+        leg: OutboundLeg,
+    ) -> (Driver, mpsc::UnboundedReceiver<HubEvent>) {
+        let media = CallerMedia {
+            negotiated: self.negotiated,
+            local: self.local,
+            hub: None,
+        };
+        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
+        let mut driver = Driver::new(start, io, facts, media, hub_tx);
+        driver.legs.push(leg);
+        driver.ring_socket = Some(self.socket);
+        (driver, hub_rx)
     }
 }

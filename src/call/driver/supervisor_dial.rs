@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::{info, Instrument};
 
 use super::placed::PlacedMedia;
-use super::{CallerMedia, Driver, Start};
+use super::{Driver, Start};
 use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
 use crate::call::logic::supervise::Session;
@@ -63,13 +63,8 @@ impl Driver {
         ring_timeout: Duration,
         io: CallIo,
     ) -> Option<(Driver, mpsc::UnboundedReceiver<crate::media::hub::HubEvent>)> {
-        let PlacedMedia {
-            socket,
-            local,
-            offer,
-            negotiated,
-        } = PlacedMedia::new(&io).await?;
-        let leg = OutboundLeg::to_seat(&io.ctx, phone, SHOWN_AS, None, &offer);
+        let placed = PlacedMedia::new(&io).await?;
+        let leg = OutboundLeg::to_seat(&io.ctx, phone, SHOWN_AS, None, &placed.offer);
         info!(phone = %phone.contact, "ringing the supervisor's phone");
         let facts = CallFacts {
             id: format!("supervision-{}", io.owner),
@@ -89,15 +84,6 @@ impl Driver {
             caller: None,
             session: Some(session),
         };
-        let media = CallerMedia {
-            negotiated,
-            local,
-            hub: None,
-        };
-        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
-        let mut driver = Driver::new(start, io, facts, media, hub_tx);
-        driver.legs.push(leg);
-        driver.ring_socket = Some(socket);
-        Some((driver, hub_rx))
+        Some(placed.driver(start, io, facts, leg))
     }
 }

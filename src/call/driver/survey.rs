@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::{info, Instrument};
 
 use super::placed::PlacedMedia;
-use super::{CallerMedia, Driver, Start};
+use super::{Driver, Start};
 use crate::call::facts::CallFacts;
 use crate::call::io::CallIo;
 use crate::call::logic::survey::SurveyAttempt;
@@ -75,12 +75,7 @@ impl Driver {
         dial: &SurveyDial,
         io: CallIo,
     ) -> Option<(Driver, mpsc::UnboundedReceiver<crate::media::hub::HubEvent>)> {
-        let PlacedMedia {
-            socket,
-            local,
-            offer,
-            negotiated,
-        } = PlacedMedia::new(&io).await?;
+        let placed = PlacedMedia::new(&io).await?;
         let leg = OutboundLeg::to_uri(
             &io.ctx,
             dial.number.clone(),
@@ -91,7 +86,7 @@ impl Driver {
             },
             &dial.caller_id,
             None,
-            &offer,
+            &placed.offer,
         );
         info!(uri = %dial.request_uri, "dialling the citizen");
         // A survey is answered on at most one call: its id stands for the call.
@@ -118,16 +113,7 @@ impl Driver {
             caller: None,
             session: None,
         };
-        let media = CallerMedia {
-            negotiated,
-            local,
-            hub: None,
-        };
-        let (hub_tx, hub_rx) = mpsc::unbounded_channel();
-        let mut driver = Driver::new(start, io, facts, media, hub_tx);
-        driver.legs.push(leg);
-        driver.ring_socket = Some(socket);
-        Some((driver, hub_rx))
+        Some(placed.driver(start, io, facts, leg))
     }
 
     /// The citizen answered (and has had our ACK): the hub starts with the citizen as its
