@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::StoreError;
+
 /// `None` if the time is before the epoch or beyond what an i64 holds; callers turn that
 /// into an error naming the record, because a clamped time would be false evidence.
 pub fn to_millis(t: SystemTime) -> Option<i64> {
@@ -22,6 +24,41 @@ pub fn duration_to_millis(d: Duration) -> Option<i64> {
 
 pub fn duration_from_millis(ms: i64) -> Option<Duration> {
     u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// The record a stored time belongs to, so that a time out of range is refused with an error
+/// naming the record and the field.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    kind: &'static str,
+    id: &'a str,
+}
+
+impl<'a> Owner<'a> {
+    pub fn new(kind: &'static str, id: &'a str) -> Owner<'a> {
+        Owner { kind, id }
+    }
+
+    pub fn out_of_range(&self, field: &'static str) -> StoreError {
+        StoreError::TimeOutOfRange {
+            kind: self.kind,
+            id: self.id.to_owned(),
+            field,
+        }
+    }
+
+    /// `t` as stored, or the error naming this record's `field`.
+    pub fn time(&self, field: &'static str, t: SystemTime) -> Result<i64, StoreError> {
+        to_millis(t).ok_or_else(|| self.out_of_range(field))
+    }
+
+    pub fn maybe_time(
+        &self,
+        field: &'static str,
+        t: Option<SystemTime>,
+    ) -> Result<Option<i64>, StoreError> {
+        t.map(|t| self.time(field, t)).transpose()
+    }
 }
 
 /// A query bound in stored milliseconds. Unlike a record's time, a bound may be clamped:

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{bound, from_millis, to_millis};
+use crate::store::millis::{bound, from_millis, Owner};
 use crate::store::{CallbackRequest, StoreError};
 
 pub(super) async fn insert(
@@ -12,11 +12,7 @@ pub(super) async fn insert(
     callback: &CallbackRequest,
 ) -> Result<(), StoreError> {
     let requested_at =
-        to_millis(callback.requested_at).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "callback",
-            id: callback.id.clone(),
-            field: "requested_at",
-        })?;
+        Owner::new("callback", &callback.id).time("requested_at", callback.requested_at)?;
     sqlx::query(
         "INSERT INTO callbacks (id, call_id, number, queue, requested_at) VALUES (?, ?, ?, ?, ?)",
     )

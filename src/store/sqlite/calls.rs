@@ -6,9 +6,7 @@ use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{
-    bound, duration_from_millis, duration_to_millis, from_millis, to_millis,
-};
+use crate::store::millis::{bound, duration_from_millis, duration_to_millis, from_millis, Owner};
 use crate::store::{CallRecord, Disposition, Offer, OfferOutcome, QueueOutcome, StoreError};
 
 const COLUMNS: &str = "id, sip_call_id, trunk, caller, called, seat, offered_at, answered_at, \
@@ -28,8 +26,8 @@ pub(super) async fn insert(
     conn: &mut SqliteConnection,
     call: &CallRecord,
 ) -> Result<(), StoreError> {
-    let time =
-        |field: &'static str, t: SystemTime| to_millis(t).ok_or_else(|| out_of_range(call, field));
+    let owner = Owner::new("call", &call.id);
+    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
     let offered_at = time("offered_at", call.offered_at)?;
     let answered_at = call
         .answered_at
@@ -66,9 +64,9 @@ async fn insert_queue(
     call: &CallRecord,
     queue: &QueueOutcome,
 ) -> Result<(), StoreError> {
-    let entered_at =
-        to_millis(queue.entered_at).ok_or_else(|| out_of_range(call, "queue.entered_at"))?;
-    let wait_ms = duration_to_millis(queue.wait).ok_or_else(|| out_of_range(call, "queue.wait"))?;
+    let owner = Owner::new("call", &call.id);
+    let entered_at = owner.time("queue.entered_at", queue.entered_at)?;
+    let wait_ms = duration_to_millis(queue.wait).ok_or_else(|| owner.out_of_range("queue.wait"))?;
     sqlx::query(
         "INSERT INTO call_queue (call_id, queue, entered_at, wait_ms, abandoned, overflow) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -83,7 +81,7 @@ async fn insert_queue(
     .await?;
 
     for (seq, offer) in queue.offers.iter().enumerate() {
-        let at = to_millis(offer.at).ok_or_else(|| out_of_range(call, "queue.offers.at"))?;
+        let at = owner.time("queue.offers.at", offer.at)?;
         // An index into a Vec always fits.
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         sqlx::query(&format!(
@@ -98,14 +96,6 @@ async fn insert_queue(
         .await?;
     }
     Ok(())
-}
-
-fn out_of_range(call: &CallRecord, field: &'static str) -> StoreError {
-    StoreError::TimeOutOfRange {
-        kind: "call",
-        id: call.id.clone(),
-        field,
-    }
 }
 
 /// Every call, oldest offer first. One read transaction, so the offers match the calls.

@@ -9,7 +9,7 @@ use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::dialplan::Role;
 use crate::store::millis::{
-    bound, duration_from_millis, duration_to_millis, from_millis, to_millis,
+    bound, duration_from_millis, duration_to_millis, from_millis, to_millis, Owner,
 };
 use crate::store::{
     ContactAttempt, ContactFailure, Evidence, FailureVoid, StoreError, UnknownContactOutcome,
@@ -26,13 +26,9 @@ pub(super) async fn insert_attempt(
     conn: &mut SqliteConnection,
     attempt: &ContactAttempt,
 ) -> Result<(), StoreError> {
-    let out_of_range = |field| StoreError::TimeOutOfRange {
-        kind: "contact_attempt",
-        id: attempt.call_id.clone(),
-        field,
-    };
-    let started_at = to_millis(attempt.started_at).ok_or_else(|| out_of_range("started_at"))?;
-    let rung_ms = duration_to_millis(attempt.rung).ok_or_else(|| out_of_range("rung"))?;
+    let owner = Owner::new("contact_attempt", &attempt.call_id);
+    let started_at = owner.time("started_at", attempt.started_at)?;
+    let rung_ms = duration_to_millis(attempt.rung).ok_or_else(|| owner.out_of_range("rung"))?;
     sqlx::query(
         "INSERT INTO contact_attempts (handoff_id, call_id, unit, role, dialled, started_at, \
          rung_ms, outcome, sip_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -55,12 +51,8 @@ pub(super) async fn insert_failure(
     conn: &mut SqliteConnection,
     failure: &ContactFailure,
 ) -> Result<(), StoreError> {
-    let out_of_range = |field| StoreError::TimeOutOfRange {
-        kind: "contact_failure",
-        id: failure.id.clone(),
-        field,
-    };
-    let at = to_millis(failure.at).ok_or_else(|| out_of_range("at"))?;
+    let owner = Owner::new("contact_failure", &failure.id);
+    let at = owner.time("at", failure.at)?;
     let evidence = failure
         .evidence
         .iter()
@@ -69,14 +61,15 @@ pub(super) async fn insert_failure(
                 role: e.role.as_str().to_owned(),
                 dialled: e.dialled.clone(),
                 started_at: to_millis(e.started_at)
-                    .ok_or_else(|| out_of_range("evidence.started_at"))?,
-                rung_ms: duration_to_millis(e.rung).ok_or_else(|| out_of_range("evidence.rung"))?,
+                    .ok_or_else(|| owner.out_of_range("evidence.started_at"))?,
+                rung_ms: duration_to_millis(e.rung)
+                    .ok_or_else(|| owner.out_of_range("evidence.rung"))?,
                 outcome: e.outcome.as_str().to_owned(),
                 sip_status: e.sip_status,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let evidence = serde_json::to_string(&evidence).map_err(|_| out_of_range("evidence"))?;
+    let evidence = serde_json::to_string(&evidence).map_err(|_| owner.out_of_range("evidence"))?;
     sqlx::query(
         "INSERT INTO contact_failures (id, unit, kind, at, handoff_id, call_id, seat, evidence, \
          points) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -101,11 +94,7 @@ pub(super) async fn insert_void(
     conn: &mut SqliteConnection,
     void: &FailureVoid,
 ) -> Result<(), StoreError> {
-    let at = to_millis(void.at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "failure_void",
-        id: void.failure_id.clone(),
-        field: "at",
-    })?;
+    let at = Owner::new("failure_void", &void.failure_id).time("at", void.at)?;
     let inserted = sqlx::query(
         "INSERT INTO failure_voids (failure_id, at, by_name, reason, late) VALUES (?, ?, ?, ?, ?)",
     )

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{from_millis, to_millis, Owner};
 use crate::store::{Extension, HandoffOutcome, HandoffRecord, StoreError};
 
 const COLUMNS: &str = "id, call_id, seat, unit, category, opened_at, started_at, first_dial_at, \
@@ -15,14 +15,9 @@ pub(super) async fn upsert(
     conn: &mut SqliteConnection,
     h: &HandoffRecord,
 ) -> Result<(), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "handoff",
-            id: h.id.clone(),
-            field,
-        })
-    };
-    let maybe = |field: &'static str, t: Option<SystemTime>| t.map(|t| time(field, t)).transpose();
+    let owner = Owner::new("handoff", &h.id);
+    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
+    let maybe = |field: &'static str, t: Option<SystemTime>| owner.maybe_time(field, t);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     sqlx::query(&format!(
         "INSERT OR REPLACE INTO handoffs ({COLUMNS}) \

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{from_millis, Owner};
 use crate::store::{
     CallEventRecord, CallRecord, LegRecord, LegRole, OpenLeg, StoreError, UnknownLegRole,
 };
@@ -17,15 +17,9 @@ fn times(
     started_at: SystemTime,
     answered_at: Option<SystemTime>,
 ) -> Result<(i64, Option<i64>), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind,
-            id: id.to_string(),
-            field,
-        })
-    };
-    let started = time("started_at", started_at)?;
-    let answered = answered_at.map(|t| time("answered_at", t)).transpose()?;
+    let owner = Owner::new(kind, id);
+    let started = owner.time("started_at", started_at)?;
+    let answered = owner.maybe_time("answered_at", answered_at)?;
     Ok((started, answered))
 }
 
@@ -34,11 +28,7 @@ pub(super) async fn insert_leg(
     leg: &LegRecord,
 ) -> Result<(), StoreError> {
     let (started_at, answered_at) = times("leg", &leg.id, leg.started_at, leg.answered_at)?;
-    let ended_at = to_millis(leg.ended_at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "leg",
-        id: leg.id.clone(),
-        field: "ended_at",
-    })?;
+    let ended_at = Owner::new("leg", &leg.id).time("ended_at", leg.ended_at)?;
     sqlx::query(
         "INSERT INTO call_legs (id, call_id, role, party, started_at, answered_at, ended_at, \
          ended_how) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -96,11 +86,7 @@ pub(super) async fn end_with_call(
     if call.queue.is_none() {
         return Ok(());
     }
-    let ended_at = to_millis(call.ended_at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "call",
-        id: call.id.clone(),
-        field: "ended_at",
-    })?;
+    let ended_at = Owner::new("call", &call.id).time("ended_at", call.ended_at)?;
     sqlx::query(
         "INSERT OR IGNORE INTO call_legs (id, call_id, role, party, started_at, answered_at, \
          ended_at, ended_how) \
@@ -161,11 +147,7 @@ pub(super) async fn insert_event(
     conn: &mut SqliteConnection,
     event: &CallEventRecord,
 ) -> Result<(), StoreError> {
-    let at = to_millis(event.at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "call_event",
-        id: event.call_id.clone(),
-        field: "at",
-    })?;
+    let at = Owner::new("call_event", &event.call_id).time("at", event.at)?;
     sqlx::query("INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)")
         .bind(&event.call_id)
         .bind(at)

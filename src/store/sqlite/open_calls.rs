@@ -6,18 +6,13 @@ use std::time::SystemTime;
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{from_millis, Owner};
 use crate::store::{OpenCall, StoreError};
 
 /// Writes `call` as it is known now, replacing what was known before.
 pub(super) async fn upsert(conn: &mut SqliteConnection, call: &OpenCall) -> Result<(), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "open_call",
-            id: call.id.clone(),
-            field,
-        })
-    };
+    let owner = Owner::new("open_call", &call.id);
+    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
     let offered_at = time("offered_at", call.offered_at)?;
     let answered_at = call
         .answered_at
@@ -51,11 +46,7 @@ pub(super) async fn remove(conn: &mut SqliteConnection, id: &str) -> Result<(), 
 }
 
 pub(super) async fn alive(conn: &mut SqliteConnection, at: SystemTime) -> Result<(), StoreError> {
-    let at = to_millis(at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "alive",
-        id: "daemon".to_string(),
-        field: "at",
-    })?;
+    let at = Owner::new("alive", "daemon").time("at", at)?;
     sqlx::query("INSERT INTO daemon_alive (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
         .bind(at)
         .execute(&mut *conn)

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::ratings::{RatingOutcome, UnknownNotRatedReason, UnknownRating, UnknownRatingKind};
-use crate::store::millis::{bound, from_millis, to_millis};
+use crate::store::millis::{bound, from_millis, Owner};
 use crate::store::{RatingRecord, StoreError};
 
 const SELECT: &str = "SELECT id, call_id, kind, at, seat, unit, rating, not_rated FROM ratings";
@@ -14,11 +14,7 @@ pub(super) async fn insert(
     conn: &mut SqliteConnection,
     rating: &RatingRecord,
 ) -> Result<(), StoreError> {
-    let at = to_millis(rating.at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "rating",
-        id: rating.id.clone(),
-        field: "at",
-    })?;
+    let at = Owner::new("rating", &rating.id).time("at", rating.at)?;
     let (rated, not_rated) = match rating.outcome {
         RatingOutcome::Rated(r) => (Some(r.as_str()), None),
         RatingOutcome::NotRated(why) => (None, Some(why.as_str())),

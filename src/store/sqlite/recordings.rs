@@ -8,7 +8,7 @@ use sqlx::query::QueryAs;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{bound, from_millis, to_millis};
+use crate::store::millis::{bound, from_millis, Owner};
 use crate::store::{RecordingGap, RecordingRecord, StoreError};
 
 const COLUMNS: &str = "r.id, r.call_id, r.path, r.started_at, r.ended_at, r.duration_ms, \
@@ -20,19 +20,11 @@ pub(super) async fn upsert(
     conn: &mut SqliteConnection,
     r: &RecordingRecord,
 ) -> Result<(), StoreError> {
-    let time = |field: &'static str, t: SystemTime| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "recording",
-            id: r.id.clone(),
-            field,
-        })
-    };
-    let maybe = |field: &'static str, t: Option<SystemTime>| t.map(|t| time(field, t)).transpose();
-    let duration_ms = i64::try_from(r.duration_ms).map_err(|_| StoreError::TimeOutOfRange {
-        kind: "recording",
-        id: r.id.clone(),
-        field: "duration_ms",
-    })?;
+    let owner = Owner::new("recording", &r.id);
+    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
+    let maybe = |field: &'static str, t: Option<SystemTime>| owner.maybe_time(field, t);
+    let duration_ms =
+        i64::try_from(r.duration_ms).map_err(|_| owner.out_of_range("duration_ms"))?;
     let size_bytes = i64::try_from(r.size_bytes).map_err(|_| StoreError::ValueOutOfRange {
         kind: "recording",
         id: r.id.clone(),
@@ -88,11 +80,7 @@ pub(super) async fn mark_deleted(
     id: &str,
     at: SystemTime,
 ) -> Result<(), StoreError> {
-    let at = to_millis(at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "recording_deleted",
-        id: id.to_owned(),
-        field: "at",
-    })?;
+    let at = Owner::new("recording_deleted", id).time("at", at)?;
     sqlx::query("UPDATE recordings SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?")
         .bind(at)
         .bind(id)

@@ -2,18 +2,14 @@
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{from_millis, Owner};
 use crate::store::{SeatEvent, StoreError};
 
 pub(super) async fn insert(
     conn: &mut SqliteConnection,
     event: &SeatEvent,
 ) -> Result<(), StoreError> {
-    let at = to_millis(event.at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "seat_event",
-        id: event.seat.clone(),
-        field: "at",
-    })?;
+    let at = Owner::new("seat_event", &event.seat).time("at", event.at)?;
     sqlx::query(
         "INSERT INTO seat_events (seat, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
     )

@@ -3,7 +3,7 @@
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use crate::store::millis::{from_millis, to_millis};
+use crate::store::millis::{from_millis, Owner};
 use crate::store::{
     StoreError, SurveyAttempt, SurveyRecord, SurveyState, UnknownAttemptOutcome, UnknownSurveyState,
 };
@@ -17,15 +17,9 @@ pub(super) async fn upsert(
     conn: &mut SqliteConnection,
     survey: &SurveyRecord,
 ) -> Result<(), StoreError> {
-    let time = |field: &'static str, t| {
-        to_millis(t).ok_or_else(|| StoreError::TimeOutOfRange {
-            kind: "survey",
-            id: survey.id.clone(),
-            field,
-        })
-    };
-    let requested_at = time("requested_at", survey.requested_at)?;
-    let updated_at = time("updated_at", survey.updated_at)?;
+    let owner = Owner::new("survey", &survey.id);
+    let requested_at = owner.time("requested_at", survey.requested_at)?;
+    let updated_at = owner.time("updated_at", survey.updated_at)?;
     sqlx::query(
         "INSERT INTO surveys (id, number, ticket, unit, requested_at, status, attempts, \
          updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
@@ -50,11 +44,7 @@ pub(super) async fn insert_attempt(
     conn: &mut SqliteConnection,
     attempt: &SurveyAttempt,
 ) -> Result<(), StoreError> {
-    let at = to_millis(attempt.at).ok_or_else(|| StoreError::TimeOutOfRange {
-        kind: "survey_attempt",
-        id: attempt.survey_id.clone(),
-        field: "at",
-    })?;
+    let at = Owner::new("survey_attempt", &attempt.survey_id).time("at", attempt.at)?;
     sqlx::query("INSERT INTO survey_attempts (survey_id, n, at, outcome) VALUES (?, ?, ?, ?)")
         .bind(&attempt.survey_id)
         .bind(i64::from(attempt.n))
