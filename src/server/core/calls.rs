@@ -420,26 +420,17 @@ impl Core {
             );
             return;
         };
-        let (owner, events) = self.admit(&key, &request);
-        let setup = CallSetup {
-            owner,
-            trunk: "seat".to_string(),
-            flow,
-            invite: request,
-            ess,
-            key,
-            route_number: called,
-            ring_timeout: std::time::Duration::ZERO,
-            targets: Vec::new(),
-            queue: None,
-            placed_by: None,
-            handoff: None,
-            dial: None,
-            feature: Some(purpose),
-            record: false,
-            supervise: None,
-        };
-        tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
+        self.start_seat_phone_call(
+            SeatPhoneCall {
+                key,
+                request,
+                ess,
+                flow,
+                route_number: called,
+            },
+            Some(purpose),
+            None,
+        );
     }
 
     /// A seat's phone dialled a supervision code (`*51<seat>#`…): it must prove which seat it
@@ -490,29 +481,51 @@ impl Core {
         }
         info!(%supervisor, %seat, mode = mode.as_str(), "supervision");
         let wait = std::time::Duration::from_secs(self.settings.supervision.wait_secs.into());
-        let (owner, events) = self.admit(&key, &request);
+        let session = call::logic::supervise::Session {
+            supervisor,
+            seat: seat.clone(),
+            mode,
+            wait,
+        };
+        self.start_seat_phone_call(
+            SeatPhoneCall {
+                key,
+                request,
+                ess,
+                flow,
+                route_number: format!("supervise:{seat}"),
+            },
+            None,
+            Some(session),
+        );
+    }
+
+    /// Starts a call from a seat's own phone that the daemon answers itself, for a feature code
+    /// or a supervision session: no targets, no queue, no recording.
+    fn start_seat_phone_call(
+        &mut self,
+        phone: SeatPhoneCall,
+        feature: Option<call::logic::feature::Purpose>,
+        supervise: Option<call::logic::supervise::Session>,
+    ) {
+        let (owner, events) = self.admit(&phone.key, &phone.request);
         let setup = CallSetup {
             owner,
             trunk: "seat".to_string(),
-            flow,
-            invite: request,
-            ess,
-            key,
-            route_number: format!("supervise:{seat}"),
+            flow: phone.flow,
+            invite: phone.request,
+            ess: phone.ess,
+            key: phone.key,
+            route_number: phone.route_number,
             ring_timeout: std::time::Duration::ZERO,
             targets: Vec::new(),
             queue: None,
             placed_by: None,
             handoff: None,
             dial: None,
-            feature: None,
+            feature,
             record: false,
-            supervise: Some(call::logic::supervise::Session {
-                supervisor,
-                seat,
-                mode,
-                wait,
-            }),
+            supervise,
         };
         tokio::spawn(call::driver::run(setup, self.ctx.clone(), events));
     }
@@ -560,4 +573,13 @@ impl Core {
             }
         });
     }
+}
+
+/// The INVITE of a call from a seat's own phone, as the core took it.
+struct SeatPhoneCall {
+    key: ServerKey,
+    request: Request,
+    ess: Box<Essentials>,
+    flow: Flow,
+    route_number: String,
 }
