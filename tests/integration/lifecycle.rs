@@ -59,6 +59,20 @@ impl Hotline {
         }
     }
 
+    /// After a kill -9: starts the daemon again on the same directory (and database), waits
+    /// until it is ready, stops it with SIGTERM and asserts that it stopped cleanly. Returns
+    /// its log.
+    async fn start_and_stop_again(dir: &Path, options: &Options) -> String {
+        let _ = std::fs::remove_file(dir.join("ready.json"));
+        let mut restarted = Hotline::start_with(dir, options);
+        restarted.ready().await;
+        restarted.terminate();
+        let status = restarted.wait(Duration::from_secs(30)).await;
+        let log = restarted.log();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}\n{log}");
+        log
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("hotline.log")).unwrap_or_default()
     }
@@ -282,22 +296,10 @@ async fn after_a_kill_9_the_call_that_was_up_is_closed_as_interrupted() {
     assert!(hotline.wait(Duration::from_secs(10)).await.is_some());
     drop((trunk, seat));
 
-    let _ = std::fs::remove_file(dir.path().join("ready.json"));
-    let mut restarted = Hotline::start(dir.path());
-    restarted.ready().await;
-    restarted.terminate();
-    let status = restarted.wait(Duration::from_secs(30)).await;
+    let log = Hotline::start_and_stop_again(dir.path(), &Options::default()).await;
     assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}\n{}",
-        restarted.log()
-    );
-    assert!(
-        restarted
-            .log()
-            .contains("calls left open by the last run were closed as interrupted"),
-        "{}",
-        restarted.log()
+        log.contains("calls left open by the last run were closed as interrupted"),
+        "{log}"
     );
 
     let store = SqliteStore::open(&db).await.expect("open the store");
@@ -378,12 +380,7 @@ async fn after_a_kill_9_under_load_every_answered_call_has_its_row() {
         answered.len()
     );
 
-    let _ = std::fs::remove_file(dir.path().join("ready.json"));
-    let mut restarted = Hotline::start(dir.path());
-    restarted.ready().await;
-    restarted.terminate();
-    let status = restarted.wait(Duration::from_secs(30)).await;
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    Hotline::start_and_stop_again(dir.path(), &Options::default()).await;
 
     let store = SqliteStore::open(&db).await.expect("open the store");
     let calls = store.calls().await.expect("read calls");
@@ -462,22 +459,10 @@ async fn after_a_kill_9_the_recording_left_open_is_repaired_at_the_next_start() 
     let left = std::fs::read(&path).expect("the file");
     assert_eq!(&left[40..44], &[0, 0, 0, 0], "the header was still open");
 
-    let _ = std::fs::remove_file(dir.path().join("ready.json"));
-    let mut restarted = Hotline::start_with(dir.path(), &options);
-    restarted.ready().await;
-    restarted.terminate();
-    let status = restarted.wait(Duration::from_secs(30)).await;
+    let log = Hotline::start_and_stop_again(dir.path(), &options).await;
     assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}\n{}",
-        restarted.log()
-    );
-    assert!(
-        restarted
-            .log()
-            .contains("a recording left open by the last run was repaired"),
-        "{}",
-        restarted.log()
+        log.contains("a recording left open by the last run was repaired"),
+        "{log}"
     );
 
     let bytes = std::fs::read(&path).expect("the file");
