@@ -16,6 +16,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// From the write connection (`sqlite::writes`).
+    #[error("database write failed")]
+    Write(#[from] rusqlite::Error),
+    #[error("cannot open database {path} for writing")]
+    OpenWriter {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot start the store's write thread")]
+    WriterThread(#[source] std::io::Error),
+    /// A database opened read-only (for reports) takes no writes.
+    #[error("database {path} is open read-only")]
+    ReadOnly { path: PathBuf },
     #[error("{kind} record {id}: {field} is out of the storable time range")]
     TimeOutOfRange {
         kind: &'static str,
@@ -78,7 +92,17 @@ impl StoreError {
                     | sqlx::error::ErrorKind::NotNullViolation
                     | sqlx::error::ErrorKind::CheckViolation
             ),
-            StoreError::Database(_) | StoreError::Open { .. } | StoreError::WriterClosed => true,
+            // Busy, locked, full, I/O: the database may recover. A record's own fault (a
+            // violated constraint, a value rusqlite cannot bind) will fail again.
+            StoreError::Write(rusqlite::Error::SqliteFailure(failure, _)) => {
+                failure.code != rusqlite::ErrorCode::ConstraintViolation
+            }
+            StoreError::Database(_)
+            | StoreError::Open { .. }
+            | StoreError::OpenWriter { .. }
+            | StoreError::WriterThread(_)
+            | StoreError::WriterClosed => true,
+            StoreError::Write(_) | StoreError::ReadOnly { .. } => false,
             StoreError::Migrate(_)
             | StoreError::TimeOutOfRange { .. }
             | StoreError::ValueOutOfRange { .. }

@@ -1,4 +1,5 @@
-//! The SQLite backend: one database file, WAL, every commit durable on return.
+//! The SQLite backend: one database file, WAL, every commit durable on return. Writes go
+//! through one connection on a thread of its own (`writes`), reads through sqlx's pool.
 
 mod callbacks;
 mod calls;
@@ -11,8 +12,9 @@ mod ratings;
 mod recordings;
 mod seat_events;
 mod surveys;
+mod writes;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -28,13 +30,17 @@ use super::{
 /// short enough that a wedged database surfaces as an error the writer can retry.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The writer holds one connection; the rest serve reports and the API, which WAL lets
-/// read while the writer writes.
+/// Reads (reports, the API, start-up), migrations and checkpoints; WAL lets them read while
+/// the write connection (`writes`) writes.
 const MAX_CONNECTIONS: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Reads, migrations, checkpoints.
     pool: SqlitePool,
+    /// Writes; `None` when opened read-only.
+    writes: Option<writes::Writes>,
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -60,7 +66,12 @@ impl SqliteStore {
                 source,
             })?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writes = writes::Writes::open(path, BUSY_TIMEOUT).await?;
+        Ok(SqliteStore {
+            pool,
+            writes: Some(writes),
+            path: path.to_owned(),
+        })
     }
 
     /// Opens an existing database for reading, as reports do beside a running daemon: never
@@ -100,7 +111,11 @@ impl SqliteStore {
                 expected,
             });
         }
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            writes: None,
+            path: path.to_owned(),
+        })
     }
 
     /// Writes all records in one transaction: either all are kept or none.
@@ -108,36 +123,12 @@ impl SqliteStore {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        for record in records {
-            match record {
-                Record::OpenCall(call) => open_calls::upsert(&mut tx, call).await?,
-                Record::Alive(at) => open_calls::alive(&mut tx, *at).await?,
-                Record::Call(call) => {
-                    calls::insert(&mut tx, call).await?;
-                    open_calls::remove(&mut tx, &call.id).await?;
-                    legs::end_with_call(&mut tx, call).await?;
-                }
-                Record::SeatEvent(event) => seat_events::insert(&mut tx, event).await?,
-                Record::Callback(callback) => callbacks::insert(&mut tx, callback).await?,
-                Record::Rating(rating) => ratings::insert(&mut tx, rating).await?,
-                Record::Survey(survey) => surveys::upsert(&mut tx, survey).await?,
-                Record::SurveyAttempt(attempt) => surveys::insert_attempt(&mut tx, attempt).await?,
-                Record::OpenLeg(leg) => legs::upsert_open(&mut tx, leg).await?,
-                Record::Leg(leg) => legs::insert_leg(&mut tx, leg).await?,
-                Record::CallEvent(event) => legs::insert_event(&mut tx, event).await?,
-                Record::Handoff(handoff) => handoffs::upsert(&mut tx, handoff).await?,
-                Record::ContactAttempt(a) => contacts::insert_attempt(&mut tx, a).await?,
-                Record::ContactFailure(f) => contacts::insert_failure(&mut tx, f).await?,
-                Record::FailureVoid(void) => contacts::insert_void(&mut tx, void).await?,
-                Record::Recording(recording) => recordings::upsert(&mut tx, recording).await?,
-                Record::RecordingDeleted { id, at } => {
-                    recordings::mark_deleted(&mut tx, id, *at).await?
-                }
-            }
+        match &self.writes {
+            Some(writes) => writes.write(records).await,
+            None => Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            }),
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Hand-offs opened in `from <= opened_at < to`, oldest first, as last written.
@@ -261,6 +252,9 @@ impl SqliteStore {
 
     /// Closes every connection, which checkpoints the WAL into the main file.
     pub async fn close(&self) {
+        if let Some(writes) = &self.writes {
+            writes.close().await;
+        }
         self.pool.close().await;
     }
 }

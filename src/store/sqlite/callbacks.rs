@@ -2,27 +2,28 @@
 
 use std::time::SystemTime;
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{bound, from_millis, Owner};
 use crate::store::{CallbackRequest, StoreError};
 
-pub(super) async fn insert(
-    conn: &mut SqliteConnection,
-    callback: &CallbackRequest,
-) -> Result<(), StoreError> {
+pub(super) fn insert(conn: &Connection, callback: &CallbackRequest) -> Result<(), StoreError> {
     let requested_at =
         Owner::new("callback", &callback.id).time("requested_at", callback.requested_at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO callbacks (id, call_id, number, queue, requested_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&callback.id)
-    .bind(&callback.call_id)
-    .bind(&callback.number)
-    .bind(&callback.queue)
-    .bind(requested_at)
-    .execute(conn)
-    .await?;
+        params![
+            callback.id,
+            callback.call_id,
+            callback.number,
+            callback.queue,
+            requested_at
+        ],
+    )?;
     Ok(())
 }
 

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{bound, duration_from_millis, duration_to_millis, from_millis, Owner};
 use crate::store::{CallRecord, Disposition, Offer, OfferOutcome, QueueOutcome, StoreError};
@@ -22,78 +25,69 @@ const SELECT: &str = "SELECT c.id, c.sip_call_id, c.trunk, c.caller, c.called, c
 
 const OFFER_COLUMNS: &str = "call_id, seq, seat, at, outcome";
 
-pub(super) async fn insert(
-    conn: &mut SqliteConnection,
-    call: &CallRecord,
-) -> Result<(), StoreError> {
+pub(super) fn insert(conn: &Connection, call: &CallRecord) -> Result<(), StoreError> {
     let owner = Owner::new("call", &call.id);
-    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
-    let offered_at = time("offered_at", call.offered_at)?;
-    let answered_at = call
-        .answered_at
-        .map(|t| time("answered_at", t))
-        .transpose()?;
-    let ended_at = time("ended_at", call.ended_at)?;
+    let offered_at = owner.time("offered_at", call.offered_at)?;
+    let answered_at = owner.maybe_time("answered_at", call.answered_at)?;
+    let ended_at = owner.time("ended_at", call.ended_at)?;
 
-    sqlx::query(&format!(
-        "INSERT INTO calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&call.id)
-    .bind(&call.sip_call_id)
-    .bind(&call.trunk)
-    .bind(&call.caller)
-    .bind(&call.called)
-    .bind(&call.seat)
-    .bind(offered_at)
-    .bind(answered_at)
-    .bind(ended_at)
-    .bind(call.disposition.as_str())
-    .bind(call.sip_cause.map(i64::from))
-    .bind(&call.ended_by)
-    .execute(&mut *conn)
-    .await?;
+    execute(
+        conn,
+        &format!("INSERT INTO calls ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        params![
+            call.id,
+            call.sip_call_id,
+            call.trunk,
+            call.caller,
+            call.called,
+            call.seat,
+            offered_at,
+            answered_at,
+            ended_at,
+            call.disposition.as_str(),
+            call.sip_cause.map(i64::from),
+            call.ended_by
+        ],
+    )?;
 
     if let Some(queue) = &call.queue {
-        insert_queue(conn, call, queue).await?;
+        insert_queue(conn, call, queue)?;
     }
     Ok(())
 }
 
-async fn insert_queue(
-    conn: &mut SqliteConnection,
+fn insert_queue(
+    conn: &Connection,
     call: &CallRecord,
     queue: &QueueOutcome,
 ) -> Result<(), StoreError> {
     let owner = Owner::new("call", &call.id);
     let entered_at = owner.time("queue.entered_at", queue.entered_at)?;
     let wait_ms = duration_to_millis(queue.wait).ok_or_else(|| owner.out_of_range("queue.wait"))?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO call_queue (call_id, queue, entered_at, wait_ms, abandoned, overflow) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&call.id)
-    .bind(&queue.queue)
-    .bind(entered_at)
-    .bind(wait_ms)
-    .bind(i64::from(queue.abandoned))
-    .bind(&queue.overflow)
-    .execute(&mut *conn)
-    .await?;
+        params![
+            call.id,
+            queue.queue,
+            entered_at,
+            wait_ms,
+            i64::from(queue.abandoned),
+            queue.overflow
+        ],
+    )?;
 
+    let sql = format!("INSERT INTO call_offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?)");
     for (seq, offer) in queue.offers.iter().enumerate() {
         let at = owner.time("queue.offers.at", offer.at)?;
         // An index into a Vec always fits.
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        sqlx::query(&format!(
-            "INSERT INTO call_offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-        ))
-        .bind(&call.id)
-        .bind(seq)
-        .bind(&offer.seat)
-        .bind(at)
-        .bind(offer.outcome.as_str())
-        .execute(&mut *conn)
-        .await?;
+        execute(
+            conn,
+            &sql,
+            params![call.id, seq, offer.seat, at, offer.outcome.as_str()],
+        )?;
     }
     Ok(())
 }

@@ -4,8 +4,11 @@
 
 use std::time::SystemTime;
 
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::{execute, violated, Constraint};
 
 use crate::dialplan::Role;
 use crate::store::millis::{
@@ -22,33 +25,34 @@ const SELECT_FAILURES: &str = "SELECT id, unit, kind, at, handoff_id, call_id, s
                                points FROM contact_failures";
 const SELECT_VOIDS: &str = "SELECT failure_id, at, by_name, reason, late FROM failure_voids";
 
-pub(super) async fn insert_attempt(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_attempt(
+    conn: &Connection,
     attempt: &ContactAttempt,
 ) -> Result<(), StoreError> {
     let owner = Owner::new("contact_attempt", &attempt.call_id);
     let started_at = owner.time("started_at", attempt.started_at)?;
     let rung_ms = duration_to_millis(attempt.rung).ok_or_else(|| owner.out_of_range("rung"))?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO contact_attempts (handoff_id, call_id, unit, role, dialled, started_at, \
          rung_ms, outcome, sip_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&attempt.handoff_id)
-    .bind(&attempt.call_id)
-    .bind(&attempt.unit)
-    .bind(attempt.role.as_str())
-    .bind(&attempt.dialled)
-    .bind(started_at)
-    .bind(rung_ms)
-    .bind(attempt.outcome.as_str())
-    .bind(attempt.sip_status.map(i64::from))
-    .execute(conn)
-    .await?;
+        params![
+            attempt.handoff_id,
+            attempt.call_id,
+            attempt.unit,
+            attempt.role.as_str(),
+            attempt.dialled,
+            started_at,
+            rung_ms,
+            attempt.outcome.as_str(),
+            attempt.sip_status.map(i64::from)
+        ],
+    )?;
     Ok(())
 }
 
-pub(super) async fn insert_failure(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_failure(
+    conn: &Connection,
     failure: &ContactFailure,
 ) -> Result<(), StoreError> {
     let owner = Owner::new("contact_failure", &failure.id);
@@ -70,55 +74,49 @@ pub(super) async fn insert_failure(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let evidence = serde_json::to_string(&evidence).map_err(|_| owner.out_of_range("evidence"))?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO contact_failures (id, unit, kind, at, handoff_id, call_id, seat, evidence, \
          points) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&failure.id)
-    .bind(&failure.unit)
-    .bind(failure.kind.as_str())
-    .bind(at)
-    .bind(&failure.handoff_id)
-    .bind(&failure.call_id)
-    .bind(&failure.seat)
-    .bind(evidence)
-    .bind(i64::from(failure.points))
-    .execute(conn)
-    .await?;
+        params![
+            failure.id,
+            failure.unit,
+            failure.kind.as_str(),
+            at,
+            failure.handoff_id,
+            failure.call_id,
+            failure.seat,
+            evidence,
+            i64::from(failure.points)
+        ],
+    )?;
     Ok(())
 }
 
 /// A void needs its failure (`UnknownFailure`) and is refused for a failure already voided
 /// (`AlreadyVoided`).
-pub(super) async fn insert_void(
-    conn: &mut SqliteConnection,
-    void: &FailureVoid,
-) -> Result<(), StoreError> {
+pub(super) fn insert_void(conn: &Connection, void: &FailureVoid) -> Result<(), StoreError> {
     let at = Owner::new("failure_void", &void.failure_id).time("at", void.at)?;
-    let inserted = sqlx::query(
+    let inserted = execute(
+        conn,
         "INSERT INTO failure_voids (failure_id, at, by_name, reason, late) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&void.failure_id)
-    .bind(at)
-    .bind(&void.by)
-    .bind(&void.reason)
-    .bind(i64::from(void.late))
-    .execute(conn)
-    .await;
-    let failure_id = || void.failure_id.clone();
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) => match db.kind() {
-            sqlx::error::ErrorKind::UniqueViolation => Err(StoreError::AlreadyVoided {
-                failure_id: failure_id(),
-            }),
-            sqlx::error::ErrorKind::ForeignKeyViolation => Err(StoreError::UnknownFailure {
-                failure_id: failure_id(),
-            }),
-            _ => Err(StoreError::Database(sqlx::Error::Database(db))),
-        },
-        Err(e) => Err(e.into()),
-    }
+        params![
+            void.failure_id,
+            at,
+            void.by,
+            void.reason,
+            i64::from(void.late)
+        ],
+    );
+    let Err(err) = inserted else {
+        return Ok(());
+    };
+    let failure_id = void.failure_id.clone();
+    Err(match violated(&err) {
+        Some(Constraint::Unique) => StoreError::AlreadyVoided { failure_id },
+        Some(Constraint::ForeignKey) => StoreError::UnknownFailure { failure_id },
+        _ => err,
+    })
 }
 
 /// A hand-off's attempts, in write order.

@@ -2,7 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{from_millis, to_millis, Owner};
 use crate::store::{Extension, HandoffOutcome, HandoffRecord, StoreError};
@@ -11,38 +14,38 @@ const COLUMNS: &str = "id, call_id, seat, unit, category, opened_at, started_at,
      made_at, limit_secs, extended_at, extended_limit_secs, extension_reason, breached_at, \
      outcome, closed_at, closed_reason, made_by_call";
 
-pub(super) async fn upsert(
-    conn: &mut SqliteConnection,
-    h: &HandoffRecord,
-) -> Result<(), StoreError> {
+pub(super) fn upsert(conn: &Connection, h: &HandoffRecord) -> Result<(), StoreError> {
     let owner = Owner::new("handoff", &h.id);
     let time = |field: &'static str, t: SystemTime| owner.time(field, t);
     let maybe = |field: &'static str, t: Option<SystemTime>| owner.maybe_time(field, t);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-    sqlx::query(&format!(
-        "INSERT OR REPLACE INTO handoffs ({COLUMNS}) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(&h.id)
-    .bind(&h.call_id)
-    .bind(&h.seat)
-    .bind(&h.unit)
-    .bind(&h.category)
-    .bind(time("opened_at", h.opened_at)?)
-    .bind(time("started_at", h.started_at)?)
-    .bind(maybe("first_dial_at", h.first_dial_at)?)
-    .bind(maybe("made_at", h.made_at)?)
-    .bind(secs(h.limit))
-    .bind(maybe("extended_at", h.extension.as_ref().map(|e| e.at))?)
-    .bind(h.extension.as_ref().map(|e| secs(e.limit)))
-    .bind(h.extension.as_ref().map(|e| e.reason.clone()))
-    .bind(maybe("breached_at", h.breached_at)?)
-    .bind(h.outcome.map(HandoffOutcome::as_str))
-    .bind(maybe("closed_at", h.closed_at)?)
-    .bind(&h.closed_reason)
-    .bind(&h.made_by_call)
-    .execute(conn)
-    .await?;
+    execute(
+        conn,
+        &format!(
+            "INSERT OR REPLACE INTO handoffs ({COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        params![
+            h.id,
+            h.call_id,
+            h.seat,
+            h.unit,
+            h.category,
+            time("opened_at", h.opened_at)?,
+            time("started_at", h.started_at)?,
+            maybe("first_dial_at", h.first_dial_at)?,
+            maybe("made_at", h.made_at)?,
+            secs(h.limit),
+            maybe("extended_at", h.extension.as_ref().map(|e| e.at))?,
+            h.extension.as_ref().map(|e| secs(e.limit)),
+            h.extension.as_ref().map(|e| e.reason.as_str()),
+            maybe("breached_at", h.breached_at)?,
+            h.outcome.map(HandoffOutcome::as_str),
+            maybe("closed_at", h.closed_at)?,
+            h.closed_reason,
+            h.made_by_call
+        ],
+    )?;
     Ok(())
 }
 

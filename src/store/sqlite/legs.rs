@@ -3,7 +3,10 @@
 
 use std::time::SystemTime;
 
+use rusqlite::{params, Connection};
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{from_millis, Owner};
 use crate::store::{
@@ -23,85 +26,74 @@ fn times(
     Ok((started, answered))
 }
 
-pub(super) async fn insert_leg(
-    conn: &mut SqliteConnection,
-    leg: &LegRecord,
-) -> Result<(), StoreError> {
+pub(super) fn insert_leg(conn: &Connection, leg: &LegRecord) -> Result<(), StoreError> {
     let (started_at, answered_at) = times("leg", &leg.id, leg.started_at, leg.answered_at)?;
     let ended_at = Owner::new("leg", &leg.id).time("ended_at", leg.ended_at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO call_legs (id, call_id, role, party, started_at, answered_at, ended_at, \
          ended_how) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&leg.id)
-    .bind(&leg.call_id)
-    .bind(leg.role.as_str())
-    .bind(&leg.party)
-    .bind(started_at)
-    .bind(answered_at)
-    .bind(ended_at)
-    .bind(&leg.ended_how)
-    .execute(&mut *conn)
-    .await?;
+        params![
+            leg.id,
+            leg.call_id,
+            leg.role.as_str(),
+            leg.party,
+            started_at,
+            answered_at,
+            ended_at,
+            leg.ended_how
+        ],
+    )?;
     // A unit's leg has ended: it is no longer in progress. (The caller's and the seat's are
     // told by the open call, never written as open legs.)
     if leg.role == LegRole::Unit {
-        sqlx::query("DELETE FROM call_legs_open WHERE id = ?")
-            .bind(&leg.id)
-            .execute(&mut *conn)
-            .await?;
+        execute(conn, "DELETE FROM call_legs_open WHERE id = ?", [&leg.id])?;
     }
     Ok(())
 }
 
 /// Writes a leg in progress as it is known now, replacing what was known before.
-pub(super) async fn upsert_open(
-    conn: &mut SqliteConnection,
-    leg: &OpenLeg,
-) -> Result<(), StoreError> {
+pub(super) fn upsert_open(conn: &Connection, leg: &OpenLeg) -> Result<(), StoreError> {
     let (started_at, answered_at) = times("open_leg", &leg.id, leg.started_at, leg.answered_at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO call_legs_open (id, call_id, role, party, started_at, answered_at) \
          VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET answered_at = excluded.answered_at",
-    )
-    .bind(&leg.id)
-    .bind(&leg.call_id)
-    .bind(leg.role.as_str())
-    .bind(&leg.party)
-    .bind(started_at)
-    .bind(answered_at)
-    .execute(&mut *conn)
-    .await?;
+        params![
+            leg.id,
+            leg.call_id,
+            leg.role.as_str(),
+            leg.party,
+            started_at,
+            answered_at
+        ],
+    )?;
     Ok(())
 }
 
 /// `call` has ended: a leg of it still written as in progress (its driver wrote no end for it)
 /// ends with it, `ended_with_call`, so that only calls in progress have open legs. Only queued
 /// calls consult units, so only their records look.
-pub(super) async fn end_with_call(
-    conn: &mut SqliteConnection,
-    call: &CallRecord,
-) -> Result<(), StoreError> {
+pub(super) fn end_with_call(conn: &Connection, call: &CallRecord) -> Result<(), StoreError> {
     if call.queue.is_none() {
         return Ok(());
     }
     let ended_at = Owner::new("call", &call.id).time("ended_at", call.ended_at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT OR IGNORE INTO call_legs (id, call_id, role, party, started_at, answered_at, \
          ended_at, ended_how) \
          SELECT id, call_id, role, party, started_at, answered_at, \
          MAX(started_at, COALESCE(answered_at, started_at), ?), 'ended_with_call' \
          FROM call_legs_open WHERE call_id = ?",
-    )
-    .bind(ended_at)
-    .bind(&call.id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM call_legs_open WHERE call_id = ?")
-        .bind(&call.id)
-        .execute(&mut *conn)
-        .await?;
+        params![ended_at, call.id],
+    )?;
+    execute(
+        conn,
+        "DELETE FROM call_legs_open WHERE call_id = ?",
+        [&call.id],
+    )?;
     Ok(())
 }
 
@@ -143,18 +135,13 @@ pub(super) async fn open_legs_of(
         .collect()
 }
 
-pub(super) async fn insert_event(
-    conn: &mut SqliteConnection,
-    event: &CallEventRecord,
-) -> Result<(), StoreError> {
+pub(super) fn insert_event(conn: &Connection, event: &CallEventRecord) -> Result<(), StoreError> {
     let at = Owner::new("call_event", &event.call_id).time("at", event.at)?;
-    sqlx::query("INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)")
-        .bind(&event.call_id)
-        .bind(at)
-        .bind(&event.kind)
-        .bind(&event.detail)
-        .execute(conn)
-        .await?;
+    execute(
+        conn,
+        "INSERT INTO call_events (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+        params![event.call_id, at, event.kind, event.detail],
+    )?;
     Ok(())
 }
 

@@ -4,53 +4,51 @@
 
 use std::time::SystemTime;
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{from_millis, Owner};
 use crate::store::{OpenCall, StoreError};
 
 /// Writes `call` as it is known now, replacing what was known before.
-pub(super) async fn upsert(conn: &mut SqliteConnection, call: &OpenCall) -> Result<(), StoreError> {
+pub(super) fn upsert(conn: &Connection, call: &OpenCall) -> Result<(), StoreError> {
     let owner = Owner::new("open_call", &call.id);
-    let time = |field: &'static str, t: SystemTime| owner.time(field, t);
-    let offered_at = time("offered_at", call.offered_at)?;
-    let answered_at = call
-        .answered_at
-        .map(|t| time("answered_at", t))
-        .transpose()?;
-    sqlx::query(
+    let offered_at = owner.time("offered_at", call.offered_at)?;
+    let answered_at = owner.maybe_time("answered_at", call.answered_at)?;
+    execute(
+        conn,
         "INSERT INTO calls_open (id, sip_call_id, trunk, caller, called, seat, offered_at, \
          answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET seat = excluded.seat, answered_at = excluded.answered_at",
-    )
-    .bind(&call.id)
-    .bind(&call.sip_call_id)
-    .bind(&call.trunk)
-    .bind(&call.caller)
-    .bind(&call.called)
-    .bind(&call.seat)
-    .bind(offered_at)
-    .bind(answered_at)
-    .execute(&mut *conn)
-    .await?;
+        params![
+            call.id,
+            call.sip_call_id,
+            call.trunk,
+            call.caller,
+            call.called,
+            call.seat,
+            offered_at,
+            answered_at
+        ],
+    )?;
     Ok(())
 }
 
 /// The call has ended (its `calls` row is written in the same transaction).
-pub(super) async fn remove(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM calls_open WHERE id = ?")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub(super) fn remove(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    execute(conn, "DELETE FROM calls_open WHERE id = ?", [id])?;
     Ok(())
 }
 
-pub(super) async fn alive(conn: &mut SqliteConnection, at: SystemTime) -> Result<(), StoreError> {
+pub(super) fn alive(conn: &Connection, at: SystemTime) -> Result<(), StoreError> {
     let at = Owner::new("alive", "daemon").time("at", at)?;
-    sqlx::query("INSERT INTO daemon_alive (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    execute(
+        conn,
+        "INSERT INTO daemon_alive (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        [at],
+    )?;
     Ok(())
 }
 

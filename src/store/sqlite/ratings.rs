@@ -2,7 +2,10 @@
 
 use std::time::SystemTime;
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::{execute, violated, Constraint};
 
 use crate::ratings::{RatingOutcome, UnknownNotRatedReason, UnknownRating, UnknownRatingKind};
 use crate::store::millis::{bound, from_millis, Owner};
@@ -10,51 +13,46 @@ use crate::store::{RatingRecord, StoreError};
 
 const SELECT: &str = "SELECT id, call_id, kind, at, seat, unit, rating, not_rated FROM ratings";
 
-pub(super) async fn insert(
-    conn: &mut SqliteConnection,
-    rating: &RatingRecord,
-) -> Result<(), StoreError> {
+pub(super) fn insert(conn: &Connection, rating: &RatingRecord) -> Result<(), StoreError> {
     let at = Owner::new("rating", &rating.id).time("at", rating.at)?;
     let (rated, not_rated) = match rating.outcome {
         RatingOutcome::Rated(r) => (Some(r.as_str()), None),
         RatingOutcome::NotRated(why) => (None, Some(why.as_str())),
     };
-    let inserted = sqlx::query(
+    let inserted = execute(
+        conn,
         "INSERT INTO ratings (id, call_id, kind, at, seat, unit, rating, not_rated) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&rating.id)
-    .bind(&rating.call_id)
-    .bind(rating.kind.as_str())
-    .bind(at)
-    .bind(&rating.seat)
-    .bind(&rating.unit)
-    .bind(rated)
-    .bind(not_rated)
-    .execute(&mut *conn)
-    .await;
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
-            // Both the id and (call_id, kind) are unique, and SQLite names the violated one
-            // only in its message text: ask the table instead. A failed statement leaves the
-            // transaction open, so the question sees this batch's earlier rows too.
-            let taken: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM ratings WHERE call_id = ? AND kind = ?")
-                    .bind(&rating.call_id)
-                    .bind(rating.kind.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if taken.is_some() {
-                Err(StoreError::AlreadyRated {
-                    call_id: rating.call_id.clone(),
-                    kind: rating.kind,
-                })
-            } else {
-                Err(StoreError::Database(sqlx::Error::Database(db)))
-            }
-        }
-        Err(e) => Err(e.into()),
+        params![
+            rating.id,
+            rating.call_id,
+            rating.kind.as_str(),
+            at,
+            rating.seat,
+            rating.unit,
+            rated,
+            not_rated
+        ],
+    );
+    let Err(err) = inserted else {
+        return Ok(());
+    };
+    if violated(&err) != Some(Constraint::Unique) {
+        return Err(err);
+    }
+    // Both the id and (call_id, kind) are unique, and SQLite names the violated one only in
+    // its message text: ask the table instead. A failed statement leaves the transaction
+    // open, so the question sees this batch's earlier rows too.
+    let taken = conn
+        .prepare_cached("SELECT 1 FROM ratings WHERE call_id = ? AND kind = ?")?
+        .exists(params![rating.call_id, rating.kind.as_str()])?;
+    if taken {
+        Err(StoreError::AlreadyRated {
+            call_id: rating.call_id.clone(),
+            kind: rating.kind,
+        })
+    } else {
+        Err(err)
     }
 }
 

@@ -4,9 +4,12 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use rusqlite::{params, Connection};
 use sqlx::query::QueryAs;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{bound, from_millis, Owner};
 use crate::store::{RecordingGap, RecordingRecord, StoreError};
@@ -16,10 +19,7 @@ const COLUMNS: &str = "r.id, r.call_id, r.path, r.started_at, r.ended_at, r.dura
 
 /// Inserts the recording, or replaces every column of the row with its id, and replaces its
 /// gaps. `ON CONFLICT DO UPDATE`, not `INSERT OR REPLACE`: the row's gaps reference it.
-pub(super) async fn upsert(
-    conn: &mut SqliteConnection,
-    r: &RecordingRecord,
-) -> Result<(), StoreError> {
+pub(super) fn upsert(conn: &Connection, r: &RecordingRecord) -> Result<(), StoreError> {
     let owner = Owner::new("recording", &r.id);
     let time = |field: &'static str, t: SystemTime| owner.time(field, t);
     let maybe = |field: &'static str, t: Option<SystemTime>| owner.maybe_time(field, t);
@@ -35,7 +35,8 @@ pub(super) async fn upsert(
         .iter()
         .map(|g| Ok((time("gaps.from", g.from)?, time("gaps.to", g.to)?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO recordings (id, call_id, path, started_at, ended_at, duration_ms, \
          size_bytes, sha256, complete, reason, deleted_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -44,48 +45,44 @@ pub(super) async fn upsert(
          duration_ms = excluded.duration_ms, size_bytes = excluded.size_bytes, \
          sha256 = excluded.sha256, complete = excluded.complete, reason = excluded.reason, \
          deleted_at = excluded.deleted_at",
-    )
-    .bind(&r.id)
-    .bind(&r.call_id)
-    .bind(&r.path)
-    .bind(time("started_at", r.started_at)?)
-    .bind(maybe("ended_at", r.ended_at)?)
-    .bind(duration_ms)
-    .bind(size_bytes)
-    .bind(&r.sha256)
-    .bind(i64::from(r.complete))
-    .bind(&r.reason)
-    .bind(maybe("deleted_at", r.deleted_at)?)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM recording_gaps WHERE recording_id = ?")
-        .bind(&r.id)
-        .execute(&mut *conn)
-        .await?;
+        params![
+            r.id,
+            r.call_id,
+            r.path,
+            time("started_at", r.started_at)?,
+            maybe("ended_at", r.ended_at)?,
+            duration_ms,
+            size_bytes,
+            r.sha256,
+            i64::from(r.complete),
+            r.reason,
+            maybe("deleted_at", r.deleted_at)?
+        ],
+    )?;
+    execute(
+        conn,
+        "DELETE FROM recording_gaps WHERE recording_id = ?",
+        [&r.id],
+    )?;
     for (from_at, to_at) in gaps {
-        sqlx::query("INSERT INTO recording_gaps (recording_id, from_at, to_at) VALUES (?, ?, ?)")
-            .bind(&r.id)
-            .bind(from_at)
-            .bind(to_at)
-            .execute(&mut *conn)
-            .await?;
+        execute(
+            conn,
+            "INSERT INTO recording_gaps (recording_id, from_at, to_at) VALUES (?, ?, ?)",
+            params![r.id, from_at, to_at],
+        )?;
     }
     Ok(())
 }
 
 /// Marks the recording's file deleted at `at`. The first deletion stands; an unknown id
 /// changes nothing.
-pub(super) async fn mark_deleted(
-    conn: &mut SqliteConnection,
-    id: &str,
-    at: SystemTime,
-) -> Result<(), StoreError> {
+pub(super) fn mark_deleted(conn: &Connection, id: &str, at: SystemTime) -> Result<(), StoreError> {
     let at = Owner::new("recording_deleted", id).time("at", at)?;
-    sqlx::query("UPDATE recordings SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?")
-        .bind(at)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    execute(
+        conn,
+        "UPDATE recordings SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?",
+        params![at, id],
+    )?;
     Ok(())
 }
 

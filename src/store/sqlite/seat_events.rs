@@ -1,25 +1,20 @@
 //! The `seat_events` table: one row per `SeatEvent`; `seq` (the rowid) is write order.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{from_millis, Owner};
 use crate::store::{SeatEvent, StoreError};
 
-pub(super) async fn insert(
-    conn: &mut SqliteConnection,
-    event: &SeatEvent,
-) -> Result<(), StoreError> {
+pub(super) fn insert(conn: &Connection, event: &SeatEvent) -> Result<(), StoreError> {
     let at = Owner::new("seat_event", &event.seat).time("at", event.at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO seat_events (seat, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&event.seat)
-    .bind(at)
-    .bind(&event.from)
-    .bind(&event.to)
-    .bind(&event.reason)
-    .execute(conn)
-    .await?;
+        params![event.seat, at, event.from, event.to, event.reason],
+    )?;
     Ok(())
 }
 

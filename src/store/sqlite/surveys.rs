@@ -1,7 +1,10 @@
 //! The `surveys` table (one row per survey, upserted by id) and `survey_attempts` (one row per
 //! call attempt).
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use rusqlite::{params, Connection};
+use sqlx::{FromRow, SqlitePool};
+
+use super::writes::execute;
 
 use crate::store::millis::{from_millis, Owner};
 use crate::store::{
@@ -13,45 +16,43 @@ const SELECT: &str = "SELECT id, number, ticket, unit, requested_at, status, att
 
 /// Inserts the survey, or replaces every column of the row with its id. `ON CONFLICT DO
 /// UPDATE` updates the row in place, so its attempts (which reference it) stay.
-pub(super) async fn upsert(
-    conn: &mut SqliteConnection,
-    survey: &SurveyRecord,
-) -> Result<(), StoreError> {
+pub(super) fn upsert(conn: &Connection, survey: &SurveyRecord) -> Result<(), StoreError> {
     let owner = Owner::new("survey", &survey.id);
     let requested_at = owner.time("requested_at", survey.requested_at)?;
     let updated_at = owner.time("updated_at", survey.updated_at)?;
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO surveys (id, number, ticket, unit, requested_at, status, attempts, \
          updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, ticket = excluded.ticket, \
          unit = excluded.unit, requested_at = excluded.requested_at, status = excluded.status, \
          attempts = excluded.attempts, updated_at = excluded.updated_at",
-    )
-    .bind(&survey.id)
-    .bind(&survey.number)
-    .bind(&survey.ticket)
-    .bind(&survey.unit)
-    .bind(requested_at)
-    .bind(survey.status.as_str())
-    .bind(i64::from(survey.attempts))
-    .bind(updated_at)
-    .execute(conn)
-    .await?;
+        params![
+            survey.id,
+            survey.number,
+            survey.ticket,
+            survey.unit,
+            requested_at,
+            survey.status.as_str(),
+            i64::from(survey.attempts),
+            updated_at
+        ],
+    )?;
     Ok(())
 }
 
-pub(super) async fn insert_attempt(
-    conn: &mut SqliteConnection,
-    attempt: &SurveyAttempt,
-) -> Result<(), StoreError> {
+pub(super) fn insert_attempt(conn: &Connection, attempt: &SurveyAttempt) -> Result<(), StoreError> {
     let at = Owner::new("survey_attempt", &attempt.survey_id).time("at", attempt.at)?;
-    sqlx::query("INSERT INTO survey_attempts (survey_id, n, at, outcome) VALUES (?, ?, ?, ?)")
-        .bind(&attempt.survey_id)
-        .bind(i64::from(attempt.n))
-        .bind(at)
-        .bind(attempt.outcome.as_str())
-        .execute(conn)
-        .await?;
+    execute(
+        conn,
+        "INSERT INTO survey_attempts (survey_id, n, at, outcome) VALUES (?, ?, ?, ?)",
+        params![
+            attempt.survey_id,
+            i64::from(attempt.n),
+            at,
+            attempt.outcome.as_str()
+        ],
+    )?;
     Ok(())
 }
 
