@@ -9,7 +9,7 @@
 #
 #   scripts/bench_overload.sh [HOTLINE_BINARY]
 #
-# CAPACITY (default 2000, the daemon's max_cps from scripts/bench_cps.sh on the 2-core
+# CAPACITY (default 2600, the daemon's max_cps from scripts/bench_cps.sh on the 2-core
 # machine), ROUNDS (3), PAUSE_S (35: the daemon's transactions live 32 s; 65 lets the heap
 # be handed back between rounds, so each round's "before" is the RSS the last one settled at). Prints one line per
 # phase (the rig's step line) and one per round with the RSS. Bounded: every SIPp has -m and
@@ -20,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 binary=$(realpath "${1:-target/release/hotline}")
 rig=$(realpath "${RIG:-../shared/bench}")
 work=$(mktemp -d /tmp/hotline-overload.XXXXXX)
-capacity=${CAPACITY:-2000}
+capacity=${CAPACITY:-2600}
 over=$((capacity * 2))
 half=$((capacity / 2))
 rounds=${ROUNDS:-3}
