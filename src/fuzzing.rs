@@ -228,7 +228,9 @@ pub fn sdp(data: &[u8]) {
         let seat_offer = sdp::parse(to_seat.as_bytes())
             .unwrap_or_else(|e| panic!("our offer {to_seat:?} does not parse: {e}"));
         // A seat answering with our own offer: the first codec, which the caller offered.
-        if let Err(e) = sdp::answer_for_caller(&offer, &seat_offer) {
+        let seat = sdp::negotiate(&seat_offer)
+            .unwrap_or_else(|e| panic!("our offer {to_seat:?} does not negotiate: {e}"));
+        if let Err(e) = sdp::answer_for_caller(&offer, &seat) {
             panic!("the caller's offer and ours {to_seat:?} do not match: {e}");
         }
     }

@@ -213,7 +213,11 @@ impl Driver {
         }
         let late = !self.caller_answered();
         let map = if late {
-            let Some(map) = self.answer_late(leg).await else {
+            let map = match &answer {
+                Some(leg_answer) => self.answer_late(leg_answer).await,
+                None => None,
+            };
+            let Some(map) = map else {
                 logic.handle(Instant::now(), Input::SeatAnswerUnusable { leg });
                 return;
             };

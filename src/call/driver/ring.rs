@@ -20,7 +20,7 @@ use crate::call_id::CallId;
 use crate::dialplan::{DialTarget, HuntPlan};
 use crate::handoff::By;
 use crate::media::hub::{Hub, HubEvent, HubLeg, MixParty};
-use crate::media::sdp::{self, LocalMedia};
+use crate::media::sdp::{self, LocalMedia, Negotiated};
 use crate::media::PtMap;
 
 /// A call a seat's phone placed itself.
@@ -170,17 +170,16 @@ impl Driver {
     /// Answers the caller with leg `leg`'s media: the codec the leg chose of those the caller
     /// offered. Starts the hub with the caller; returns how payload types map from the
     /// caller to the leg, or None when the leg's answer has nothing the caller offered.
-    pub(super) async fn answer_late(&mut self, leg: usize) -> Option<PtMap> {
-        let leg_answer = self.legs[leg].answer_sdp.clone()?;
+    pub(super) async fn answer_late(&mut self, leg_answer: &Negotiated) -> Option<PtMap> {
         let caller = self.caller.as_mut()?;
-        let (negotiated, map) = match sdp::answer_for_caller(&caller.offer, &leg_answer) {
+        let (negotiated, map) = match sdp::answer_for_caller(&caller.offer, leg_answer) {
             Ok(pair) => pair,
             Err(error) => {
                 debug!(%error, "answer has no codec the caller offered");
                 return None;
             }
         };
-        let answer = sdp::build_answer(self.local, &negotiated, leg_answer.audio_direction());
+        let answer = sdp::build_answer(self.local, &negotiated, leg_answer.direction);
         caller.respond(&self.io, 200, Some(answer)).await;
         let remote = caller.offer.audio_rtp_addr();
         let socket = self.caller_socket.take()?;

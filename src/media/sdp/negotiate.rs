@@ -77,17 +77,17 @@ pub fn offer_for_seat(
 }
 
 /// What to answer the caller once the seat has answered our
-/// [`offer_for_seat`]: the seat's codec under the caller's PT, and the PT map
-/// for a relay whose leg A is the caller and leg B the seat.
+/// [`offer_for_seat`] (`seat` is that answer, [`negotiate`]d): the seat's codec
+/// under the caller's PT, and the PT map for a relay whose leg A is the caller
+/// and leg B the seat.
 ///
 /// Pass the result to [`super::build_answer`] with the seat's direction as the
 /// wanted direction, so a hold on either side carries through.
 pub fn answer_for_caller(
     caller_offer: &SessionDescription,
-    seat_answer: &SessionDescription,
+    seat: &Negotiated,
 ) -> Result<(Negotiated, PtMap), SdpError> {
     let caller_audio = usable_audio(caller_offer)?;
-    let seat = negotiate(seat_answer)?;
 
     // RFC 3264 asks the answerer to keep our PTs, but does not require it.
     let caller_pt = caller_audio

@@ -210,7 +210,9 @@ fn mutated_inputs_never_panic() {
             if let Ok(sd) = parse(&body) {
                 let _ = negotiate(&sd);
                 let _ = offer_for_seat(&sd, local(1000));
-                let _ = answer_for_caller(&sd, &sd);
+                if let Ok(seat) = negotiate(&sd) {
+                    let _ = answer_for_caller(&sd, &seat);
+                }
             }
         }
     }
@@ -321,7 +323,7 @@ fn caller_answer_follows_seat_choice_and_maps_event_pt() {
          m=audio 7000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n\
          a=fmtp:96 0-16\r\na=recvonly\r\n",
     );
-    let (n, map) = answer_for_caller(&caller, &seat_answer).unwrap();
+    let (n, map) = answer_for_caller(&caller, &negotiate(&seat_answer).unwrap()).unwrap();
     assert_eq!(
         n.audio,
         PayloadFormat {
@@ -346,7 +348,7 @@ fn caller_answer_drops_events_the_seat_lacks() {
     let caller = parse_str(SIPP_OFFER);
     let seat_answer =
         parse_str("o=s 1 1 IN IP4 10.1.1.1\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 0\r\n");
-    let (n, map) = answer_for_caller(&caller, &seat_answer).unwrap();
+    let (n, map) = answer_for_caller(&caller, &negotiate(&seat_answer).unwrap()).unwrap();
     assert_eq!(n.telephone_event, None);
     assert!(map.is_identity());
 }
