@@ -206,6 +206,15 @@ impl Core {
         })
     }
 
+    /// A seat's phone's new call refused for load: 503 with Retry-After, counted. (A trunk's
+    /// call refused is also written as a record: `on_invite`.)
+    fn refuse_seat_call(&mut self, key: &ServerKey, request: &Request, refusal: Refusal) {
+        metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => refusal.reason()).increment(1);
+        let mut response = build::response(request, 503, Some(&crate::sip::ids::tag()));
+        self.retry_after(&mut response);
+        self.respond(key, response);
+    }
+
     /// When a refused caller may try again.
     fn retry_after(&self, response: &mut Response) {
         response
@@ -342,11 +351,7 @@ impl Core {
             }
         };
         if let Err(refusal) = self.admit_new_call() {
-            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => refusal.reason())
-                .increment(1);
-            let mut response = build::response(&request, 503, Some(&crate::sip::ids::tag()));
-            self.retry_after(&mut response);
-            self.respond(&key, response);
+            self.refuse_seat_call(&key, &request, refusal);
             return;
         }
         let (owner, events) = self.admit(&key, &request);
@@ -472,11 +477,7 @@ impl Core {
             return;
         }
         if let Err(refusal) = self.admit_new_call() {
-            let mut response = build::response(&request, 503, Some(&crate::sip::ids::tag()));
-            metrics::counter!(names::CALLS_REJECTED_TOTAL, "reason" => refusal.reason())
-                .increment(1);
-            self.retry_after(&mut response);
-            self.respond(&key, response);
+            self.refuse_seat_call(&key, &request, refusal);
             return;
         }
         info!(%supervisor, %seat, mode = mode.as_str(), "supervision");
